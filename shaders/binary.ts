@@ -1,0 +1,77 @@
+/**
+ * Binary elementwise ops with NumPy broadcasting.
+ *
+ * Modes avoid index arithmetic where the shapes allow: `same` (equal shapes),
+ * `scalar_a` / `scalar_b` (one side has one element), `suffix_b` (b's shape is
+ * a suffix of a's, as in a bias add: `j = i % nb`), and `general` (strided
+ * index decoding, rank <= 8, broadcast dims have stride 0).
+ *
+ * Dispatch: ceil(n / WG) workgroups. Bindings: a (read), b (read), out (write).
+ * @module
+ */
+import { family, kernel, LINEAR_ID, MAIN_1D, stridedOffset, WG } from "./common.ts";
+
+/** WGSL expressions of the binary ops, over `a` and `b`. */
+export const BINARY_OPS = {
+  add: "a + b",
+  sub: "a - b",
+  mul: "a * b",
+  div: "a / b",
+  maximum: "max(a, b)",
+  minimum: "min(a, b)",
+  pow: "pow(a, b)",
+} as const;
+
+/** Name of a binary op. */
+export type BinaryOp = keyof typeof BINARY_OPS;
+
+/** How the two operands line up. */
+export type BroadcastMode = "same" | "scalar_a" | "scalar_b" | "suffix_b" | "general";
+
+/** Specialisation of the binary family. */
+export interface BinarySpec {
+  op: BinaryOp;
+  dtype: "f32" | "i32" | "u32";
+  mode: BroadcastMode;
+  /** Write the result into `a` (bindings: B read, A read_write). */
+  inplace?: boolean;
+}
+
+/** The binary kernel for a spec. Uniform: n, rank, nb, shape[8], aStrides[8], bStrides[8]. */
+export const binaryKernel = family("binary", (spec: BinarySpec) => {
+  const t = spec.dtype;
+  const index = {
+    same: "let ia = i; let ib = i;",
+    scalar_a: "let ia = 0u; let ib = i;",
+    scalar_b: "let ia = i; let ib = 0u;",
+    suffix_b: "let ia = i; let ib = i % u.nb;",
+    general: stridedOffset("ia", "i", "u.shape", "u.sa") +
+      stridedOffset("ib", "i", "u.shape", "u.sb"),
+  }[spec.mode];
+  return kernel(
+    `binary/${spec.op}/${t}/${spec.mode}${spec.inplace ? "/inplace" : ""}`,
+    /* wgsl */ `
+const WG = ${WG}u;
+struct U { n: u32, rank: u32, nb: u32, pad: u32,
+           shape: array<vec4u, 2>, sa: array<vec4u, 2>, sb: array<vec4u, 2> }
+${
+      spec.inplace
+        ? `@group(0) @binding(0) var<storage, read> B: array<${t}>;
+@group(0) @binding(1) var<storage, read_write> A: array<${t}>;
+@group(0) @binding(2) var<uniform> u: U;`
+        : `@group(0) @binding(0) var<storage, read> A: array<${t}>;
+@group(0) @binding(1) var<storage, read> B: array<${t}>;
+@group(0) @binding(2) var<storage, read_write> out: array<${t}>;
+@group(0) @binding(3) var<uniform> u: U;`
+    }
+${LINEAR_ID}
+${MAIN_1D}
+  if (i >= u.n) { return; }
+  ${index}
+  let a = A[ia];
+  let b = B[ib];
+  ${spec.inplace ? "A" : "out"}[i] = ${BINARY_OPS[spec.op]};
+}`,
+    spec.inplace ? ["read", "write"] : ["read", "read", "write"],
+  );
+});

@@ -1,0 +1,79 @@
+/**
+ * Pieces shared by shader families: the kernel record, the linear invocation
+ * id over a 2-D dispatch grid, and index arithmetic for broadcasting.
+ *
+ * Shader modules are pure functions from a small spec to WGSL text; they make
+ * no GPU calls. The runtime compiles each distinct `key` once.
+ *
+ * @module
+ */
+import type { Access, Kernel } from "../src/gpu/runtime.ts";
+
+export type { Access, Kernel };
+
+/** Threads per workgroup for 1-D elementwise families. */
+export const WG = 256;
+
+/** Most dimensions a broadcasting kernel handles. */
+export const MAX_RANK = 8;
+
+/** Builds a kernel record; `key` must identify the family and every specialisation choice. */
+export function kernel(key: string, code: string, bindings: Access[], uniforms = true): Kernel {
+  return { key, code, bindings, uniforms };
+}
+
+const built = new Map<string, Kernel>();
+
+/**
+ * Wraps a family's builder so each spec's WGSL text is generated once; ops
+ * call the family on every dispatch, so this keeps string work off the hot path.
+ */
+export function family<S>(name: string, build: (spec: S) => Kernel): (spec: S) => Kernel {
+  return (spec: S) => {
+    const id = name + JSON.stringify(spec);
+    let k = built.get(id);
+    if (!k) built.set(id, k = build(spec));
+    return k;
+  };
+}
+
+/**
+ * WGSL for the global linear invocation index over a dispatch that the
+ * runtime may have split into x*y workgroups (x limited to 65535).
+ */
+export const LINEAR_ID = /* wgsl */ `
+fn linear_id(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
+  return (wid.y * nwg.x + wid.x) * WG + lid;
+}`;
+
+/** The standard entry point header of a 1-D family. */
+export const MAIN_1D = /* wgsl */ `
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let i = linear_id(wid, nwg, lid);`;
+
+/**
+ * WGSL statements that turn linear index `idx` (over `shape`) into an element
+ * offset through `strides`; both are `array<vec4u, 2>` uniform fields.
+ */
+export function stridedOffset(out: string, idx: string, shape: string, strides: string): string {
+  return /* wgsl */ `
+  var ${out} = 0u;
+  {
+    var rem = ${idx};
+    for (var d = i32(u.rank) - 1; d >= 0; d--) {
+      let ud = u32(d);
+      let size = ${shape}[ud / 4u][ud % 4u];
+      ${out} += (rem % size) * ${strides}[ud / 4u][ud % 4u];
+      rem /= size;
+    }
+  }`;
+}
+
+/** Packs up to {@link MAX_RANK} numbers into the 8 u32 slots of an `array<vec4u, 2>` field. */
+export function packDims(values: readonly number[], fill = 1): number[] {
+  const out = new Array(MAX_RANK).fill(fill);
+  values.forEach((v, i) => (out[i] = v));
+  return out;
+}

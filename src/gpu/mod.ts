@@ -1,0 +1,11 @@
+/**
+ * The WebGPU runtime: device, pool, pipelines, batching, readback.
+ * @module
+ */
+export {
+  type AdapterInfo,
+  missingWebGPUMessage,
+  requestGpu,
+  WebGPUUnavailableError,
+} from "./device.ts";
+export { DeviceLostError, GpuError, init, type Kernel, Runtime, runtime } from "./runtime.ts";

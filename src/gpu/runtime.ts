@@ -1,0 +1,537 @@
+/**
+ * The runtime: owns the device, the queue, the current command encoder, the
+ * buffer pool, the pipeline and bind-group caches, and readback.
+ *
+ * Ops never submit. They call {@link Runtime.dispatch}, which records into one
+ * compute pass of one command encoder; the runtime submits in batches (every
+ * `maxBatch` dispatches, before a readback, or on {@link Runtime.flush}). Small
+ * per-dispatch parameters (sizes, learning rates) go into a uniform ring that
+ * is uploaded once per submit and bound with dynamic offsets, so a training
+ * step allocates nothing and rebinds cached bind groups.
+ *
+ * GPU validation errors are caught with error scopes around pipeline and
+ * bind-group creation (where they name one op) and around each submit (where
+ * they name the ops of that batch); they are re-thrown at the next sync point
+ * ({@link Runtime.read} or {@link Runtime.sync}) because scopes resolve
+ * asynchronously and the training loop must not wait on the GPU.
+ *
+ * @module
+ */
+import { type AdapterInfo, type DeviceOptions, requestGpu } from "./device.ts";
+import { BufferPool } from "./pool.ts";
+
+/** How a kernel uses one storage binding. */
+export type Access = "read" | "write";
+
+/**
+ * A compiled-once kernel description. Shader families in `shaders/` build these
+ * from a small spec; `key` names the family and specialisation and keys the
+ * pipeline cache.
+ */
+export interface Kernel {
+  /** Unique per (family, specialisation), e.g. `matmul/tn/64x64/relu`. */
+  key: string;
+  /** WGSL source; storage bindings at @group(0) @binding(0..n-1), uniforms (if any) at binding n. */
+  code: string;
+  /** Access of each storage binding, in binding order. */
+  bindings: Access[];
+  /** Whether the kernel reads a uniform block `U` at binding `bindings.length`. */
+  uniforms: boolean;
+}
+
+/** A storage binding: a whole buffer, or its first `size` bytes. */
+export type Binding = GPUBuffer | { buffer: GPUBuffer; size: number };
+
+/** One recorded dispatch. */
+export interface Dispatch {
+  /** Op name for error messages, e.g. `matmul` or `dense(units=10)`. */
+  op: string;
+  kernel: Kernel;
+  buffers: Binding[];
+  /** Uniform block contents (at most {@link UNIFORM_SLOT} bytes). */
+  uniforms?: ArrayBufferView;
+  /** Workgroup counts; a plain number is split over x/y when it exceeds the per-dimension limit. */
+  workgroups: number | [number, number?, number?];
+}
+
+/** Largest uniform block a kernel may declare. */
+export const UNIFORM_SLOT = 256;
+
+/** Thrown for GPU validation errors, naming the op (or batch of ops) that caused them. */
+export class GpuError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "GpuError";
+  }
+}
+
+/** Thrown for work pending or issued after the device was lost. */
+export class DeviceLostError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "DeviceLostError";
+  }
+}
+
+const STORAGE = 0x80 | 0x4 | 0x8; // STORAGE | COPY_SRC | COPY_DST
+const READBACK = 0x1 | 0x8; // MAP_READ | COPY_DST
+
+/** The WebGPU runtime. One per process; see {@link init}. */
+export class Runtime {
+  readonly device: GPUDevice;
+  readonly info: AdapterInfo;
+  readonly limits: GPUSupportedLimits;
+  readonly pool: BufferPool;
+  /** Dispatches recorded before an automatic submit. */
+  maxBatch = 512;
+  /** Dispatches recorded since the runtime started (for tests and profiling). */
+  dispatchCount = 0;
+  /** Submits since the runtime started. */
+  submitCount = 0;
+
+  #pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>();
+  #layouts = new Map<string, GPUBindGroupLayout>();
+  #bindGroups = new Map<string, GPUBindGroup>();
+  #ids = new WeakMap<GPUBuffer, number>();
+  #nextId = 1;
+  #lastUse = new WeakMap<GPUBuffer, number>();
+
+  #encoder: GPUCommandEncoder | null = null;
+  #pass: GPUComputePassEncoder | null = null;
+  #serial = 1;
+  #recorded = 0;
+  #batchOps = new Set<string>();
+
+  #ring: GPUBuffer;
+  #ringData: Uint8Array<ArrayBuffer>;
+  #ringUsed = 0;
+  #ringGeneration = 0;
+  #align: number;
+
+  #errors: Error[] = [];
+  #lost: DeviceLostError | null = null;
+  #pendingReads = new Set<(e: Error) => void>();
+
+  constructor(device: GPUDevice, info: AdapterInfo) {
+    this.device = device;
+    this.info = info;
+    this.limits = device.limits;
+    this.pool = new BufferPool(device);
+    this.pool.onDestroy = (b) => this.#forget(b);
+    this.#align = Math.max(16, device.limits.minUniformBufferOffsetAlignment);
+    this.#ringData = new Uint8Array(64 * 1024);
+    this.#ring = this.#makeRing(this.#ringData.byteLength);
+    device.lost.then((info) => {
+      this.#lost = new DeviceLostError(
+        `latent: the GPU device was lost (${info.reason || "unknown"}): ${info.message}. ` +
+          `Pending work failed; call init() again to get a new device.`,
+      );
+      for (const reject of this.#pendingReads) reject(this.#lost);
+      this.#pendingReads.clear();
+    });
+    device.addEventListener?.("uncapturederror", (ev) => {
+      const e = (ev as GPUUncapturedErrorEvent).error;
+      this.#errors.push(new GpuError(`latent: uncaptured GPU error: ${e.message}`));
+    });
+  }
+
+  /** Creates a runtime on a new device. */
+  static async create(options: DeviceOptions = {}): Promise<Runtime> {
+    const { device, info } = await requestGpu(options);
+    return new Runtime(device, info);
+  }
+
+  /** True once the device is lost. */
+  get lost(): boolean {
+    return this.#lost !== null;
+  }
+
+  #checkAlive(): void {
+    if (this.#lost) throw this.#lost;
+  }
+
+  #makeRing(bytes: number): GPUBuffer {
+    return this.device.createBuffer({
+      size: bytes + UNIFORM_SLOT,
+      usage: 0x40 | 0x8, // UNIFORM | COPY_DST
+      label: "latent uniform ring",
+    });
+  }
+
+  #id(buffer: GPUBuffer): number {
+    let id = this.#ids.get(buffer);
+    if (id === undefined) this.#ids.set(buffer, id = this.#nextId++);
+    return id;
+  }
+
+  #forget(buffer: GPUBuffer): void {
+    const id = this.#ids.get(buffer);
+    if (id === undefined) return;
+    const tag = `#${id}:`;
+    for (const key of this.#bindGroups.keys()) {
+      if (key.includes(tag)) this.#bindGroups.delete(key);
+    }
+  }
+
+  // ---------------------------------------------------------------- buffers
+
+  /** A pooled storage buffer of at least `bytes` bytes. */
+  allocate(bytes: number, label?: string): GPUBuffer {
+    this.#checkAlive();
+    const max = this.limits.maxBufferSize;
+    if (bytes > max) {
+      throw new RangeError(
+        `latent: cannot allocate ${bytes} bytes: the adapter's maxBufferSize is ${max}`,
+      );
+    }
+    return this.pool.acquire(bytes, STORAGE, label);
+  }
+
+  /** Returns a buffer to the pool. Safe while recorded work still uses it: reuse is stream-ordered. */
+  release(buffer: GPUBuffer): void {
+    this.pool.release(buffer);
+  }
+
+  /**
+   * Uploads data into a buffer. If recorded-but-unsubmitted work touches the
+   * buffer, that work is submitted first: `queue.writeBuffer` runs before any
+   * later submit, so writing now would overtake it.
+   */
+  write(buffer: GPUBuffer, data: ArrayBufferView, byteOffset = 0): void {
+    this.#checkAlive();
+    if (this.#recorded > 0 && this.#lastUse.get(buffer) === this.#serial) this.flush();
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    // writeBuffer needs a multiple of 4 bytes.
+    const padded = bytes.byteLength % 4 === 0 ? bytes : (() => {
+      const p = new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4);
+      p.set(bytes);
+      return p;
+    })();
+    this.device.queue.writeBuffer(buffer, byteOffset, padded as Uint8Array<ArrayBuffer>);
+  }
+
+  // -------------------------------------------------------------- pipelines
+
+  #layout(kernel: Kernel): GPUBindGroupLayout {
+    const sig = kernel.bindings.join(",") + (kernel.uniforms ? "+u" : "");
+    let layout = this.#layouts.get(sig);
+    if (!layout) {
+      const entries: GPUBindGroupLayoutEntry[] = kernel.bindings.map((a, i) => ({
+        binding: i,
+        visibility: 0x4, // COMPUTE
+        buffer: { type: a === "read" ? "read-only-storage" : "storage" },
+      }));
+      if (kernel.uniforms) {
+        entries.push({
+          binding: kernel.bindings.length,
+          visibility: 0x4,
+          buffer: { type: "uniform", hasDynamicOffset: true, minBindingSize: 0 },
+        });
+      }
+      layout = this.device.createBindGroupLayout({ entries, label: sig });
+      this.#layouts.set(sig, layout);
+    }
+    return layout;
+  }
+
+  /** The cached pipeline for a kernel, compiling it on first use. */
+  pipeline(
+    kernel: Kernel,
+    op: string,
+  ): { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout } {
+    let entry = this.#pipelines.get(kernel.key);
+    if (!entry) {
+      const layout = this.#layout(kernel);
+      this.device.pushErrorScope("validation");
+      const module = this.device.createShaderModule({ code: kernel.code, label: kernel.key });
+      const pipeline = this.device.createComputePipeline({
+        layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+        compute: { module, entryPoint: "main" },
+        label: kernel.key,
+      });
+      this.#capture(`${op}: compiling kernel ${kernel.key}`);
+      entry = { pipeline, layout };
+      this.#pipelines.set(kernel.key, entry);
+    }
+    return entry;
+  }
+
+  #capture(what: string): void {
+    this.device.popErrorScope().then((e) => {
+      if (e) {
+        this.#errors.push(new GpuError(`latent: GPU validation error in ${what}: ${e.message}`));
+      }
+    }, () => {});
+  }
+
+  // -------------------------------------------------------------- recording
+
+  #slot(bytes: number): number {
+    return Math.ceil(bytes / this.#align) * this.#align;
+  }
+
+  /** Records one dispatch into the current pass. Never waits on the GPU. */
+  dispatch(d: Dispatch): void {
+    this.#checkAlive();
+    const { kernel } = d;
+    if (d.buffers.length !== kernel.bindings.length) {
+      throw new Error(
+        `latent: ${d.op}: kernel ${kernel.key} expects ${kernel.bindings.length} buffers, got ${d.buffers.length}`,
+      );
+    }
+    const wg = this.#grid(d);
+    const { pipeline, layout } = this.pipeline(kernel, d.op);
+
+    let offset = 0;
+    if (kernel.uniforms) {
+      const u = d.uniforms;
+      if (!u || u.byteLength > UNIFORM_SLOT) {
+        throw new Error(
+          `latent: ${d.op}: uniform block of ${u?.byteLength ?? 0} bytes (1..${UNIFORM_SLOT})`,
+        );
+      }
+      if (this.#ringUsed + UNIFORM_SLOT > this.#ringData.byteLength) {
+        if (this.#recorded > 0) this.flush();
+        if (this.#ringData.byteLength < UNIFORM_SLOT * 4096) this.#growRing();
+      }
+      offset = this.#ringUsed;
+      this.#ringData.set(new Uint8Array(u.buffer, u.byteOffset, u.byteLength), offset);
+      this.#ringUsed += this.#slot(u.byteLength);
+    }
+
+    let key = kernel.key + "|" + this.#ringGeneration;
+    for (const b of d.buffers) {
+      const buffer = "buffer" in b ? b.buffer : b;
+      const size = "buffer" in b ? b.size : buffer.size;
+      key += `|#${this.#id(buffer)}:${size}`;
+      this.#lastUse.set(buffer, this.#serial);
+    }
+    let group = this.#bindGroups.get(key);
+    if (!group) {
+      const entries: GPUBindGroupEntry[] = d.buffers.map((b, i) => ({
+        binding: i,
+        resource: "buffer" in b ? { buffer: b.buffer, size: alignSize(b.size) } : { buffer: b },
+      }));
+      if (kernel.uniforms) {
+        entries.push({
+          binding: kernel.bindings.length,
+          resource: { buffer: this.#ring, size: UNIFORM_SLOT },
+        });
+      }
+      this.device.pushErrorScope("validation");
+      group = this.device.createBindGroup({ layout, entries, label: d.op });
+      this.#capture(`${d.op} (binding buffers for ${kernel.key})`);
+      if (this.#bindGroups.size > 8192) this.#bindGroups.clear();
+      this.#bindGroups.set(key, group);
+    }
+
+    const pass = this.#currentPass();
+    pass.setPipeline(pipeline);
+    if (kernel.uniforms) pass.setBindGroup(0, group, [offset]);
+    else pass.setBindGroup(0, group);
+    pass.dispatchWorkgroups(wg[0], wg[1], wg[2]);
+    this.#batchOps.add(d.op);
+    this.#recorded++;
+    this.dispatchCount++;
+    if (this.#recorded >= this.maxBatch) this.flush();
+  }
+
+  #grid(d: Dispatch): [number, number, number] {
+    const max = this.limits.maxComputeWorkgroupsPerDimension;
+    let x: number, y = 1, z = 1;
+    if (typeof d.workgroups === "number") {
+      x = d.workgroups;
+      if (x > max) {
+        y = Math.ceil(x / max);
+        x = Math.ceil(x / y);
+      }
+    } else {
+      [x, y = 1, z = 1] = d.workgroups;
+    }
+    for (const [n, v] of [["x", x], ["y", y], ["z", z]] as const) {
+      if (!Number.isInteger(v) || v < 0 || v > max) {
+        throw new RangeError(
+          `latent: ${d.op}: workgroup count ${n}=${v} outside 0..${max} (maxComputeWorkgroupsPerDimension)`,
+        );
+      }
+    }
+    return [x, y, z];
+  }
+
+  #growRing(): void {
+    const bytes = this.#ringData.byteLength * 2;
+    this.#ringData = new Uint8Array(bytes);
+    this.#ring.destroy();
+    this.#ring = this.#makeRing(bytes);
+    this.#ringGeneration++;
+    this.#bindGroups.clear();
+  }
+
+  #currentEncoder(): GPUCommandEncoder {
+    if (!this.#encoder) this.#encoder = this.device.createCommandEncoder();
+    return this.#encoder;
+  }
+
+  #currentPass(): GPUComputePassEncoder {
+    if (!this.#pass) this.#pass = this.#currentEncoder().beginComputePass();
+    return this.#pass;
+  }
+
+  #endPass(): void {
+    if (this.#pass) {
+      this.#pass.end();
+      this.#pass = null;
+    }
+  }
+
+  /** Records a buffer-to-buffer copy (sizes and offsets multiples of 4). */
+  copy(
+    op: string,
+    src: GPUBuffer,
+    srcOffset: number,
+    dst: GPUBuffer,
+    dstOffset: number,
+    size: number,
+  ): void {
+    this.#checkAlive();
+    if (size === 0) return;
+    this.#endPass();
+    this.#currentEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, alignSize(size));
+    this.#lastUse.set(src, this.#serial);
+    this.#lastUse.set(dst, this.#serial);
+    this.#batchOps.add(op);
+    this.#recorded++;
+  }
+
+  /** Submits everything recorded so far. Does not wait. */
+  flush(): void {
+    this.#checkAlive();
+    if (!this.#encoder) return;
+    this.#endPass();
+    if (this.#ringUsed > 0) {
+      this.device.queue.writeBuffer(this.#ring, 0, this.#ringData, 0, this.#ringUsed);
+      this.#ringUsed = 0;
+    }
+    const ops = [...this.#batchOps].slice(0, 12).join(", ") +
+      (this.#batchOps.size > 12 ? ", …" : "");
+    this.device.pushErrorScope("validation");
+    this.device.queue.submit([this.#encoder.finish()]);
+    this.#capture(`a batch of ${this.#recorded} commands (ops: ${ops})`);
+    this.#encoder = null;
+    this.#recorded = 0;
+    this.#batchOps.clear();
+    this.#serial++;
+    this.submitCount++;
+  }
+
+  /** Throws (once) the first GPU error captured so far. */
+  #throwErrors(): void {
+    if (this.#errors.length) {
+      const e = this.#errors[0];
+      this.#errors = [];
+      throw e;
+    }
+  }
+
+  /**
+   * Submits pending work and waits until the GPU has finished it, then
+   * re-throws any captured validation error.
+   */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.#guard(this.device.queue.onSubmittedWorkDone());
+    // Error scopes resolve after the work they cover; give them a turn.
+    await new Promise((r) => setTimeout(r, 0));
+    this.#throwErrors();
+  }
+
+  #guard<T>(p: Promise<T>): Promise<T> {
+    this.#checkAlive();
+    return new Promise<T>((resolve, reject) => {
+      this.#pendingReads.add(reject);
+      p.then(resolve, (e) => reject(this.#lost ?? e)).finally(() =>
+        this.#pendingReads.delete(reject)
+      );
+    });
+  }
+
+  /**
+   * Reads `size` bytes of `buffer` (from `offset`) back to the host: the one
+   * place the host waits on the GPU.
+   */
+  async read(buffer: GPUBuffer, size: number, offset = 0): Promise<ArrayBuffer> {
+    this.#checkAlive();
+    const bytes = alignSize(size);
+    const staging = this.pool.acquire(bytes, READBACK, "latent readback");
+    this.copy("readback", buffer, offset, staging, 0, bytes);
+    this.flush();
+    try {
+      await this.#guard(staging.mapAsync(1, /* READ */ 0, bytes));
+    } catch (e) {
+      await new Promise((r) => setTimeout(r, 0));
+      this.#throwErrors();
+      throw e;
+    }
+    const out = staging.getMappedRange(0, bytes).slice(0, size);
+    staging.unmap();
+    this.pool.release(staging);
+    await new Promise((r) => setTimeout(r, 0));
+    this.#throwErrors();
+    return out;
+  }
+
+  /** Submits pending work and destroys pooled buffers that are free. */
+  trim(): void {
+    this.flush();
+    this.pool.trim();
+  }
+
+  /** Releases the device. The runtime cannot be used afterwards. */
+  destroy(): void {
+    this.trim();
+    this.#ring.destroy();
+    this.device.destroy();
+  }
+}
+
+/** Rounds a byte count up to a multiple of 4 (copy and binding granularity). */
+export function alignSize(bytes: number): number {
+  return Math.ceil(bytes / 4) * 4;
+}
+
+let current: Runtime | null = null;
+let pending: Promise<Runtime> | null = null;
+
+/**
+ * Initialises latent's WebGPU runtime (idempotent). Throws a
+ * {@link WebGPUUnavailableError} saying what to install when WebGPU is missing.
+ *
+ * @example
+ * ```ts
+ * import * as lt from "latent";
+ * const rt = await lt.init();
+ * console.log(rt.info.name);
+ * ```
+ */
+export function init(options: DeviceOptions = {}): Promise<Runtime> {
+  if (current && !current.lost) return Promise.resolve(current);
+  if (!pending) {
+    pending = Runtime.create(options).then(
+      (rt) => (current = rt),
+    ).finally(() => (pending = null));
+  }
+  return pending;
+}
+
+/** The initialised runtime; throws if {@link init} has not completed. */
+export function runtime(): Runtime {
+  if (!current) {
+    throw new Error("latent: call `await init()` before creating tensors or running ops");
+  }
+  return current;
+}
+
+/** The initialised runtime, or null. */
+export function maybeRuntime(): Runtime | null {
+  return current;
+}

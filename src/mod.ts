@@ -1,0 +1,17 @@
+/**
+ * latent: autoencoders and Deep Embedded Clustering on WebGPU, for Deno and
+ * the browser.
+ *
+ * @example
+ * ```ts
+ * import * as lt from "./src/mod.ts";
+ * await lt.init();
+ * const y = lt.add(lt.tensor([1, 2, 3]), 1);
+ * console.log(await y.toArray()); // Float32Array [2, 3, 4]
+ * ```
+ * @module
+ */
+export * from "./gpu/mod.ts";
+export * from "./tensor/mod.ts";
+export * from "./autograd/mod.ts";
+export * from "./ops/mod.ts";

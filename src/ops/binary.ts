@@ -1,0 +1,135 @@
+/**
+ * Binary elementwise ops with broadcasting: add, sub, mul, div, maximum,
+ * minimum, pow. Each op's gradient rule sits beside its forward.
+ * @module
+ */
+import { WG } from "../../shaders/common.ts";
+import { binaryKernel, type BinaryOp, type BroadcastMode } from "../../shaders/binary.ts";
+import { gradOps, record } from "../autograd/tape.ts";
+import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
+import { full } from "./creation.ts";
+import { broadcastShapes, broadcastStrides, collapse, reduceTo } from "./broadcast.ts";
+import { launch, Uniforms } from "./kernel_call.ts";
+
+/** A tensor or a plain number (broadcast as a scalar). */
+export type TensorLike = Tensor | number;
+
+function asTensor(x: TensorLike, like: Tensor): Tensor {
+  return typeof x === "number" ? full([], x, like.dtype === "u8" ? "f32" : like.dtype) : x;
+}
+
+/** Runs the binary kernel without recording autograd. Exported for in-place and fused uses. */
+export function binaryRaw(op: BinaryOp, a: Tensor, b: Tensor, out?: Tensor): Tensor {
+  if (out && out === b) throw new Error(`${op}: the output may alias the first operand only`);
+  if (a.dtype !== b.dtype) {
+    throw new TypeError(
+      `${op}: dtypes differ: ${a.dtype} ${fmtShape(a.shape)} and ${b.dtype} ${fmtShape(b.shape)}`,
+    );
+  }
+  if (a.dtype === "u8") {
+    throw new TypeError(`${op}: u8 tensors are storage-only; convert them first`);
+  }
+  const shape = broadcastShapes(op, a.shape, b.shape);
+  const o = out ?? empty(shape, a.dtype, op);
+  if (o.shape.join() !== shape.join()) {
+    throw new Error(`${op}: output ${fmtShape(o.shape)} does not match ${fmtShape(shape)}`);
+  }
+  if (o.size === 0) return o;
+  const u = new Uniforms();
+  let mode: BroadcastMode;
+  if (a.size === o.size && b.size === o.size) mode = "same";
+  else if (a.size === 1 && b.size === o.size) mode = "scalar_a";
+  else if (b.size === 1 && a.size === o.size) mode = "scalar_b";
+  else if (
+    a.size === o.size && b.rank <= a.rank &&
+    b.shape.every((d, i) => d === a.shape[a.rank - b.rank + i])
+  ) mode = "suffix_b";
+  else mode = "general";
+  u.u32(o.size);
+  if (mode === "general") {
+    const c = collapse(
+      [...shape],
+      broadcastStrides(a.shape, shape),
+      broadcastStrides(b.shape, shape),
+    );
+    u.u32(c.shape.length).u32(b.size).u32(0).dims(c.shape).dims(c.strides[0], 0).dims(
+      c.strides[1],
+      0,
+    );
+  } else {
+    u.u32(0).u32(b.size).u32(0);
+  }
+  // Writing into an operand needs the in-place variant: WebGPU forbids binding
+  // one buffer as both read-only and writable storage in a dispatch.
+  const inplace = o === a;
+  const kernel = binaryKernel({ op, dtype: a.dtype, mode, inplace });
+  launch(op, kernel, inplace ? [b] : [a, b], [o], u, Math.ceil(o.size / WG));
+  return o;
+}
+
+function binary(
+  op: BinaryOp,
+  x: TensorLike,
+  y: TensorLike,
+  grad: (g: Tensor, a: Tensor, b: Tensor, out: Tensor) => [Tensor | null, Tensor | null],
+): Tensor {
+  if (typeof x === "number" && typeof y === "number") {
+    throw new TypeError(`${op}: at least one operand must be a tensor`);
+  }
+  const a = typeof x === "number" ? asTensor(x, y as Tensor) : x;
+  const b = typeof y === "number" ? asTensor(y, a) : y;
+  const out = binaryRaw(op, a, b);
+  return record(out, op, [a, b], (g) => {
+    const [ga, gb] = grad(g, a, b, out);
+    return [
+      ga && a.requiresGrad ? reduceTo(ga, a.shape) : null,
+      gb && b.requiresGrad ? reduceTo(gb, b.shape) : null,
+    ];
+  });
+}
+
+/**
+ * Elementwise a + b with broadcasting.
+ *
+ * @example
+ * ```ts
+ * const y = lt.add(xw, bias); // [n, k] + [k]
+ * ```
+ */
+export function add(a: TensorLike, b: TensorLike): Tensor {
+  return binary("add", a, b, (g) => [g, g]);
+}
+
+/** Elementwise a − b with broadcasting. @example `lt.sub(x, mean)` */
+export function sub(a: TensorLike, b: TensorLike): Tensor {
+  return binary(
+    "sub",
+    a,
+    b,
+    (g, _a, b) => [g, b.requiresGrad ? binaryRaw("mul", g, full([], -1)) : null],
+  );
+}
+
+/** Elementwise a · b with broadcasting. @example `lt.mul(x, 0.5)` */
+export function mul(a: TensorLike, b: TensorLike): Tensor {
+  return binary("mul", a, b, (g, a, b) => [
+    a.requiresGrad ? binaryRaw("mul", g, b) : null,
+    b.requiresGrad ? binaryRaw("mul", g, a) : null,
+  ]);
+}
+
+/** Elementwise a / b with broadcasting. @example `lt.div(x, 255)` */
+export function div(a: TensorLike, b: TensorLike): Tensor {
+  return binary("div", a, b, (g, a, b, out) => [
+    a.requiresGrad ? binaryRaw("div", g, b) : null,
+    // d(a/b)/db = -(a/b)/b
+    b.requiresGrad
+      ? binaryRaw("mul", binaryRaw("div", binaryRaw("mul", g, out), b), full([], -1))
+      : null,
+  ]);
+}
+
+gradOps.add = (a, b) => binaryRaw("add", a, b);
+gradOps.addInto = (dst, src) => {
+  binaryRaw("add", dst, src, dst);
+};

@@ -1,0 +1,192 @@
+/**
+ * Creating tensors: from host data, fills, copies.
+ * @module
+ */
+import { runtime } from "../gpu/runtime.ts";
+import { WG } from "../../shaders/common.ts";
+import { fillKernel } from "../../shaders/fill.ts";
+import { gradOps, record } from "../autograd/tape.ts";
+import {
+  checkShape,
+  debug,
+  type DType,
+  empty,
+  fmtShape,
+  type HostArray,
+  sizeOf,
+  Tensor,
+} from "../tensor/tensor.ts";
+import { launch, Uniforms } from "./kernel_call.ts";
+
+function dtypeOf(data: HostArray | number[]): DType {
+  if (data instanceof Float32Array || Array.isArray(data)) return "f32";
+  if (data instanceof Int32Array) return "i32";
+  if (data instanceof Uint32Array) return "u32";
+  if (data instanceof Uint8Array) return "u8";
+  throw new TypeError(`tensor: unsupported data type ${Object.prototype.toString.call(data)}`);
+}
+
+/**
+ * Uploads host data as a new tensor. The dtype follows the array type
+ * (number[] and Float32Array → f32) unless given.
+ *
+ * @example
+ * ```ts
+ * const x = lt.tensor([1, 2, 3, 4, 5, 6], [2, 3]);
+ * const labels = lt.tensor(new Int32Array([0, 1]), [2]);
+ * ```
+ */
+export function tensor(
+  data: HostArray | number[],
+  shape?: readonly number[],
+  dtype?: DType,
+): Tensor {
+  const dt = dtype ?? dtypeOf(data);
+  const sh = shape ?? [data.length];
+  checkShape("tensor", sh);
+  if (sizeOf(sh) !== data.length) {
+    throw new Error(
+      `tensor: shape ${fmtShape(sh)} needs ${sizeOf(sh)} values, got ${data.length}`,
+    );
+  }
+  let host: HostArray;
+  if (Array.isArray(data) || dtypeOf(data) !== dt) {
+    const Ctor = { f32: Float32Array, i32: Int32Array, u32: Uint32Array, u8: Uint8Array }[dt];
+    host = Ctor.from(data as ArrayLike<number>);
+  } else host = data;
+  const prev = debug.poison;
+  debug.poison = false; // fully written below: no need to poison
+  try {
+    const t = empty(sh, dt, "tensor");
+    runtime().write(t.storage().buffer, host);
+    return t;
+  } finally {
+    debug.poison = prev;
+  }
+}
+
+function bitsOf(value: number, dtype: DType): number {
+  switch (dtype) {
+    case "f32":
+      return new Uint32Array(new Float32Array([value]).buffer)[0];
+    case "i32":
+      return value | 0;
+    case "u32":
+      return value >>> 0;
+    case "u8":
+      return ((value & 0xff) * 0x01010101) >>> 0;
+  }
+}
+
+/** Writes `value` into every element of `t` in place (no autograd). */
+export function fillInPlace(t: Tensor, value: number, bits?: number): Tensor {
+  const words = Math.ceil(t.byteLength / 4);
+  if (words === 0) return t;
+  launch(
+    "fill",
+    fillKernel({}),
+    [],
+    [t],
+    new Uniforms().u32(words).u32(bits ?? bitsOf(value, t.dtype)),
+    Math.ceil(words / WG),
+  );
+  return t;
+}
+
+/**
+ * A tensor with every element equal to `value`.
+ *
+ * @example
+ * ```ts
+ * const b = lt.full([10], 0.1);
+ * ```
+ */
+export function full(shape: readonly number[], value: number, dtype: DType = "f32"): Tensor {
+  if (typeof value !== "number" || (dtype !== "f32" && !Number.isInteger(value))) {
+    throw new TypeError(
+      `full: expected a ${dtype === "f32" ? "number" : "integer"} value, got ${value}`,
+    );
+  }
+  const prev = debug.poison;
+  debug.poison = false;
+  try {
+    return fillInPlace(empty(shape, dtype, "full"), value);
+  } finally {
+    debug.poison = prev;
+  }
+}
+
+/** A tensor of zeros. @example `lt.zeros([3, 4])` */
+export function zeros(shape: readonly number[], dtype: DType = "f32"): Tensor {
+  return full(shape, 0, dtype);
+}
+
+/** A tensor of ones. @example `lt.ones([3, 4])` */
+export function ones(shape: readonly number[], dtype: DType = "f32"): Tensor {
+  return full(shape, 1, dtype);
+}
+
+/** A tensor of zeros shaped like `t`. */
+export function zerosLike(t: Tensor): Tensor {
+  return zeros(t.shape, t.dtype);
+}
+
+/** A tensor of ones shaped like `t`. */
+export function onesLike(t: Tensor): Tensor {
+  return ones(t.shape, t.dtype);
+}
+
+/**
+ * A copy of `t` in new storage (differentiable: the gradient passes through).
+ *
+ * @example
+ * ```ts
+ * const snapshot = lt.clone(weights);
+ * ```
+ */
+export function clone(t: Tensor): Tensor {
+  const s = t.storage("clone");
+  const prev = debug.poison;
+  debug.poison = false;
+  let out: Tensor;
+  try {
+    out = empty(t.shape, t.dtype, "clone");
+  } finally {
+    debug.poison = prev;
+  }
+  runtime().copy("clone", s.buffer, 0, out.storage().buffer, 0, Math.max(4, t.byteLength));
+  return record(out, "clone", [t], (g) => [g]);
+}
+
+/** Copies `src` into `dst` in place (same size and dtype; no autograd). */
+export function assign(dst: Tensor, src: Tensor): void {
+  if (dst.size !== src.size || dst.dtype !== src.dtype) {
+    throw new Error(
+      `assign: expected ${fmtShape(dst.shape)} ${dst.dtype}, got ${
+        fmtShape(src.shape)
+      } ${src.dtype}`,
+    );
+  }
+  runtime().copy(
+    "assign",
+    src.storage("assign").buffer,
+    0,
+    dst.storage("assign").buffer,
+    0,
+    Math.max(4, src.byteLength),
+  );
+}
+
+debug.poisonHook = (t: Tensor) => {
+  fillInPlace(t, NaN, t.dtype === "f32" ? 0x7fc00000 : 0xdeadbeef);
+};
+
+gradOps.onesLike = onesLike;
+gradOps.copy = (t) => {
+  const out = clone(t);
+  out.node = null;
+  out.requiresGrad = false;
+  return out;
+};
+
+export { Tensor };

@@ -1,0 +1,18 @@
+/**
+ * Ops: every differentiable operation, defined once (shape rule, forward
+ * dispatch, gradient rule).
+ * @module
+ */
+export {
+  assign,
+  clone,
+  fillInPlace,
+  full,
+  ones,
+  onesLike,
+  tensor,
+  zeros,
+  zerosLike,
+} from "./creation.ts";
+export { add, binaryRaw, div, mul, sub, type TensorLike } from "./binary.ts";
+export { broadcastShapes, reduceTo } from "./broadcast.ts";

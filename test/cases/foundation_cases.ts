@@ -1,0 +1,247 @@
+/**
+ * The runtime, tensors and the first kernels (fill, copy, broadcasting
+ * add/sub/mul/div) against the float64 reference.
+ */
+import * as lt from "../../src/mod.ts";
+import { assert, assertClose, assertEquals, assertRejects, assertThrows } from "../assert.ts";
+import { test } from "../harness.ts";
+import { freshRng, numel, refBinary, refSumTo } from "../ref.ts";
+import { gradCheck } from "../gradcheck.ts";
+
+const F = {
+  add: (x: number, y: number) => x + y,
+  sub: (x: number, y: number) => x - y,
+  mul: (x: number, y: number) => x * y,
+  div: (x: number, y: number) => x / y,
+};
+const OPS = { add: lt.add, sub: lt.sub, mul: lt.mul, div: lt.div };
+
+const SHAPES: [number[], number[]][] = [
+  [[1], [1]],
+  [[7], [7]],
+  [[13, 5], [13, 5]],
+  [[257, 3], [3]],
+  [[3, 1], [1, 4]],
+  [[2, 3, 5], [3, 1]],
+  [[1], [65, 9]],
+  [[65, 9], []],
+  [[2, 1, 3, 1, 5], [4, 1, 2, 5]],
+  [[1031], [1031]],
+];
+
+test("init reports the adapter", async () => {
+  const rt = await lt.init();
+  assert(rt.info.name.length > 0, "adapter name");
+  assertEquals(typeof rt.info.isFallback, "boolean");
+  assert(rt.limits.maxStorageBufferBindingSize >= 128 * 1024 * 1024, "adapter limits requested");
+});
+
+test("missing WebGPU says what to install", async () => {
+  const e = await assertRejects(() => lt.requestGpu({ gpu: null }), /WebGPU is not available/);
+  assert(e instanceof lt.WebGPUUnavailableError);
+  assert(/mesa-vulkan-drivers|WebGPU-capable browser/.test(e.message), e.message);
+  const noAdapter = { requestAdapter: () => Promise.resolve(null) } as unknown as GPU;
+  await assertRejects(() => lt.requestGpu({ gpu: noAdapter }), /found no adapter/);
+  assert(/apt-get install -y mesa-vulkan-drivers/.test(lt.missingWebGPUMessage("adapter", true)));
+  assert(/enable-unsafe-webgpu/.test(lt.missingWebGPUMessage("api", false)));
+});
+
+for (const op of ["add", "sub", "mul", "div"] as const) {
+  for (const [sa, sb] of SHAPES) {
+    test(`${op} matches float64 reference on ${JSON.stringify(sa)} and ${JSON.stringify(sb)}`, async () => {
+      await lt.init();
+      const rng = freshRng();
+      const a = rng.uniform(numel(sa), -2, 2);
+      // Keep divisors away from zero so the comparison is about the kernel.
+      const b = op === "div"
+        ? rng.uniform(numel(sb), 0.5, 2).map((v, i) => (i % 2 ? -v : v))
+        : rng.uniform(numel(sb), -2, 2);
+      const ref = refBinary(F[op], a, sa, b, sb);
+      const got = lt.tidy(() => OPS[op](lt.tensor(a, sa), lt.tensor(b, sb)));
+      assertEquals(got.shape, ref.shape);
+      assertClose(await got.toArray(), ref.data, {
+        rtol: 1e-6,
+        atol: 1e-6,
+        label: `seed ${rng.seed}`,
+      });
+      got.dispose();
+    });
+  }
+}
+
+for (const op of ["add", "sub", "mul", "div"] as const) {
+  for (
+    const [sa, sb] of [[[3, 4], [4]], [[2, 3, 1], [5]], [[1], [6, 2]], [[5, 7], [5, 7]]] as const
+  ) {
+    test(`${op} gradient matches finite differences for ${JSON.stringify(sa)}, ${JSON.stringify(sb)}`, async () => {
+      await lt.init();
+      const rng = freshRng();
+      const b = op === "div" ? rng.uniform(numel(sb), 0.5, 2) : rng.uniform(numel(sb));
+      await gradCheck({
+        label: op,
+        rng,
+        inputs: [{ data: rng.uniform(numel(sa)), shape: [...sa] }, { data: b, shape: [...sb] }],
+        forward: ([x, y]) => OPS[op](x, y),
+        reference: ([x, y]) => refBinary(F[op], x, sa, y, sb).data,
+      });
+    });
+  }
+}
+
+test("scalar operands broadcast", async () => {
+  await lt.init();
+  const x = lt.tensor([1, 2, 3], [3]);
+  const y = lt.tidy(() => lt.add(lt.mul(x, 2), 1));
+  assertEquals(Array.from(await y.toArray()), [3, 5, 7]);
+  const z = lt.tidy(() => lt.sub(10, x));
+  assertEquals(Array.from(await z.toArray()), [9, 8, 7]);
+  lt.tidy(() => [x, y, z].forEach((t) => t.dispose()));
+});
+
+test("reduceTo sums broadcast dimensions like the float64 reference", async () => {
+  await lt.init();
+  const rng = freshRng();
+  for (const [shape, to] of [[[6, 5], [5]], [[4, 3, 2], [3, 1]], [[3, 7], [1, 1]], [[9], [1]]]) {
+    const x = rng.uniform(numel(shape));
+    const got = lt.tidy(() => lt.reduceTo(lt.tensor(x, shape), to));
+    assertClose(await got.toArray(), refSumTo(x, shape, to), { rtol: 1e-5, atol: 1e-5 });
+    got.dispose();
+  }
+});
+
+test("shape mismatch names the op and both shapes", async () => {
+  await lt.init();
+  const a = lt.zeros([3, 4]), b = lt.zeros([5]);
+  const e = assertThrows(
+    () => lt.add(a, b),
+    "add: shapes [3, 4] and [5] cannot be broadcast together",
+  );
+  assert(e.message.startsWith("add:"));
+  assertThrows(() => lt.tensor([1, 2, 3], [2, 2]), "tensor: shape [2, 2] needs 4 values, got 3");
+  assertThrows(() => lt.mul(a, lt.zeros([4], "i32")), /mul: dtypes differ/);
+  a.dispose();
+  b.dispose();
+});
+
+test("fill and typed tensors round-trip every dtype", async () => {
+  await lt.init();
+  const f = lt.full([5], 2.5);
+  assertEquals(Array.from(await f.toArray()), [2.5, 2.5, 2.5, 2.5, 2.5]);
+  const i = lt.tensor(new Int32Array([-3, 0, 7]));
+  assertEquals(await i.toArray(), new Int32Array([-3, 0, 7]));
+  const u = lt.full([3], 4000000000, "u32");
+  assertEquals(await u.toArray(), new Uint32Array([4e9, 4e9, 4e9]));
+  const b = lt.tensor(new Uint8Array([1, 2, 3, 250, 7]));
+  assertEquals(await b.toArray(), new Uint8Array([1, 2, 3, 250, 7]));
+  const z = lt.zeros([7], "u8");
+  assertEquals(await z.toArray(), new Uint8Array(7));
+  for (const t of [f, i, u, b, z]) t.dispose();
+});
+
+test("poisoned outputs show unwritten elements as NaN", async () => {
+  await lt.init();
+  // An empty (uninitialised) output is poisoned in tests: reading it gives NaN.
+  const t = lt.empty([9]);
+  const v = await t.toArray();
+  assert(Array.from(v).every(Number.isNaN), "poison fills NaN");
+  t.dispose();
+});
+
+test("live tensor count returns to its start after a scope", async () => {
+  await lt.init();
+  const start = lt.memory().tensors;
+  const a = lt.tensor([1, 2, 3, 4], [2, 2]);
+  const kept = lt.tidy(() => {
+    const b = lt.mul(a, a);
+    const c = lt.add(b, 1);
+    return lt.sub(c, a);
+  });
+  assertEquals(lt.memory().tensors, start + 2);
+  assertEquals(Array.from(await kept.toArray()), [1, 3, 7, 13]);
+  kept.dispose();
+  a.dispose();
+  assertEquals(lt.memory().tensors, start);
+  {
+    using _t = lt.zeros([4]);
+    assertEquals(lt.memory().tensors, start + 1);
+  }
+  assertEquals(lt.memory().tensors, start);
+});
+
+test("tidy frees its tensors when the block throws", async () => {
+  await lt.init();
+  const start = lt.memory().tensors;
+  assertThrows(() =>
+    lt.tidy(() => {
+      lt.zeros([3]);
+      throw new Error("boom");
+    }), "boom");
+  assertEquals(lt.memory().tensors, start);
+});
+
+test("disposed tensors are refused by name", async () => {
+  await lt.init();
+  const t = lt.zeros([2]);
+  t.dispose();
+  await assertRejects(() => t.toArray(), /toArray: tensor \[2\] f32 was already disposed/);
+  assertThrows(() => lt.add(t, 1), /add: tensor \[2\] f32 was already disposed/);
+});
+
+test("backward from a non-scalar without a seed is refused", async () => {
+  await lt.init();
+  const w = lt.tensor([1, 2], [2]);
+  w.requiresGrad = true;
+  const y = lt.mul(w, w);
+  assertThrows(
+    () => lt.backward(y),
+    "backward: expected a scalar loss (1 element) or an explicit seed gradient, got shape [2]",
+  );
+  y.dispose();
+  w.dispose();
+});
+
+test("gradients accumulate into .grad across backward calls", async () => {
+  await lt.init();
+  const w = lt.tensor([1, 2, 3], [3]);
+  w.requiresGrad = true;
+  for (let k = 0; k < 2; k++) {
+    lt.tidy(() => lt.backward(lt.mul(w, 3), lt.ones([3])));
+  }
+  assertEquals(Array.from(await w.grad!.toArray()), [6, 6, 6]);
+  // w*w + w: two paths into the same leaf.
+  w.grad!.dispose();
+  w.grad = null;
+  lt.tidy(() => lt.backward(lt.add(lt.mul(w, w), w), lt.ones([3])));
+  assertEquals(Array.from(await w.grad!.toArray()), [3, 5, 7]);
+  w.grad!.dispose();
+  w.dispose();
+});
+
+test("GPU validation errors are re-thrown naming the op", async () => {
+  const rt = await lt.init();
+  const bad: lt.Kernel = {
+    key: "test/broken",
+    code: "@compute @workgroup_size(1) fn main() { let x: u32 = undefined_symbol; }",
+    bindings: ["write"],
+    uniforms: false,
+  };
+  const t = lt.zeros([4]);
+  rt.dispatch({ op: "broken_op", kernel: bad, buffers: [t.binding()], workgroups: 1 });
+  await assertRejects(() => rt.sync(), /broken_op/);
+  t.dispose();
+  assertThrows(
+    () => rt.dispatch({ op: "huge_op", kernel: bad, buffers: [], workgroups: [1, 1, 1] }),
+    /huge_op: kernel test\/broken expects 1 buffers, got 0/,
+  );
+  assertThrows(
+    () =>
+      rt.dispatch({
+        op: "wide_op",
+        kernel: bad,
+        buffers: [lt.zeros([1]).binding()],
+        workgroups: [70000, 70000, 1],
+      }),
+    /wide_op: workgroup count x=70000/,
+  );
+  await rt.sync();
+});

@@ -1,0 +1,2 @@
+import "./foundation_cases.ts";
+import "./metrics_cases.ts";
