@@ -1,0 +1,213 @@
+/**
+ * Makes this machine able to run the test suite: a WebGPU adapter for Deno
+ * (on Linux without a GPU that is Mesa lavapipe, Debian's `mesa-vulkan-drivers`)
+ * and a Chromium for the browser tests (Debian's `chromium`, which ships
+ * SwiftShader for WebGPU). Missing Debian packages are installed when running
+ * as root; otherwise it fails with the exact command to run.
+ *
+ * Run alone: `deno run -A tools/provision.ts [--no-browser]`.
+ * Skip it (e.g. on a machine you set up by hand): `LATENT_SKIP_PROVISION=1`.
+ *
+ * @module
+ */
+
+/** What a subprocess found when it asked for a WebGPU adapter. */
+export interface AdapterProbe {
+  description: string;
+  vendor: string;
+  architecture: string;
+  isFallbackAdapter: boolean;
+}
+
+/** Thrown when the machine cannot be made ready; the message says what to do. */
+export class ProvisionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ProvisionError";
+  }
+}
+
+const MESA = "mesa-vulkan-drivers";
+const CHROMIUM = "chromium";
+
+function say(line: string): void {
+  console.log(`provision: ${line}`);
+}
+
+async function output(cmd: string, args: string[], env?: Record<string, string>) {
+  try {
+    const r = await new Deno.Command(cmd, { args, env, stdin: "null" }).output();
+    const dec = new TextDecoder();
+    return { ok: r.success, stdout: dec.decode(r.stdout), stderr: dec.decode(r.stderr) };
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      return { ok: false, stdout: "", stderr: `${cmd}: not found` };
+    }
+    throw e;
+  }
+}
+
+const PROBE = `
+const a = await navigator.gpu?.requestAdapter();
+const i = a?.info;
+console.log(JSON.stringify(i ? { description: i.description, vendor: i.vendor,
+  architecture: i.architecture, isFallbackAdapter: !!i.isFallbackAdapter } : null));
+`;
+
+/**
+ * Asks a fresh Deno process for a WebGPU adapter. A subprocess, because a
+ * process that already initialised WebGPU does not see a driver installed
+ * after that. `backend` ("vulkan", "gl", ...) restricts wgpu to one backend.
+ */
+export async function probeAdapter(backend?: string): Promise<AdapterProbe | null> {
+  const env: Record<string, string> = backend ? { DENO_WEBGPU_BACKEND: backend } : {};
+  const r = await output(Deno.execPath(), ["eval", "--no-config", PROBE], env);
+  const line = r.stdout.trim().split("\n").pop() ?? "";
+  try {
+    return JSON.parse(line) as AdapterProbe | null;
+  } catch {
+    say(`adapter probe failed: ${(r.stderr || r.stdout).trim().slice(-400)}`);
+    return null;
+  }
+}
+
+/**
+ * The Chromium to use for browser tests: `$LATENT_CHROMIUM`, else
+ * /usr/bin/chromium, else `chromium` or `chromium-browser` on PATH; null if none.
+ */
+export function findChromium(): string | null {
+  const fromEnv = Deno.env.get("LATENT_CHROMIUM");
+  if (fromEnv) return exists(fromEnv) ? fromEnv : null;
+  const dirs = ["/usr/bin", ...(Deno.env.get("PATH") ?? "").split(":").filter((d) => d)];
+  for (const dir of dirs) {
+    for (const name of ["chromium", "chromium-browser"]) {
+      if (exists(`${dir}/${name}`)) return `${dir}/${name}`;
+    }
+  }
+  return null;
+}
+
+function exists(file: string): boolean {
+  try {
+    return Deno.statSync(file).isFile;
+  } catch {
+    return false;
+  }
+}
+
+async function dpkgInstalled(pkg: string): Promise<boolean> {
+  const r = await output("dpkg-query", ["-W", "-f=${Status}", pkg]);
+  return r.ok && r.stdout.includes("install ok installed");
+}
+
+async function hasApt(): Promise<boolean> {
+  return (await output("apt-get", ["--version"])).ok;
+}
+
+/** True when apt knows an installable version of every package (no `apt-get update` needed). */
+async function aptKnows(pkgs: string[]): Promise<boolean> {
+  const r = await output("apt-cache", ["policy", ...pkgs]);
+  if (!r.ok) return false;
+  const candidates = [...r.stdout.matchAll(/Candidate:\s*(\S+)/g)].map((m) => m[1]);
+  return candidates.length === pkgs.length && candidates.every((c) => c !== "(none)");
+}
+
+async function apt(args: string[]): Promise<void> {
+  const t0 = performance.now();
+  say(`apt-get ${args.join(" ")}`);
+  const r = await output("apt-get", ["-q", "-o", "DPkg::Lock::Timeout=300", ...args], {
+    DEBIAN_FRONTEND: "noninteractive",
+  });
+  if (!r.ok) {
+    console.error((r.stdout + r.stderr).trim().split("\n").slice(-30).join("\n"));
+    throw new ProvisionError(`apt-get ${args.join(" ")} failed`);
+  }
+  say(`  done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+}
+
+async function install(pkgs: string[]): Promise<void> {
+  if (!(await aptKnows(pkgs))) await apt(["update"]);
+  await apt(["install", "-y", "--no-install-recommends", ...pkgs]);
+}
+
+function describe(a: AdapterProbe): string {
+  return a.description || `${a.vendor} ${a.architecture}`.trim() || "(no description)";
+}
+
+/**
+ * Checks (and on Debian as root, installs) what the tests need.
+ * Returns the Chromium path when `browser` is set. Throws {@link ProvisionError}.
+ */
+export async function provision({ browser }: { browser: boolean }): Promise<string | null> {
+  const t0 = performance.now();
+  const linux = Deno.build.os === "linux";
+  // On Linux insist on Vulkan: without mesa-vulkan-drivers wgpu may fall back to
+  // llvmpipe through OpenGL, which has fewer features and limits than lavapipe.
+  const [vulkan, chromium] = await Promise.all([
+    probeAdapter(linux ? "vulkan" : undefined),
+    Promise.resolve(browser ? findChromium() : null),
+  ]);
+  const anyAdapter = vulkan ?? (linux ? await probeAdapter() : null);
+  const fromEnv = Deno.env.get("LATENT_CHROMIUM");
+  if (browser && fromEnv && !chromium) {
+    throw new ProvisionError(`LATENT_CHROMIUM is ${fromEnv}, which does not exist`);
+  }
+  const missing: string[] = [];
+  if (!vulkan && linux && (await hasApt()) && !(await dpkgInstalled(MESA))) missing.push(MESA);
+  if (browser && !chromium) {
+    if (!linux || !(await hasApt())) {
+      throw new ProvisionError(
+        "no Chromium found: set LATENT_CHROMIUM to a Chromium/Chrome executable, " +
+          "or run the tests with --no-browser",
+      );
+    }
+    missing.push(CHROMIUM);
+  }
+  if (missing.length > 0) {
+    const cmd = `apt-get install -y ${missing.join(" ")}`;
+    if (Deno.uid() !== 0) {
+      if (missing.includes(CHROMIUM) || !anyAdapter) {
+        throw new ProvisionError(`missing ${missing.join(", ")}; run: sudo ${cmd}`);
+      }
+      say(`warning: no Vulkan WebGPU adapter, using ${describe(anyAdapter)} through OpenGL;`);
+      say(`  for lavapipe (Vulkan) run: sudo ${cmd}`);
+    } else {
+      say(`missing ${missing.join(", ")}: installing`);
+      await install(missing);
+    }
+  }
+  // Re-probe after an install, in a new process, so the new driver is seen.
+  const vulkanNow = linux && missing.includes(MESA) && Deno.uid() === 0
+    ? await probeAdapter("vulkan")
+    : vulkan;
+  const adapter = vulkanNow ?? (missing.includes(MESA) ? await probeAdapter() : anyAdapter);
+  if (!adapter) {
+    throw new ProvisionError(
+      linux
+        ? `Deno finds no WebGPU adapter (${MESA} installed: ${await dpkgInstalled(MESA)}); ` +
+          `check the Vulkan driver, e.g. DENO_WEBGPU_BACKEND=vulkan deno eval ` +
+          `"console.log(await navigator.gpu.requestAdapter())"`
+        : "Deno finds no WebGPU adapter on this machine",
+    );
+  }
+  const backend = !linux ? "" : vulkanNow ? " (Vulkan)" : " (not Vulkan: OpenGL fallback)";
+  say(`Deno WebGPU adapter: ${describe(adapter)}${backend}`);
+  let chromePath: string | null = null;
+  if (browser) {
+    chromePath = findChromium();
+    if (!chromePath) throw new ProvisionError(`${CHROMIUM} was installed but is not on PATH`);
+    say(`Chromium: ${chromePath}`);
+  }
+  say(`ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  return chromePath;
+}
+
+if (import.meta.main) {
+  try {
+    await provision({ browser: !Deno.args.includes("--no-browser") });
+  } catch (e) {
+    if (!(e instanceof ProvisionError)) throw e;
+    console.error(`provision: ${e.message}`);
+    Deno.exit(1);
+  }
+}

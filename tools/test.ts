@@ -1,0 +1,290 @@
+/**
+ * The `test` task: provisions the machine (tools/provision.ts), runs the Deno
+ * tests (every `*_test.ts` under test/ except the browser one), then the shared
+ * cases in headless Chromium (test/browser_test.ts), and ends with one summary.
+ *
+ * ```sh
+ * deno task test                      # everything
+ * deno task test --filter matmul      # cases/tests whose name contains "matmul", both runtimes
+ * deno task test --filter "/^adam/"   # a regular expression, as in deno test
+ * deno task test --no-browser         # Deno only (Chromium is not needed or installed)
+ * deno task test --browser-only       # Chromium only
+ * deno task test --parallel           # Deno and Chromium at once, and deno test --parallel
+ * deno task test test/io_test.ts      # these files only (browser only if named)
+ * deno task test --fail-fast          # other flags go to `deno test` (use --flag=value)
+ * ```
+ *
+ * The last line is always `summary: N passed, N failed` (CI reads it). The exit
+ * code is non-zero when anything failed or nothing ran.
+ *
+ * @module
+ */
+import { provision, ProvisionError } from "./provision.ts";
+
+const root = new URL("../", import.meta.url).pathname;
+const BROWSER_FILE = "test/browser_test.ts";
+
+/** Parsed command line. */
+export interface Options {
+  filter?: string;
+  deno: boolean;
+  browser: boolean;
+  provision: boolean;
+  parallel: boolean;
+  files: string[];
+  passthrough: string[];
+}
+
+const USAGE = `usage: deno task test [--filter PATTERN] [--no-browser | --browser-only]
+                      [--parallel] [--no-provision] [FILES...] [deno test flags as --flag=value]`;
+
+/** Reads the task's arguments; unknown flags are passed to `deno test`. */
+export function parseArgs(args: string[]): Options {
+  const o: Options = {
+    deno: true,
+    browser: true,
+    provision: true,
+    parallel: false,
+    files: [],
+    passthrough: [],
+  };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--filter") o.filter = args[++i];
+    else if (a.startsWith("--filter=")) o.filter = a.slice("--filter=".length);
+    else if (a === "--no-browser") o.browser = false;
+    else if (a === "--browser-only") o.deno = false;
+    else if (a === "--no-provision") o.provision = false;
+    else if (a === "--parallel") o.parallel = true;
+    else if (a === "-h" || a === "--help") {
+      console.log(USAGE);
+      Deno.exit(0);
+    } else if (a.startsWith("-")) o.passthrough.push(a);
+    else if (exists(a)) o.files.push(a);
+    else o.passthrough.push(a); // the value of a pass-through flag
+  }
+  return o;
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Test files under `dir`, by Deno's naming rule (`x_test.ts`, `x.test.ts`, `test.ts`). */
+function testFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of Deno.readDirSync(dir)) {
+    const p = `${dir}/${e.name}`;
+    if (e.isDirectory && e.name !== "node_modules") out.push(...testFiles(p));
+    else if (e.isFile && /(^|[._])test\.m?[jt]sx?$/.test(e.name)) out.push(p);
+  }
+  return out.sort();
+}
+
+/** Counts for one `deno test` run. */
+interface Counts {
+  passed: number;
+  failed: number;
+  ignored: number;
+  failures: string[];
+  seconds: number;
+}
+
+const ENTITIES: Record<string, string> = {
+  "&lt;": "<",
+  "&gt;": ">",
+  "&quot;": '"',
+  "&apos;": "'",
+  "&amp;": "&",
+};
+const unescape = (s: string) => s.replace(/&(lt|gt|quot|apos|amp);/g, (e) => ENTITIES[e]);
+
+/**
+ * Counts the leaves of a Deno JUnit report: steps appear as `parent > step`
+ * test cases, so a test with steps counts its steps, plus itself only when it
+ * failed on its own (not merely because a step did). With `stepsOnly`, a
+ * top-level test without steps counts only if it failed (the browser test
+ * passes with no steps when a filter leaves no case for it).
+ */
+export function countJunit(xml: string, stepsOnly: boolean): Omit<Counts, "seconds"> {
+  const cases = [
+    ...xml.matchAll(/<testcase name="([^"]*)" classname="([^"]*)"[^>]*>([\s\S]*?)<\/testcase>/g),
+  ]
+    .map((m) => ({
+      name: unescape(m[1]),
+      file: unescape(m[2]),
+      failure: /<failure message="([^"]*)"/.exec(m[3])?.[1],
+      skipped: m[3].includes("<skipped"),
+    }));
+  const c = { passed: 0, failed: 0, ignored: 0, failures: [] as string[] };
+  for (const t of cases) {
+    const parent = cases.some((o) => o.file === t.file && o.name.startsWith(t.name + " > "));
+    const ownFailure = t.failure !== undefined && !/^\d+ test steps? failed/.test(t.failure);
+    const topLevel = !t.name.includes(" > ");
+    if (parent || (stepsOnly && topLevel)) {
+      if (ownFailure) {
+        c.failed++;
+        c.failures.push(`${t.file}: ${t.name}`);
+      }
+    } else if (t.failure !== undefined) {
+      c.failed++;
+      // A browser case reads better without its parent test's name.
+      c.failures.push(stepsOnly ? t.name.slice(t.name.indexOf(" > ") + 3) : `${t.file}: ${t.name}`);
+    } else if (t.skipped) c.ignored++;
+    else c.passed++;
+  }
+  return c;
+}
+
+/**
+ * Holds a process's output while another one streams, then lets it through:
+ * two test runs at once without interleaved lines.
+ */
+class OutputGate {
+  #held: Uint8Array[] | null = [];
+
+  /** Writes `chunk` now, or keeps it until {@link open}. */
+  async write(chunk: Uint8Array): Promise<void> {
+    if (this.#held) this.#held.push(chunk);
+    else await writeAll(chunk);
+  }
+
+  /** Writes what was held and passes everything after straight through. */
+  async open(): Promise<void> {
+    const held = this.#held ?? [];
+    this.#held = null;
+    for (const chunk of held) await writeAll(chunk);
+  }
+}
+
+async function writeAll(chunk: Uint8Array): Promise<void> {
+  for (let n = 0; n < chunk.length;) n += await Deno.stdout.write(chunk.subarray(n));
+}
+
+/**
+ * Runs `deno test` on `files` and counts the results. Output streams live, or
+ * through `gate` (stdout and stderr merged) when another run is streaming.
+ */
+async function runDenoTest(
+  files: string[],
+  args: string[],
+  env: Record<string, string>,
+  stepsOnly: boolean,
+  gate?: OutputGate,
+): Promise<Counts> {
+  const t0 = performance.now();
+  const junit = await Deno.makeTempFile({ prefix: "latent-junit-", suffix: ".xml" });
+  try {
+    const io = gate ? "piped" : "inherit";
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["test", "-A", `--junit-path=${junit}`, ...args, ...files],
+      cwd: root,
+      env,
+      stdin: "null",
+      stdout: io,
+      stderr: io,
+    }).spawn();
+    const pumps = gate
+      ? [child.stdout, child.stderr].map((s) =>
+        s.pipeTo(new WritableStream({ write: (c) => gate.write(c) }))
+      )
+      : [];
+    const status = await child.status;
+    await Promise.all(pumps);
+    const xml = await Deno.readTextFile(junit).catch(() => "");
+    const c = countJunit(xml, stepsOnly);
+    if (!status.success && c.failed === 0) {
+      // A type error, a module that fails to load, or a crash: no test failed by name.
+      c.failed++;
+      c.failures.push(`deno test exited with code ${status.code} (see the output above)`);
+    }
+    return { ...c, seconds: (performance.now() - t0) / 1000 };
+  } finally {
+    await Deno.remove(junit);
+  }
+}
+
+function line(label: string, c: { passed: number; failed: number }): string {
+  return `${label}: ${c.passed} passed, ${c.failed} failed`;
+}
+
+async function main(): Promise<number> {
+  const o = parseArgs(Deno.args);
+  const named = o.files.length > 0;
+  const files = named
+    ? o.files.map((f) => Deno.realPathSync(f)) // deno test runs from the root
+      .flatMap((f) => Deno.statSync(f).isDirectory ? testFiles(f) : [f])
+    : testFiles(`${root}test`);
+  const isBrowser = (f: string) => f.replace(/\\/g, "/").endsWith(BROWSER_FILE);
+  const denoFiles = o.deno ? files.filter((f) => !isBrowser(f)) : [];
+  const browser = o.browser && (!named || files.some(isBrowser));
+
+  if (o.provision && Deno.env.get("LATENT_SKIP_PROVISION") !== "1") {
+    try {
+      await provision({ browser });
+    } catch (e) {
+      if (!(e instanceof ProvisionError)) throw e;
+      console.error(`provision: ${e.message}`);
+      console.log("summary: 0 passed, 1 failed");
+      return 1;
+    }
+  }
+
+  const env: Record<string, string> = {};
+  // wgpu complains on stderr about an unset XDG_RUNTIME_DIR on every start; give it one.
+  const xdg = Deno.env.get("XDG_RUNTIME_DIR") ? undefined : await Deno.makeTempDir();
+  if (xdg) env.XDG_RUNTIME_DIR = xdg;
+  const results: [string, Counts][] = [];
+  try {
+    // Sequential by default: both runtimes are CPU-bound on small machines, and
+    // timing-sensitive cases are steadier alone. --parallel overlaps them.
+    const par = o.parallel ? ["--parallel"] : [];
+    const filter = o.filter === undefined ? [] : [`--filter=${o.filter}`];
+    const denoRun = denoFiles.length > 0
+      ? () => runDenoTest(denoFiles, [...par, ...filter, ...o.passthrough], env, false)
+      : undefined;
+    const browserEnv = {
+      ...env,
+      ...(o.filter === undefined ? {} : { LATENT_TEST_FILTER: o.filter }),
+    };
+    const browserFiles = [`${root}${BROWSER_FILE}`];
+    if (o.parallel && denoRun && browser) {
+      const gate = new OutputGate();
+      const browserRun = runDenoTest(browserFiles, o.passthrough, browserEnv, true, gate);
+      const denoCounts = await denoRun().finally(() => gate.open());
+      results.push(["deno", denoCounts], ["browser", await browserRun]);
+    } else {
+      if (denoRun) results.push(["deno", await denoRun()]);
+      if (browser) {
+        results.push(["browser", await runDenoTest(browserFiles, o.passthrough, browserEnv, true)]);
+      }
+    }
+  } finally {
+    if (xdg) await Deno.remove(xdg, { recursive: true });
+  }
+
+  const total = { passed: 0, failed: 0 };
+  console.log("");
+  for (const [label, c] of results) {
+    for (const f of c.failures) console.log(`FAILED (${label}) ${f}`);
+  }
+  for (const [label, c] of results) {
+    total.passed += c.passed;
+    total.failed += c.failed;
+    // With --filter, Deno reports the filtered-out tests as skipped too: say nothing then.
+    const extra = c.ignored > 0 && o.filter === undefined ? `, ${c.ignored} ignored` : "";
+    console.log(`${line(label, c)} (${c.seconds.toFixed(1)} s${extra})`);
+  }
+  if (total.passed + total.failed === 0) {
+    console.log(`no tests ran${o.filter !== undefined ? ` (filter "${o.filter}")` : ""}`);
+  }
+  console.log(line("summary", total));
+  return total.failed > 0 || total.passed === 0 ? 1 : 0;
+}
+
+if (import.meta.main) Deno.exit(await main());
