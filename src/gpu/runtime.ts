@@ -111,6 +111,7 @@ export class Runtime {
   #errors: Error[] = [];
   #lost: DeviceLostError | null = null;
   #pendingReads = new Set<(e: Error) => void>();
+  #inflight: Promise<void>[] = [];
 
   constructor(device: GPUDevice, info: AdapterInfo) {
     this.device = device;
@@ -478,6 +479,19 @@ export class Runtime {
     await new Promise((r) => setTimeout(r, 0));
     this.#throwErrors();
     return out;
+  }
+
+  /**
+   * Bounds how far recording runs ahead of the GPU. Call once per training
+   * step: it submits, adds a completion marker, and waits only for the marker
+   * `depth` steps back, so the GPU always has queued work while the host's
+   * queue (and the driver's staging memory) stays bounded. This is not a
+   * per-step round trip: nothing is read back.
+   */
+  async throttle(depth = 3): Promise<void> {
+    this.flush();
+    this.#inflight.push(this.#guard(this.device.queue.onSubmittedWorkDone()));
+    while (this.#inflight.length > depth) await this.#inflight.shift();
   }
 
   /** Submits pending work and destroys pooled buffers that are free. */
