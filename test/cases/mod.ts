@@ -1,3 +1,5 @@
 import "./foundation_cases.ts";
 import "./metrics_cases.ts";
 import "./eigen_cases.ts";
+import "./data_cases.ts";
+import "./io_cases.ts";
