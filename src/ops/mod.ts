@@ -16,3 +16,12 @@ export {
 } from "./creation.ts";
 export { add, binaryRaw, div, mul, sub, type TensorLike } from "./binary.ts";
 export { broadcastShapes, reduceTo } from "./broadcast.ts";
+export {
+  columnSums,
+  linear,
+  matmul,
+  type MatmulOptions,
+  matmulRaw,
+  type MatmulRawOptions,
+} from "./matmul.ts";
+export { adapterKind, matmulTile } from "./tuning.ts";

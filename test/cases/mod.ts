@@ -3,3 +3,4 @@ import "./metrics_cases.ts";
 import "./eigen_cases.ts";
 import "./data_cases.ts";
 import "./io_cases.ts";
+import "./matmul_cases.ts";

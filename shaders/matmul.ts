@@ -1,0 +1,398 @@
+/**
+ * Tiled matrix multiply C = act(op(A) · op(B) + bias), with op(X) = X or Xᵀ
+ * read in place, over an optional leading batch dimension.
+ *
+ * The output is cut into BM×BN tiles, one per workgroup of WGM×WGN threads;
+ * each thread owns a TM×TN block of accumulators (register tiling). The K
+ * dimension is walked in BK-deep slices: the workgroup stages a BM×BK slice
+ * of A and a BK×BN slice of B in workgroup memory (each global element read
+ * once per workgroup), then every thread runs outer products over the slice,
+ * reading 4 rows of A and 4 columns of B per vec4 load.
+ *
+ * Both staged slices are stored k-major (`As[k][m]`, `Bs[k][n]`, as vec4 of 4
+ * consecutive m or n) whatever the operands' layout: transposition only
+ * changes how the slice is fetched from global memory. A thread's rows and
+ * columns are interleaved in groups of 4 (rows `(i·WGM + ty)·4 + r`), so
+ * neighbouring threads read neighbouring vec4s of the staged slices (no bank
+ * conflicts) and write neighbouring vec4s of C (coalesced stores).
+ *
+ * Global loads and the store of C are vec4 where the contiguous dimension is
+ * a multiple of 4 (`vecA`, `vecB`, `vecC`), scalar otherwise. Every load and
+ * store is bounds-checked, so any M, N, K works; the checks are uniform
+ * except at the matrix edges.
+ *
+ * Layouts (row-major): A is [M, K] (or [K, M] when `transA`), B is [K, N] (or
+ * [N, K] when `transB`), C is [M, N], bias is [N]. Batch b (workgroup z)
+ * starts at `b · sa`, `b · sb`, `b · sc` elements (a stride of 0 broadcasts).
+ *
+ * Dispatch: `[ceil(N / BN), ceil(M / BM), batch]` workgroups.
+ * Bindings: A (read), B (read), [bias (read)], C (write), uniforms.
+ * Uniform: M, N, K, alpha, sa, sb, sc.
+ *
+ * @module
+ */
+import { type Activation, activationWgsl } from "./activations.ts";
+import { family, type Kernel, kernel } from "./common.ts";
+
+/** Work split of the tiled kernel. Tile = (WGM·TM) × (WGN·TN) outputs, BK deep. */
+export interface MatmulTile {
+  /** Output rows per thread (multiple of 4). */
+  tm: number;
+  /** Output columns per thread (multiple of 4). */
+  tn: number;
+  /** Threads along M. */
+  wgm: number;
+  /** Threads along N. */
+  wgn: number;
+  /** K depth of a staged slice (multiple of 4). */
+  bk: number;
+}
+
+/** Specialisation of the matmul family. */
+export interface MatmulSpec {
+  /** A is stored [K, M] and read as its transpose. */
+  transA: boolean;
+  /** B is stored [N, K] and read as its transpose. */
+  transB: boolean;
+  tile: MatmulTile;
+  /** A's contiguous dimension (K, or M when transposed) is a multiple of 4: vec4 loads. */
+  vecA: boolean;
+  /** B's contiguous dimension (N, or K when transposed) is a multiple of 4: vec4 loads. */
+  vecB: boolean;
+  /** N is a multiple of 4: vec4 stores of C (and loads of bias). */
+  vecC: boolean;
+  /** Add a per-column bias before the activation. */
+  bias: boolean;
+  activation: Activation;
+}
+
+/** Rows and columns of the output tile a workgroup computes. */
+export function tileShape(t: MatmulTile): { bm: number; bn: number; threads: number } {
+  return { bm: t.wgm * t.tm, bn: t.wgn * t.tn, threads: t.wgm * t.wgn };
+}
+
+/** Bytes of workgroup memory a tile stages. */
+export function tileBytes(t: MatmulTile): number {
+  const { bm, bn } = tileShape(t);
+  return 4 * t.bk * (bm + bn);
+}
+
+/** Throws unless the tile satisfies the kernel's divisibility rules. */
+export function checkTile(t: MatmulTile): void {
+  const ok = [t.tm, t.tn, t.bk].every((v) => Number.isInteger(v) && v > 0 && v % 4 === 0) &&
+    [t.wgm, t.wgn].every((v) => Number.isInteger(v) && v > 0);
+  if (!ok) {
+    throw new Error(
+      `matmul: invalid tile ${JSON.stringify(t)}: tm, tn, bk must be positive multiples of 4`,
+    );
+  }
+}
+
+/**
+ * WGSL that stages one operand's BK-deep slice into workgroup memory.
+ *
+ * `outer` is the operand's non-K dimension (M for A, N for B); the slice is
+ * stored k-major as vec4 over `outer`. `kMajor` says whether the operand is
+ * stored [K, outer] in global memory (A transposed, B plain) or [outer, K].
+ */
+function stageSlice(
+  name: "A" | "B",
+  kMajor: boolean,
+  vec: boolean,
+  outerTile: number,
+  bk: number,
+  threads: number,
+): string {
+  const S = `${name}s`;
+  const base = name === "A" ? "row0" : "col0";
+  const lim = name === "A" ? "u.M" : "u.N";
+  const off = name === "A" ? "offA" : "offB";
+  const o4 = outerTile / 4;
+  if (kMajor) {
+    // Global [K, outer]: contiguous along `outer`, which is also the staged layout.
+    if (vec) {
+      const count = bk * o4;
+      return /* wgsl */ `
+  for (var e = li; e < ${count}u; e += ${threads}u) {
+    let kk = e / ${o4}u;
+    let o4 = e % ${o4}u;
+    let gk = k0 + kk;
+    let go = ${base} + o4 * 4u;
+    var v = vec4f(0.0);
+    if (gk < u.K && go < ${lim}) { v = ${name}[(${off} + gk * ${lim} + go) / 4u]; }
+    ${S}[kk * ${o4}u + o4] = v;
+  }`;
+    }
+    const count = bk * outerTile;
+    return /* wgsl */ `
+  for (var e = li; e < ${count}u; e += ${threads}u) {
+    let kk = e / ${outerTile}u;
+    let o = e % ${outerTile}u;
+    let gk = k0 + kk;
+    let go = ${base} + o;
+    var v = 0.0;
+    if (gk < u.K && go < ${lim}) { v = ${name}[${off} + gk * ${lim} + go]; }
+    ${S}[kk * ${o4}u + o / 4u][o % 4u] = v;
+  }`;
+  }
+  // Global [outer, K]: contiguous along K; transposed while staging.
+  if (vec) {
+    const k4 = bk / 4;
+    const count = outerTile * k4;
+    return /* wgsl */ `
+  for (var e = li; e < ${count}u; e += ${threads}u) {
+    let o = e / ${k4}u;
+    let kk = (e % ${k4}u) * 4u;
+    let gk = k0 + kk;
+    let go = ${base} + o;
+    var v = vec4f(0.0);
+    if (gk < u.K && go < ${lim}) { v = ${name}[(${off} + go * u.K + gk) / 4u]; }
+    let s = kk * ${o4}u + o / 4u;
+    let c = o % 4u;
+    ${S}[s][c] = v.x;
+    ${S}[s + ${o4}u][c] = v.y;
+    ${S}[s + ${2 * o4}u][c] = v.z;
+    ${S}[s + ${3 * o4}u][c] = v.w;
+  }`;
+  }
+  const count = outerTile * bk;
+  return /* wgsl */ `
+  for (var e = li; e < ${count}u; e += ${threads}u) {
+    let o = e / ${bk}u;
+    let kk = e % ${bk}u;
+    let gk = k0 + kk;
+    let go = ${base} + o;
+    var v = 0.0;
+    if (gk < u.K && go < ${lim}) { v = ${name}[${off} + go * u.K + gk]; }
+    ${S}[kk * ${o4}u + o / 4u][o % 4u] = v;
+  }`;
+}
+
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
+
+/** The epilogue for one thread: bias, activation, bounds-checked store. */
+function epilogue(spec: MatmulSpec, mi: number, nj: number, wgm: number, wgn: number): string {
+  const lines: string[] = [];
+  for (let j = 0; j < nj; j++) {
+    lines.push(`  {
+    let col = col0 + (${j * wgn}u + tx) * 4u;`);
+    if (spec.bias) {
+      lines.push(
+        spec.vecC
+          ? `    var bv = vec4f(0.0);
+    if (col < u.N) { bv = bias[col / 4u]; }`
+          : `    var bv = vec4f(0.0);
+    for (var c = 0u; c < 4u; c++) { if (col + c < u.N) { bv[c] = bias[col + c]; } }`,
+      );
+    }
+    for (let i = 0; i < mi; i++) {
+      for (let r = 0; r < 4; r++) {
+        const acc = `acc_${i * 4 + r}_${j}`;
+        const v = spec.bias ? `${acc} + bv` : acc;
+        const value = spec.activation === "linear" ? v : `act4(${v})`;
+        lines.push(`    {
+      let row = row0 + (${i * wgm}u + ty) * 4u + ${r}u;
+      let v = ${value};
+      if (row < u.M) {${
+          spec.vecC
+            ? `
+        if (col < u.N) { C[(offC + row * u.N + col) / 4u] = v; }`
+            : `
+        for (var c = 0u; c < 4u; c++) { if (col + c < u.N) { C[offC + row * u.N + col + c] = v[c]; } }`
+        }
+      }
+    }`);
+      }
+    }
+    lines.push("  }");
+  }
+  return lines.join("\n");
+}
+
+/**
+ * The tiled matmul kernel for a spec.
+ *
+ * @example
+ * ```ts
+ * const k = matmulKernel({
+ *   transA: false, transB: false, vecA: true, vecB: true, vecC: true,
+ *   tile: { tm: 4, tn: 4, wgm: 16, wgn: 16, bk: 16 }, bias: true, activation: "relu",
+ * });
+ * ```
+ */
+export const matmulKernel: (spec: MatmulSpec) => Kernel = family(
+  "matmul",
+  (spec: MatmulSpec): Kernel => {
+    const t = spec.tile;
+    checkTile(t);
+    const { bm, bn, threads } = tileShape(t);
+    const mi = t.tm / 4, nj = t.tn / 4;
+    const fa = spec.vecA ? "vec4f" : "f32";
+    const fb = spec.vecB ? "vec4f" : "f32";
+    const fc = spec.vecC ? "vec4f" : "f32";
+    const fbias = spec.vecC ? "vec4f" : "f32";
+    const accDecl = range(t.tm).flatMap((r) =>
+      range(nj).map((j) => `  var acc_${r}_${j} = vec4f(0.0);`)
+    ).join("\n");
+    const loadA = range(mi).map((i) => `    let a${i} = As[kb + ${i * t.wgm}u + ty];`).join("\n");
+    const loadB = range(nj).map((j) => `    let b${j} = Bs[kbn + ${j * t.wgn}u + tx];`).join("\n");
+    const fmas: string[] = [];
+    for (let i = 0; i < mi; i++) {
+      for (let r = 0; r < 4; r++) {
+        const comp = "xyzw"[r];
+        for (let j = 0; j < nj; j++) {
+          fmas.push(
+            `    acc_${i * 4 + r}_${j} = fma(vec4f(a${i}.${comp}), b${j}, acc_${i * 4 + r}_${j});`,
+          );
+        }
+      }
+    }
+    const bindings: ("read" | "write")[] = spec.bias
+      ? ["read", "read", "read", "write"]
+      : ["read", "read", "write"];
+    const key = [
+      "matmul",
+      (spec.transA ? "t" : "n") + (spec.transB ? "t" : "n"),
+      `${t.tm}x${t.tn}/${t.wgm}x${t.wgn}/k${t.bk}`,
+      (spec.vecA ? "4" : "1") + (spec.vecB ? "4" : "1") + (spec.vecC ? "4" : "1"),
+      spec.bias ? "bias" : "nobias",
+      spec.activation,
+    ].join("/");
+    const code = /* wgsl */ `
+struct U { M: u32, N: u32, K: u32, alpha: f32, sa: u32, sb: u32, sc: u32, pad: u32 }
+@group(0) @binding(0) var<storage, read> A: array<${fa}>;
+@group(0) @binding(1) var<storage, read> B: array<${fb}>;
+${
+      spec.bias
+        ? `@group(0) @binding(2) var<storage, read> bias: array<${fbias}>;
+@group(0) @binding(3) var<storage, read_write> C: array<${fc}>;
+@group(0) @binding(4) var<uniform> u: U;`
+        : `@group(0) @binding(2) var<storage, read_write> C: array<${fc}>;
+@group(0) @binding(3) var<uniform> u: U;`
+    }
+var<workgroup> As: array<vec4f, ${t.bk * bm / 4}>;
+var<workgroup> Bs: array<vec4f, ${t.bk * bn / 4}>;
+${activationWgsl(spec.activation)}
+fn act4(v: vec4f) -> vec4f {
+  return vec4f(act(v.x, u.alpha), act(v.y, u.alpha), act(v.z, u.alpha), act(v.w, u.alpha));
+}
+
+@compute @workgroup_size(${t.wgn}, ${t.wgm}, 1)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
+        @builtin(local_invocation_index) li: u32) {
+  let tx = lid.x;
+  let ty = lid.y;
+  let row0 = wid.y * ${bm}u;
+  let col0 = wid.x * ${bn}u;
+  let offA = wid.z * u.sa;
+  let offB = wid.z * u.sb;
+  let offC = wid.z * u.sc;
+${accDecl}
+  for (var k0 = 0u; k0 < u.K; k0 += ${t.bk}u) {
+${stageSlice("A", spec.transA, spec.vecA, bm, t.bk, threads)}
+${stageSlice("B", !spec.transB, spec.vecB, bn, t.bk, threads)}
+    workgroupBarrier();
+    for (var k = 0u; k < ${t.bk}u; k++) {
+    let kb = k * ${bm / 4}u;
+    let kbn = k * ${bn / 4}u;
+${loadA}
+${loadB}
+${fmas.join("\n")}
+    }
+    workgroupBarrier();
+  }
+${epilogue(spec, mi, nj, t.wgm, t.wgn)}
+}`;
+    return kernel(key, code, bindings);
+  },
+);
+
+/** Specialisation of the column-sum kernel (the bias gradient of a fused dense layer). */
+export interface ColumnSumSpec {
+  /**
+   * Multiply each element by `act_grad(Y)` first and write the product
+   * (dZ = G ⊙ act'(Y)) as well as summing it. Null: plain column sums of G.
+   */
+  activation: Activation | null;
+}
+
+/** Columns per column-sum workgroup. */
+export const COLSUM_COLS = 64;
+/** Rows one column-sum workgroup reduces. */
+export const COLSUM_ROWS = 256;
+
+/**
+ * Column sums of an [n, cols] matrix in row blocks of {@link COLSUM_ROWS}:
+ * writes `partial[block, col]`; a second pass over the partials finishes
+ * when there is more than one block. 64 columns × 4 row lanes per workgroup:
+ * neighbouring threads read neighbouring columns (coalesced), each lane sums
+ * every 4th row, and the 4 lanes meet in a tree in workgroup memory.
+ *
+ * With an activation, the first pass also computes and writes dZ = G ⊙ act'(Y),
+ * the dense layer's pre-activation gradient, so the bias gradient costs no
+ * extra pass over memory.
+ *
+ * Dispatch: `[ceil(cols / 64), ceil(n / 256)]`. Bindings: G (read), [Y (read),
+ * dZ (write)], partial (write), uniforms. Uniform: n, cols, alpha.
+ *
+ * @example
+ * ```ts
+ * const k = columnSumKernel({ activation: "relu" });
+ * ```
+ */
+export const columnSumKernel: (spec: ColumnSumSpec) => Kernel = family(
+  "column_sum",
+  (spec: ColumnSumSpec): Kernel => {
+    const act = spec.activation;
+    const lanes = 4;
+    return kernel(
+      `column_sum/${act ?? "plain"}`,
+      /* wgsl */ `
+struct U { n: u32, cols: u32, alpha: f32, pad: u32 }
+@group(0) @binding(0) var<storage, read> G: array<f32>;
+${
+        act
+          ? `@group(0) @binding(1) var<storage, read> Y: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dZ: array<f32>;
+@group(0) @binding(3) var<storage, read_write> partial: array<f32>;
+@group(0) @binding(4) var<uniform> u: U;
+${activationWgsl(act)}`
+          : `@group(0) @binding(1) var<storage, read_write> partial: array<f32>;
+@group(0) @binding(2) var<uniform> u: U;`
+      }
+var<workgroup> part: array<f32, ${COLSUM_COLS * lanes}>;
+
+@compute @workgroup_size(${COLSUM_COLS}, ${lanes}, 1)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let col = wid.x * ${COLSUM_COLS}u + lid.x;
+  let r0 = wid.y * ${COLSUM_ROWS}u;
+  var acc = 0.0;
+  if (col < u.cols) {
+    for (var t = lid.y; t < ${COLSUM_ROWS}u; t += ${lanes}u) {
+      let r = r0 + t;
+      if (r >= u.n) { break; }
+      let i = r * u.cols + col;
+${
+        act
+          ? `      let g = G[i] * act_grad(Y[i], u.alpha);
+      dZ[i] = g;`
+          : `      let g = G[i];`
+      }
+      acc += g;
+    }
+  }
+  let slot = lid.y * ${COLSUM_COLS}u + lid.x;
+  part[slot] = acc;
+  workgroupBarrier();
+  if (lid.y < 2u) { part[slot] += part[slot + ${2 * COLSUM_COLS}u]; }
+  workgroupBarrier();
+  if (lid.y == 0u && col < u.cols) {
+    partial[wid.y * u.cols + col] = part[lid.x] + part[lid.x + ${COLSUM_COLS}u];
+  }
+}`,
+      act ? ["read", "read", "write", "write"] : ["read", "write"],
+    );
+  },
+);

@@ -1,0 +1,329 @@
+/**
+ * Matrix products: `matmul` (2-D, or batched 3-D) and the fused dense layer
+ * `linear` (y = act(x·W + b) in one kernel). Their gradient rules use the
+ * kernel's transposed-operand variants, so no transpose is ever materialised.
+ *
+ * @module
+ */
+import { type Activation, isActivation } from "../../shaders/activations.ts";
+import {
+  COLSUM_COLS,
+  COLSUM_ROWS,
+  columnSumKernel,
+  matmulKernel,
+  type MatmulTile,
+  tileShape,
+} from "../../shaders/matmul.ts";
+import { matmulNaiveKernel, NAIVE_WG } from "../../shaders/matmul_naive.ts";
+import { record } from "../autograd/tape.ts";
+import { runtime } from "../gpu/runtime.ts";
+import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
+import { reduceTo } from "./broadcast.ts";
+import { launch, Uniforms } from "./kernel_call.ts";
+import { matmulTile } from "./tuning.ts";
+
+/** Options of {@link matmul}. */
+export interface MatmulOptions {
+  /** Use the transpose of `a` (stored [K, M]) without copying it. */
+  transA?: boolean;
+  /** Use the transpose of `b` (stored [N, K]) without copying it. */
+  transB?: boolean;
+}
+
+/** Options of {@link matmulRaw}: the product, its epilogue, and kernel overrides. */
+export interface MatmulRawOptions extends MatmulOptions {
+  /** Per-column bias [N] added before the activation. */
+  bias?: Tensor;
+  activation?: Activation;
+  /** leaky_relu's slope / elu's scale. */
+  alpha?: number;
+  /** Tile override (benchmarks, tuning); default from {@link matmulTile}. */
+  tile?: MatmulTile;
+  /** Use the naive one-thread-per-output kernel (benchmark baseline; no epilogue). */
+  naive?: boolean;
+  /** Write into this tensor instead of allocating one. */
+  out?: Tensor;
+  /** Op name for messages. */
+  op?: string;
+}
+
+/** The resolved geometry of a (batched) product. */
+interface Product {
+  m: number;
+  n: number;
+  k: number;
+  batch: number;
+  /** Batch strides in elements (0 = broadcast). */
+  sa: number;
+  sb: number;
+  /** Output shape. */
+  shape: number[];
+}
+
+function fmtOperand(t: Tensor, trans: boolean, name: string): string {
+  return `${fmtShape(t.shape)}${trans ? ` (${name} transposed)` : ""}`;
+}
+
+/** Validates operands and computes the product's geometry; throws before any GPU work. */
+function product(op: string, a: Tensor, b: Tensor, transA: boolean, transB: boolean): Product {
+  for (const [t, name] of [[a, "a"], [b, "b"]] as const) {
+    if (t === null || typeof t !== "object" || !("shape" in t)) {
+      throw new TypeError(`${op}: ${name} must be a Tensor, got ${String(t)}`);
+    }
+    if (t.dtype !== "f32") {
+      throw new TypeError(
+        `${op}: expected f32 operands, got ${name}: ${t.dtype} ${fmtShape(t.shape)}`,
+      );
+    }
+    if (t.rank !== 2 && t.rank !== 3) {
+      throw new Error(
+        `${op}: expected 2-D matrices or 3-D batches of matrices, got ${name} of rank ${t.rank}: ${
+          fmtShape(t.shape)
+        }`,
+      );
+    }
+  }
+  const [a0, a1] = a.shape.slice(-2), [b0, b1] = b.shape.slice(-2);
+  const [m, ka] = transA ? [a1, a0] : [a0, a1];
+  const [kb, n] = transB ? [b1, b0] : [b0, b1];
+  if (ka !== kb) {
+    throw new Error(
+      `${op}: inner dimensions differ: ${fmtOperand(a, transA, "a")} x ${
+        fmtOperand(b, transB, "b")
+      } (expected a [*, ${ka}] x [${ka}, *] product)`,
+    );
+  }
+  const ba = a.rank === 3 ? a.shape[0] : 1, bb = b.rank === 3 ? b.shape[0] : 1;
+  if (ba !== bb && ba !== 1 && bb !== 1) {
+    throw new Error(
+      `${op}: batch sizes differ: ${fmtShape(a.shape)} x ${fmtShape(b.shape)}`,
+    );
+  }
+  const batch = Math.max(ba, bb);
+  const batched = a.rank === 3 || b.rank === 3;
+  return {
+    m,
+    n,
+    k: ka,
+    batch,
+    sa: ba === 1 ? 0 : m * ka,
+    sb: bb === 1 ? 0 : ka * n,
+    shape: batched ? [batch, m, n] : [m, n],
+  };
+}
+
+/**
+ * Records the product kernel without autograd: `act(op(a)·op(b) + bias)`.
+ * Exported for fused uses, gradient rules and benchmarks.
+ *
+ * @example
+ * ```ts
+ * const y = lt.matmulRaw(x, w, { bias: b, activation: "relu" });
+ * ```
+ */
+export function matmulRaw(a: Tensor, b: Tensor, options: MatmulRawOptions = {}): Tensor {
+  const op = options.op ?? "matmul";
+  const transA = options.transA ?? false, transB = options.transB ?? false;
+  const p = product(op, a, b, transA, transB);
+  const activation = options.activation ?? "linear";
+  if (!isActivation(activation)) {
+    throw new Error(`${op}: unknown activation "${activation}"`);
+  }
+  const bias = options.bias;
+  if (bias && (bias.dtype !== "f32" || bias.rank !== 1 || bias.shape[0] !== p.n)) {
+    throw new Error(
+      `${op}: expected a bias of shape [${p.n}] f32, got ${fmtShape(bias.shape)} ${bias.dtype}`,
+    );
+  }
+  const out = options.out ?? empty(p.shape, "f32", op);
+  if (out.shape.join() !== p.shape.join()) {
+    throw new Error(`${op}: output ${fmtShape(out.shape)} does not match ${fmtShape(p.shape)}`);
+  }
+  if (out.size === 0) return out;
+  const { m, n, k } = p;
+
+  if (options.naive) {
+    if (bias || activation !== "linear" || p.batch !== 1) {
+      throw new Error(`${op}: the naive kernel has no epilogue or batch`);
+    }
+    launch(
+      op,
+      matmulNaiveKernel({ transA, transB }),
+      [a, b],
+      [out],
+      new Uniforms().u32(m).u32(n).u32(k),
+      [Math.ceil(n / NAIVE_WG), Math.ceil(m / NAIVE_WG), 1],
+    );
+    return out;
+  }
+
+  const tile = options.tile ?? matmulTile(runtime(), m, n, k);
+  const kernel = matmulKernel({
+    transA,
+    transB,
+    tile,
+    // vec4 bindings need at least 16 bytes: K = 0 (empty operands) stays scalar.
+    vecA: k > 0 && (transA ? m : k) % 4 === 0,
+    vecB: k > 0 && (transB ? k : n) % 4 === 0,
+    vecC: n % 4 === 0,
+    bias: bias !== undefined,
+    activation,
+  });
+  const { bm, bn } = tileShape(tile);
+  const u = new Uniforms().u32(m).u32(n).u32(k).f32(options.alpha ?? 0.01)
+    .u32(p.sa).u32(p.sb).u32(m * n);
+  launch(
+    op,
+    kernel,
+    bias ? [a, b, bias] : [a, b],
+    [out],
+    u,
+    [Math.ceil(n / bn), Math.ceil(m / bm), p.batch],
+  );
+  return out;
+}
+
+/** Sums a [batch, ...] gradient over the batch when the operand was broadcast (rank 2 or batch 1). */
+function unbatch(g: Tensor, like: Tensor): Tensor {
+  return g.rank === like.rank && g.shape[0] === like.shape[0] ? g : reduceTo(g, like.shape);
+}
+
+/**
+ * Matrix product `op(a) · op(b)`, where `op` transposes when asked (read in
+ * place, never copied). 2-D operands give a 2-D product; a 3-D operand
+ * [batch, ·, ·] makes a batched product (a 2-D or batch-1 operand is shared
+ * across the batch).
+ *
+ * Gradients (G = upstream): dA = G·op(B)ᵀ and dB = op(A)ᵀ·G, each one kernel
+ * with the transposes folded into its operand reads.
+ *
+ * @example
+ * ```ts
+ * const c = lt.matmul(a, b);                    // [m, k] x [k, n]
+ * const g = lt.matmul(x, dz, { transA: true }); // xᵀ · dz
+ * ```
+ */
+export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
+  const transA = options.transA ?? false, transB = options.transB ?? false;
+  const out = matmulRaw(a, b, { transA, transB });
+  return record(out, "matmul", [a, b], (g) => [
+    a.requiresGrad ? unbatch(gradA(g, b, transA, transB), a) : null,
+    b.requiresGrad ? unbatch(gradB(g, a, transA, transB), b) : null,
+  ]);
+}
+
+/** d/dA of C = op(A)·op(B): G·op(B)ᵀ, or its transpose op(B)·Gᵀ when A is read transposed. */
+function gradA(g: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {
+  return transA
+    ? matmulRaw(b, g, { transA: transB, transB: true, op: "matmul (gradient)" })
+    : matmulRaw(g, b, { transB: !transB, op: "matmul (gradient)" });
+}
+
+/** d/dB of C = op(A)·op(B): op(A)ᵀ·G, or its transpose Gᵀ·op(A) when B is read transposed. */
+function gradB(g: Tensor, a: Tensor, transA: boolean, transB: boolean): Tensor {
+  return transB
+    ? matmulRaw(g, a, { transA: true, transB: transA, op: "matmul (gradient)" })
+    : matmulRaw(a, g, { transA: !transA, op: "matmul (gradient)" });
+}
+
+/**
+ * Column sums of `g` [n, cols] (the bias gradient). With an activation,
+ * also returns dZ = g ⊙ act'(y), computed in the same pass.
+ */
+export function columnSums(
+  g: Tensor,
+  y: Tensor | null,
+  activation: Activation | null,
+  alpha = 0.01,
+  op = "columnSums",
+): { sums: Tensor; dz: Tensor } {
+  const [n, cols] = g.shape;
+  const useAct = activation !== null && activation !== "linear" && y !== null;
+  const dz = useAct ? empty(g.shape, "f32", op) : g;
+  let rows = n;
+  let src = g;
+  let first = true;
+  for (;;) {
+    const blocks = Math.max(1, Math.ceil(rows / COLSUM_ROWS));
+    const dst = empty(blocks === 1 ? [cols] : [blocks, cols], "f32", op);
+    const act = first && useAct ? activation : null;
+    launch(
+      op,
+      columnSumKernel({ activation: act }),
+      act ? [src, y!] : [src],
+      act ? [dz, dst] : [dst],
+      new Uniforms().u32(rows).u32(cols).f32(alpha),
+      [Math.ceil(cols / COLSUM_COLS), blocks, 1],
+    );
+    if (!first) src.dispose();
+    first = false;
+    if (blocks === 1) return { sums: dst, dz };
+    src = dst;
+    rows = blocks;
+  }
+}
+
+/**
+ * The dense layer in one kernel: `y = act(x · w + bias)` with x [n, in],
+ * w [in, out], bias [out]. `alpha` is leaky_relu's slope / elu's scale.
+ *
+ * The gradient works from the output y (every activation's derivative is a
+ * function of it): one pass makes dZ = g ⊙ act'(y) and the bias gradient
+ * (its column sums) together, then dx = dZ·wᵀ and dw = xᵀ·dZ read their
+ * transposed operands in place.
+ *
+ * @example
+ * ```ts
+ * const h = lt.linear(x, w1, b1, "relu");   // [256, 784] -> [256, 500]
+ * const z = lt.linear(h, w2, b2);           // no activation
+ * ```
+ */
+export function linear(
+  x: Tensor,
+  w: Tensor,
+  bias?: Tensor,
+  activation: Activation = "linear",
+  alpha = 0.01,
+): Tensor {
+  const op = "linear";
+  for (const [t, name] of [[x, "x"], [w, "w"]] as const) {
+    if (t === null || typeof t !== "object" || !("shape" in t)) {
+      throw new TypeError(`${op}: ${name} must be a Tensor, got ${String(t)}`);
+    }
+    if (t.rank !== 2) {
+      throw new Error(`${op}: expected ${name} to be 2-D, got ${fmtShape(t.shape)}`);
+    }
+  }
+  if (x.shape[1] !== w.shape[0]) {
+    throw new Error(
+      `${op}: expected input [*, ${w.shape[0]}] for weights ${fmtShape(w.shape)}, got ${
+        fmtShape(x.shape)
+      }`,
+    );
+  }
+  if (!isActivation(activation)) {
+    throw new Error(`${op}: unknown activation "${activation}"`);
+  }
+  const y = matmulRaw(x, w, { bias, activation, alpha, op });
+  const inputs = bias ? [x, w, bias] : [x, w];
+  return record(y, op, inputs, (g) => {
+    const needBias = bias?.requiresGrad ?? false;
+    let dz = g;
+    let db: Tensor | null = null;
+    if (needBias) {
+      const r = columnSums(g, y, activation, alpha, `${op} (gradient)`);
+      dz = r.dz;
+      db = r.sums;
+    } else if (activation !== "linear") {
+      const r = columnSums(g, y, activation, alpha, `${op} (gradient)`);
+      r.sums.dispose();
+      dz = r.dz;
+    }
+    const grads: (Tensor | null)[] = [
+      x.requiresGrad ? matmulRaw(dz, w, { transB: true, op: `${op} (gradient)` }) : null,
+      w.requiresGrad ? matmulRaw(x, dz, { transA: true, op: `${op} (gradient)` }) : null,
+    ];
+    if (bias) grads.push(db);
+    return grads;
+  });
+}

@@ -1,0 +1,382 @@
+/**
+ * matmul and the fused dense layer `linear` against float64 references:
+ * every transposed variant, awkward shapes, every tile family, the fused
+ * epilogue, batching, gradients, and bad input.
+ */
+import * as lt from "../../src/mod.ts";
+import { type Activation, activationRef, ACTIVATIONS } from "../../shaders/activations.ts";
+import type { MatmulTile } from "../../shaders/matmul.ts";
+import { assertClose, assertEquals, assertThrows } from "../assert.ts";
+import { gradCheck } from "../gradcheck.ts";
+import { test } from "../harness.ts";
+import { freshRng, numel, refMatmul, type Rng } from "../ref.ts";
+
+/** Row-major transpose of an [r, c] matrix. */
+function transpose<T extends Float32Array | Float64Array>(x: T, r: number, c: number): T {
+  const out = new (x.constructor as { new (n: number): T })(x.length);
+  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = x[i * c + j];
+  return out;
+}
+
+/** Tolerance of an f32 sum of K products of O(1) terms (error grows like sqrt(K)). */
+function tol(k: number): { rtol: number; atol: number } {
+  const t = 2e-6 * Math.sqrt(Math.max(k, 1)) + 1e-6;
+  return { rtol: t * 10, atol: t };
+}
+
+const VARIANTS = [
+  [false, false],
+  [true, false],
+  [false, true],
+  [true, true],
+] as const;
+
+function tag(ta: boolean, tb: boolean): string {
+  return (ta ? "Aᵀ" : "A") + "·" + (tb ? "Bᵀ" : "B");
+}
+
+/**
+ * Random A' [m, k] and B' [k, n], stored transposed where asked, the GPU
+ * product of the stored operands, and the float64 reference of A'·B'.
+ */
+async function checkProduct(
+  rng: Rng,
+  m: number,
+  k: number,
+  n: number,
+  ta: boolean,
+  tb: boolean,
+  options: lt.MatmulRawOptions = {},
+  epilogue?: { bias: Float32Array; act: Activation; alpha: number },
+): Promise<void> {
+  const a = rng.uniform(m * k), b = rng.uniform(k * n);
+  const aStored = ta ? transpose(a, m, k) : a;
+  const bStored = tb ? transpose(b, k, n) : b;
+  const ref = refMatmul(a, b, m, k, n);
+  if (epilogue) {
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        ref[i * n + j] = activationRef(
+          epilogue.act,
+          ref[i * n + j] + epilogue.bias[j],
+          epilogue.alpha,
+        );
+      }
+    }
+  }
+  const got = lt.tidy(() => {
+    const A = lt.tensor(aStored, ta ? [k, m] : [m, k]);
+    const B = lt.tensor(bStored, tb ? [n, k] : [k, n]);
+    if (epilogue) {
+      return lt.matmulRaw(A, B, {
+        ...options,
+        transA: ta,
+        transB: tb,
+        bias: lt.tensor(epilogue.bias),
+        activation: epilogue.act,
+        alpha: epilogue.alpha,
+      });
+    }
+    return options.tile || options.naive
+      ? lt.matmulRaw(A, B, { ...options, transA: ta, transB: tb })
+      : lt.matmul(A, B, { transA: ta, transB: tb });
+  });
+  assertEquals(got.shape, [m, n]);
+  assertClose(await got.toArray(), ref, {
+    ...tol(k),
+    label: `${m}x${k}x${n} ${tag(ta, tb)} seed ${rng.seed}`,
+  });
+  got.dispose();
+}
+
+// M x K x N, as in x [M, K] · W [K, N].
+const SHAPES: [number, number, number, boolean][] = [
+  [1, 1, 1, true],
+  [7, 13, 5, true],
+  [257, 129, 65, true],
+  [1, 1000, 1, true],
+  [33, 1, 17, true],
+  [8, 12, 16, true],
+  [64, 64, 64, true],
+  // The autoencoder's layers: over 3 s per case on lavapipe with the float64 reference.
+  [256, 784, 500, false],
+  [256, 500, 2000, false],
+];
+
+for (const [m, k, n, browser] of SHAPES) {
+  if (browser) {
+    for (const [ta, tb] of VARIANTS) {
+      test(`matmul ${tag(ta, tb)} matches float64 reference on ${m}x${k}x${n}`, async () => {
+        await lt.init();
+        await checkProduct(freshRng(), m, k, n, ta, tb);
+      });
+    }
+  } else {
+    test(`matmul (every transpose) matches float64 reference on ${m}x${k}x${n}`, async () => {
+      await lt.init();
+      const rng = freshRng();
+      for (const [ta, tb] of VARIANTS) await checkProduct(rng, m, k, n, ta, tb);
+    }, { browser: false });
+  }
+}
+
+// Every tile family the tuning table uses, whatever this adapter picks.
+const TILES: MatmulTile[] = [
+  { tm: 16, tn: 4, wgm: 1, wgn: 16, bk: 16 },
+  { tm: 8, tn: 8, wgm: 8, wgn: 8, bk: 16 },
+  { tm: 4, tn: 4, wgm: 4, wgn: 16, bk: 16 },
+  { tm: 4, tn: 8, wgm: 2, wgn: 4, bk: 8 },
+];
+for (const tile of TILES) {
+  const name = `${tile.tm}x${tile.tn}/${tile.wgm}x${tile.wgn}/k${tile.bk}`;
+  test(`matmul tile ${name} matches float64 reference in every variant, aligned or not`, async () => {
+    await lt.init();
+    const rng = freshRng();
+    for (const [m, k, n] of [[37, 29, 41], [40, 28, 44]]) {
+      for (const [ta, tb] of VARIANTS) await checkProduct(rng, m, k, n, ta, tb, { tile });
+    }
+  });
+}
+
+test("the naive kernel matches float64 reference in every variant", async () => {
+  await lt.init();
+  const rng = freshRng();
+  for (const [ta, tb] of VARIANTS) await checkProduct(rng, 19, 23, 17, ta, tb, { naive: true });
+});
+
+ACTIVATIONS.forEach((act, index) => {
+  test(`matmul epilogue adds bias and applies ${act} like the float64 reference`, async () => {
+    await lt.init();
+    const rng = freshRng();
+    // Unaligned (scalar loads and stores) and aligned (vec4) shapes, two
+    // transpose variants each, rotating so the activations cover all four.
+    for (const [s, [m, k, n]] of [[13, 11, 9], [16, 20, 24]].entries()) {
+      for (const v of [0, 2]) {
+        const [ta, tb] = VARIANTS[(index + s + v) % 4];
+        await checkProduct(rng, m, k, n, ta, tb, {}, {
+          bias: rng.uniform(n),
+          act,
+          alpha: act === "elu" ? 0.7 : 0.1,
+        });
+      }
+    }
+  });
+});
+
+test("linear matches act(x·W + b) on 37x29x23 without a bias", async () => {
+  await lt.init();
+  const rng = freshRng();
+  const [m, k, n] = [37, 29, 23];
+  const x = rng.uniform(m * k), w = rng.uniform(k * n);
+  const ref = refMatmul(x, w, m, k, n).map((v) => Math.tanh(v));
+  const y = lt.tidy(() => lt.linear(lt.tensor(x, [m, k]), lt.tensor(w, [k, n]), undefined, "tanh"));
+  assertClose(await y.toArray(), ref, { ...tol(k), label: `seed ${rng.seed}` });
+  y.dispose();
+});
+
+test("batched matmul matches per-batch float64 products, with broadcast operands", async () => {
+  await lt.init();
+  const rng = freshRng();
+  const [bs, m, k, n] = [3, 7, 9, 6];
+  for (
+    const [sa, sb] of [[[bs, m, k], [bs, k, n]], [[bs, m, k], [k, n]], [[m, k], [bs, k, n]], [[
+      1,
+      m,
+      k,
+    ], [bs, k, n]]]
+  ) {
+    const a = rng.uniform(numel(sa)), b = rng.uniform(numel(sb));
+    const ref = new Float64Array(bs * m * n);
+    for (let i = 0; i < bs; i++) {
+      const ai = sa.length === 3 && sa[0] > 1 ? a.subarray(i * m * k, (i + 1) * m * k) : a;
+      const bi = sb.length === 3 ? b.subarray(i * k * n, (i + 1) * k * n) : b;
+      ref.set(refMatmul(ai, bi, m, k, n), i * m * n);
+    }
+    const got = lt.tidy(() => lt.matmul(lt.tensor(a, sa), lt.tensor(b, sb)));
+    assertEquals(got.shape, [bs, m, n]);
+    assertClose(await got.toArray(), ref, { ...tol(k), label: `${sa} x ${sb} seed ${rng.seed}` });
+    got.dispose();
+  }
+});
+
+// ------------------------------------------------------------------ gradients
+
+for (const [ta, tb] of VARIANTS) {
+  test(`matmul ${tag(ta, tb)} gradient matches finite differences`, async () => {
+    await lt.init();
+    const rng = freshRng();
+    const [m, k, n] = [3, 5, 4];
+    await gradCheck({
+      label: `matmul ${tag(ta, tb)}`,
+      rng,
+      inputs: [
+        { data: rng.uniform(m * k), shape: ta ? [k, m] : [m, k] },
+        { data: rng.uniform(k * n), shape: tb ? [n, k] : [k, n] },
+      ],
+      forward: ([a, b]) => lt.matmul(a, b, { transA: ta, transB: tb }),
+      reference: ([a, b]) =>
+        refMatmul(ta ? transpose(a, k, m) : a, tb ? transpose(b, n, k) : b, m, k, n),
+    });
+  });
+}
+
+test("batched matmul gradient sums over the batch for a shared operand", async () => {
+  await lt.init();
+  const rng = freshRng();
+  const [bs, m, k, n] = [2, 3, 4, 5];
+  await gradCheck({
+    label: "batched matmul",
+    rng,
+    inputs: [
+      { data: rng.uniform(bs * m * k), shape: [bs, m, k] },
+      { data: rng.uniform(k * n), shape: [k, n] },
+    ],
+    forward: ([a, b]) => lt.matmul(a, b),
+    reference: ([a, b]) => {
+      const out = new Float64Array(bs * m * n);
+      for (let i = 0; i < bs; i++) {
+        out.set(refMatmul(a.subarray(i * m * k, (i + 1) * m * k), b, m, k, n), i * m * n);
+      }
+      return out;
+    },
+  });
+});
+
+function refLinear(
+  x: Float64Array,
+  w: Float64Array,
+  b: Float64Array | null,
+  m: number,
+  k: number,
+  n: number,
+  act: Activation,
+  alpha: number,
+): Float64Array {
+  const z = refMatmul(x, w, m, k, n);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      z[i * n + j] = activationRef(act, z[i * n + j] + (b ? b[j] : 0), alpha);
+    }
+  }
+  return z;
+}
+
+for (const act of ACTIVATIONS) {
+  test(`linear with ${act} gradient matches finite differences`, async () => {
+    await lt.init();
+    const rng = freshRng();
+    const [m, k, n] = [4, 5, 3];
+    const alpha = act === "elu" ? 0.8 : 0.1;
+    await gradCheck({
+      label: `linear ${act}`,
+      rng,
+      inputs: [
+        { data: rng.uniform(m * k), shape: [m, k] },
+        { data: rng.uniform(k * n), shape: [k, n] },
+        { data: rng.uniform(n), shape: [n] },
+      ],
+      forward: ([x, w, b]) => lt.linear(x, w, b, act, alpha),
+      reference: ([x, w, b]) => refLinear(x, w, b, m, k, n, act, alpha),
+    });
+  });
+}
+
+test("linear without a bias back-propagates to x and W", async () => {
+  await lt.init();
+  const rng = freshRng();
+  const [m, k, n] = [5, 3, 4];
+  await gradCheck({
+    label: "linear sigmoid, no bias",
+    rng,
+    inputs: [
+      { data: rng.uniform(m * k), shape: [m, k] },
+      { data: rng.uniform(k * n), shape: [k, n] },
+    ],
+    forward: ([x, w]) => lt.linear(x, w, undefined, "sigmoid"),
+    reference: ([x, w]) => refLinear(x, w, null, m, k, n, "sigmoid", 0),
+  });
+});
+
+test("linear bias gradient sums 600 rows (two-pass column sums)", async () => {
+  await lt.init();
+  const rng = freshRng();
+  const [m, k, n] = [600, 3, 70];
+  const x = rng.uniform(m * k), w = rng.uniform(k * n), b = rng.uniform(n);
+  const g = rng.uniform(m * n);
+  const X = lt.tensor(x, [m, k]), W = lt.tensor(w, [k, n]), B = lt.tensor(b, [n]);
+  B.requiresGrad = true;
+  W.requiresGrad = true;
+  const G = lt.tensor(g, [m, n]);
+  lt.tidy(() => lt.backward(lt.linear(X, W, B, "relu"), G));
+  const y = refLinear(
+    Float64Array.from(x),
+    Float64Array.from(w),
+    Float64Array.from(b),
+    m,
+    k,
+    n,
+    "relu",
+    0,
+  );
+  const dz = g.map((v, i) => (y[i] > 0 ? v : 0));
+  const db = new Float64Array(n);
+  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) db[j] += dz[i * n + j];
+  assertClose(await B.grad!.toArray(), db, { rtol: 1e-4, atol: 1e-4, label: `seed ${rng.seed}` });
+  const dw = refMatmul(transpose(Float64Array.from(x), m, k), dz, k, m, n);
+  assertClose(await W.grad!.toArray(), dw, { ...tol(m), label: `dW seed ${rng.seed}` });
+  for (const t of [X, W, B, G]) {
+    t.grad?.dispose();
+    t.dispose();
+  }
+});
+
+// ------------------------------------------------------------------ bad input
+
+test("matmul refuses mismatched, wrongly ranked and non-f32 operands before any GPU work", async () => {
+  const rt = await lt.init();
+  const a = lt.zeros([32, 783]), b = lt.zeros([784, 10]), x = lt.zeros([32, 784]);
+  const v = lt.zeros([5]), i = lt.zeros([784, 10], "i32"), bias9 = lt.zeros([9]);
+  const b3 = lt.zeros([2, 3, 4]), c3 = lt.zeros([3, 4, 5]);
+  const before = rt.dispatchCount;
+  assertThrows(
+    () => lt.matmul(a, b),
+    "matmul: inner dimensions differ: [32, 783] x [784, 10] (expected a [*, 783] x [783, *] product)",
+  );
+  assertThrows(
+    () => lt.matmul(b, a, { transB: true }),
+    "matmul: inner dimensions differ: [784, 10] x [32, 783] (b transposed)",
+  );
+  assertThrows(
+    () => lt.matmul(v, b),
+    "matmul: expected 2-D matrices or 3-D batches of matrices, got a of rank 1: [5]",
+  );
+  assertThrows(() => lt.matmul(x, i), "matmul: expected f32 operands, got b: i32 [784, 10]");
+  assertThrows(() => lt.matmul(b3, c3), "matmul: batch sizes differ: [2, 3, 4] x [3, 4, 5]");
+  assertThrows(
+    () => lt.linear(a, b),
+    "linear: expected input [*, 784] for weights [784, 10], got [32, 783]",
+  );
+  assertThrows(
+    () => lt.linear(x, b, bias9),
+    "linear: expected a bias of shape [10] f32, got [9] f32",
+  );
+  assertThrows(
+    () => lt.linear(x, b, undefined, "swish" as Activation),
+    'linear: unknown activation "swish"',
+  );
+  assertThrows(() => lt.linear(v, b), "linear: expected x to be 2-D, got [5]");
+  assertEquals(rt.dispatchCount, before, "dispatches recorded by refused calls");
+  for (const t of [a, b, x, v, i, bias9, b3, c3]) t.dispose();
+});
+
+test("matmul with K = 0 gives act(bias)", async () => {
+  await lt.init();
+  const y = lt.tidy(() =>
+    lt.matmulRaw(lt.zeros([3, 0]), lt.zeros([0, 2]), {
+      bias: lt.tensor([1, -2]),
+      activation: "relu",
+    })
+  );
+  assertEquals(Array.from(await y.toArray()), [1, 0, 1, 0, 1, 0]);
+  y.dispose();
+});

@@ -1,0 +1,333 @@
+/**
+ * The counter-based GPU generator: bit-exact against a CPU Philox4x32-10
+ * (itself checked on the Random123 known-answer vectors), each transform
+ * against its float64 formula, distribution statistics on ~100k samples, and
+ * reproducibility from one seed.
+ *
+ * Statistical tolerances are about six standard errors: a correct generator
+ * essentially never fails them, a wrong transform (a missing factor, a wrong
+ * range, a lane reused) fails by a wide margin.
+ */
+import * as lt from "../../src/mod.ts";
+import { assert, assertClose, assertEquals, assertThrows } from "../assert.ts";
+import { test } from "../harness.ts";
+import { freshRng } from "../ref.ts";
+
+// ------------------------------------------------------------- CPU reference
+
+const MASK = 0xffffffffn;
+
+/**
+ * Philox4x32-10 with BigInt arithmetic: written independently of the
+ * library's host copy so the two are not wrong in the same way.
+ */
+function philoxRef(ctr: readonly number[], key: readonly number[]): number[] {
+  let c = ctr.map((v) => BigInt(v >>> 0));
+  let k = key.map((v) => BigInt(v >>> 0));
+  for (let r = 0; r < 10; r++) {
+    const p0 = 0xd2511f53n * c[0], p1 = 0xcd9e8d57n * c[2];
+    c = [
+      ((p1 >> 32n) ^ c[1] ^ k[0]) & MASK,
+      p1 & MASK,
+      ((p0 >> 32n) ^ c[3] ^ k[1]) & MASK,
+      p0 & MASK,
+    ];
+    k = [(k[0] + 0x9e3779b9n) & MASK, (k[1] + 0xbb67ae85n) & MASK];
+  }
+  return c.map(Number);
+}
+
+/** The words the GPU writes for (seed, stream): block b = philox([b, 0, stream, 0], seed). */
+function bitsRef(n: number, seed: number, stream = 0): Uint32Array {
+  const out = new Uint32Array(n);
+  const key = [seed % 2 ** 32, Math.floor(seed / 2 ** 32)];
+  for (let b = 0; b * 4 < n; b++) {
+    const r = philoxRef([b, 0, stream, 0], key);
+    for (let j = 0; j < 4 && b * 4 + j < n; j++) out[b * 4 + j] = r[j];
+  }
+  return out;
+}
+
+const unit = (r: number) => (r >>> 8) * 2 ** -24;
+const openUnit = (r: number) => ((r >>> 9) + 0.5) * 2 ** -23;
+
+/** Box–Muller on lane pairs; `n` may cut the last block (its lanes are still drawn). */
+function normalRef(n: number, seed: number, mean: number, std: number): Float64Array {
+  const bits = bitsRef(Math.ceil(n / 4) * 4, seed);
+  const out = new Float64Array(bits.length);
+  for (let i = 0; i < bits.length; i += 2) {
+    const radius = Math.sqrt(-2 * Math.log(openUnit(bits[i])));
+    const angle = 2 * Math.PI * unit(bits[i + 1]) - Math.PI;
+    out[i] = mean + std * radius * Math.cos(angle);
+    out[i + 1] = mean + std * radius * Math.sin(angle);
+  }
+  return out.subarray(0, n);
+}
+
+/** erf by its Maclaurin series (|x| < 3 needs < 100 terms for full float64 accuracy). */
+function erf(x: number): number {
+  if (Math.abs(x) > 5) return Math.sign(x);
+  let sum = x, term = x;
+  for (let n = 1; n < 200 && Math.abs(term) > 1e-17 * Math.abs(sum); n++) {
+    term *= -x * x / n;
+    sum += term / (2 * n + 1);
+  }
+  return (2 / Math.sqrt(Math.PI)) * sum;
+}
+
+function erfinv(y: number): number {
+  let z = 0;
+  for (let k = 0; k < 60; k++) {
+    const step = (erf(z) - y) / ((2 / Math.sqrt(Math.PI)) * Math.exp(-z * z));
+    z -= step;
+    if (Math.abs(step) < 1e-15) break;
+  }
+  return z;
+}
+
+const normalCdf = (x: number) => 0.5 * (1 + erf(x / Math.SQRT2));
+
+/** Kolmogorov–Smirnov distance between a sample and a CDF. */
+function ksDistance(sample: ArrayLike<number>, cdf: (x: number) => number): number {
+  const s = Float64Array.from(sample).sort();
+  let d = 0;
+  for (let i = 0; i < s.length; i++) {
+    const f = cdf(s[i]);
+    d = Math.max(d, Math.abs(f - i / s.length), Math.abs(f - (i + 1) / s.length));
+  }
+  return d;
+}
+
+/** The KS distance a correct sampler exceeds with probability about 1e-6. */
+const ksLimit = (n: number) => Math.sqrt(-Math.log(0.5e-6) / 2) / Math.sqrt(n);
+
+function moments(x: ArrayLike<number>): { mean: number; std: number; kurtosis: number } {
+  let mean = 0;
+  for (let i = 0; i < x.length; i++) mean += x[i];
+  mean /= x.length;
+  let m2 = 0, m4 = 0;
+  for (let i = 0; i < x.length; i++) {
+    const d = (x[i] - mean) ** 2;
+    m2 += d;
+    m4 += d * d;
+  }
+  m2 /= x.length;
+  m4 /= x.length;
+  return { mean, std: Math.sqrt(m2), kurtosis: m4 / (m2 * m2) };
+}
+
+function correlationOfNeighbours(x: ArrayLike<number>, lag: number): number {
+  const a = Array.from(x).slice(0, x.length - lag), b = Array.from(x).slice(lag);
+  const ma = moments(a), mb = moments(b);
+  let c = 0;
+  for (let i = 0; i < a.length; i++) c += (a[i] - ma.mean) * (b[i] - mb.mean);
+  return c / a.length / (ma.std * mb.std);
+}
+
+async function read(t: lt.Tensor): Promise<Float32Array> {
+  const v = await t.toArray();
+  t.dispose();
+  return v as Float32Array;
+}
+
+const N = 102_400;
+const SEEDS = [0, 1, 2 ** 32 + 5, 2 ** 53 - 1];
+
+// --------------------------------------------------------------------- tests
+
+test("CPU Philox4x32-10 matches the Random123 known-answer vectors", () => {
+  const hex = (v: number[]) => v.map((x) => x.toString(16).padStart(8, "0")).join(" ");
+  assertEquals(hex(philoxRef([0, 0, 0, 0], [0, 0])), "6627e8d5 e169c58d bc57ac4c 9b00dbd8");
+  const ones = 0xffffffff;
+  assertEquals(
+    hex(philoxRef([ones, ones, ones, ones], [ones, ones])),
+    "408f276d 41c83b0e a20bc7c6 6d5451fd",
+  );
+  assertEquals(
+    hex(philoxRef([0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344], [0xa4093822, 0x299f31d0])),
+    "d16cfe09 94fdcceb 5001e420 24126ea1",
+  );
+});
+
+test("randomBits is bit-exact against CPU Philox for several seeds, streams and sizes", async () => {
+  await lt.init();
+  const rng = freshRng();
+  const seeds = [...SEEDS, Math.floor(rng.next() * 2 ** 53)];
+  for (const [n, stream] of [[1, 0], [5, 3], [4099, 0], [1031, 0xffffffff]] as const) {
+    for (const seed of seeds) {
+      const got = await lt.randomBits([n], { seed, stream }).toArray();
+      assertEquals(got, bitsRef(n, seed, stream), `n=${n} seed=${seed} stream=${stream}`);
+    }
+  }
+  // Seed 0, stream 0, block 0 is the first known-answer vector.
+  const first = await lt.randomBits([4], { seed: 0 }).toArray();
+  assertEquals(Array.from(first), [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]);
+});
+
+test("randomUniform equals lo + (hi - lo) * bits / 2^32 and fills [lo, hi) uniformly", async () => {
+  await lt.init();
+  const seed = Math.floor(freshRng().next() * 2 ** 40);
+  for (const [lo, hi] of [[0, 1], [-3, 5]]) {
+    const got = await read(lt.randomUniform([N], { lo, hi, seed }));
+    const bits = bitsRef(N, seed);
+    const ref = Float64Array.from(bits, (r) => lo + (hi - lo) * unit(r));
+    assertClose(got, ref, { rtol: 1e-6, atol: 1e-6, label: `seed ${seed}` });
+    assert(got.every((v) => v >= lo && v <= hi), "range");
+    const m = moments(got);
+    const w = hi - lo;
+    assert(Math.abs(m.mean - (lo + hi) / 2) < 6 * w / Math.sqrt(12 * N), `mean ${m.mean}`);
+    assert(Math.abs(m.std / (w / Math.sqrt(12)) - 1) < 0.01, `std ${m.std}`);
+    assert(Math.abs(m.kurtosis - 1.8) < 0.03, `kurtosis ${m.kurtosis}`);
+    assert(ksDistance(got, (x) => (x - lo) / w) < ksLimit(N), "KS vs uniform");
+    assert(Math.abs(correlationOfNeighbours(got, 1)) < 0.02, "neighbours uncorrelated");
+  }
+});
+
+test("randomNormal is Box–Muller of the bits with mean, std and kurtosis of a normal", async () => {
+  await lt.init();
+  const seed = Math.floor(freshRng().next() * 2 ** 40);
+  const got = await read(lt.randomNormal([N], { mean: 2, std: 3, seed }));
+  assertClose(got, normalRef(N, seed, 2, 3), {
+    rtol: 1e-4,
+    atol: 2e-4,
+    label: `seed ${seed}`,
+  });
+  const m = moments(got);
+  assert(Math.abs(m.mean - 2) < 6 * 3 / Math.sqrt(N), `mean ${m.mean}`);
+  assert(Math.abs(m.std / 3 - 1) < 0.015, `std ${m.std}`);
+  assert(Math.abs(m.kurtosis - 3) < 0.1, `kurtosis ${m.kurtosis}`);
+  assert(ksDistance(got, (x) => normalCdf((x - 2) / 3)) < ksLimit(N), "KS vs normal");
+  for (const lag of [1, 2, 4]) {
+    assert(Math.abs(correlationOfNeighbours(got, lag)) < 0.02, `lag ${lag} uncorrelated`);
+  }
+  assert(got.every(Number.isFinite), "no infinities from log(0)");
+});
+
+test("truncatedNormal stays within 2 std and follows the truncated normal CDF", async () => {
+  await lt.init();
+  const seed = Math.floor(freshRng().next() * 2 ** 40);
+  const got = await read(lt.truncatedNormal([N], { mean: -1, std: 0.5, seed }));
+  const E = erf(Math.SQRT2);
+  const ref = Float64Array.from(
+    bitsRef(N, seed),
+    (r) => -1 + 0.5 * Math.SQRT2 * erfinv(E * (2 * openUnit(r) - 1)),
+  );
+  assertClose(got, ref, { rtol: 1e-4, atol: 1e-4, label: `seed ${seed}` });
+  assert(got.every((v) => v >= -2 && v <= 0), "within mean ± 2 std");
+  const m = moments(got);
+  assert(Math.abs(m.std / (0.5 * 0.87962566103423978) - 1) < 0.015, `std ${m.std}`);
+  const lo = normalCdf(-2), mass = normalCdf(2) - lo;
+  assert(
+    ksDistance(got, (x) => (normalCdf((x + 1) / 0.5) - lo) / mass) < ksLimit(N),
+    "KS vs truncated normal",
+  );
+});
+
+test("bernoulli draws value with probability p, exactly at p = 0 and p = 1", async () => {
+  await lt.init();
+  const seed = Math.floor(freshRng().next() * 2 ** 40);
+  const p = 0.3;
+  const got = await read(lt.bernoulli([N], p, { seed, value: 2.5 }));
+  const ref = Float64Array.from(bitsRef(N, seed), (r) => unit(r) < Math.fround(p) ? 2.5 : 0);
+  assertEquals(Array.from(got), Array.from(ref));
+  const ones = got.filter((v) => v === 2.5).length;
+  assert(Math.abs(ones / N - p) < 6 * Math.sqrt(p * (1 - p) / N), `rate ${ones / N}`);
+  assert(got.every((v) => v === 0 || v === 2.5), "two values only");
+  assert((await read(lt.bernoulli([999], 0, 5))).every((v) => v === 0), "p = 0");
+  assert((await read(lt.bernoulli([999], 1, 5))).every((v) => v === 1), "p = 1");
+});
+
+test("the same seed gives the same numbers, other seeds and streams differ", async () => {
+  await lt.init();
+  const draw = (seed: number, stream = 0) => read(lt.randomNormal([4096], { seed, stream }));
+  assertEquals(await draw(7), await draw(7));
+  for (const [a, b] of [[await draw(7), await draw(8)], [await draw(7), await draw(7, 1)]]) {
+    let same = 0;
+    for (let i = 0; i < a.length; i++) if (a[i] === b[i]) same++;
+    assert(same < 5, `${same} equal values`);
+  }
+});
+
+test("RandomStream gives a reproducible sequence of distinct 53-bit sub-seeds", async () => {
+  await lt.init();
+  const a = new lt.RandomStream(123), b = new lt.RandomStream(123);
+  const sa = Array.from({ length: 1000 }, () => a.next());
+  const sb = Array.from({ length: 1000 }, () => b.next());
+  assertEquals(sa, sb);
+  assertEquals(new Set(sa).size, 1000);
+  assert(sa.every((s) => Number.isSafeInteger(s) && s >= 0), "safe integers");
+  assert(sa.some((s) => s >= 2 ** 32), "uses the high key word");
+  assert(new lt.RandomStream(124).next() !== sa[0], "seed matters");
+  b.position = 10;
+  assertEquals(b.next(), sa[10]);
+  // A stream passed as the seed draws its next sub-seed: two draws differ,
+  // replaying the stream replays them.
+  const run = async () => {
+    const rs = new lt.RandomStream(5);
+    return [
+      await read(lt.randomUniform([64], { seed: rs })),
+      await read(lt.randomUniform([64], { seed: rs })),
+    ];
+  };
+  const [x1, x2] = await run();
+  const [y1, y2] = await run();
+  assertEquals([x1, x2], [y1, y2]);
+  assert(x1.some((v, i) => v !== x2[i]), "consecutive draws differ");
+  const f = new lt.RandomStream(9).fork(), g = new lt.RandomStream(9).fork();
+  assertEquals(f.next(), g.next());
+});
+
+test("fillRandom writes every element in place without allocating", async () => {
+  await lt.init();
+  for (const n of [1, 3, 6, 257]) {
+    const t = lt.empty([n]); // poisoned with NaN in tests
+    const before = lt.memory().tensors;
+    const same = lt.fillRandom(t, { dist: "normal", std: 2 }, { seed: 11 });
+    assert(same === t, "returns its target");
+    assertEquals(lt.memory().tensors, before);
+    const ref = normalRef(n, 11, 0, 2);
+    assertClose(await t.toArray(), ref, { rtol: 1e-4, atol: 2e-4, label: `n=${n}` });
+    t.dispose();
+  }
+  const u = lt.zeros([10], "u32");
+  lt.fillRandom(u, { dist: "bits" }, { seed: 3 });
+  assertEquals(await u.toArray(), bitsRef(10, 3));
+  u.dispose();
+  const z = lt.randomUniform([0, 4], { seed: 1 });
+  assertEquals(z.shape, [0, 4]);
+  z.dispose();
+});
+
+test("random ops refuse bad seeds, parameters and dtypes by name", async () => {
+  await lt.init();
+  const start = lt.memory().tensors;
+  assertThrows(
+    () => lt.randomUniform([3], { seed: -1 }),
+    "randomUniform: seed must be a non-negative safe integer or a RandomStream, got -1",
+  );
+  assertThrows(() => lt.randomNormal([3], { seed: 1.5 }), /randomNormal: seed must be/);
+  assertThrows(() => lt.randomNormal([3], { std: -1 }), "randomNormal: std must be >= 0, got -1");
+  assertThrows(
+    () => lt.randomUniform([3], { lo: 2, hi: 1 }),
+    "randomUniform: expected lo <= hi, got lo=2, hi=1",
+  );
+  assertThrows(() => lt.randomUniform([3], { hi: NaN }), "randomUniform: hi must be a finite");
+  assertThrows(
+    () => lt.bernoulli([3], 1.5, 1),
+    "bernoulli: p must be a probability in [0, 1], got 1.5",
+  );
+  assertThrows(() => lt.randomBits([2.5]), /randomBits: shape must be a list of non-negative/);
+  assertThrows(() => lt.randomBits([2], { stream: -1 }), /randomBits: stream must be an integer/);
+  assertThrows(() => new lt.RandomStream(-3), "RandomStream: seed must be a non-negative");
+  const i = lt.zeros([4], "i32");
+  assertThrows(
+    () => lt.fillRandom(i, { dist: "uniform" }),
+    "fillRandom(uniform): expected a f32 tensor for uniform values, got i32 [4]",
+  );
+  assertThrows(
+    () => lt.fillRandom(i, { dist: "gamma" } as unknown as lt.RandomDistribution),
+    /unknown distribution "gamma"; expected one of bits, uniform, normal/,
+  );
+  i.dispose();
+  assertEquals(lt.memory().tensors, start);
+});
