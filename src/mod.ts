@@ -15,3 +15,4 @@ export * from "./gpu/mod.ts";
 export * from "./tensor/mod.ts";
 export * from "./autograd/mod.ts";
 export * from "./ops/mod.ts";
+export * as initializers from "./nn/initializers.ts";

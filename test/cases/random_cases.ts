@@ -331,3 +331,156 @@ test("random ops refuse bad seeds, parameters and dtypes by name", async () => {
   i.dispose();
   assertEquals(lt.memory().tensors, start);
 });
+
+// ---------------------------------------------------------------- initializers
+
+const init = lt.initializers;
+
+test("computeFans follows Keras for scalars, vectors, dense and conv kernels", () => {
+  assertEquals(init.computeFans([]), { fanIn: 1, fanOut: 1 });
+  assertEquals(init.computeFans([7]), { fanIn: 7, fanOut: 7 });
+  assertEquals(init.computeFans([784, 500]), { fanIn: 784, fanOut: 500 });
+  assertEquals(init.computeFans([3, 3, 16, 32]), { fanIn: 144, fanOut: 288 });
+  assertEquals(init.computeFans([5, 4, 3]), { fanIn: 20, fanOut: 15 });
+});
+
+/** Draws with a fresh seed and checks bounds and std; returns the values. */
+async function drawInit(
+  i: lt.initializers.Initializer,
+  shape: number[],
+  { limit, std }: { limit: number; std: number },
+): Promise<Float32Array> {
+  const seed = Math.floor(freshRng().next() * 2 ** 40);
+  const t = i.create(shape, seed);
+  assertEquals(t.shape, shape);
+  const v = await read(t);
+  const m = moments(v);
+  const label = `${i.name} ${JSON.stringify(shape)} seed ${seed}`;
+  assert(v.every((x) => Math.abs(x) <= limit * (1 + 1e-6)), `${label}: within ±${limit}`);
+  assert(Math.abs(m.mean) < 6 * std / Math.sqrt(v.length), `${label}: mean ${m.mean}`);
+  assert(Math.abs(m.std / std - 1) < 0.02, `${label}: std ${m.std}, expected ${std}`);
+  return v;
+}
+
+test("uniform variance-scaling initializers reach their Keras limits", async () => {
+  await lt.init();
+  const cases: [lt.initializers.Initializer, number[], number][] = [
+    [init.glorotUniform(), [300, 200], Math.sqrt(6 / 500)],
+    [init.heUniform(), [3, 3, 8, 16], Math.sqrt(6 / 72)],
+    [init.lecunUniform(), [400, 90], Math.sqrt(3 / 400)],
+    // DEC's encoder initializer: limit sqrt(1 / fan_in).
+    [
+      init.varianceScaling({ scale: 1 / 3, mode: "fan_in", distribution: "uniform" }),
+      [500, 100],
+      Math.sqrt(1 / 500),
+    ],
+    [
+      init.varianceScaling({ scale: 2, mode: "fan_out", distribution: "uniform" }),
+      [50, 600],
+      Math.sqrt(6 / 600),
+    ],
+  ];
+  for (const [i, shape, limit] of cases) {
+    const v = await drawInit(i, shape, { limit, std: limit / Math.sqrt(3) });
+    const top = Math.max(...Array.from(v, Math.abs));
+    assert(top > 0.99 * limit, `${i.name}: largest |w| ${top} reaches the limit ${limit}`);
+    assert(ksDistance(v, (x) => (x + limit) / (2 * limit)) < ksLimit(v.length), `${i.name}: KS`);
+  }
+});
+
+test("normal variance-scaling initializers have Keras' std after truncation", async () => {
+  await lt.init();
+  const cases: [lt.initializers.Initializer, number[], number, boolean][] = [
+    [init.heNormal(), [400, 300], Math.sqrt(2 / 400), true],
+    [init.glorotNormal(), [300, 200], Math.sqrt(2 / 500), true],
+    [init.lecunNormal(), [3, 3, 20, 30], Math.sqrt(1 / 180), true],
+    [
+      init.varianceScaling({ scale: 3, mode: "fan_avg", distribution: "untruncated_normal" }),
+      [
+        200,
+        400,
+      ],
+      Math.sqrt(3 / 300),
+      false,
+    ],
+  ];
+  for (const [i, shape, std, truncated] of cases) {
+    const limit = truncated ? 2 * std / 0.87962566103423978 : Infinity;
+    const v = await drawInit(i, shape, { limit, std });
+    const m = moments(v);
+    // Truncation at 2 std lowers the kurtosis from 3 to about 2.37.
+    const k = truncated ? 2.37 : 3;
+    assert(Math.abs(m.kurtosis - k) < 0.1, `${i.name}: kurtosis ${m.kurtosis}, expected ${k}`);
+  }
+});
+
+test("initializers are deterministic per seed, fill in place, and take explicit fans", async () => {
+  await lt.init();
+  const g = init.glorotUniform();
+  const a = await read(g.create([20, 30], 99));
+  assertEquals(await read(g.create([20, 30], 99)), a);
+  const t = lt.zeros([20, 30]);
+  assert(g.fill(t, 99) === t, "fill returns its target");
+  assertEquals(await read(t), a);
+  const b = await read(g.create([20, 30], 100));
+  assert(a.some((v, i) => v !== b[i]), "another seed differs");
+  // A stream gives the same sequence of weights on every run.
+  const twice = async () => {
+    const rs = new lt.RandomStream(3);
+    return [await read(g.create([4, 5], rs)), await read(g.create([4, 5], rs))];
+  };
+  assertEquals(await twice(), await twice());
+  // Explicit fans override the shape's (e.g. a layer with another kernel layout).
+  const v = await read(init.heUniform().create([1000], 1, { fanIn: 6, fanOut: 1 }));
+  assert(Math.max(...Array.from(v, Math.abs)) > 0.95, "limit sqrt(6/6) = 1 is used");
+});
+
+test("constant initializers and names resolve like Keras", async () => {
+  await lt.init();
+  assertEquals(Array.from(await read(init.zeros().create([3]))), [0, 0, 0]);
+  assertEquals(Array.from(await read(init.ones().create([2, 2]))), [1, 1, 1, 1]);
+  assertEquals(Array.from(await read(init.constant(0.25).create([2]))), [0.25, 0.25]);
+  assertEquals(init.get("glorot_uniform").name, "glorot_uniform");
+  assertEquals(init.get("HeNormal").name, "he_normal");
+  assertEquals(init.get("xavier_uniform").name, "glorot_uniform");
+  assertEquals(init.get("zeros").name, "zeros");
+  const custom = init.constant(2);
+  assert(init.get(custom) === custom, "an initializer passes through");
+  assertEquals(init.varianceScaling({ scale: 1 / 3, distribution: "uniform" }).config, {
+    scale: 1 / 3,
+    mode: "fan_in",
+    distribution: "uniform",
+  });
+});
+
+test("initializers refuse unknown names and bad options", async () => {
+  await lt.init();
+  const start = lt.memory().tensors;
+  assertThrows(
+    () => init.get("glorot"),
+    'initializer: unknown name "glorot"; expected one of glorot_uniform, glorot_normal, he_uniform',
+  );
+  assertThrows(
+    () => init.varianceScaling({ mode: "fan_mid" as "fan_in" }),
+    'variance_scaling: mode must be one of fan_in, fan_out, fan_avg, got "fan_mid"',
+  );
+  assertThrows(
+    () => init.varianceScaling({ distribution: "normal" as "uniform" }),
+    /variance_scaling: distribution must be one of uniform, truncated_normal, untruncated_normal/,
+  );
+  assertThrows(
+    () => init.varianceScaling({ scale: 0 }),
+    "variance_scaling: scale must be a finite number > 0, got 0",
+  );
+  assertThrows(
+    () => init.randomNormal({ stddev: -1 }),
+    "random_normal: stddev must be >= 0, got -1",
+  );
+  assertThrows(() => init.constant(NaN), "constant: value must be a finite number, got NaN");
+  assertThrows(() => init.glorotUniform().create([2, 2], -5), /glorot_uniform: seed must be/);
+  assertThrows(() => init.heNormal().create([2, -2]), /he_normal: shape must be a list/);
+  const i = lt.zeros([2], "i32");
+  assertThrows(() => init.zeros().fill(i), "zeros: expected a f32 tensor, got i32");
+  i.dispose();
+  assertEquals(lt.memory().tensors, start);
+});
