@@ -16,3 +16,4 @@ export * from "./tensor/mod.ts";
 export * from "./autograd/mod.ts";
 export * from "./ops/mod.ts";
 export * as initializers from "./nn/initializers.ts";
+export * as optim from "./nn/optimizers.ts";

@@ -25,3 +25,16 @@ export {
   type MatmulRawOptions,
 } from "./matmul.ts";
 export { adapterKind, matmulTile } from "./tuning.ts";
+export {
+  bernoulli,
+  fillRandom,
+  randomBits,
+  type RandomDistribution,
+  randomNormal,
+  type RandomOptions,
+  RandomStream,
+  randomUniform,
+  resolveSeed,
+  type Seed,
+  truncatedNormal,
+} from "./random.ts";

@@ -1,0 +1,167 @@
+/**
+ * Fused optimizer updates: one kernel reads a parameter's gradient and state
+ * and writes the new parameter and state in place, one pass over memory.
+ * Hyperparameters (learning rate, bias-corrected step size, decay) are
+ * uniforms, so a learning-rate schedule never recompiles anything.
+ *
+ * Formulas are Keras 3's (keras/src/optimizers/sgd.py, adam.py,
+ * base_optimizer.py), applied in this order per element:
+ * 1. clipping: `clipvalue` clamps g; `clipnorm` / `global_clipnorm` scale g
+ *    by c / max(‖g‖, c), the norms coming from {@link sqnormKernel};
+ * 2. decoupled weight decay: p ← p − (lr · wd) · p;
+ * 3. the rule:
+ *    - sgd: p ← p − lr·g; with momentum m: v ← m·v − lr·g, then p ← p + v,
+ *      or Nesterov p ← p + m·v − lr·g;
+ *    - adam: m ← m + (g − m)(1 − β1), v ← v + (g² − v)(1 − β2), AMSGrad
+ *      v̂ ← max(v̂, v) in place of v, p ← p − lr_t · m / (√v + ε) with
+ *      lr_t = lr·√(1 − β2^t)/(1 − β1^t) computed on the host (Keras puts ε
+ *      outside the bias correction).
+ *
+ * Bindings: G (read), [NORMS (read) when clipping by norm], P (write),
+ * state buffers (write): sgd+momentum: V; adam: M, V[, VHAT].
+ * Dispatch: ceil(n / WG) workgroups.
+ * @module
+ */
+import { type Access, family, type Kernel, kernel, LINEAR_ID, MAIN_1D, WG } from "./common.ts";
+
+/** How gradients are clipped before the update. */
+export type ClipMode = "none" | "value" | "norm" | "global_norm";
+
+/** Specialisation of the optimizer family. */
+export interface OptimSpec {
+  rule: "sgd" | "adam";
+  /** sgd: keep a velocity. */
+  momentum?: boolean;
+  /** sgd with momentum: Nesterov's look-ahead. */
+  nesterov?: boolean;
+  /** adam: keep the running maximum of v. */
+  amsgrad?: boolean;
+  clip: ClipMode;
+  /** Decoupled weight decay is applied (skips a multiply when off). */
+  decay?: boolean;
+}
+
+/** The uniform block shared by every optimizer kernel (64 bytes). */
+const UNIFORMS = /* wgsl */ `
+struct U { n: u32, slot: u32, count: u32, pad: u32,
+           lr: f32, decay: f32, clip: f32, momentum: f32,
+           beta1: f32, beta2: f32, eps: f32, lr_t: f32 }`;
+
+/** The names of the state buffers a spec keeps per parameter, in binding order. */
+export function optimSlots(spec: OptimSpec): string[] {
+  if (spec.rule === "sgd") return spec.momentum ? ["momentum"] : [];
+  return spec.amsgrad ? ["m", "v", "vhat"] : ["m", "v"];
+}
+
+/**
+ * The fused update kernel. Uniform: n, slot (this parameter's entry in NORMS),
+ * count (entries for the global norm), lr, decay = lr·wd, clip (value or
+ * norm), momentum, beta1, beta2, eps, lr_t.
+ */
+export const optimKernel: (spec: OptimSpec) => Kernel = family("optim", (spec: OptimSpec) => {
+  const slots = optimSlots(spec);
+  const byNorm = spec.clip === "norm" || spec.clip === "global_norm";
+  const bindings: Access[] = ["read", ...(byNorm ? ["read" as const] : []), "write"];
+  const decls = [
+    "@group(0) @binding(0) var<storage, read> G: array<f32>;",
+    ...(byNorm ? ["@group(0) @binding(1) var<storage, read> NORMS: array<f32>;"] : []),
+  ];
+  const writable = ["P", ...slots.map((s) => s.toUpperCase())];
+  for (const name of writable) {
+    if (name !== "P") bindings.push("write");
+    decls.push(
+      `@group(0) @binding(${decls.length}) var<storage, read_write> ${name}: array<f32>;`,
+    );
+  }
+  decls.push(`@group(0) @binding(${decls.length}) var<uniform> u: U;`);
+
+  const clip = {
+    none: "",
+    value: "g = clamp(g, -u.clip, u.clip);",
+    // Keras: g * c / max(|g|, c); a zero gradient stays zero.
+    norm: "g = g * (u.clip / max(sqrt(NORMS[u.slot]), u.clip));",
+    global_norm: `var sq = 0.0;
+  for (var k = 0u; k < u.count; k++) { sq += NORMS[k]; }
+  g = g * (u.clip / max(sqrt(sq), u.clip));`,
+  }[spec.clip];
+
+  let rule: string;
+  if (spec.rule === "sgd") {
+    rule = !spec.momentum ? "p = p - u.lr * g;" : `
+  let v = u.momentum * MOMENTUM[i] - u.lr * g;
+  MOMENTUM[i] = v;
+  p = p + ${spec.nesterov ? "u.momentum * v - u.lr * g" : "v"};`;
+  } else {
+    rule = `
+  let m = M[i] + (g - M[i]) * (1.0 - u.beta1);
+  var v = V[i] + (g * g - V[i]) * (1.0 - u.beta2);
+  M[i] = m;
+  V[i] = v;
+  ${spec.amsgrad ? "v = max(VHAT[i], v); VHAT[i] = v;" : ""}
+  p = p - u.lr_t * m / (sqrt(v) + u.eps);`;
+  }
+
+  const key = [
+    "optim",
+    spec.rule,
+    spec.momentum ? (spec.nesterov ? "nesterov" : "momentum") : "",
+    spec.amsgrad ? "amsgrad" : "",
+    `clip-${spec.clip}`,
+    spec.decay ? "decay" : "",
+  ].filter(Boolean).join("/");
+  return kernel(
+    key,
+    /* wgsl */ `
+const WG = ${WG}u;
+${UNIFORMS}
+${decls.join("\n")}
+${LINEAR_ID}
+${MAIN_1D}
+  if (i >= u.n) { return; }
+  var g = G[i];
+  ${clip}
+  var p = P[i];
+  ${spec.decay ? "p = p - u.decay * p;" : ""}
+  ${rule}
+  P[i] = p;
+}`,
+    bindings,
+  );
+});
+
+/** Threads of the one-workgroup squared-norm reduction. */
+export const SQNORM_WG = 256;
+
+/**
+ * Sum of squares of a gradient into `NORMS[slot]`: one workgroup strides over
+ * the gradient and tree-reduces in workgroup memory. One workgroup keeps the
+ * result in a single pass with no float atomics; clipping by norm is optional
+ * and the cost is one read of the gradient.
+ * Bindings: G (read), NORMS (write). Uniform: n, slot. Dispatch: 1 workgroup.
+ */
+export const sqnormKernel: (spec: Record<string, never>) => Kernel = family(
+  "optim_sqnorm",
+  (_spec: Record<string, never>) =>
+    kernel(
+      "optim/sqnorm",
+      /* wgsl */ `
+const WG = ${SQNORM_WG}u;
+struct U { n: u32, slot: u32 }
+@group(0) @binding(0) var<storage, read> G: array<f32>;
+@group(0) @binding(1) var<storage, read_write> NORMS: array<f32>;
+@group(0) @binding(2) var<uniform> u: U;
+var<workgroup> part: array<f32, WG>;
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_index) lid: u32) {
+  var s = 0.0;
+  for (var i = lid; i < u.n; i += WG) { let g = G[i]; s += g * g; }
+  part[lid] = s;
+  for (var w = WG / 2u; w > 0u; w /= 2u) {
+    workgroupBarrier();
+    if (lid < w) { part[lid] += part[lid + w]; }
+  }
+  if (lid == 0u) { NORMS[u.slot] = part[0]; }
+}`,
+      ["read", "write"],
+    ),
+);
