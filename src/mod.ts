@@ -17,3 +17,4 @@ export * from "./autograd/mod.ts";
 export * from "./ops/mod.ts";
 export * as initializers from "./nn/initializers.ts";
 export * as optim from "./nn/optimizers.ts";
+export * as data from "./data/mod.ts";

@@ -41,3 +41,16 @@ export { type Blobs, type BlobsOptions, makeBlobs } from "./blobs.ts";
 export { type Matrix, MinMaxScaler, type MinMaxScalerOptions } from "./scaler.ts";
 export { type RowArray, type Split, type SplitOptions, take, trainTestSplit } from "./split.ts";
 export { philox4x32, Rng } from "./prng.ts";
+export {
+  dataset,
+  Dataset,
+  type DatasetOptions,
+  type DatasetSource,
+  Epoch,
+  type EpochOptions,
+  type GatherOptions,
+  type LabelOptions,
+  type NoiseConfig,
+  type NoiseOptions,
+  type Step,
+} from "./dataset.ts";

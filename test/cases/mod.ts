@@ -6,3 +6,4 @@ import "./io_cases.ts";
 import "./matmul_cases.ts";
 import "./random_cases.ts";
 import "./optim_cases.ts";
+import "./dataset_cases.ts";
