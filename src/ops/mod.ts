@@ -38,3 +38,16 @@ export {
   type Seed,
   truncatedNormal,
 } from "./random.ts";
+export {
+  conv2d,
+  type Conv2DOptions,
+  conv2dTranspose,
+  convAxis,
+  type ConvKernelOverrides,
+  type Padding,
+  type Size2,
+  withConvKernels,
+} from "./conv.ts";
+export { avgPool2d, maxPool2d, type Pool2DOptions } from "./pool.ts";
+export { upSampling2d, type UpSampling2DOptions } from "./upsample.ts";
+export { flatten, reshape } from "./shape.ts";

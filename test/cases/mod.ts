@@ -7,3 +7,5 @@ import "./matmul_cases.ts";
 import "./random_cases.ts";
 import "./optim_cases.ts";
 import "./dataset_cases.ts";
+import "./conv_cases.ts";
+import "./pool_cases.ts";

@@ -1,0 +1,574 @@
+/**
+ * 2-D convolution as an implicit GEMM, in NHWC with HWIO kernels.
+ *
+ * Layouts: activations are `[batch, height, width, channels]`, kernels are
+ * `[kh, kw, inC, outC]` (Keras). Seen as matrices, an NHWC activation is
+ * `[batch·H·W, C]` row-major and an HWIO kernel is `[kh·kw·inC, outC]`, so a
+ * convolution is one matrix product whose left operand (the "im2col" matrix)
+ * is never built: each element is gathered from the activation when the
+ * workgroup stages its tile, and taps that fall in the padding read as 0.
+ *
+ * One tiled kernel serves the three products of a convolution (and, through
+ * them, the transposed convolution), differing only in how operand tiles are
+ * gathered and how the result is stored:
+ *
+ * | mode  | C = A·B                      | M            | N     | K            |
+ * | ----- | ---------------------------- | ------------ | ----- | ------------ |
+ * | `fwd` | Y = im2col(X) · W            | batch·Ho·Wo  | outC  | kh·kw·inC    |
+ * | `dx`  | dX = col2im-gather(dY) · Wᵀ  | batch·H·W    | inC   | kh·kw·outC   |
+ * | `dw`  | dW = im2col(X)ᵀ · dY         | kh·kw·inC(+1)| outC  | batch·Ho·Wo  |
+ *
+ * `dx` is the transposed convolution: input position (h, w) receives tap
+ * (ky, kx) from output (oh, ow) when h + padT − ky·dh = oh·sh (likewise for
+ * w), so its A element is dY at that (oh, ow), or 0 when the division is not
+ * exact or falls outside the output. `dw` reduces over every output position
+ * (the long dimension); it is split across workgroups (`split`, grid z) into
+ * partial sums that {@link conv2dSplitSumKernel} adds up, since WGSL has no
+ * float atomics. With `bias`, `dw` appends a row of ones to im2col(X)ᵀ so the
+ * bias gradient (the column sums of dY) comes out as one more output row.
+ *
+ * Tiling: a workgroup of WGM×WGN threads owns a BM×BN tile of C (BM = WGM·TM,
+ * BN = WGN·TN); each thread keeps TM×TN accumulators in registers, with rows
+ * `ty + i·WGM` and columns `tx + j·WGN` (neighbouring threads, neighbouring
+ * columns: coalesced stores). K is walked in BK-deep slices staged k-major in
+ * workgroup memory. Gathers are split into a per-row part (hoisted out of the
+ * K loop: each thread stages the same rows every slice) and a per-column part
+ * (one decomposition per slice, shared by all of a thread's loads), so the
+ * index arithmetic per staged element is a few adds and compares.
+ *
+ * The geometry lives in the uniform block, so one compiled pipeline serves
+ * every shape (compiling is the slow part on software adapters, and a model
+ * has many layer shapes); only choices that change the code are
+ * specialisations: mode, tile, fused bias / activation / folds, split, and
+ * whether a `dx` product has strides (unit strides skip the divisibility
+ * test).
+ *
+ * Fused extras: a bias + activation epilogue (`bias`, `act`, modes fwd/dx),
+ * and the activation derivative folded into the gradient operand's loads
+ * (`foldA` / `foldB`: the loaded element g becomes g·act'(y) with y read from
+ * the layer's output at the same index), so no dZ = dY ⊙ act'(Y) pass runs.
+ *
+ * Dispatch: `[mx, my, ceil(N / BN) · splits]` with mx·my ≥ ceil(M / BM).
+ * Bindings (in order): A source, [YA if foldA], B source, [YB if foldB],
+ * [bias if bias and mode ≠ dw], then outputs: C (fwd/dx); dW, [dB if bias]
+ * (dw, not split); partials (dw, split). Uniform: m, k, chunk, alpha, then the
+ * geometry (H, W, CI, HO, WO, CO, KH, KW, SH, SW, DILH, DILW, PT, PL), N, the
+ * number of N tiles and the tap count KK = KH·KW·CI (see `UNIFORMS`).
+ *
+ * @module
+ */
+import { type Activation, activationWgsl } from "./activations.ts";
+import { family, type Kernel, kernel, LINEAR_ID, WG } from "./common.ts";
+
+/**
+ * The geometry of one convolution (compiled into its kernels): the input's
+ * spatial size and channels, the output's, the kernel size, strides,
+ * dilations and the top/left padding (bottom/right padding is implied).
+ */
+export interface ConvGeometry {
+  h: number;
+  w: number;
+  ci: number;
+  ho: number;
+  wo: number;
+  co: number;
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  dh: number;
+  dw: number;
+  pt: number;
+  pl: number;
+}
+
+/** Work split of the implicit-GEMM kernel: BM = wgm·tm rows, BN = wgn·tn columns, bk deep. */
+export interface ConvTile {
+  /** Output rows per thread. */
+  tm: number;
+  /** Output columns per thread. */
+  tn: number;
+  /** Threads along M. */
+  wgm: number;
+  /** Threads along N. */
+  wgn: number;
+  /** K depth of a staged slice. */
+  bk: number;
+}
+
+/** Which product of the convolution a kernel computes (see the module table). */
+export type ConvGemmMode = "fwd" | "dx" | "dw";
+
+/** Specialisation of the implicit-GEMM family. */
+export interface ConvGemmSpec {
+  mode: ConvGemmMode;
+  tile: ConvTile;
+  /** dx: some stride exceeds 1 (an input row then gets taps only from exact multiples). */
+  strided: boolean;
+  /** fwd/dx: add a per-column bias before `act`. dw: append the bias-gradient row. */
+  bias: boolean;
+  /** Epilogue activation (fwd/dx). */
+  act: Activation;
+  /** Multiply A's elements by act'(YA[same index]). */
+  foldA: Activation | null;
+  /** Multiply B's elements by act'(YB[same index]). */
+  foldB: Activation | null;
+  /** dw: write per-split partial sums instead of dW / dB. */
+  split: boolean;
+}
+
+/** The GEMM's column count N: output channels, or input channels for dx. */
+export function convGemmN(mode: ConvGemmMode, g: ConvGeometry): number {
+  return mode === "dx" ? g.ci : g.co;
+}
+
+/** WGSL of the uniform block shared by every mode. */
+const UNIFORMS = /* wgsl */ `
+struct U {
+  m: u32, k: u32, chunk: u32, alpha: f32,
+  H: u32, W: u32, CI: u32, HO: u32,
+  WO: u32, CO: u32, KH: u32, KW: u32,
+  SH: u32, SW: u32, DILH: u32, DILW: u32,
+  PT: i32, PL: i32, NG: u32, NTILES: u32,
+  KK: u32, pad0: u32, pad1: u32, pad2: u32,
+}`;
+
+/** Rows and columns of a tile, and its thread count. */
+export function convTileShape(t: ConvTile): { bm: number; bn: number; threads: number } {
+  return { bm: t.wgm * t.tm, bn: t.wgn * t.tn, threads: t.wgm * t.wgn };
+}
+
+/** Bytes of workgroup memory a tile stages. */
+export function convTileBytes(t: ConvTile): number {
+  const { bm, bn } = convTileShape(t);
+  return 4 * t.bk * (bm + 1 + bn + 1);
+}
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+/**
+ * The A operand's gather, split into `rowA(m) -> vec4i` (hoisted), `colA(k,
+ * kEnd) -> vec4i` (once per slice) and `gatherA(r, c) -> f32`. The `w`
+ * component is a validity flag (dw uses 2 for the bias row).
+ */
+function gatherAWgsl(spec: ConvGemmSpec): string {
+  const fold = spec.foldA ? " * act_grad(YA[i], u.alpha)" : "";
+  switch (spec.mode) {
+    case "fwd":
+      // Rows: output positions (n, oh, ow). Columns: taps (ky, kx, c).
+      return /* wgsl */ `
+fn rowA(m: u32) -> vec4i {
+  let ow = m % u.WO;
+  let r = m / u.WO;
+  let oh = r % u.HO;
+  let n = r / u.HO;
+  return vec4i(i32(n * u.H * u.W * u.CI), i32(oh * u.SH) - u.PT, i32(ow * u.SW) - u.PL,
+               select(0, 1, m < u.m));
+}
+fn colA(k: u32, kEnd: u32) -> vec4i {
+  let c = k % u.CI;
+  let r = k / u.CI;
+  return vec4i(i32((r / u.KW) * u.DILH), i32((r % u.KW) * u.DILW), i32(c), select(0, 1, k < kEnd));
+}
+fn gatherA(r: vec4i, c: vec4i) -> f32 {
+  let ih = r.y + c.x;
+  let iw = r.z + c.y;
+  if ((r.w & c.w) == 0 || u32(ih) >= u.H || u32(iw) >= u.W) { return 0.0; }
+  let i = u32(r.x + (ih * i32(u.W) + iw) * i32(u.CI) + c.z);
+  return A[i]${fold};
+}`;
+    case "dw":
+      // Rows: taps (ky, kx, c) and the bias row. Columns: output positions.
+      return /* wgsl */ `
+fn rowA(m: u32) -> vec4i {
+  let c = m % u.CI;
+  let r = m / u.CI;
+  var f = select(0, 1, m < u.m);
+  ${spec.bias ? `if (m == u.KK) { f = 2; }` : ""}
+  return vec4i(i32((r / u.KW) * u.DILH), i32((r % u.KW) * u.DILW), i32(c), f);
+}
+fn colA(k: u32, kEnd: u32) -> vec4i {
+  let ow = k % u.WO;
+  let r = k / u.WO;
+  let oh = r % u.HO;
+  let n = r / u.HO;
+  return vec4i(i32(n * u.H * u.W * u.CI), i32(oh * u.SH) - u.PT, i32(ow * u.SW) - u.PL,
+               select(0, 1, k < kEnd));
+}
+fn gatherA(r: vec4i, c: vec4i) -> f32 {
+  if (r.w == 0 || c.w == 0) { return 0.0; }
+  if (r.w == 2) { return 1.0; }
+  let ih = c.y + r.x;
+  let iw = c.z + r.y;
+  if (u32(ih) >= u.H || u32(iw) >= u.W) { return 0.0; }
+  let i = u32(c.x + (ih * i32(u.W) + iw) * i32(u.CI) + r.z);
+  return A[i]${fold};
+}`;
+    case "dx": {
+      // Rows: input positions (n, h, w). Columns: (ky, kx, co). Input row h
+      // gets tap ky from output row oh = (h + PT − ky·dh) / SH when exact.
+      const at = spec.strided
+        ? `if (th % u.SH != 0u || tw % u.SW != 0u) { return 0.0; }
+  let oh = th / u.SH;
+  let ow = tw / u.SW;`
+        : `let oh = th;
+  let ow = tw;`;
+      return /* wgsl */ `
+fn rowA(m: u32) -> vec4i {
+  let w = m % u.W;
+  let r = m / u.W;
+  let h = r % u.H;
+  let n = r / u.H;
+  return vec4i(i32(n * u.HO * u.WO * u.CO), i32(h) + u.PT, i32(w) + u.PL, select(0, 1, m < u.m));
+}
+fn colA(k: u32, kEnd: u32) -> vec4i {
+  let c = k % u.CO;
+  let r = k / u.CO;
+  return vec4i(i32((r / u.KW) * u.DILH), i32((r % u.KW) * u.DILW), i32(c), select(0, 1, k < kEnd));
+}
+fn gatherA(r: vec4i, c: vec4i) -> f32 {
+  let sh = r.y - c.x;
+  let sw = r.z - c.y;
+  if ((r.w & c.w) == 0 || sh < 0 || sw < 0) { return 0.0; }
+  let th = u32(sh);
+  let tw = u32(sw);
+  ${at}
+  if (oh >= u.HO || ow >= u.WO) { return 0.0; }
+  let i = u32(r.x) + (oh * u.WO + ow) * u.CO + u32(c.z);
+  return A[i]${fold};
+}`;
+    }
+  }
+}
+
+/** Staged loads per thread above which staging is a loop rather than unrolled (code size). */
+const UNROLL_LIMIT = 8;
+
+/** Staging of the BM×BK slice of A (k-major, rows padded by one against bank conflicts). */
+function stageA(bm: number, bk: number, threads: number): { hoist: string; stage: string } {
+  if (threads % bk !== 0) {
+    return {
+      hoist: "",
+      stage: /* wgsl */ `
+    for (var e = t; e < BM * BK; e += WGT) {
+      let kk = e % BK;
+      let mm = e / BK;
+      As[kk * AS + mm] = gatherA(rowA(m0 + mm), colA(k0 + kk, kEnd));
+    }`,
+    };
+  }
+  // Every thread stages column `ak` of rows `ar + i·step` in every slice:
+  // the row parts are computed once, the column part once per slice.
+  const step = threads / bk;
+  const count = Math.ceil(bm / step);
+  const guard = count * step > bm;
+  const head = `  let ak = t % BK;\n  let ar = t / BK;`;
+  if (count <= UNROLL_LIMIT) {
+    const hoist = range(count).map((i) => `  let ra${i} = rowA(m0 + ar + ${i * step}u);`);
+    const stage = range(count).map((i) => {
+      const put = `As[ak * AS + ar + ${i * step}u] = gatherA(ra${i}, ca);`;
+      return guard && (i + 1) * step > bm
+        ? `    if (ar + ${i * step}u < BM) { ${put} }`
+        : `    ${put}`;
+    });
+    return {
+      hoist: `${head}\n${hoist.join("\n")}`,
+      stage: `    let ca = colA(k0 + ak, kEnd);\n${stage.join("\n")}`,
+    };
+  }
+  return {
+    hoist: /* wgsl */ `${head}
+  var ra: array<vec4i, ${count}>;
+  for (var i = 0u; i < ${count}u; i++) { ra[i] = rowA(m0 + ar + i * ${step}u); }`,
+    stage: /* wgsl */ `
+    let ca = colA(k0 + ak, kEnd);
+    for (var i = 0u; i < ${count}u; i++) {
+      let mm = ar + i * ${step}u;
+      ${guard ? "if (mm < BM) { " : ""}As[ak * AS + mm] = gatherA(ra[i], ca);${guard ? " }" : ""}
+    }`,
+  };
+}
+
+/** Staging of the BK×BN slice of B (k-major). */
+function stageB(spec: ConvGemmSpec): { decl: string; stage: string } {
+  if (spec.mode === "dx") {
+    // B(k, n) = W[ky, kx, n, co] with k = (ky, kx, co): threads walk k (contiguous co).
+    return {
+      decl: /* wgsl */ `
+fn loadB(k: u32, n: u32, kEnd: u32) -> f32 {
+  if (k >= kEnd || n >= u.NG) { return 0.0; }
+  return B[(k / u.CO) * (u.CI * u.CO) + n * u.CO + k % u.CO];
+}`,
+      stage: /* wgsl */ `
+    for (var e = t; e < BN * BK; e += WGT) {
+      let kk = e % BK;
+      let nn = e / BK;
+      Bs[kk * BS + nn] = loadB(k0 + kk, n0 + nn, kEnd);
+    }`,
+    };
+  }
+  // Row-major [K, N] (W in fwd, dY in dw): threads walk n.
+  const fold = spec.foldB ? " * act_grad(YB[i], u.alpha)" : "";
+  return {
+    decl: /* wgsl */ `
+fn loadB(k: u32, n: u32, kEnd: u32) -> f32 {
+  if (k >= kEnd || n >= u.NG) { return 0.0; }
+  let i = k * u.NG + n;
+  return B[i]${fold};
+}`,
+    stage: /* wgsl */ `
+    for (var e = t; e < BN * BK; e += WGT) {
+      let nn = e % BN;
+      let kk = e / BN;
+      Bs[kk * BS + nn] = loadB(k0 + kk, n0 + nn, kEnd);
+    }`,
+  };
+}
+
+/** The store of one accumulator `v` at (m, n), both in range. */
+function storeWgsl(spec: ConvGemmSpec): string {
+  if (spec.mode !== "dw") {
+    const v = spec.bias ? "v + BIAS[n]" : "v";
+    const out = spec.act === "linear" ? v : `act(${v}, u.alpha)`;
+    return `OUT[m * u.NG + n] = ${out};`;
+  }
+  if (spec.split) return "P[(sp * u.m + m) * u.NG + n] = v;";
+  return spec.bias
+    ? "if (m < u.KK) { DW[m * u.NG + n] = v; } else { DB[n] = v; }"
+    : "DW[m * u.NG + n] = v;";
+}
+
+/** Names (and access) of a spec's bindings, in binding order. */
+export function convGemmBindings(spec: ConvGemmSpec): [string, "read" | "write"][] {
+  const b: [string, "read" | "write"][] = [["A", "read"]];
+  if (spec.foldA) b.push(["YA", "read"]);
+  b.push(["B", "read"]);
+  if (spec.foldB) b.push(["YB", "read"]);
+  if (spec.mode !== "dw") {
+    if (spec.bias) b.push(["BIAS", "read"]);
+    b.push(["OUT", "write"]);
+  } else if (spec.split) b.push(["P", "write"]);
+  else {
+    b.push(["DW", "write"]);
+    if (spec.bias) b.push(["DB", "write"]);
+  }
+  return b;
+}
+
+/**
+ * The implicit-GEMM convolution kernel for a spec.
+ *
+ * @example
+ * ```ts
+ * const k = conv2dGemmKernel({
+ *   mode: "fwd", tile: { tm: 4, tn: 4, wgm: 16, wgn: 4, bk: 8 }, strided: false,
+ *   bias: true, act: "relu", foldA: null, foldB: null, split: false,
+ * });
+ * ```
+ */
+export const conv2dGemmKernel: (spec: ConvGemmSpec) => Kernel = family(
+  "conv2d_gemm",
+  (spec: ConvGemmSpec): Kernel => {
+    const t = spec.tile;
+    const { bm, bn, threads } = convTileShape(t);
+    const folds = [spec.foldA, spec.foldB].filter((f) => f !== null) as Activation[];
+    if (folds.length && spec.act !== "linear") {
+      throw new Error("conv2d_gemm: an epilogue activation and a folded derivative cannot mix");
+    }
+    if (folds.length === 2 && folds[0] !== folds[1]) {
+      throw new Error("conv2d_gemm: both folded derivatives must use one activation");
+    }
+    const bindings = convGemmBindings(spec);
+    const decls = bindings.map(([name, access], i) =>
+      `@group(0) @binding(${i}) var<storage, ${
+        access === "read" ? "read" : "read_write"
+      }> ${name}: array<f32>;`
+    ).join("\n");
+    const a = stageA(bm, t.bk, threads);
+    const b = stageB(spec);
+    const accDecl = range(t.tm).map((i) =>
+      "  var " + range(t.tn).map((j) => `c${i}_${j} = 0.0`).join(";\n  var ") + ";"
+    ).join("\n");
+    const loadsA = range(t.tm).map((i) => `      let a${i} = As[ka + ty + ${i * t.wgm}u];`);
+    const loadsB = range(t.tn).map((j) => `      let b${j} = Bs[kb + tx + ${j * t.wgn}u];`);
+    const fmas = range(t.tm).flatMap((i) =>
+      range(t.tn).map((j) => `      c${i}_${j} = fma(a${i}, b${j}, c${i}_${j});`)
+    );
+    const store = storeWgsl(spec);
+    const epilogue = range(t.tm).flatMap((i) =>
+      range(t.tn).map((j) =>
+        `  {
+    let m = m0 + ty + ${i * t.wgm}u;
+    let n = n0 + tx + ${j * t.wgn}u;
+    let v = c${i}_${j};
+    if (m < u.m && n < u.NG) { ${store} }
+  }`
+      )
+    );
+    const key = [
+      "conv2d_gemm",
+      spec.mode + (spec.mode === "dx" && spec.strided ? "-strided" : ""),
+      `${t.tm}x${t.tn}/${t.wgm}x${t.wgn}/k${t.bk}`,
+      spec.bias ? "bias" : "nobias",
+      spec.act,
+      `fa=${spec.foldA ?? "-"}`,
+      `fb=${spec.foldB ?? "-"}`,
+      spec.split ? "split" : "whole",
+    ].join("/");
+    const code = /* wgsl */ `
+const BM = ${bm}u;
+const BN = ${bn}u;
+const BK = ${t.bk}u;
+const WGT = ${threads}u;
+const AS = ${bm + 1}u;
+const BS = ${bn + 1}u;
+${UNIFORMS}
+${decls}
+@group(0) @binding(${bindings.length}) var<uniform> u: U;
+var<workgroup> As: array<f32, ${t.bk * (bm + 1)}>;
+var<workgroup> Bs: array<f32, ${t.bk * (bn + 1)}>;
+${activationWgsl(folds[0] ?? spec.act)}
+${gatherAWgsl(spec)}
+${b.decl}
+
+@compute @workgroup_size(${threads})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) t: u32) {
+  let m0 = (wid.y * nwg.x + wid.x) * BM;
+  if (m0 >= u.m) { return; }
+  let n0 = (wid.z % u.NTILES) * BN;
+  let sp = wid.z / u.NTILES;
+  let kBegin = sp * u.chunk;
+  let kEnd = min(u.k, kBegin + u.chunk);
+  let tx = t % ${t.wgn}u;
+  let ty = t / ${t.wgn}u;
+${a.hoist}
+${accDecl}
+  for (var k0 = kBegin; k0 < kEnd; k0 += BK) {
+${a.stage}
+${b.stage}
+    workgroupBarrier();
+    for (var kk = 0u; kk < BK; kk++) {
+      let ka = kk * AS;
+      let kb = kk * BS;
+${loadsA.join("\n")}
+${loadsB.join("\n")}
+${fmas.join("\n")}
+    }
+    workgroupBarrier();
+  }
+${epilogue.join("\n")}
+}`;
+    return kernel(key, code, bindings.map(([, access]) => access));
+  },
+);
+
+/**
+ * Finishes a split `dw` product: sums the per-split partials `P[s, i]` and
+ * routes element i to dW (i < kk) or dB (the bias row).
+ *
+ * Dispatch: ceil(n / WG) workgroups. Bindings: P (read), dW (write), [dB
+ * (write)]. Uniform: n (= rows·N), splits, kk (= taps·N).
+ *
+ * @example
+ * ```ts
+ * const k = conv2dSplitSumKernel({ bias: true });
+ * ```
+ */
+export const conv2dSplitSumKernel: (spec: { bias: boolean }) => Kernel = family(
+  "conv2d_split_sum",
+  (spec: { bias: boolean }): Kernel =>
+    kernel(
+      `conv2d_split_sum/${spec.bias ? "bias" : "nobias"}`,
+      /* wgsl */ `
+const WG = ${WG}u;
+struct U { n: u32, splits: u32, kk: u32, pad: u32 }
+@group(0) @binding(0) var<storage, read> P: array<f32>;
+@group(0) @binding(1) var<storage, read_write> DW: array<f32>;
+${
+        spec.bias
+          ? `@group(0) @binding(2) var<storage, read_write> DB: array<f32>;
+@group(0) @binding(3) var<uniform> u: U;`
+          : `@group(0) @binding(2) var<uniform> u: U;`
+      }
+${LINEAR_ID}
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let i = linear_id(wid, nwg, lid);
+  if (i >= u.n) { return; }
+  var s = 0.0;
+  for (var z = 0u; z < u.splits; z++) { s += P[z * u.n + i]; }
+  ${spec.bias ? "if (i < u.kk) { DW[i] = s; } else { DB[i - u.kk] = s; }" : "DW[i] = s;"}
+}`,
+      spec.bias ? ["read", "write", "write"] : ["read", "write"],
+    ),
+);
+
+/** Columns per column-sum workgroup. */
+export const CONV_COLSUM_COLS = 64;
+/** Rows one column-sum workgroup reduces. */
+export const CONV_COLSUM_ROWS = 256;
+
+/**
+ * Column sums of an `[n, cols]` matrix (NHWC seen as `[positions, channels]`)
+ * in blocks of {@link CONV_COLSUM_ROWS} rows, optionally of G ⊙ act'(Y): the
+ * bias gradient of a transposed convolution, whose bias lives on the side
+ * the implicit GEMMs do not reduce over. Writes `partial[block, col]`; a
+ * second, plain pass over the partials finishes when there are several.
+ * 64 columns × 4 row lanes per workgroup; the lanes meet in workgroup memory.
+ *
+ * Dispatch: `[ceil(cols / 64), ceil(n / 256)]`. Bindings: G (read), [Y
+ * (read)], partial (write). Uniform: n, cols, alpha.
+ *
+ * @example
+ * ```ts
+ * const k = conv2dColumnSumKernel({ fold: "relu" });
+ * ```
+ */
+export const conv2dColumnSumKernel: (spec: { fold: Activation | null }) => Kernel = family(
+  "conv2d_colsum",
+  (spec: { fold: Activation | null }): Kernel => {
+    const f = spec.fold;
+    return kernel(
+      `conv2d_colsum/${f ?? "plain"}`,
+      /* wgsl */ `
+struct U { n: u32, cols: u32, alpha: f32, pad: u32 }
+@group(0) @binding(0) var<storage, read> G: array<f32>;
+${
+        f
+          ? `@group(0) @binding(1) var<storage, read> Y: array<f32>;
+@group(0) @binding(2) var<storage, read_write> partial: array<f32>;
+@group(0) @binding(3) var<uniform> u: U;
+${activationWgsl(f)}`
+          : `@group(0) @binding(1) var<storage, read_write> partial: array<f32>;
+@group(0) @binding(2) var<uniform> u: U;`
+      }
+var<workgroup> part: array<f32, ${CONV_COLSUM_COLS * 4}>;
+
+@compute @workgroup_size(${CONV_COLSUM_COLS}, 4, 1)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let col = wid.x * ${CONV_COLSUM_COLS}u + lid.x;
+  let r0 = wid.y * ${CONV_COLSUM_ROWS}u;
+  var acc = 0.0;
+  if (col < u.cols) {
+    for (var t = lid.y; t < ${CONV_COLSUM_ROWS}u; t += 4u) {
+      let r = r0 + t;
+      if (r >= u.n) { break; }
+      let i = r * u.cols + col;
+      acc += G[i]${f ? " * act_grad(Y[i], u.alpha)" : ""};
+    }
+  }
+  let slot = lid.y * ${CONV_COLSUM_COLS}u + lid.x;
+  part[slot] = acc;
+  workgroupBarrier();
+  if (lid.y < 2u) { part[slot] += part[slot + ${2 * CONV_COLSUM_COLS}u]; }
+  workgroupBarrier();
+  if (lid.y == 0u && col < u.cols) {
+    partial[wid.y * u.cols + col] = part[lid.x] + part[lid.x + ${CONV_COLSUM_COLS}u];
+  }
+}`,
+      f ? ["read", "read", "write"] : ["read", "write"],
+    );
+  },
+);

@@ -1,0 +1,171 @@
+/**
+ * 2-D max and average pooling over NHWC activations, forward and backward.
+ *
+ * Forward: one thread per output element (channels fastest, so neighbouring
+ * threads read neighbouring channels); the window is clipped to the input,
+ * which is TensorFlow's `same` rule: padded elements never win a max and are
+ * not counted in an average. Ties in a max go to the first element in
+ * row-major window order (strict `>`).
+ *
+ * Backward, written as a gather so no atomics are needed: one thread per
+ * input element visits the windows that contain it (at most
+ * ceil(ph / sh)·ceil(pw / sw) of them) and adds their output gradient:
+ * divided by the window's element count for an average; for a max, only if
+ * the element is the window's first maximum, found again by scanning the
+ * window (cheaper than storing an argmax tensor and keeping it alive for the
+ * backward pass).
+ *
+ * Dispatch: ceil(n / WG) workgroups. Bindings: fwd X (read), OUT (write); bwd
+ * X (read; max only), G (read), DX (write). Uniform: n (elements written),
+ * then the {@link PoolGeometry} in its field order.
+ *
+ * @module
+ */
+import { family, type Kernel, kernel, LINEAR_ID, MAIN_1D, WG } from "./common.ts";
+
+/** Geometry of one pooling (uniforms, after the element count). */
+export interface PoolGeometry {
+  h: number;
+  w: number;
+  c: number;
+  ho: number;
+  wo: number;
+  ph: number;
+  pw: number;
+  sh: number;
+  sw: number;
+  pt: number;
+  pl: number;
+}
+
+/** Specialisation of the pooling family. */
+export interface PoolSpec {
+  mode: "max" | "avg";
+  dir: "fwd" | "bwd";
+}
+
+/** WGSL of the uniform block: the element count, then the geometry. */
+const UNIFORMS = /* wgsl */ `
+struct U {
+  n: u32, H: i32, W: i32, C: i32,
+  HO: i32, WO: i32, PH: i32, PW: i32,
+  SH: i32, SW: i32, PT: i32, PL: i32,
+}`;
+
+/** WGSL: window (oh, ow)'s clipped row/column ranges, as [y0, y1) and [x0, x1). */
+const WINDOW = /* wgsl */ `
+fn window(oh: i32, ow: i32) -> vec4i {
+  let y = oh * u.SH - u.PT;
+  let x = ow * u.SW - u.PL;
+  return vec4i(max(y, 0), min(y + u.PH, u.H), max(x, 0), min(x + u.PW, u.W));
+}
+// The first maximum of window (oh, ow) in channel c of image n, as a flat pixel index y·W + x.
+fn argmax(n: i32, oh: i32, ow: i32, c: i32) -> i32 {
+  let r = window(oh, ow);
+  var best = X[((n * u.H + r.x) * u.W + r.z) * u.C + c];
+  var at = r.x * u.W + r.z;
+  for (var y = r.x; y < r.y; y++) {
+    for (var x = r.z; x < r.w; x++) {
+      let v = X[((n * u.H + y) * u.W + x) * u.C + c];
+      if (v > best) { best = v; at = y * u.W + x; }
+    }
+  }
+  return at;
+}`;
+
+/**
+ * The pooling kernel for a spec.
+ *
+ * @example
+ * ```ts
+ * const k = poolKernel({ mode: "max", dir: "fwd" });
+ * ```
+ */
+export const poolKernel: (spec: PoolSpec) => Kernel = family(
+  "pool2d",
+  (spec: PoolSpec): Kernel => {
+    const { mode, dir } = spec;
+    const key = `pool2d/${mode}/${dir}`;
+    const head = /* wgsl */ `
+const WG = ${WG}u;
+${UNIFORMS}`;
+    if (dir === "fwd") {
+      const body = mode === "max"
+        ? `
+  var best = X[((n * u.H + r.x) * u.W + r.z) * u.C + c];
+  for (var y = r.x; y < r.y; y++) {
+    for (var x = r.z; x < r.w; x++) { best = max(best, X[((n * u.H + y) * u.W + x) * u.C + c]); }
+  }
+  OUT[i] = best;`
+        : `
+  var s = 0.0;
+  for (var y = r.x; y < r.y; y++) {
+    for (var x = r.z; x < r.w; x++) { s += X[((n * u.H + y) * u.W + x) * u.C + c]; }
+  }
+  OUT[i] = s / f32((r.y - r.x) * (r.w - r.z));`;
+      return kernel(
+        key,
+        /* wgsl */ `${head}
+@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read_write> OUT: array<f32>;
+@group(0) @binding(2) var<uniform> u: U;
+${LINEAR_ID}
+${WINDOW.split("// The first")[0]}
+${MAIN_1D}
+  if (i >= u.n) { return; }
+  let c = i32(i % u32(u.C));
+  let p = i32(i / u32(u.C));
+  let ow = p % u.WO;
+  let oh = (p / u.WO) % u.HO;
+  let n = p / (u.WO * u.HO);
+  let r = window(oh, ow);${body}
+}`,
+        ["read", "write"],
+      );
+    }
+    const contribution = mode === "max"
+      ? "if (argmax(n, oh, ow, c) == me) { s += G[o]; }"
+      : "let r = window(oh, ow);\n      s += G[o] / f32((r.y - r.x) * (r.w - r.z));";
+    return kernel(
+      key,
+      /* wgsl */ `${head}
+${
+        mode === "max"
+          ? `@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read> G: array<f32>;
+@group(0) @binding(2) var<storage, read_write> DX: array<f32>;
+@group(0) @binding(3) var<uniform> u: U;`
+          : `@group(0) @binding(0) var<storage, read> G: array<f32>;
+@group(0) @binding(1) var<storage, read_write> DX: array<f32>;
+@group(0) @binding(2) var<uniform> u: U;`
+      }
+${LINEAR_ID}
+${mode === "max" ? WINDOW : WINDOW.split("// The first")[0]}
+// Windows containing row y: oh·SH − PT ≤ y < oh·SH − PT + PH.
+fn first(y: i32, s: i32, p: i32, k: i32) -> i32 {
+  let t = y + p - k + 1;
+  return select(0, (t + s - 1) / s, t > 0);
+}
+${MAIN_1D}
+  if (i >= u.n) { return; }
+  let c = i32(i % u32(u.C));
+  let q = i32(i / u32(u.C));
+  let x = q % u.W;
+  let y = (q / u.W) % u.H;
+  let n = q / (u.W * u.H);
+  let me = y * u.W + x;
+  var s = 0.0;
+  let ohEnd = min((y + u.PT) / u.SH + 1, u.HO);
+  let owEnd = min((x + u.PL) / u.SW + 1, u.WO);
+  for (var oh = first(y, u.SH, u.PT, u.PH); oh < ohEnd; oh++) {
+    for (var ow = first(x, u.SW, u.PL, u.PW); ow < owEnd; ow++) {
+      let o = ((n * u.HO + oh) * u.WO + ow) * u.C + c;
+      ${contribution}
+    }
+  }
+  DX[i] = s;
+}`,
+      mode === "max" ? ["read", "read", "write"] : ["read", "write"],
+    );
+  },
+);

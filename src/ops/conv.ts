@@ -1,0 +1,590 @@
+/**
+ * Convolutions: `conv2d` (Keras Conv2D) and `conv2dTranspose` (Keras
+ * Conv2DTranspose), each with a fused bias + activation and its gradient rule.
+ *
+ * Layouts: activations are NHWC `[batch, height, width, channels]`; a
+ * `conv2d` kernel is HWIO `[kh, kw, inC, outC]` and a `conv2dTranspose`
+ * kernel is `[kh, kw, outC, inC]`, both exactly as Keras stores them (so
+ * Keras weights load unchanged). Padding follows Keras/TensorFlow: `valid`
+ * uses no padding; `same` gives ceil(size / stride) outputs and pads
+ * max((out − 1)·s + (k − 1)·d + 1 − size, 0) in total, the odd one on the
+ * bottom/right.
+ *
+ * All products run on one implicit-GEMM kernel family
+ * (`shaders/conv2d.ts`): conv2d's forward is its `fwd` mode, its input
+ * gradient the `dx` mode (a transposed convolution), its kernel and bias
+ * gradients one `dw` product. conv2dTranspose is the same three products with
+ * roles swapped: its forward is `dx`, its input gradient `fwd`, its kernel
+ * gradient `dw`.
+ *
+ * @module
+ */
+import { type Activation, isActivation } from "../../shaders/activations.ts";
+import {
+  conv2dColumnSumKernel,
+  conv2dGemmKernel,
+  conv2dSplitSumKernel,
+  CONV_COLSUM_COLS,
+  CONV_COLSUM_ROWS,
+  convGemmBindings,
+  type ConvGemmMode,
+  convGemmN,
+  type ConvGemmSpec,
+  type ConvGeometry,
+  type ConvTile,
+  convTileShape,
+} from "../../shaders/conv2d.ts";
+import { WG } from "../../shaders/common.ts";
+import { record } from "../autograd/tape.ts";
+import { runtime } from "../gpu/runtime.ts";
+import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
+import { zeros } from "./creation.ts";
+import { launch, Uniforms } from "./kernel_call.ts";
+
+/** Keras padding modes. */
+export type Padding = "same" | "valid";
+
+/** A size given once for both spatial axes, or as [height, width]. */
+export type Size2 = number | readonly [number, number];
+
+/** Options of {@link conv2d} and {@link conv2dTranspose}. */
+export interface Conv2DOptions {
+  /** Strides [sh, sw] (default 1). */
+  strides?: Size2;
+  /** `"valid"` (default, as Keras) or `"same"`. */
+  padding?: Padding;
+  /** Dilation rate [dh, dw] (default 1). */
+  dilation?: Size2;
+  /** Per-output-channel bias `[outC]`, added before the activation. */
+  bias?: Tensor;
+  /** Fused activation (default linear). */
+  activation?: Activation;
+  /** leaky_relu's slope (default 0.2) / elu's scale (default 1). */
+  alpha?: number;
+}
+
+/** Keras's default alpha of an activation (leaky_relu 0.2, elu 1). */
+function defaultAlpha(a: Activation): number {
+  return a === "leaky_relu" ? 0.2 : a === "elu" ? 1 : 0;
+}
+
+/** Validates a Size2 option as a pair of positive integers. */
+export function size2(
+  op: string,
+  name: string,
+  v: Size2 | undefined,
+  def: number,
+): [number, number] {
+  const p: readonly number[] = v === undefined ? [def, def] : typeof v === "number" ? [v, v] : v;
+  if (p.length !== 2 || p.some((x) => !Number.isInteger(x) || x < 1)) {
+    throw new RangeError(
+      `${op}: ${name} must be a positive integer or a pair of them, got ${JSON.stringify(v)}`,
+    );
+  }
+  return [p[0], p[1]];
+}
+
+/** Validates a padding option. */
+export function paddingOf(op: string, p: Padding | undefined): Padding {
+  const v = p ?? "valid";
+  if (v !== "same" && v !== "valid") {
+    throw new RangeError(`${op}: padding must be "same" or "valid", got ${JSON.stringify(p)}`);
+  }
+  return v;
+}
+
+/**
+ * Output size and leading padding along one axis, by Keras/TensorFlow's rule,
+ * for a window of `k` taps spaced `d` apart moved in steps of `s`.
+ *
+ * @example
+ * ```ts
+ * convAxis(28, 3, 2, 1, "same"); // { out: 14, before: 0 } (1 padded at the end)
+ * ```
+ */
+export function convAxis(
+  size: number,
+  k: number,
+  s: number,
+  d: number,
+  padding: Padding,
+): { out: number; before: number } {
+  const span = (k - 1) * d + 1;
+  if (padding === "valid") {
+    return { out: size >= span ? Math.floor((size - span) / s) + 1 : 0, before: 0 };
+  }
+  const out = Math.ceil(size / s);
+  const total = Math.max((out - 1) * s + span - size, 0);
+  return { out, before: Math.floor(total / 2) };
+}
+
+function checkRank4(op: string, what: string, t: Tensor, layout: string): void {
+  if (t.rank !== 4) {
+    throw new Error(`${op}: expected ${what} ${layout}, got ${fmtShape(t.shape)}`);
+  }
+  if (t.dtype !== "f32") throw new TypeError(`${op}: expected an f32 ${what}, got ${t.dtype}`);
+}
+
+interface Resolved {
+  g: ConvGeometry;
+  batch: number;
+  bias?: Tensor;
+  act: Activation;
+  alpha: number;
+}
+
+/**
+ * Resolves a convolution's geometry from the tensor at its input side (`x`,
+ * NHWC, `inC` channels), validating everything before any GPU work.
+ */
+function resolve(
+  op: string,
+  x: Tensor,
+  kernel: Tensor,
+  o: Conv2DOptions,
+  transpose: boolean,
+): Resolved {
+  checkRank4(op, "input", x, "[batch, height, width, channels]");
+  checkRank4(op, "kernel", kernel, transpose ? "[kh, kw, outC, inC]" : "[kh, kw, inC, outC]");
+  const [batch, h, w, c] = x.shape;
+  const [kh, kw, k2, k3] = kernel.shape;
+  const inC = transpose ? k3 : k2;
+  const outC = transpose ? k2 : k3;
+  if (c !== inC) throw new Error(`${op}: input has ${c} channels, kernel expects ${inC}`);
+  const [sh, sw] = size2(op, "strides", o.strides, 1);
+  const [dh, dw] = size2(op, "dilation", o.dilation, 1);
+  const padding = paddingOf(op, o.padding);
+  const act = o.activation ?? "linear";
+  if (!isActivation(act)) throw new RangeError(`${op}: unknown activation ${JSON.stringify(act)}`);
+  const alpha = o.alpha ?? defaultAlpha(act);
+  if (typeof alpha !== "number" || !Number.isFinite(alpha)) {
+    throw new TypeError(`${op}: alpha must be a finite number, got ${alpha}`);
+  }
+  if (o.bias) {
+    if (o.bias.rank !== 1 || o.bias.shape[0] !== outC || o.bias.dtype !== "f32") {
+      throw new Error(
+        `${op}: expected an f32 bias [${outC}], got ${fmtShape(o.bias.shape)} ${o.bias.dtype}`,
+      );
+    }
+  }
+  if (kh < 1 || kw < 1 || outC < 1 || inC < 1) {
+    throw new Error(`${op}: kernel ${fmtShape(kernel.shape)} has an empty dimension`);
+  }
+  if (h < 1 || w < 1) throw new Error(`${op}: input ${fmtShape(x.shape)} has no pixels`);
+  if (!transpose) {
+    const ah = convAxis(h, kh, sh, dh, padding), aw = convAxis(w, kw, sw, dw, padding);
+    if (ah.out === 0 || aw.out === 0) {
+      const dil = dh > 1 || dw > 1 ? ` (dilated to ${(kh - 1) * dh + 1}x${(kw - 1) * dw + 1})` : "";
+      throw new Error(
+        `${op}: kernel ${kh}x${kw}${dil} does not fit a valid-padded ${h}x${w} input`,
+      );
+    }
+    return {
+      g: {
+        h,
+        w,
+        ci: inC,
+        ho: ah.out,
+        wo: aw.out,
+        co: outC,
+        kh,
+        kw,
+        sh,
+        sw,
+        dh,
+        dw,
+        pt: ah.before,
+        pl: aw.before,
+      },
+      batch,
+      bias: o.bias,
+      act,
+      alpha,
+    };
+  }
+  // conv2dTranspose: the gradient of a conv2d whose output is x. Its
+  // output size is Keras's deconv_output_length; the underlying conv maps it
+  // back to x's size with the same padding rule.
+  const span = (k: number, d: number) => (k - 1) * d + 1;
+  const ho = padding === "same" ? h * sh : (h - 1) * sh + span(kh, dh);
+  const wo = padding === "same" ? w * sw : (w - 1) * sw + span(kw, dw);
+  const ah = convAxis(ho, kh, sh, dh, padding), aw = convAxis(wo, kw, sw, dw, padding);
+  return {
+    g: {
+      h: ho,
+      w: wo,
+      ci: outC,
+      ho: h,
+      wo: w,
+      co: inC,
+      kh,
+      kw,
+      sh,
+      sw,
+      dh,
+      dw,
+      pt: ah.before,
+      pl: aw.before,
+    },
+    batch,
+    bias: o.bias,
+    act,
+    alpha,
+  };
+}
+
+// ------------------------------------------------------------------ tiles
+
+/** Whether the adapter runs shaders on the CPU (lavapipe, SwiftShader). */
+function cpuAdapter(): boolean {
+  const info = runtime().info;
+  return info.isFallback ||
+    /llvmpipe|lavapipe|swiftshader/i.test(`${info.name} ${info.architecture}`);
+}
+
+/**
+ * The tile for a product of M rows and N columns.
+ *
+ * GPUs: 4×4 outputs per thread, threads spread over N as far as N fills
+ * them, and over M (up to 256 threads) for the rest; small M shrinks the
+ * tile so a small product still fills workgroups. CPU adapters (lavapipe)
+ * vectorise over invocations and load a value once when every lane reads the
+ * same address, so their tiles put threads along N only and give each thread
+ * many rows: A reads from workgroup memory are then uniform.
+ */
+export function convTile(m: number, n: number, cpu: boolean): ConvTile {
+  if (cpu) {
+    if (n >= 32) return { tm: 8, tn: 4, wgm: 1, wgn: 8, bk: 8 };
+    if (n >= 16) return { tm: 16, tn: 2, wgm: 1, wgn: 8, bk: 8 };
+    if (n >= 8) return { tm: 16, tn: 1, wgm: 1, wgn: 8, bk: 8 };
+    return { tm: 8, tn: 1, wgm: 8, wgn: 1, bk: 8 };
+  }
+  let t: ConvTile;
+  if (n >= 48) t = { tm: 4, tn: 4, wgm: 16, wgn: 16, bk: 16 };
+  else if (n >= 24) t = { tm: 4, tn: 4, wgm: 32, wgn: 8, bk: 16 };
+  else if (n >= 12) t = { tm: 4, tn: 4, wgm: 64, wgn: 4, bk: 8 };
+  else if (n >= 6) t = { tm: 4, tn: 2, wgm: 64, wgn: 4, bk: 8 };
+  else if (n >= 3) t = { tm: 4, tn: 1, wgm: 64, wgn: 4, bk: 8 };
+  else if (n === 2) t = { tm: 2, tn: 1, wgm: 128, wgn: 2, bk: 8 };
+  else t = { tm: 1, tn: 1, wgm: 256, wgn: 1, bk: 8 };
+  while (t.wgm > 1 && (t.wgm * t.tm) / 2 >= m && t.wgm * t.wgn > 32) t = { ...t, wgm: t.wgm / 2 };
+  while (t.tm > 1 && (t.wgm * t.tm) / 2 >= m) t = { ...t, tm: t.tm / 2 };
+  return t;
+}
+
+/** Explicit kernel choices (benchmarks and tests); defaults come from {@link convTile}. */
+export interface ConvKernelOverrides {
+  tile?: ConvTile;
+  /** dw: number of K splits. */
+  splits?: number;
+}
+
+let overrides: ConvKernelOverrides = {};
+
+/**
+ * Runs `fn` with fixed tile / split choices for every convolution product
+ * it records (benchmarks compare tiles; tests cover split and unsplit paths).
+ *
+ * @example
+ * ```ts
+ * lt.withConvKernels({ splits: 1 }, () => lt.backward(loss));
+ * ```
+ */
+export function withConvKernels<T>(o: ConvKernelOverrides, fn: () => T): T {
+  const prev = overrides;
+  overrides = o;
+  try {
+    return fn();
+  } finally {
+    overrides = prev;
+  }
+}
+
+// ------------------------------------------------------------- the products
+
+interface GemmOperands {
+  A: Tensor;
+  YA?: Tensor;
+  B: Tensor;
+  YB?: Tensor;
+  BIAS?: Tensor;
+}
+
+/** The M and K extents of a product for a batch. */
+function extents(mode: ConvGemmMode, g: ConvGeometry, batch: number, bias: boolean) {
+  switch (mode) {
+    case "fwd":
+      return { m: batch * g.ho * g.wo, k: g.kh * g.kw * g.ci };
+    case "dx":
+      return { m: batch * g.h * g.w, k: g.kh * g.kw * g.co };
+    case "dw":
+      return { m: g.kh * g.kw * g.ci + (bias ? 1 : 0), k: batch * g.ho * g.wo };
+  }
+}
+
+/** The uniform block of one product (field order of `UNIFORMS` in shaders/conv2d.ts). */
+function gemmUniforms(
+  g: ConvGeometry,
+  e: { m: number; k: number; chunk: number; alpha: number; n: number; bn: number },
+): Uniforms {
+  return new Uniforms().u32(e.m).u32(e.k).u32(e.chunk).f32(e.alpha)
+    .u32(g.h).u32(g.w).u32(g.ci).u32(g.ho).u32(g.wo).u32(g.co).u32(g.kh).u32(g.kw)
+    .u32(g.sh).u32(g.sw).u32(g.dh).u32(g.dw).i32(g.pt).i32(g.pl)
+    .u32(e.n).u32(Math.ceil(e.n / e.bn)).u32(g.kh * g.kw * g.ci).u32(0).u32(0).u32(0);
+}
+
+function grid(mTiles: number, z: number): [number, number, number] {
+  const max = runtime().limits.maxComputeWorkgroupsPerDimension;
+  const y = Math.ceil(mTiles / max);
+  return [Math.ceil(mTiles / y), y, z];
+}
+
+function bindGemm(spec: ConvGemmSpec, ops: GemmOperands, outs: Record<string, Tensor>): Tensor[] {
+  const all: Record<string, Tensor | undefined> = { ...ops, ...outs };
+  return convGemmBindings(spec).map(([name]) => {
+    const t = all[name];
+    if (!t) throw new Error(`conv2d_gemm: missing operand ${name}`);
+    return t;
+  });
+}
+
+/** fwd / dx product: an NHWC output of the given spatial size with N channels. */
+function gemmOut(
+  op: string,
+  mode: "fwd" | "dx",
+  g: ConvGeometry,
+  batch: number,
+  ops: GemmOperands,
+  epi: { bias: boolean; act: Activation; foldA: Activation | null; alpha: number },
+): Tensor {
+  const { m, k } = extents(mode, g, batch, false);
+  const n = convGemmN(mode, g);
+  const shape = mode === "fwd" ? [batch, g.ho, g.wo, n] : [batch, g.h, g.w, n];
+  const out = empty(shape, "f32", op);
+  if (out.size === 0) return out;
+  const tile = overrides.tile ?? convTile(m, n, cpuAdapter());
+  const spec: ConvGemmSpec = {
+    mode,
+    tile,
+    strided: g.sh > 1 || g.sw > 1,
+    bias: epi.bias,
+    act: epi.act,
+    foldA: epi.foldA,
+    foldB: null,
+    split: false,
+  };
+  const { bm, bn } = convTileShape(tile);
+  const bound = bindGemm(spec, ops, { OUT: out });
+  launch(
+    op,
+    conv2dGemmKernel(spec),
+    bound.slice(0, -1),
+    [out],
+    gemmUniforms(g, { m, k, chunk: k, alpha: epi.alpha, n, bn }),
+    grid(Math.ceil(m / bm), Math.ceil(n / bn)),
+  );
+  return out;
+}
+
+/**
+ * dw product: the kernel gradient `[kh, kw, ci, co]` (A = the conv's input
+ * side, B = the gradient at its output side) and, with `bias`, the bias
+ * gradient `[co]` from the appended row of ones.
+ */
+function gemmFilter(
+  op: string,
+  g: ConvGeometry,
+  batch: number,
+  ops: GemmOperands,
+  fold: { foldA: Activation | null; foldB: Activation | null; alpha: number },
+  bias: boolean,
+): [Tensor, Tensor | null] {
+  const { m, k } = extents("dw", g, batch, bias);
+  const n = g.co;
+  if (k === 0) return [zeros([g.kh, g.kw, g.ci, g.co]), bias ? zeros([g.co]) : null];
+  const dW = empty([g.kh, g.kw, g.ci, g.co], "f32", op);
+  const dB = bias ? empty([g.co], "f32", op) : null;
+  const tile = overrides.tile ?? convTile(m, n, cpuAdapter());
+  const { bm, bn } = convTileShape(tile);
+  const tiles = Math.ceil(m / bm) * Math.ceil(n / bn);
+  // Enough workgroups to fill the adapter, each reducing at least 16 slices.
+  const target = cpuAdapter() ? 4 : 512;
+  const maxSplits = Math.max(1, Math.floor(k / (16 * tile.bk)));
+  let splits = overrides.splits ?? Math.min(maxSplits, Math.ceil(target / tiles));
+  splits = Math.max(1, Math.min(splits, Math.ceil(k / tile.bk)));
+  const chunk = Math.ceil(k / splits / tile.bk) * tile.bk;
+  splits = Math.ceil(k / chunk);
+  const split = splits > 1;
+  const spec: ConvGemmSpec = {
+    mode: "dw",
+    tile,
+    strided: false,
+    bias,
+    act: "linear",
+    foldA: fold.foldA,
+    foldB: fold.foldB,
+    split,
+  };
+  const u = gemmUniforms(g, { m, k, chunk, alpha: fold.alpha, n, bn });
+  const wg = grid(Math.ceil(m / bm), Math.ceil(n / bn) * splits);
+  if (!split) {
+    const outs: Record<string, Tensor> = dB ? { DW: dW, DB: dB } : { DW: dW };
+    const bound = bindGemm(spec, ops, outs);
+    const nOut = dB ? 2 : 1;
+    launch(op, conv2dGemmKernel(spec), bound.slice(0, -nOut), bound.slice(-nOut), u, wg);
+    return [dW, dB];
+  }
+  const partial = empty([splits, m, n], "f32", op);
+  const bound = bindGemm(spec, ops, { P: partial });
+  launch(op, conv2dGemmKernel(spec), bound.slice(0, -1), [partial], u, wg);
+  launch(
+    op,
+    conv2dSplitSumKernel({ bias }),
+    [partial],
+    dB ? [dW, dB] : [dW],
+    new Uniforms().u32(m * n).u32(splits).u32(g.kh * g.kw * g.ci * n),
+    Math.ceil((m * n) / WG),
+  );
+  partial.dispose();
+  return [dW, dB];
+}
+
+/** Sums an NHWC gradient over batch and space (times act'(y) when folded): `[C]`. */
+function channelSums(
+  op: string,
+  gr: Tensor,
+  y: Tensor | null,
+  fold: Activation | null,
+  alpha: number,
+): Tensor {
+  const c = gr.shape[gr.rank - 1];
+  let rows = gr.size / c;
+  if (rows === 0) return zeros([c]);
+  const out = empty([c], "f32", op);
+  let blocks = Math.ceil(rows / CONV_COLSUM_ROWS);
+  let src = gr;
+  let first = true;
+  for (;;) {
+    const dst = blocks === 1 ? out : empty([blocks, c], "f32", op);
+    const f = first && y ? fold : null;
+    launch(
+      op,
+      conv2dColumnSumKernel({ fold: f }),
+      f && y ? [src, y] : [src],
+      [dst],
+      new Uniforms().u32(rows).u32(c).f32(alpha),
+      [Math.ceil(c / CONV_COLSUM_COLS), blocks],
+    );
+    if (!first) src.dispose();
+    first = false;
+    if (dst === out) return out;
+    src = dst;
+    rows = blocks;
+    blocks = Math.ceil(rows / CONV_COLSUM_ROWS);
+  }
+}
+
+// ---------------------------------------------------------------- the ops
+
+/**
+ * 2-D convolution (Keras Conv2D): `act(conv(x, kernel) + bias)`, with x NHWC
+ * `[batch, H, W, inC]` and kernel HWIO `[kh, kw, inC, outC]`. Output
+ * `[batch, Ho, Wo, outC]`, Ho = ceil(H / s) for `same` and
+ * floor((H − (kh − 1)·d − 1) / s) + 1 for `valid`.
+ *
+ * Gradients flow to x, kernel and bias (the activation's derivative is
+ * folded into the backward products' loads).
+ *
+ * @example
+ * ```ts
+ * const x = lt.zeros([8, 28, 28, 1]);
+ * const w = lt.zeros([3, 3, 1, 16]);
+ * const b = lt.zeros([16]);
+ * const y = lt.conv2d(x, w, { padding: "same", bias: b, activation: "relu" }); // [8, 28, 28, 16]
+ * ```
+ */
+export function conv2d(x: Tensor, kernel: Tensor, options: Conv2DOptions = {}): Tensor {
+  const op = "conv2d";
+  const r = resolve(op, x, kernel, options, false);
+  const { g, batch, bias, act, alpha } = r;
+  const y = gemmOut(op, "fwd", g, batch, { A: x, B: kernel, BIAS: bias }, {
+    bias: !!bias,
+    act,
+    foldA: null,
+    alpha,
+  });
+  const fold = act === "linear" ? null : act;
+  const inputs = bias ? [x, kernel, bias] : [x, kernel];
+  return record(y, op, inputs, (gy) => {
+    const gop = `${op} (gradient)`;
+    const dx = x.requiresGrad
+      ? gemmOut(gop, "dx", g, batch, { A: gy, YA: fold ? y : undefined, B: kernel }, {
+        bias: false,
+        act: "linear",
+        foldA: fold,
+        alpha,
+      })
+      : null;
+    let dw: Tensor | null = null, db: Tensor | null = null;
+    if (kernel.requiresGrad || bias?.requiresGrad) {
+      [dw, db] = gemmFilter(gop, g, batch, { A: x, B: gy, YB: fold ? y : undefined }, {
+        foldA: null,
+        foldB: fold,
+        alpha,
+      }, !!bias);
+    }
+    return [dx, dw, db];
+  });
+}
+
+/**
+ * Transposed 2-D convolution (Keras Conv2DTranspose), the gradient of
+ * conv2d with respect to its input: x NHWC `[batch, H, W, inC]`, kernel
+ * `[kh, kw, outC, inC]` (Keras's layout). Output `[batch, Ho, Wo, outC]` with
+ * Ho = H·s for `same` and (H − 1)·s + (kh − 1)·d + 1 for `valid` (Keras's
+ * rule without output_padding).
+ *
+ * @example
+ * ```ts
+ * const z = lt.zeros([8, 7, 7, 32]);
+ * const w = lt.zeros([3, 3, 16, 32]);
+ * const y = lt.conv2dTranspose(z, w, { strides: 2, padding: "same", activation: "relu" }); // [8, 14, 14, 16]
+ * ```
+ */
+export function conv2dTranspose(x: Tensor, kernel: Tensor, options: Conv2DOptions = {}): Tensor {
+  const op = "conv2dTranspose";
+  const { g, batch, bias, act, alpha } = resolve(op, x, kernel, options, true);
+  // Forward: the dx product of the underlying conv, with x as its output gradient.
+  const y = gemmOut(op, "dx", g, batch, { A: x, B: kernel, BIAS: bias }, {
+    bias: !!bias,
+    act,
+    foldA: null,
+    alpha,
+  });
+  const fold = act === "linear" ? null : act;
+  const inputs = bias ? [x, kernel, bias] : [x, kernel];
+  return record(y, op, inputs, (gy) => {
+    const gop = `${op} (gradient)`;
+    const ya = fold ? y : undefined;
+    const dx = x.requiresGrad
+      ? gemmOut(gop, "fwd", g, batch, { A: gy, YA: ya, B: kernel }, {
+        bias: false,
+        act: "linear",
+        foldA: fold,
+        alpha,
+      })
+      : null;
+    const dw = kernel.requiresGrad
+      ? gemmFilter(
+        gop,
+        g,
+        batch,
+        { A: gy, YA: ya, B: x },
+        { foldA: fold, foldB: null, alpha },
+        false,
+      )[0]
+      : null;
+    const db = bias?.requiresGrad ? channelSums(gop, gy, ya ?? null, fold, alpha) : null;
+    return [dx, dw, db];
+  });
+}
