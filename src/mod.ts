@@ -18,3 +18,7 @@ export * from "./ops/mod.ts";
 export * as initializers from "./nn/initializers.ts";
 export * as optim from "./nn/optimizers.ts";
 export * as data from "./data/mod.ts";
+export * as nn from "./nn/mod.ts";
+export * as callbacks from "./nn/callbacks.ts";
+export * as io from "./io/mod.ts";
+export * as metrics from "./metrics/mod.ts";

@@ -34,3 +34,4 @@ export {
   type TileOptions,
 } from "./png.ts";
 export { type CsvRow, type CsvValue, CsvWriter, type CsvWriterOptions, toCsv } from "./csv.ts";
+export { loadWeights, parameterKeys, saveWeights } from "./weights.ts";

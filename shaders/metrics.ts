@@ -1,0 +1,48 @@
+/**
+ * Accuracy metrics as 0/1 hit vectors, summed by the caller on the GPU.
+ *
+ * `categorical`: one thread per row compares argmax(pred) with argmax(target)
+ * (first index on ties, as NumPy). `binary`: one thread per element compares
+ * pred > 0.5 with target > 0.5 (Keras' binary_accuracy threshold).
+ *
+ * Dispatch: ceil(rows / WG) or ceil(n / WG) workgroups. Bindings: pred, target (read), hits (write).
+ * @module
+ */
+import { family, type Kernel, kernel, LINEAR_ID, MAIN_1D, WG } from "./common.ts";
+
+/** Specialisation of the accuracy family. */
+export interface AccuracySpec {
+  mode: "categorical" | "binary";
+}
+
+/** The accuracy kernel. Uniform: n (rows or elements), classes. */
+export const accuracyKernel: (spec: AccuracySpec) => Kernel = family(
+  "accuracy",
+  (spec: AccuracySpec) =>
+    kernel(
+      `accuracy/${spec.mode}`,
+      /* wgsl */ `
+const WG = ${WG}u;
+struct U { n: u32, classes: u32 }
+@group(0) @binding(0) var<storage, read> P: array<f32>;
+@group(0) @binding(1) var<storage, read> T: array<f32>;
+@group(0) @binding(2) var<storage, read_write> hits: array<f32>;
+@group(0) @binding(3) var<uniform> u: U;
+${LINEAR_ID}
+${MAIN_1D}
+  if (i >= u.n) { return; }
+${
+        spec.mode === "binary"
+          ? "  hits[i] = select(0.0, 1.0, (P[i] > 0.5) == (T[i] > 0.5));"
+          : `  let base = i * u.classes;
+  var bp = 0u; var bt = 0u;
+  for (var c = 1u; c < u.classes; c++) {
+    if (P[base + c] > P[base + bp]) { bp = c; }
+    if (T[base + c] > T[base + bt]) { bt = c; }
+  }
+  hits[i] = select(0.0, 1.0, bp == bt);`
+      }
+}`,
+      ["read", "read", "write"],
+    ),
+);

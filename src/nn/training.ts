@@ -1,0 +1,526 @@
+/**
+ * compile / fit / evaluate / predict.
+ *
+ * A step gathers its batch on the GPU from the epoch's shuffled index buffer,
+ * runs forward, backward and the fused optimizer update inside one `tidy`,
+ * and adds the batch loss (times the batch size) into a GPU accumulator. The
+ * host reads that accumulator once per epoch; the progress bar's running loss
+ * comes from a copy read back at most once per `logInterval` without waiting
+ * for it. {@link Runtime.throttle} keeps at most a few steps in flight, so
+ * the GPU never idles and host memory never grows.
+ *
+ * @module
+ */
+import { backward } from "../autograd/tape.ts";
+import { noGrad } from "../autograd/tape.ts";
+import { type Dataset, dataset } from "../data/dataset.ts";
+import { runtime } from "../gpu/runtime.ts";
+import { add, binaryRaw } from "../ops/binary.ts";
+import { clone, fillInPlace, zeros } from "../ops/creation.ts";
+import { launch, Uniforms } from "../ops/kernel_call.ts";
+import {
+  binaryCrossentropy,
+  categoricalCrossentropy,
+  klDivergence,
+  meanAbsoluteError,
+  meanSquaredError,
+  sparseCategoricalCrossentropy,
+} from "../ops/losses.ts";
+import { sum } from "../ops/reduce.ts";
+import { keep, tidy } from "../tensor/scope.ts";
+import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
+import { WG } from "../../shaders/common.ts";
+import { accuracyKernel } from "../../shaders/metrics.ts";
+import type { Callback, Logs, TrainingTarget } from "./callbacks.ts";
+import type { Model } from "./model.ts";
+import { get as getOptimizer, type Optimizer } from "./optimizers.ts";
+
+/** A loss function of (prediction, target) returning a scalar tensor. */
+export type LossFn = (pred: Tensor, target: Tensor) => Tensor;
+
+/** Loss names accepted by compile (Keras spellings). */
+export type LossName =
+  | "mse"
+  | "mean_squared_error"
+  | "mae"
+  | "mean_absolute_error"
+  | "binary_crossentropy"
+  | "categorical_crossentropy"
+  | "sparse_categorical_crossentropy"
+  | "kld"
+  | "kl_divergence";
+
+const LOSSES: Record<LossName, LossFn> = {
+  mse: meanSquaredError,
+  mean_squared_error: meanSquaredError,
+  mae: meanAbsoluteError,
+  mean_absolute_error: meanAbsoluteError,
+  binary_crossentropy: (p, t) => binaryCrossentropy(p, t),
+  categorical_crossentropy: (p, t) => categoricalCrossentropy(p, t),
+  sparse_categorical_crossentropy: (p, t) => sparseCategoricalCrossentropy(p, t),
+  kld: (p, t) => klDivergence(t, p),
+  kl_divergence: (p, t) => klDivergence(t, p),
+};
+
+/** What compile takes. */
+export interface CompileOptions {
+  optimizer: Optimizer | string;
+  loss: LossName | LossFn;
+  /** `"accuracy"`: categorical accuracy for multi-class outputs, binary accuracy for one unit or BCE. */
+  metrics?: "accuracy"[];
+}
+
+/** The compiled training configuration of a model. */
+export interface Compiled {
+  optimizer: Optimizer;
+  loss: LossFn;
+  lossName: string;
+  accuracy: "categorical" | "binary" | null;
+  /** How targets are gathered from integer labels. */
+  targets: "dense" | "onehot" | "sparse";
+}
+
+/** Resolves compile options (validating names before any GPU work). */
+export function compileOptions(model: Model, o: CompileOptions): Compiled {
+  if (!o || !o.optimizer || !o.loss) {
+    throw new Error(`compile(${model.name}): pass { optimizer, loss }`);
+  }
+  const optimizer = getOptimizer(o.optimizer);
+  let loss: LossFn, lossName: string;
+  if (typeof o.loss === "string") {
+    if (!(o.loss in LOSSES)) {
+      throw new Error(
+        `compile(${model.name}): unknown loss "${o.loss}" (expected one of ${
+          Object.keys(LOSSES).join(", ")
+        })`,
+      );
+    }
+    loss = LOSSES[o.loss as LossName];
+    lossName = o.loss;
+  } else if (typeof o.loss === "function") {
+    loss = o.loss;
+    lossName = o.loss.name || "custom";
+  } else throw new TypeError(`compile(${model.name}): loss must be a name or a function`);
+  let accuracy: Compiled["accuracy"] = null;
+  for (const m of o.metrics ?? []) {
+    if (m !== "accuracy") {
+      throw new Error(`compile(${model.name}): unknown metric "${m}" (expected "accuracy")`);
+    }
+    const units = model.outputs[0].shape[model.outputs[0].shape.length - 1];
+    accuracy = lossName === "binary_crossentropy" || units === 1 ? "binary" : "categorical";
+  }
+  const targets = lossName === "sparse_categorical_crossentropy"
+    ? "sparse"
+    : lossName === "categorical_crossentropy"
+    ? "onehot"
+    : "dense";
+  return { optimizer, loss, lossName, accuracy, targets };
+}
+
+/** Inputs fit/evaluate/predict accept: a GPU dataset, a tensor `[n, ...]`, or host values. */
+export type DataLike = Dataset | Tensor | Float32Array | Uint8Array;
+
+/** Targets: like inputs, or integer class labels (one per sample) for classifiers. */
+export type TargetLike = DataLike | Int32Array | number[];
+
+interface Source {
+  n: number;
+  gather(indices: Tensor, offset: number, count: number, training: boolean): Tensor;
+  dispose(): void;
+}
+
+function isDataset(x: unknown): x is Dataset {
+  return !!x && typeof x === "object" && "gather" in x && "epoch" in x;
+}
+
+function inputSource(op: string, x: DataLike, shape: readonly number[]): Source & { ds: Dataset } {
+  let ds: Dataset, owned = false;
+  if (isDataset(x)) ds = x;
+  else if (x instanceof Float32Array || x instanceof Uint8Array) {
+    ds = dataset(x, { shape });
+    owned = true;
+  } else if (x && typeof x === "object" && "shape" in x) {
+    ds = dataset(x as Tensor);
+    owned = true;
+  } else throw new TypeError(`${op}: expected a Dataset, a Tensor or a Float32Array/Uint8Array`);
+  if (ds.sampleShape.join() !== shape.join()) {
+    throw new Error(
+      `${op}: expected samples of shape ${fmtShape(shape)}, got ${fmtShape(ds.sampleShape)}`,
+    );
+  }
+  return {
+    ds,
+    n: ds.n,
+    gather: (i, o, c, training) => ds.gather(i, o, c, { training }),
+    dispose: () => owned && ds.dispose(),
+  };
+}
+
+function targetSource(
+  op: string,
+  y: TargetLike,
+  x: Source & { ds: Dataset },
+  shape: readonly number[],
+  c: Compiled,
+): Source {
+  const classes = shape[shape.length - 1];
+  const labelled = Array.isArray(y) || y instanceof Int32Array ||
+    (y instanceof Uint8Array && c.targets !== "dense" && y.length === x.n);
+  if (labelled) {
+    if (c.targets === "dense") {
+      throw new Error(
+        `${op}: integer labels need a classification loss (categorical or sparse_categorical_crossentropy), got ${c.lossName}`,
+      );
+    }
+    const labels = y as ArrayLike<number>;
+    if (labels.length !== x.n) {
+      throw new Error(`${op}: expected ${x.n} labels (one per sample), got ${labels.length}`);
+    }
+    const carrier = dataset(new Uint8Array(x.n), {
+      shape: [1],
+      labels: Int32Array.from(labels),
+      classes,
+    });
+    const oneHot = c.targets === "onehot";
+    return {
+      n: x.n,
+      gather: (i, o, cnt) => carrier.gatherLabels(i, o, cnt, { oneHot }),
+      dispose: () => carrier.dispose(),
+    };
+  }
+  if (y === x.ds) {
+    return {
+      n: x.n,
+      gather: (i, o, cnt) => x.ds.gather(i, o, cnt, { training: false }),
+      dispose: () => {},
+    };
+  }
+  const s = inputSource(op, y as DataLike, shape);
+  if (s.n !== x.n) throw new Error(`${op}: x has ${x.n} samples but y has ${s.n}`);
+  return { ...s, gather: (i, o, cnt) => s.gather(i, o, cnt, false) };
+}
+
+/** Options of fit. */
+export interface FitOptions {
+  epochs?: number;
+  batchSize?: number;
+  shuffle?: boolean;
+  /** Seed of the shuffles (default 0). */
+  seed?: number;
+  /** Held-out inputs and targets evaluated after every epoch. */
+  validationData?: [DataLike, TargetLike];
+  /** Fraction of the samples (the last ones, before shuffling, as Keras) held out for validation. */
+  validationSplit?: number;
+  callbacks?: Callback[];
+  /** Epoch to start counting from (resuming). */
+  initialEpoch?: number;
+  /** Milliseconds between running-loss readbacks for per-batch callbacks (default 500). */
+  logInterval?: number;
+}
+
+/** Per-epoch values of a fit, as Keras' History. */
+export interface History {
+  epoch: number[];
+  history: Record<string, number[]>;
+}
+
+function positiveInt(op: string, what: string, v: number): number {
+  if (!Number.isInteger(v) || v < 1) {
+    throw new RangeError(`${op}: ${what} must be a positive integer, got ${v}`);
+  }
+  return v;
+}
+
+/** Adds `scale`·`x` (a scalar tensor) into the accumulator `acc` in place. */
+function accumulate(acc: Tensor, x: Tensor, scale: number): void {
+  binaryRaw("add", acc, scale === 1 ? x : binaryRaw("mul", x, zerosLike1(scale)), acc);
+}
+
+function zerosLike1(v: number): Tensor {
+  return fillInPlace(empty([1], "f32", "fit"), v);
+}
+
+function hits(pred: Tensor, target: Tensor, mode: "categorical" | "binary"): Tensor {
+  const rows = mode === "binary" ? pred.size : pred.size / pred.shape[pred.rank - 1];
+  const h = empty([rows], "f32", "accuracy");
+  const classes = pred.shape[pred.rank - 1];
+  let t = target;
+  if (target.dtype === "i32") {
+    throw new Error(
+      "accuracy: sparse integer targets are not supported with the accuracy metric; use one-hot targets",
+    );
+  }
+  if (t.size !== pred.size) {
+    throw new Error(
+      `accuracy: prediction ${fmtShape(pred.shape)} and target ${fmtShape(t.shape)} differ`,
+    );
+  }
+  launch(
+    "accuracy",
+    accuracyKernel({ mode }),
+    [pred, t],
+    [h],
+    new Uniforms().u32(rows).u32(classes),
+    Math.ceil(rows / WG),
+  );
+  t = sum(h);
+  return t;
+}
+
+/** Runs one training step's work (forward, loss, backward, update) and accumulates the loss. */
+function trainStep(
+  model: Model,
+  c: Compiled,
+  xb: Tensor,
+  yb: Tensor,
+  size: number,
+  acc: { loss: Tensor; hits: Tensor | null },
+): void {
+  const extra: Tensor[] = [];
+  const pred = model.run([xb], { training: true, losses: extra })[0];
+  const loss = c.loss(pred, yb);
+  if (loss.size !== 1) {
+    throw new Error(`fit(${model.name}): the loss must be a scalar, got ${fmtShape(loss.shape)}`);
+  }
+  let total = loss;
+  for (const t of [...extra, ...model.regularizationLosses()]) total = add(total, t);
+  backward(total);
+  c.optimizer.step(model.trainableWeights());
+  noGrad(() => {
+    accumulate(acc.loss, total, size);
+    if (acc.hits && c.accuracy) accumulate(acc.hits, hits(pred, yb, c.accuracy), 1);
+  });
+}
+
+/** Fits a compiled model. See {@link Model.fit}. */
+export async function fit(
+  model: Model,
+  c: Compiled,
+  x: DataLike,
+  y: TargetLike,
+  o: FitOptions = {},
+): Promise<History> {
+  const op = `fit(${model.name})`;
+  const epochs = positiveInt(op, "epochs", o.epochs ?? 1);
+  const batchSize = positiveInt(op, "batchSize", o.batchSize ?? 32);
+  const initialEpoch = o.initialEpoch ?? 0;
+  const inShape = model.inputs[0].shape, outShape = model.outputs[0].shape;
+  let xs = inputSource(op, x, inShape);
+  let ys = targetSource(op, y, xs, outShape, c);
+  let val: [DataLike, TargetLike] | null = o.validationData ?? null;
+  const cleanup: (() => void)[] = [() => xs.dispose(), () => ys.dispose()];
+  if (o.validationSplit !== undefined) {
+    const f = o.validationSplit;
+    if (!(f > 0 && f < 1)) {
+      throw new RangeError(`${op}: validationSplit must be in (0, 1), got ${f}`);
+    }
+    if (val) throw new Error(`${op}: pass validationData or validationSplit, not both`);
+    if (!isDataset(y) && y !== x) {
+      throw new Error(`${op}: validationSplit needs x and y as one Dataset or the same data`);
+    }
+    const cut = Math.floor(xs.n * (1 - f));
+    const train = xs.ds.slice(0, cut), held = xs.ds.slice(cut);
+    const ownedX = xs;
+    xs = {
+      ds: train,
+      n: train.n,
+      gather: (i, of, cnt, tr) => train.gather(i, of, cnt, { training: tr }),
+      dispose: () => {},
+    };
+    ys = y === x || y === ownedX.ds
+      ? {
+        n: train.n,
+        gather: (i, of, cnt) => train.gather(i, of, cnt, { training: false }),
+        dispose: () => {},
+      }
+      : targetSource(op, (y as Dataset).slice(0, cut), xs, outShape, c);
+    val = [held, y === x || y === ownedX.ds ? held : (y as Dataset).slice(cut)];
+    cleanup.push(() => {
+      train.dispose();
+      held.dispose();
+    });
+  }
+  if (xs.n < 1) throw new Error(`${op}: no training samples`);
+
+  const rt = runtime();
+  const target: TrainingTarget = {
+    stopTraining: false,
+    get learningRate() {
+      return c.optimizer.learningRate;
+    },
+    set learningRate(v: number) {
+      c.optimizer.learningRate = v;
+    },
+  };
+  const callbacks = o.callbacks ?? [];
+  const steps = Math.ceil(xs.n / batchSize);
+  for (const cb of callbacks) cb.setParams?.({ epochs, steps, samples: xs.n, batchSize }, target);
+  (model as { stopTraining?: boolean }).stopTraining = false;
+
+  const history: History = { epoch: [], history: {} };
+  const acc = {
+    loss: keep(zeros([1])),
+    hits: c.accuracy ? keep(zeros([1])) : null,
+  };
+  const interval = o.logInterval ?? 500;
+  try {
+    for (const cb of callbacks) await cb.onTrainBegin?.();
+    for (let e = initialEpoch; e < epochs; e++) {
+      for (const cb of callbacks) await cb.onEpochBegin?.(e);
+      fillInPlace(acc.loss, 0);
+      if (acc.hits) fillInPlace(acc.hits, 0);
+      let seen = 0, running = NaN, lastRead = performance.now();
+      const ep = xs.ds.epoch({
+        batchSize,
+        shuffle: o.shuffle ?? true,
+        seed: o.seed ?? 0,
+        epoch: e,
+      });
+      try {
+        for (const step of ep) {
+          tidy(() => {
+            const xb = xs.gather(ep.indices, step.offset, step.size, true);
+            const yb = ys.gather(ep.indices, step.offset, step.size, false);
+            trainStep(model, c, xb, yb, step.size, acc);
+          });
+          seen += step.size;
+          await rt.throttle();
+          if (callbacks.length && performance.now() - lastRead > interval) {
+            lastRead = performance.now();
+            const snapshot = clone(acc.loss), at = seen;
+            snapshot.toArray().then((v) => (running = v[0] / at), () => {}).finally(() =>
+              snapshot.dispose()
+            );
+          }
+          for (const cb of callbacks) {
+            await cb.onBatchEnd?.(step.index, { loss: running, size: step.size });
+          }
+        }
+      } finally {
+        ep.dispose();
+      }
+      const logs: Logs = { loss: (await acc.loss.toArray())[0] / seen };
+      if (acc.hits) {
+        logs.accuracy = (await acc.hits.toArray())[0] /
+          (c.accuracy === "binary" ? seen * sizeOfOut(outShape) : seen);
+      }
+      if (!Number.isFinite(logs.loss)) {
+        throw new Error(
+          `${op}: the loss became ${logs.loss} in epoch ${
+            e + 1
+          } (learning rate ${c.optimizer.learningRate}); ` +
+            `lower the learning rate or check the inputs for NaN/Inf`,
+        );
+      }
+      if (val) {
+        const v = await evaluate(model, c, val[0], val[1], { batchSize });
+        for (const [k, value] of Object.entries(v)) logs[`val_${k}`] = value;
+      }
+      logs.lr = c.optimizer.learningRate;
+      history.epoch.push(e);
+      for (const [k, v] of Object.entries(logs)) (history.history[k] ??= []).push(v);
+      for (const cb of callbacks) await cb.onEpochEnd?.(e, logs);
+      if (target.stopTraining || (model as { stopTraining?: boolean }).stopTraining) break;
+    }
+    const last: Logs = {};
+    for (const [k, v] of Object.entries(history.history)) last[k] = v[v.length - 1];
+    for (const cb of callbacks) await cb.onTrainEnd?.(last);
+  } finally {
+    acc.loss.dispose();
+    acc.hits?.dispose();
+    for (const f of cleanup) f();
+  }
+  return history;
+}
+
+function sizeOfOut(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** Evaluates a compiled model: the mean loss (and accuracy) over the data. See {@link Model.evaluate}. */
+export async function evaluate(
+  model: Model,
+  c: Compiled,
+  x: DataLike,
+  y: TargetLike,
+  o: { batchSize?: number } = {},
+): Promise<Logs> {
+  const op = `evaluate(${model.name})`;
+  const batchSize = positiveInt(op, "batchSize", o.batchSize ?? 32);
+  const xs = inputSource(op, x, model.inputs[0].shape);
+  const ys = targetSource(op, y, xs, model.outputs[0].shape, c);
+  const lossAcc = keep(zeros([1]));
+  const hitAcc = c.accuracy ? keep(zeros([1])) : null;
+  const ep = xs.ds.epoch({ batchSize, shuffle: false });
+  try {
+    for (const step of ep) {
+      noGrad(() =>
+        tidy(() => {
+          const xb = xs.gather(ep.indices, step.offset, step.size, false);
+          const yb = ys.gather(ep.indices, step.offset, step.size, false);
+          const pred = model.run([xb], { training: false, losses: [] })[0];
+          accumulate(lossAcc, c.loss(pred, yb), step.size);
+          if (hitAcc && c.accuracy) accumulate(hitAcc, hits(pred, yb, c.accuracy), 1);
+        })
+      );
+      await runtime().throttle();
+    }
+    const logs: Logs = { loss: (await lossAcc.toArray())[0] / xs.n };
+    if (hitAcc) {
+      logs.accuracy = (await hitAcc.toArray())[0] /
+        (c.accuracy === "binary" ? xs.n * sizeOfOut(model.outputs[0].shape) : xs.n);
+    }
+    return logs;
+  } finally {
+    ep.dispose();
+    lossAcc.dispose();
+    hitAcc?.dispose();
+    xs.dispose();
+    ys.dispose();
+  }
+}
+
+/**
+ * Runs a model over data in batches (inference mode) and returns the outputs
+ * as one GPU tensor `[n, ...outputShape]`. See {@link Model.predict}.
+ */
+export async function predict(
+  model: Model,
+  x: DataLike,
+  o: { batchSize?: number } = {},
+): Promise<Tensor> {
+  const op = `predict(${model.name})`;
+  const batchSize = positiveInt(op, "batchSize", o.batchSize ?? 256);
+  const xs = inputSource(op, x, model.inputs[0].shape);
+  const outShape = model.outputs[0].shape;
+  const per = sizeOfOut(outShape);
+  const out = empty([xs.n, ...outShape], "f32", op);
+  const ep = xs.ds.epoch({ batchSize, shuffle: false });
+  const rt = runtime();
+  try {
+    for (const step of ep) {
+      noGrad(() =>
+        tidy(() => {
+          const xb = xs.gather(ep.indices, step.offset, step.size, false);
+          const pred = model.run([xb], { training: false, losses: [] })[0];
+          rt.copy(
+            op,
+            pred.storage(op).buffer,
+            0,
+            out.storage(op).buffer,
+            step.offset * per * 4,
+            step.size * per * 4,
+          );
+        })
+      );
+      await rt.throttle();
+    }
+  } catch (e) {
+    out.dispose();
+    throw e;
+  } finally {
+    ep.dispose();
+    xs.dispose();
+  }
+  return out;
+}
