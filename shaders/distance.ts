@@ -1,0 +1,310 @@
+/**
+ * Pairwise kernels over two row sets: squared Euclidean distances or dot
+ * products between every row of A [n, d] and every row of B [k, d], and the
+ * silhouette kernel that sums Euclidean distances per cluster without ever
+ * storing the n × n matrix.
+ *
+ * The shared core ({@link pairwiseMain}) gives each thread one row of A and
+ * walks B in register blocks of TJ = 16 rows; A and B are staged through
+ * workgroup memory TF features at a time (16, or the next power of two ≥ d
+ * when d is smaller, so 2-D data does not pay for 16), so each A element is read from
+ * global memory once per B block and each B element once per workgroup. The
+ * caller's epilogue sees each (i, j) value `v` once, which is how k-means fuses
+ * the arg-min and DEC fuses the Student-t kernel and its row normaliser into
+ * the same pass. Distances are sums of squared differences, not
+ * ‖a‖² + ‖b‖² − 2a·b, which cancels badly in float32 for nearby points.
+ *
+ * Dispatch: ceil(n / TI) workgroups of TI = 64 threads (the runtime may split
+ * them over x and y). Uniform block: `n` (A rows), `k` (B rows), `d` (shared
+ * length), then the kernel's own fields.
+ * @module
+ */
+import { family, type Kernel, kernel } from "./common.ts";
+
+/** Rows of A per workgroup (one per thread). */
+export const TI = 64;
+/** Rows of B per register block. */
+export const TJ = 16;
+/** Most features per workgroup-memory stage. */
+export const MAX_TF = 16;
+
+/** Features per stage for a shared length d: min(16, next power of two ≥ d). */
+export function featureTile(d: number): number {
+  return Math.min(MAX_TF, 2 ** Math.ceil(Math.log2(Math.max(1, d))));
+}
+
+/** How a pair's values combine over the shared dimension. */
+export type Combine = "sqdist" | "dot";
+
+/** What the core needs to know about its operands. */
+export interface PairCore {
+  /** `sqdist`: Σ (a − b)²; `dot`: Σ a·b. */
+  combine: Combine;
+  /** Features per stage, from {@link featureTile}. */
+  tf: number;
+  /** Subtract `SHIFT[t]` from A's elements as they are loaded (centring for PCA). */
+  shiftA?: boolean;
+}
+
+/** WGSL pieces a kernel plugs into the core. */
+export interface PairHooks {
+  /** After the optional gate, before the B loop; must not branch around barriers. */
+  before?: string;
+  /** Runs once per (i, j) with `i < u.n`, `j < u.k`; sees `i`, `j`, `v` (the combined value). */
+  each: string;
+  /** After the B loop (every thread; guard with `valid`). */
+  after?: string;
+  /** Extra statements before everything (e.g. a workgroup-uniform gate that may `return`). */
+  prelude?: string;
+}
+
+/**
+ * The core's module-scope declarations and entry point. The caller declares
+ * `A`, `B` (and `SHIFT` with `shiftA`) storage arrays and a uniform `u` whose
+ * first three fields are `n`, `k`, `d`.
+ */
+export function pairwiseMain(core: PairCore, hooks: PairHooks): string {
+  const load = core.shiftA ? "A[gi * u.d + gt] - SHIFT[gt]" : "A[gi * u.d + gt]";
+  const step = core.combine === "sqdist"
+    ? "let diff = a - Bs[jj * TF + c]; acc[jj] = fma(diff, diff, acc[jj]);"
+    : "acc[jj] = fma(a, Bs[jj * TF + c], acc[jj]);";
+  return /* wgsl */ `
+const TI = ${TI}u;
+const TJ = ${TJ}u;
+const TF = ${core.tf}u;
+var<workgroup> As: array<f32, ${TI * (core.tf + 1)}>;
+var<workgroup> Bs: array<f32, ${TJ * core.tf}>;
+
+@compute @workgroup_size(${TI})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let row0 = (wid.y * nwg.x + wid.x) * TI;
+  let i = row0 + lid;
+  let valid = i < u.n;
+  ${hooks.prelude ?? ""}
+  ${hooks.before ?? ""}
+  for (var j0 = 0u; j0 < u.k; j0 += TJ) {
+    // Explicit initialisers: Naga does not re-zero a bare var declared inside a loop.
+    var acc = array<f32, TJ>();
+    for (var t0 = 0u; t0 < u.d; t0 += TF) {
+      for (var e = lid; e < TI * TF; e += TI) {
+        let gi = row0 + e / TF;
+        let gt = t0 + e % TF;
+        var x = 0.0;
+        if (gi < u.n && gt < u.d) { x = ${load}; }
+        As[(e / TF) * (TF + 1u) + e % TF] = x;
+      }
+      for (var e = lid; e < TJ * TF; e += TI) {
+        let gj = j0 + e / TF;
+        let gt = t0 + e % TF;
+        var y = 0.0;
+        if (gj < u.k && gt < u.d) { y = B[gj * u.d + gt]; }
+        Bs[e] = y;
+      }
+      workgroupBarrier();
+      for (var c = 0u; c < TF; c++) {
+        let a = As[lid * (TF + 1u) + c];
+        for (var jj = 0u; jj < TJ; jj++) { ${step} }
+      }
+      workgroupBarrier();
+    }
+    if (valid) {
+      let jn = min(TJ, u.k - j0);
+      for (var jj = 0u; jj < jn; jj++) {
+        let j = j0 + jj;
+        let v = acc[jj];
+        ${hooks.each}
+      }
+    }
+  }
+  ${hooks.after ?? ""}
+}`;
+}
+
+/** Specialisation of the plain pairwise family. */
+export interface PairwiseSpec extends PairCore {
+  /** Add `BIAS[j]` to every output (the mean in PCA's inverse transform). */
+  biasOut?: boolean;
+}
+
+/**
+ * out[i, j] = Σ_t combine(A[i, t] (− SHIFT[t]), B[j, t]) (+ BIAS[j]).
+ * Bindings: A, B, [SHIFT], [BIAS], OUT. Uniform: n, k, d.
+ */
+export const pairwiseKernel: (spec: PairwiseSpec) => Kernel = family(
+  "pairwise",
+  (spec: PairwiseSpec) => {
+    const names = ["A", "B", ...(spec.shiftA ? ["SHIFT"] : []), ...(spec.biasOut ? ["BIAS"] : [])];
+    const decl = names.map((n, b) =>
+      `@group(0) @binding(${b}) var<storage, read> ${n}: array<f32>;`
+    ).join("\n");
+    return kernel(
+      `pairwise/${spec.combine}/tf${spec.tf}${spec.shiftA ? "/shift" : ""}${
+        spec.biasOut ? "/bias" : ""
+      }`,
+      /* wgsl */ `
+struct U { n: u32, k: u32, d: u32 }
+${decl}
+@group(0) @binding(${names.length}) var<storage, read_write> OUT: array<f32>;
+@group(0) @binding(${names.length + 1}) var<uniform> u: U;
+${
+        pairwiseMain(spec, {
+          each: `OUT[i * u.k + j] = v${spec.biasOut ? " + BIAS[j]" : ""};`,
+        })
+      }`,
+      [...names.map(() => "read" as const), "write"],
+    );
+  },
+);
+
+/** Specialisation of the silhouette family. */
+export interface SilhouetteSpec {
+  /** Size of the per-thread cluster accumulators: a power of two ≥ the number of clusters. */
+  kmax: number;
+  /** Features per stage, from {@link featureTile}. */
+  tf: number;
+}
+
+/** Points of B (the "other" side) per tile in the silhouette kernel. */
+export const SIL_TJ = 32;
+
+/**
+ * Silhouette coefficient of every point (Rousseeuw 1987), n² distances never
+ * stored: each thread owns one point i and walks all points j in tiles of
+ * {@link SIL_TJ}, adding ‖x_i − x_j‖ to its accumulator for j's cluster
+ * (Kahan-compensated, since a cluster may hold 10⁴ terms of similar size).
+ * Then a = D[c_i] / (n_{c_i} − 1), b = min over other non-empty clusters of
+ * D[c] / n_c, s = (b − a) / max(a, b), 0 for singletons and for a = b = 0 —
+ * scikit-learn's conventions. A point whose sums are not finite (NaN or ±Inf
+ * in x) gets s = 3e38, which no valid silhouette reaches.
+ *
+ * Bindings: X [n, d], CODES i32 [n] (0..k−1), COUNTS f32 [k], S f32 [n].
+ * Uniform: n, k, d. Dispatch: ceil(n / 64) workgroups of 64.
+ */
+export const silhouetteKernel: (spec: SilhouetteSpec) => Kernel = family(
+  "silhouette",
+  (spec: SilhouetteSpec) =>
+    kernel(
+      `silhouette/k${spec.kmax}/tf${spec.tf}`,
+      /* wgsl */ `
+struct U { n: u32, k: u32, d: u32 }
+@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read> CODES: array<i32>;
+@group(0) @binding(2) var<storage, read> COUNTS: array<f32>;
+@group(0) @binding(3) var<storage, read_write> S: array<f32>;
+@group(0) @binding(4) var<uniform> u: U;
+const TI = 64u;
+const TJ = ${SIL_TJ}u;
+const TF = ${spec.tf}u;
+const KMAX = ${spec.kmax}u;
+var<workgroup> Xi: array<f32, ${64 * (spec.tf + 1)}>;
+var<workgroup> Xj: array<f32, ${SIL_TJ * spec.tf}>;
+var<workgroup> Lj: array<i32, ${SIL_TJ}>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let row0 = (wid.y * nwg.x + wid.x) * TI;
+  let i = row0 + lid;
+  var sum = array<f32, KMAX>();
+  var comp = array<f32, KMAX>();
+  for (var j0 = 0u; j0 < u.n; j0 += TJ) {
+    var part = array<f32, TJ>(); // explicit: Naga keeps a bare loop var across iterations
+    for (var t0 = 0u; t0 < u.d; t0 += TF) {
+      for (var e = lid; e < TI * TF; e += TI) {
+        let gi = row0 + e / TF;
+        let gt = t0 + e % TF;
+        var x = 0.0;
+        if (gi < u.n && gt < u.d) { x = X[gi * u.d + gt]; }
+        Xi[(e / TF) * (TF + 1u) + e % TF] = x;
+      }
+      for (var e = lid; e < TJ * TF; e += TI) {
+        let gj = j0 + e / TF;
+        let gt = t0 + e % TF;
+        var y = 0.0;
+        if (gj < u.n && gt < u.d) { y = X[gj * u.d + gt]; }
+        Xj[e] = y;
+      }
+      if (t0 == 0u && lid < TJ) {
+        var c = -1;
+        if (j0 + lid < u.n) { c = CODES[j0 + lid]; }
+        Lj[lid] = c;
+      }
+      workgroupBarrier();
+      for (var c = 0u; c < TF; c++) {
+        let a = Xi[lid * (TF + 1u) + c];
+        for (var jj = 0u; jj < TJ; jj++) {
+          let diff = a - Xj[jj * TF + c];
+          part[jj] = fma(diff, diff, part[jj]);
+        }
+      }
+      workgroupBarrier();
+    }
+    for (var jj = 0u; jj < TJ; jj++) {
+      let c = Lj[jj];
+      if (c >= 0) {
+        // Kahan summation: sum + comp carries the low-order bits the f32 sum drops.
+        let y = sqrt(part[jj]) - comp[c];
+        let t = sum[c] + y;
+        comp[c] = (t - sum[c]) - y;
+        sum[c] = t;
+      }
+    }
+    workgroupBarrier();
+  }
+  if (i >= u.n) { return; }
+  let ci = CODES[i];
+  let ni = COUNTS[ci];
+  var s = 0.0;
+  // NaN or ±Inf in x reaches the sums; report it as an out-of-range value the host rejects.
+  var bad = false;
+  for (var c = 0u; c < u.k; c++) {
+    bad = bad || (bitcast<u32>(sum[c]) & 0x7f800000u) == 0x7f800000u;
+  }
+  if (ni > 1.0) {
+    let a = sum[ci] / (ni - 1.0);
+    var b = 3.4e38;
+    for (var c = 0u; c < u.k; c++) {
+      if (i32(c) != ci && COUNTS[c] > 0.0) { b = min(b, sum[c] / COUNTS[c]); }
+    }
+    let m = max(a, b);
+    if (m > 0.0) { s = (b - a) / m; }
+  }
+  S[i] = select(s, 3.0e38, bad);
+}`,
+      ["read", "read", "read", "write"],
+    ),
+);
+
+/**
+ * One workgroup sums a whole array: out[0] = scale · Σ X[e] (each thread a
+ * strided run, then a tree in workgroup memory). Deterministic, no atomics;
+ * for the small vectors clustering reduces (per-point values, n ≤ ~10⁶).
+ * Bindings: X, OUT. Uniform: n, scale. Dispatch: 1 workgroup.
+ */
+export const sumAllKernel: (spec: Record<string, never>) => Kernel = family(
+  "sum_all",
+  (_spec: Record<string, never>) =>
+    kernel(
+      "sum_all",
+      /* wgsl */ `
+struct U { n: u32, scale: f32 }
+@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read_write> OUT: array<f32>;
+@group(0) @binding(2) var<uniform> u: U;
+var<workgroup> sh: array<f32, 256>;
+@compute @workgroup_size(256)
+fn main(@builtin(local_invocation_index) lid: u32) {
+  var s = 0.0;
+  for (var e = lid; e < u.n; e += 256u) { s += X[e]; }
+  sh[lid] = s;
+  workgroupBarrier();
+  for (var h = 128u; h > 0u; h >>= 1u) {
+    if (lid < h) { sh[lid] += sh[lid + h]; }
+    workgroupBarrier();
+  }
+  if (lid == 0u) { OUT[0] = sh[0] * u.scale; }
+}`,
+      ["read", "write"],
+    ),
+);
