@@ -1,0 +1,272 @@
+/**
+ * DEC's soft assignment (Xie, Girshick & Farhadi 2016, "Unsupervised Deep
+ * Embedding for Clustering Analysis", eq. 1–3): the Student's t kernel between
+ * embeddings and cluster centres, its row normaliser, its gradient, the
+ * target distribution and the KL divergence that DEC minimises.
+ *
+ * With d_ij = ‖z_i − μ_j‖², b_ij = 1 + d_ij/α and e = (α+1)/2:
+ *   q_ij = b_ij^(−e) / Σ_l b_il^(−e).
+ * The kernels evaluate w_ij = (b_ij / b_i,min)^(−e) ∈ (0, 1] instead of
+ * b_ij^(−e): the ratio cancels in q, and the nearest centre's term is 1, so
+ * the normaliser never underflows even for large α or far-away points.
+ *
+ * The forward kernel is one pass (a thread per row: distances to all k
+ * centres through the pairwise core, then the kernel values and the row sum
+ * in the same thread). The gradient kernel produces, per (i, j),
+ *   H_ij = ∂L/∂d_ij · 2,
+ * from which ∂L/∂z_i = Σ_j H_ij (z_i − μ_j) ({@link softAssignDzKernel}) and
+ * ∂L/∂μ_j = −Σ_i H_ij (z_i − μ_j) (a segmented column sum).
+ * @module
+ */
+import { family, type Kernel, kernel } from "./common.ts";
+import { pairwiseMain } from "./distance.ts";
+
+/** WGSL: w = (b / bmin)^(−e), with the common α = 1 (e = 1) as a division. */
+const RATIO = /* wgsl */ `
+fn ratio(b: f32, bmin: f32) -> f32 {
+  if (u.expo == 1.0) { return bmin / b; }
+  return pow(b / bmin, -u.expo);
+}`;
+
+/**
+ * q = softAssign(z, μ): one thread per row. Q's row is scratch for b_ij
+ * before it receives q_ij. Bindings: A = Z [n, d], B = MU [k, d], Q [n, k].
+ * Uniform: n, k, d, alpha, expo. Dispatch: ceil(n / 64).
+ */
+export const softAssignKernel: (spec: { tf: number }) => Kernel = family(
+  "soft_assign",
+  (spec: { tf: number }) =>
+    kernel(
+      `soft_assign/tf${spec.tf}`,
+      /* wgsl */ `
+struct U { n: u32, k: u32, d: u32, alpha: f32, expo: f32 }
+@group(0) @binding(0) var<storage, read> A: array<f32>;
+@group(0) @binding(1) var<storage, read> B: array<f32>;
+@group(0) @binding(2) var<storage, read_write> Q: array<f32>;
+@group(0) @binding(3) var<uniform> u: U;
+${RATIO}
+${
+        pairwiseMain({ combine: "sqdist", tf: spec.tf }, {
+          before: "var bmin = 3.4e38;",
+          each: "let b = 1.0 + v / u.alpha; Q[i * u.k + j] = b; bmin = min(bmin, b);",
+          after: /* wgsl */ `
+  if (valid) {
+    var s = 0.0;
+    for (var j = 0u; j < u.k; j++) {
+      let w = ratio(Q[i * u.k + j], bmin);
+      Q[i * u.k + j] = w;
+      s += w;
+    }
+    let inv = 1.0 / s;
+    for (var j = 0u; j < u.k; j++) { Q[i * u.k + j] *= inv; }
+  }`,
+        })
+      }`,
+      ["read", "read", "write"],
+    ),
+);
+
+/** Specialisation of the gradient family. */
+export interface SoftAssignGradSpec {
+  /**
+   * `upstream`: any loss, given Q and G = ∂L/∂q [n, k]:
+   *   H_ij = ((α+1)/α) · q_ij (Σ_l G_il q_il − G_ij) / b_ij.
+   * `kl`: L = g · KL(P‖Q) / n fused, given P and the scalar g (q recomputed):
+   *   H_ij = g · ((α+1)/α) · (p_ij − q_ij) / (n · b_ij).
+   */
+  mode: "upstream" | "kl";
+  /** Features per stage (see `featureTile`). */
+  tf: number;
+}
+
+/**
+ * H = 2 ∂L/∂d for the soft assignment (see the module comment).
+ * Derivation (upstream mode): with w_ij = b_ij^(−e), S_i = Σ_l w_il,
+ * ∂q_il/∂w_ij = (δ_lj − q_il)/S_i, so ∂L/∂w_ij = (G_ij − c_i)/S_i with
+ * c_i = Σ_l G_il q_il; ∂w_ij/∂d_ij = −(e/α) w_ij / b_ij; hence
+ * ∂L/∂d_ij = (e/α) q_ij (c_i − G_ij) / b_ij and H = 2 ∂L/∂d. In kl mode
+ * G_ij = −g p_ij / (n q_ij) and Σ_l p_il = 1 give q_ij (c_i − G_ij) =
+ * g (p_ij − q_ij)/n: DEC's closed form, eq. 4–5 of the paper.
+ *
+ * Bindings: A = Z, B = MU, Q or P [n, k], G ([n, k] upstream, [1] kl), H [n, k].
+ * Uniform: n, k, d, alpha, expo, coef = (α+1)/α, invN. Dispatch: ceil(n / 64).
+ */
+export const softAssignGradKernel: (spec: SoftAssignGradSpec) => Kernel = family(
+  "soft_assign_grad",
+  (spec: SoftAssignGradSpec) => {
+    const upstream = spec.mode === "upstream";
+    const hooks = upstream
+      ? {
+        before: /* wgsl */ `
+  var c = 0.0;
+  if (valid) { for (var j = 0u; j < u.k; j++) { c += G[i * u.k + j] * QP[i * u.k + j]; } }`,
+        each: /* wgsl */ `
+  let b = 1.0 + v / u.alpha;
+  H[i * u.k + j] = u.coef * QP[i * u.k + j] * (c - G[i * u.k + j]) / b;`,
+      }
+      : {
+        before: "var bmin = 3.4e38;",
+        each: "let b = 1.0 + v / u.alpha; H[i * u.k + j] = b; bmin = min(bmin, b);",
+        after: /* wgsl */ `
+  if (valid) {
+    var s = 0.0;
+    for (var j = 0u; j < u.k; j++) { s += ratio(H[i * u.k + j], bmin); }
+    let g = G[0] * u.coef * u.inv_n;
+    for (var j = 0u; j < u.k; j++) {
+      let b = H[i * u.k + j];
+      let q = ratio(b, bmin) / s;
+      H[i * u.k + j] = g * (QP[i * u.k + j] - q) / b;
+    }
+  }`,
+      };
+    return kernel(
+      `soft_assign_grad/${spec.mode}/tf${spec.tf}`,
+      /* wgsl */ `
+struct U { n: u32, k: u32, d: u32, alpha: f32, expo: f32, coef: f32, inv_n: f32 }
+@group(0) @binding(0) var<storage, read> A: array<f32>;
+@group(0) @binding(1) var<storage, read> B: array<f32>;
+@group(0) @binding(2) var<storage, read> QP: array<f32>;
+@group(0) @binding(3) var<storage, read> G: array<f32>;
+@group(0) @binding(4) var<storage, read_write> H: array<f32>;
+@group(0) @binding(5) var<uniform> u: U;
+${RATIO}
+${pairwiseMain({ combine: "sqdist", tf: spec.tf }, hooks)}`,
+      ["read", "read", "read", "read", "write"],
+    );
+  },
+);
+
+/**
+ * ∂L/∂z_i = Σ_j H_ij (z_i − μ_j), a thread per (i, f); the difference form
+ * avoids the cancellation of (Σ_j H_ij) z_i − Σ_j H_ij μ_j.
+ * Bindings: Z [n, d], MU [k, d], H [n, k], DZ [n, d]. Uniform: n, k, d.
+ * Dispatch: ceil(n·d / 256).
+ */
+export const softAssignDzKernel: (spec: Record<string, never>) => Kernel = family(
+  "soft_assign_dz",
+  (_spec: Record<string, never>) =>
+    kernel(
+      "soft_assign_dz",
+      /* wgsl */ `
+struct U { n: u32, k: u32, d: u32 }
+@group(0) @binding(0) var<storage, read> Z: array<f32>;
+@group(0) @binding(1) var<storage, read> MU: array<f32>;
+@group(0) @binding(2) var<storage, read> H: array<f32>;
+@group(0) @binding(3) var<storage, read_write> DZ: array<f32>;
+@group(0) @binding(4) var<uniform> u: U;
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let e = (wid.y * nwg.x + wid.x) * 256u + lid;
+  if (e >= u.n * u.d) { return; }
+  let i = e / u.d;
+  let f = e % u.d;
+  let z = Z[e];
+  var s = 0.0;
+  for (var j = 0u; j < u.k; j++) { s = fma(H[i * u.k + j], z - MU[j * u.d + f], s); }
+  DZ[e] = s;
+}`,
+      ["read", "read", "read", "write"],
+    ),
+);
+
+/**
+ * p_ij = (q_ij² / f_j) / Σ_l (q_il² / f_l), f_j = Σ_i q_ij given (eq. 3), a
+ * thread per row. Bindings: Q [n, k], F [k], P [n, k]. Uniform: n, k.
+ * Dispatch: ceil(n / 256).
+ */
+export const targetKernel: (spec: Record<string, never>) => Kernel = family(
+  "target_distribution",
+  (_spec: Record<string, never>) =>
+    kernel(
+      "target_distribution",
+      /* wgsl */ `
+struct U { n: u32, k: u32 }
+@group(0) @binding(0) var<storage, read> Q: array<f32>;
+@group(0) @binding(1) var<storage, read> F: array<f32>;
+@group(0) @binding(2) var<storage, read_write> P: array<f32>;
+@group(0) @binding(3) var<uniform> u: U;
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 256u + lid;
+  if (i >= u.n) { return; }
+  var s = 0.0;
+  for (var j = 0u; j < u.k; j++) {
+    let q = Q[i * u.k + j];
+    let w = q * q / F[j];
+    P[i * u.k + j] = w;
+    s += w;
+  }
+  let inv = 1.0 / s;
+  for (var j = 0u; j < u.k; j++) { P[i * u.k + j] *= inv; }
+}`,
+      ["read", "read", "write"],
+    ),
+);
+
+/** Smallest q inside a logarithm or a division (keeps underflowed q finite). */
+export const Q_FLOOR = 1e-30;
+
+/**
+ * KL(P‖Q) / n in one workgroup: Σ_ij p_ij (log p_ij − log q_ij), terms with
+ * p_ij = 0 contributing 0. Bindings: P, Q, OUT [1]. Uniform: size, invN.
+ * Dispatch: 1 workgroup.
+ */
+export const klValueKernel: (spec: Record<string, never>) => Kernel = family(
+  "kl_value",
+  (_spec: Record<string, never>) =>
+    kernel(
+      "kl_value",
+      /* wgsl */ `
+struct U { size: u32, inv_n: f32 }
+@group(0) @binding(0) var<storage, read> P: array<f32>;
+@group(0) @binding(1) var<storage, read> Q: array<f32>;
+@group(0) @binding(2) var<storage, read_write> OUT: array<f32>;
+@group(0) @binding(3) var<uniform> u: U;
+var<workgroup> sh: array<f32, 256>;
+@compute @workgroup_size(256)
+fn main(@builtin(local_invocation_index) lid: u32) {
+  var s = 0.0;
+  for (var e = lid; e < u.size; e += 256u) {
+    let p = P[e];
+    if (p > 0.0) { s += p * (log(p) - log(max(Q[e], ${Q_FLOOR}))); }
+  }
+  sh[lid] = s;
+  workgroupBarrier();
+  for (var h = 128u; h > 0u; h >>= 1u) {
+    if (lid < h) { sh[lid] += sh[lid + h]; }
+    workgroupBarrier();
+  }
+  if (lid == 0u) { OUT[0] = sh[0] * u.inv_n; }
+}`,
+      ["read", "read", "write"],
+    ),
+);
+
+/**
+ * ∂/∂q of g · KL(P‖Q)/n: −g p / (n q), elementwise. Bindings: P, Q, G [1],
+ * DQ. Uniform: size, invN. Dispatch: ceil(size / 256).
+ */
+export const klGradKernel: (spec: Record<string, never>) => Kernel = family(
+  "kl_grad",
+  (_spec: Record<string, never>) =>
+    kernel(
+      "kl_grad",
+      /* wgsl */ `
+struct U { size: u32, inv_n: f32 }
+@group(0) @binding(0) var<storage, read> P: array<f32>;
+@group(0) @binding(1) var<storage, read> Q: array<f32>;
+@group(0) @binding(2) var<storage, read> G: array<f32>;
+@group(0) @binding(3) var<storage, read_write> DQ: array<f32>;
+@group(0) @binding(4) var<uniform> u: U;
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let e = (wid.y * nwg.x + wid.x) * 256u + lid;
+  if (e >= u.size) { return; }
+  DQ[e] = -G[0] * u.inv_n * P[e] / max(Q[e], ${Q_FLOOR});
+}`,
+      ["read", "read", "read", "write"],
+    ),
+);
