@@ -13,3 +13,6 @@ import "./loss_cases.ts";
 import "./nn_cases.ts";
 import "./conv_cases.ts";
 import "./pool_cases.ts";
+import "./kmeans_cases.ts";
+import "./soft_assign_cases.ts";
+import "./pca_cases.ts";
