@@ -3,23 +3,30 @@
  * read in place, over an optional leading batch dimension.
  *
  * The output is cut into BM×BN tiles, one per workgroup of WGM×WGN threads;
- * each thread owns a TM×TN block of accumulators (register tiling). The K
- * dimension is walked in BK-deep slices: the workgroup stages a BM×BK slice
- * of A and a BK×BN slice of B in workgroup memory (each global element read
- * once per workgroup), then every thread runs outer products over the slice,
- * reading 4 rows of A and 4 columns of B per vec4 load.
+ * each thread owns a TM×TN block of accumulators (register tiling), so every
+ * value it loads feeds TN (or TM) multiply-adds. A thread's rows and columns
+ * are interleaved in groups of 4 (rows `(i·WGM + ty)·4 + r`), so neighbouring
+ * threads touch neighbouring vec4s.
  *
- * Both staged slices are stored k-major (`As[k][m]`, `Bs[k][n]`, as vec4 of 4
- * consecutive m or n) whatever the operands' layout: transposition only
- * changes how the slice is fetched from global memory. A thread's rows and
- * columns are interleaved in groups of 4 (rows `(i·WGM + ty)·4 + r`), so
- * neighbouring threads read neighbouring vec4s of the staged slices (no bank
- * conflicts) and write neighbouring vec4s of C (coalesced stores).
+ * Two ways to feed the registers (`tile.stage`):
+ * - **staged** (GPUs): K is walked in BK-deep slices; the workgroup copies a
+ *   BM×BK slice of A and a BK×BN slice of B into workgroup memory (each
+ *   global element read once per workgroup, coalesced), then every thread
+ *   runs outer products over the slice with vec4 reads. Both slices are
+ *   stored k-major (`As[k][m]`, `Bs[k][n]`, vec4 over 4 consecutive m or n)
+ *   whatever the operands' layout: transposition only changes how a slice
+ *   is fetched.
+ * - **direct** (CPU adapters such as lavapipe): each thread reads its own
+ *   operands from global memory, 4 k at a time, with no workgroup memory and
+ *   no barriers. Lavapipe executes a load whose address differs between the
+ *   8 SIMD lanes as 8 scalar loads, whether from workgroup or storage memory,
+ *   and runs barrier-separated code as coroutines; staging then only adds
+ *   work, and the large register tile is what amortises the loads.
  *
  * Global loads and the store of C are vec4 where the contiguous dimension is
- * a multiple of 4 (`vecA`, `vecB`, `vecC`), scalar otherwise. Every load and
- * store is bounds-checked, so any M, N, K works; the checks are uniform
- * except at the matrix edges.
+ * a multiple of 4 (`m4`, `n4`, `k4`), scalar otherwise. Every edge is handled
+ * (bounds checks when staging; clamped indices and zero weights when direct),
+ * so any M, N, K works.
  *
  * Layouts (row-major): A is [M, K] (or [K, M] when `transA`), B is [K, N] (or
  * [N, K] when `transB`), C is [M, N], bias is [N]. Batch b (workgroup z)
@@ -34,7 +41,7 @@
 import { type Activation, activationWgsl } from "./activations.ts";
 import { family, type Kernel, kernel } from "./common.ts";
 
-/** Work split of the tiled kernel. Tile = (WGM·TM) × (WGN·TN) outputs, BK deep. */
+/** Work split of the kernel. Tile = (WGM·TM) × (WGN·TN) outputs. */
 export interface MatmulTile {
   /** Output rows per thread (multiple of 4). */
   tm: number;
@@ -44,8 +51,10 @@ export interface MatmulTile {
   wgm: number;
   /** Threads along N. */
   wgn: number;
-  /** K depth of a staged slice (multiple of 4). */
+  /** K depth of a staged slice (multiple of 4; unused when not staging). */
   bk: number;
+  /** Stage operand slices in workgroup memory (true) or read them directly (false). */
+  stage: boolean;
 }
 
 /** Specialisation of the matmul family. */
@@ -55,12 +64,12 @@ export interface MatmulSpec {
   /** B is stored [N, K] and read as its transpose. */
   transB: boolean;
   tile: MatmulTile;
-  /** A's contiguous dimension (K, or M when transposed) is a multiple of 4: vec4 loads. */
-  vecA: boolean;
-  /** B's contiguous dimension (N, or K when transposed) is a multiple of 4: vec4 loads. */
-  vecB: boolean;
-  /** N is a multiple of 4: vec4 stores of C (and loads of bias). */
-  vecC: boolean;
+  /** M is a multiple of 4. */
+  m4: boolean;
+  /** N is a multiple of 4. */
+  n4: boolean;
+  /** K is a multiple of 4. */
+  k4: boolean;
   /** Add a per-column bias before the activation. */
   bias: boolean;
   activation: Activation;
@@ -71,21 +80,28 @@ export function tileShape(t: MatmulTile): { bm: number; bn: number; threads: num
   return { bm: t.wgm * t.tm, bn: t.wgn * t.tn, threads: t.wgm * t.wgn };
 }
 
-/** Bytes of workgroup memory a tile stages. */
+/** Bytes of workgroup memory a tile uses. */
 export function tileBytes(t: MatmulTile): number {
   const { bm, bn } = tileShape(t);
-  return 4 * t.bk * (bm + bn);
+  return t.stage ? 4 * t.bk * (bm + bn) : 0;
 }
 
 /** Throws unless the tile satisfies the kernel's divisibility rules. */
 export function checkTile(t: MatmulTile): void {
   const ok = [t.tm, t.tn, t.bk].every((v) => Number.isInteger(v) && v > 0 && v % 4 === 0) &&
-    [t.wgm, t.wgn].every((v) => Number.isInteger(v) && v > 0);
+    [t.wgm, t.wgn].every((v) => Number.isInteger(v) && v > 0) && typeof t.stage === "boolean";
   if (!ok) {
     throw new Error(
-      `matmul: invalid tile ${JSON.stringify(t)}: tm, tn, bk must be positive multiples of 4`,
+      `matmul: invalid tile ${
+        JSON.stringify(t)
+      }: tm, tn, bk must be positive multiples of 4, stage a boolean`,
     );
   }
+}
+
+/** A short name of a tile, e.g. `16x8/8x8/direct` or `8x8/8x8/k16`. */
+export function tileName(t: MatmulTile): string {
+  return `${t.tm}x${t.tn}/${t.wgm}x${t.wgn}/${t.stage ? `k${t.bk}` : "direct"}`;
 }
 
 /**
@@ -180,7 +196,7 @@ function epilogue(spec: MatmulSpec, mi: number, nj: number, wgm: number, wgn: nu
     let col = col0 + (${j * wgn}u + tx) * 4u;`);
     if (spec.bias) {
       lines.push(
-        spec.vecC
+        spec.n4
           ? `    var bv = vec4f(0.0);
     if (col < u.N) { bv = bias[col / 4u]; }`
           : `    var bv = vec4f(0.0);
@@ -196,7 +212,7 @@ function epilogue(spec: MatmulSpec, mi: number, nj: number, wgm: number, wgn: nu
       let row = row0 + (${i * wgm}u + ty) * 4u + ${r}u;
       let v = ${value};
       if (row < u.M) {${
-          spec.vecC
+          spec.n4
             ? `
         if (col < u.N) { C[(offC + row * u.N + col) / 4u] = v; }`
             : `
@@ -211,14 +227,176 @@ function epilogue(spec: MatmulSpec, mi: number, nj: number, wgm: number, wgn: nu
   return lines.join("\n");
 }
 
+const XYZW = "xyzw";
+
+/** Names the loads of the direct mode and the expressions the FMAs read. */
+interface DirectOperands {
+  /** Statements before the K loop (clamped row / column indices). */
+  setup: string[];
+  /** Loads at the top of one 4-deep K step. */
+  loads: string[];
+  /** Scalar A value of thread row `i` at depth `kk`. */
+  a: (i: number, kk: number) => string;
+  /** vec4 of B over thread column group `j` at depth `kk`. */
+  b: (kk: number, j: number) => string;
+}
+
 /**
- * The tiled matmul kernel for a spec.
+ * Direct mode: each thread loads its TM rows of A and TN columns of B for 4
+ * consecutive k straight from global memory. Out-of-range rows and columns
+ * are clamped to the last valid one (their results are never stored); past
+ * the end of K, values are replaced by zero so they add nothing.
+ */
+function directOperands(spec: MatmulSpec): DirectOperands {
+  const t = spec.tile;
+  const mi = t.tm / 4, nj = t.tn / 4;
+  const vecA = spec.transA ? spec.m4 : spec.k4;
+  const vecB = spec.transB ? spec.k4 : spec.n4;
+  const setup: string[] = [];
+  const loads: string[] = [];
+  // Depth index kk of this step, clamped, and whether it exists.
+  const kc = (kk: number) => spec.k4 ? `k + ${kk}u` : `min(k + ${kk}u, u.K - 1u)`;
+  const guard = (kk: number, zero: string, v: string) =>
+    spec.k4 ? v : `select(${zero}, ${v}, k + ${kk}u < u.K)`;
+  const row = (i: number) => `row0 + ${Math.floor(i / 4) * t.wgm * 4}u + ty * 4u + ${i % 4}u`;
+  const col = (j: number, c: number) => `col0 + ${j * t.wgn * 4}u + tx * 4u + ${c}u`;
+
+  let a: DirectOperands["a"];
+  if (vecA && !spec.transA) {
+    // [M, K] with K % 4 == 0: one vec4 of 4 k per row.
+    for (let i = 0; i < t.tm; i++) {
+      setup.push(`let ra${i} = offA + min(${row(i)}, u.M - 1u) * u.K;`);
+    }
+    for (let i = 0; i < t.tm; i++) loads.push(`let a${i} = A[(ra${i} + k) / 4u];`);
+    a = (i, kk) => `a${i}.${XYZW[kk]}`;
+  } else if (vecA) {
+    // [K, M] with M % 4 == 0: one vec4 of 4 rows per k.
+    for (let i = 0; i < mi; i++) {
+      setup.push(`let rg${i} = offA + min(${row(i * 4)}, u.M - 4u);`);
+    }
+    for (let kk = 0; kk < 4; kk++) {
+      for (let i = 0; i < mi; i++) {
+        loads.push(
+          `let a${kk}_${i} = ${guard(kk, "vec4f(0.0)", `A[(rg${i} + (${kc(kk)}) * u.M) / 4u]`)};`,
+        );
+      }
+    }
+    a = (i, kk) => `a${kk}_${Math.floor(i / 4)}.${XYZW[i % 4]}`;
+  } else {
+    for (let i = 0; i < t.tm; i++) setup.push(`let ri${i} = min(${row(i)}, u.M - 1u);`);
+    for (let kk = 0; kk < 4; kk++) {
+      for (let i = 0; i < t.tm; i++) {
+        const idx = spec.transA
+          ? `offA + (${kc(kk)}) * u.M + ri${i}`
+          : `offA + ri${i} * u.K + ${kc(kk)}`;
+        loads.push(`let a${kk}_${i} = ${guard(kk, "0.0", `A[${idx}]`)};`);
+      }
+    }
+    a = (i, kk) => `a${kk}_${i}`;
+  }
+
+  let b: DirectOperands["b"];
+  if (vecB && !spec.transB) {
+    // [K, N] with N % 4 == 0: one vec4 of 4 columns per k.
+    for (let j = 0; j < nj; j++) setup.push(`let cg${j} = offB + min(${col(j, 0)}, u.N - 4u);`);
+    for (let kk = 0; kk < 4; kk++) {
+      for (let j = 0; j < nj; j++) {
+        loads.push(
+          `let b${kk}_${j} = ${guard(kk, "vec4f(0.0)", `B[(cg${j} + (${kc(kk)}) * u.N) / 4u]`)};`,
+        );
+      }
+    }
+    b = (kk, j) => `b${kk}_${j}`;
+  } else if (vecB) {
+    // [N, K] with K % 4 == 0: one vec4 of 4 k per column.
+    for (let j = 0; j < nj; j++) {
+      for (let c = 0; c < 4; c++) {
+        setup.push(`let cc${j}_${c} = offB + min(${col(j, c)}, u.N - 1u) * u.K;`);
+        loads.push(`let b${j}_${c} = B[(cc${j}_${c} + k) / 4u];`);
+      }
+    }
+    b = (kk, j) => `vec4f(${[0, 1, 2, 3].map((c) => `b${j}_${c}.${XYZW[kk]}`).join(", ")})`;
+  } else {
+    for (let j = 0; j < nj; j++) {
+      for (let c = 0; c < 4; c++) setup.push(`let ci${j}_${c} = min(${col(j, c)}, u.N - 1u);`);
+    }
+    for (let kk = 0; kk < 4; kk++) {
+      for (let j = 0; j < nj; j++) {
+        for (let c = 0; c < 4; c++) {
+          const idx = spec.transB
+            ? `offB + ci${j}_${c} * u.K + ${kc(kk)}`
+            : `offB + (${kc(kk)}) * u.N + ci${j}_${c}`;
+          loads.push(`let b${kk}_${j}_${c} = ${guard(kk, "0.0", `B[${idx}]`)};`);
+        }
+      }
+    }
+    b = (kk, j) => `vec4f(${[0, 1, 2, 3].map((c) => `b${kk}_${j}_${c}`).join(", ")})`;
+  }
+  return { setup, loads, a, b };
+}
+
+/** The K loop of the direct mode. */
+function directLoop(spec: MatmulSpec): string {
+  const t = spec.tile;
+  const nj = t.tn / 4;
+  const ops = directOperands(spec);
+  const fmas: string[] = [];
+  for (let kk = 0; kk < 4; kk++) {
+    for (let i = 0; i < t.tm; i++) {
+      for (let j = 0; j < nj; j++) {
+        fmas.push(`acc_${i}_${j} = fma(vec4f(${ops.a(i, kk)}), ${ops.b(kk, j)}, acc_${i}_${j});`);
+      }
+    }
+  }
+  return `  ${ops.setup.join("\n  ")}
+  for (var k = 0u; k < u.K; k += 4u) {
+    ${ops.loads.join("\n    ")}
+    ${fmas.join("\n    ")}
+  }`;
+}
+
+/** The K loop of the staged mode: stage a BK slice, barrier, outer products, barrier. */
+function stagedLoop(spec: MatmulSpec): string {
+  const t = spec.tile;
+  const { bm, bn, threads } = tileShape(t);
+  const mi = t.tm / 4, nj = t.tn / 4;
+  const vecA = spec.transA ? spec.m4 : spec.k4;
+  const vecB = spec.transB ? spec.k4 : spec.n4;
+  const loadA = range(mi).map((i) => `let a${i} = As[kb + ${i * t.wgm}u + ty];`);
+  const loadB = range(nj).map((j) => `let b${j} = Bs[kbn + ${j * t.wgn}u + tx];`);
+  const fmas: string[] = [];
+  for (let i = 0; i < mi; i++) {
+    for (let r = 0; r < 4; r++) {
+      for (let j = 0; j < nj; j++) {
+        const acc = `acc_${i * 4 + r}_${j}`;
+        fmas.push(`${acc} = fma(vec4f(a${i}.${XYZW[r]}), b${j}, ${acc});`);
+      }
+    }
+  }
+  return `  for (var k0 = 0u; k0 < u.K; k0 += ${t.bk}u) {
+${stageSlice("A", spec.transA, vecA, bm, t.bk, threads)}
+${stageSlice("B", !spec.transB, vecB, bn, t.bk, threads)}
+    workgroupBarrier();
+    for (var k = 0u; k < ${t.bk}u; k++) {
+      let kb = k * ${bm / 4}u;
+      let kbn = k * ${bn / 4}u;
+      ${loadA.join("\n      ")}
+      ${loadB.join("\n      ")}
+      ${fmas.join("\n      ")}
+    }
+    workgroupBarrier();
+  }`;
+}
+
+/**
+ * The matmul kernel for a spec.
  *
  * @example
  * ```ts
  * const k = matmulKernel({
- *   transA: false, transB: false, vecA: true, vecB: true, vecC: true,
- *   tile: { tm: 4, tn: 4, wgm: 16, wgn: 16, bk: 16 }, bias: true, activation: "relu",
+ *   transA: false, transB: true, m4: true, n4: true, k4: false,
+ *   tile: { tm: 8, tn: 8, wgm: 8, wgn: 8, bk: 16, stage: true },
+ *   bias: true, activation: "relu",
  * });
  * ```
  */
@@ -227,36 +405,25 @@ export const matmulKernel: (spec: MatmulSpec) => Kernel = family(
   (spec: MatmulSpec): Kernel => {
     const t = spec.tile;
     checkTile(t);
-    const { bm, bn, threads } = tileShape(t);
-    const mi = t.tm / 4, nj = t.tn / 4;
-    const fa = spec.vecA ? "vec4f" : "f32";
-    const fb = spec.vecB ? "vec4f" : "f32";
-    const fc = spec.vecC ? "vec4f" : "f32";
-    const fbias = spec.vecC ? "vec4f" : "f32";
+    const { bm, bn } = tileShape(t);
+    const nj = t.tn / 4;
+    const vecA = spec.transA ? spec.m4 : spec.k4;
+    const vecB = spec.transB ? spec.k4 : spec.n4;
+    // Direct mode reads vec4 along K only when K % 4 == 0, along M/N likewise.
+    const fa = vecA ? "vec4f" : "f32";
+    const fb = vecB ? "vec4f" : "f32";
+    const fc = spec.n4 ? "vec4f" : "f32";
     const accDecl = range(t.tm).flatMap((r) =>
       range(nj).map((j) => `  var acc_${r}_${j} = vec4f(0.0);`)
     ).join("\n");
-    const loadA = range(mi).map((i) => `    let a${i} = As[kb + ${i * t.wgm}u + ty];`).join("\n");
-    const loadB = range(nj).map((j) => `    let b${j} = Bs[kbn + ${j * t.wgn}u + tx];`).join("\n");
-    const fmas: string[] = [];
-    for (let i = 0; i < mi; i++) {
-      for (let r = 0; r < 4; r++) {
-        const comp = "xyzw"[r];
-        for (let j = 0; j < nj; j++) {
-          fmas.push(
-            `    acc_${i * 4 + r}_${j} = fma(vec4f(a${i}.${comp}), b${j}, acc_${i * 4 + r}_${j});`,
-          );
-        }
-      }
-    }
     const bindings: ("read" | "write")[] = spec.bias
       ? ["read", "read", "read", "write"]
       : ["read", "read", "write"];
     const key = [
       "matmul",
       (spec.transA ? "t" : "n") + (spec.transB ? "t" : "n"),
-      `${t.tm}x${t.tn}/${t.wgm}x${t.wgn}/k${t.bk}`,
-      (spec.vecA ? "4" : "1") + (spec.vecB ? "4" : "1") + (spec.vecC ? "4" : "1"),
+      tileName(t),
+      [spec.m4 ? "m4" : "m1", spec.n4 ? "n4" : "n1", spec.k4 ? "k4" : "k1"].join(""),
       spec.bias ? "bias" : "nobias",
       spec.activation,
     ].join("/");
@@ -266,14 +433,18 @@ struct U { M: u32, N: u32, K: u32, alpha: f32, sa: u32, sb: u32, sc: u32, pad: u
 @group(0) @binding(1) var<storage, read> B: array<${fb}>;
 ${
       spec.bias
-        ? `@group(0) @binding(2) var<storage, read> bias: array<${fbias}>;
+        ? `@group(0) @binding(2) var<storage, read> bias: array<${fc}>;
 @group(0) @binding(3) var<storage, read_write> C: array<${fc}>;
 @group(0) @binding(4) var<uniform> u: U;`
         : `@group(0) @binding(2) var<storage, read_write> C: array<${fc}>;
 @group(0) @binding(3) var<uniform> u: U;`
     }
-var<workgroup> As: array<vec4f, ${t.bk * bm / 4}>;
-var<workgroup> Bs: array<vec4f, ${t.bk * bn / 4}>;
+${
+      t.stage
+        ? `var<workgroup> As: array<vec4f, ${t.bk * bm / 4}>;
+var<workgroup> Bs: array<vec4f, ${t.bk * bn / 4}>;`
+        : ""
+    }
 ${activationWgsl(spec.activation)}
 fn act4(v: vec4f) -> vec4f {
   return vec4f(act(v.x, u.alpha), act(v.y, u.alpha), act(v.z, u.alpha), act(v.w, u.alpha));
@@ -290,20 +461,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   let offB = wid.z * u.sb;
   let offC = wid.z * u.sc;
 ${accDecl}
-  for (var k0 = 0u; k0 < u.K; k0 += ${t.bk}u) {
-${stageSlice("A", spec.transA, spec.vecA, bm, t.bk, threads)}
-${stageSlice("B", !spec.transB, spec.vecB, bn, t.bk, threads)}
-    workgroupBarrier();
-    for (var k = 0u; k < ${t.bk}u; k++) {
-    let kb = k * ${bm / 4}u;
-    let kbn = k * ${bn / 4}u;
-${loadA}
-${loadB}
-${fmas.join("\n")}
-    }
-    workgroupBarrier();
-  }
-${epilogue(spec, mi, nj, t.wgm, t.wgn)}
+${t.stage ? stagedLoop(spec) : directLoop(spec)}
+${epilogue(spec, t.tm / 4, nj, t.wgm, t.wgn)}
 }`;
     return kernel(key, code, bindings);
   },

@@ -158,14 +158,15 @@ export function matmulRaw(a: Tensor, b: Tensor, options: MatmulRawOptions = {}):
   }
 
   const tile = options.tile ?? matmulTile(runtime(), m, n, k);
+  // vec4 bindings need at least 16 bytes: with K = 0 (empty operands) stay scalar.
+  const aligned = (d: number) => k > 0 && d % 4 === 0;
   const kernel = matmulKernel({
     transA,
     transB,
     tile,
-    // vec4 bindings need at least 16 bytes: K = 0 (empty operands) stays scalar.
-    vecA: k > 0 && (transA ? m : k) % 4 === 0,
-    vecB: k > 0 && (transB ? k : n) % 4 === 0,
-    vecC: n % 4 === 0,
+    m4: aligned(m),
+    n4: aligned(n),
+    k4: aligned(k),
     bias: bias !== undefined,
     activation,
   });
