@@ -53,7 +53,13 @@ export function activationWgsl(a: Activation): string {
       "let c = clamp(x, -15.0, 15.0); return 1.0 - 2.0 / (exp(2.0 * c) + 1.0);",
       "return 1.0 - y * y;",
     ],
-    softplus: ["return max(x, 0.0) + log(1.0 + exp(-abs(x)));", "return 1.0 - exp(-y);"],
+    // WGSL has no log1p / expm1: below 1e-4 their two-term series keep the
+    // relative precision that log(1 + e) and 1 − exp(−y) lose (softplus(−30)
+    // would be 0 instead of 9.4e-14).
+    softplus: [
+      "let e = exp(-abs(x)); return max(x, 0.0) + select(log(1.0 + e), e * (1.0 - 0.5 * e), e < 1e-4);",
+      "return select(1.0 - exp(-y), y * (1.0 - 0.5 * y), y < 1e-4);",
+    ],
   };
   const [f, g] = body[a];
   return /* wgsl */ `

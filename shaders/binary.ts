@@ -20,6 +20,13 @@ export const BINARY_OPS = {
   maximum: "max(a, b)",
   minimum: "min(a, b)",
   pow: "pow(a, b)",
+  // Comparisons give 1 or 0 in the operands' type (masks for gradient rules).
+  greater: "a > b",
+  greater_equal: "a >= b",
+  less: "a < b",
+  less_equal: "a <= b",
+  equal: "a == b",
+  not_equal: "a != b",
 } as const;
 
 /** Name of a binary op. */
@@ -70,7 +77,7 @@ ${MAIN_1D}
   ${index}
   let a = A[ia];
   let b = B[ib];
-  ${spec.inplace ? "A" : "out"}[i] = ${BINARY_OPS[spec.op]};
+  ${spec.inplace ? "A" : "out"}[i] = ${t}(${BINARY_OPS[spec.op]});
 }`,
     spec.inplace ? ["read", "write"] : ["read", "read", "write"],
   );

@@ -10,6 +10,7 @@ import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
 import { full } from "./creation.ts";
 import { broadcastShapes, broadcastStrides, collapse, reduceTo } from "./broadcast.ts";
 import { launch, Uniforms } from "./kernel_call.ts";
+import { unaryRaw } from "./unary.ts";
 
 /** A tensor or a plain number (broadcast as a scalar). */
 export type TensorLike = Tensor | number;
@@ -133,3 +134,97 @@ gradOps.add = (a, b) => binaryRaw("add", a, b);
 gradOps.addInto = (dst, src) => {
   binaryRaw("add", dst, src, dst);
 };
+
+/**
+ * Elementwise max(a, b) with broadcasting. The gradient goes to a where
+ * a ≥ b and to b elsewhere (TensorFlow's tie rule).
+ *
+ * @example
+ * ```ts
+ * const y = lt.maximum(x, 0.1);
+ * ```
+ */
+export function maximum(a: TensorLike, b: TensorLike): Tensor {
+  return binary("maximum", a, b, (g, a, b) => [
+    a.requiresGrad ? binaryRaw("mul", g, binaryRaw("greater_equal", a, b)) : null,
+    b.requiresGrad ? binaryRaw("mul", g, binaryRaw("less", a, b)) : null,
+  ]);
+}
+
+/**
+ * Elementwise min(a, b) with broadcasting. The gradient goes to a where
+ * a ≤ b and to b elsewhere.
+ *
+ * @example
+ * ```ts
+ * const y = lt.minimum(x, 6); // relu6-style cap
+ * ```
+ */
+export function minimum(a: TensorLike, b: TensorLike): Tensor {
+  return binary("minimum", a, b, (g, a, b) => [
+    a.requiresGrad ? binaryRaw("mul", g, binaryRaw("less_equal", a, b)) : null,
+    b.requiresGrad ? binaryRaw("mul", g, binaryRaw("greater", a, b)) : null,
+  ]);
+}
+
+/**
+ * Elementwise aᵇ with broadcasting, for a > 0 (WGSL's pow is undefined for
+ * a ≤ 0; use `powScalar` for integer powers of any sign). Gradients:
+ * b·aᵇ⁻¹ and aᵇ·log a.
+ *
+ * @example
+ * ```ts
+ * const y = lt.pow(base, exponents);
+ * ```
+ */
+export function pow(a: TensorLike, b: TensorLike): Tensor {
+  return binary("pow", a, b, (g, a, b, out) => [
+    a.requiresGrad
+      ? binaryRaw(
+        "mul",
+        binaryRaw("mul", g, b),
+        binaryRaw("pow", a, binaryRaw("sub", b, full([], 1))),
+      )
+      : null,
+    b.requiresGrad ? binaryRaw("mul", binaryRaw("mul", g, out), unaryRaw("log", a)) : null,
+  ]);
+}
+
+function compare(op: BinaryOp, a: TensorLike, b: TensorLike): Tensor {
+  if (typeof a === "number" && typeof b === "number") {
+    throw new TypeError(`${op}: at least one operand must be a tensor`);
+  }
+  const x = typeof a === "number" ? asTensor(a, b as Tensor) : a;
+  const y = typeof b === "number" ? asTensor(b, x) : b;
+  return binaryRaw(op, x, y);
+}
+
+/** 1 where a > b, else 0 (operands' dtype; not differentiable). @example `lt.greater(x, 0)` */
+export function greater(a: TensorLike, b: TensorLike): Tensor {
+  return compare("greater", a, b);
+}
+
+/** 1 where a ≥ b, else 0 (not differentiable). @example `lt.greaterEqual(x, 0)` */
+export function greaterEqual(a: TensorLike, b: TensorLike): Tensor {
+  return compare("greater_equal", a, b);
+}
+
+/** 1 where a < b, else 0 (not differentiable). @example `lt.less(x, 0)` */
+export function less(a: TensorLike, b: TensorLike): Tensor {
+  return compare("less", a, b);
+}
+
+/** 1 where a ≤ b, else 0 (not differentiable). @example `lt.lessEqual(x, 0)` */
+export function lessEqual(a: TensorLike, b: TensorLike): Tensor {
+  return compare("less_equal", a, b);
+}
+
+/** 1 where a = b, else 0 (not differentiable). @example `lt.equal(pred, labels)` */
+export function equal(a: TensorLike, b: TensorLike): Tensor {
+  return compare("equal", a, b);
+}
+
+/** 1 where a ≠ b, else 0 (not differentiable). @example `lt.notEqual(pred, labels)` */
+export function notEqual(a: TensorLike, b: TensorLike): Tensor {
+  return compare("not_equal", a, b);
+}

@@ -2,10 +2,8 @@
  * NumPy broadcasting rules and the reduction that undoes a broadcast.
  * @module
  */
-import { WG } from "../../shaders/common.ts";
-import { reduceToKernel } from "../../shaders/reduce_to.ts";
-import { empty, fmtShape, sizeOf, type Tensor } from "../tensor/tensor.ts";
-import { launch, Uniforms } from "./kernel_call.ts";
+import { fmtShape, sizeOf, type Tensor } from "../tensor/tensor.ts";
+import { sumAxesRaw } from "./reduce.ts";
 
 /** The broadcast shape of `a` and `b`, or a thrown error naming `op` and both shapes. */
 export function broadcastShapes(op: string, a: readonly number[], b: readonly number[]): number[] {
@@ -62,31 +60,24 @@ export function collapse(
 
 /**
  * Sums `g` (of a broadcast shape) down to `shape`: the gradient of a
- * broadcast. Returns `g` itself when nothing was broadcast.
+ * broadcast. Returns `g` itself when nothing was broadcast. Runs the tree
+ * reductions of `sumAxesRaw` (one pass per group of adjacent broadcast dims).
  */
 export function reduceTo(g: Tensor, shape: readonly number[]): Tensor {
   if (g.shape.length === shape.length && g.shape.every((d, i) => d === shape[i])) return g;
   if (sizeOf(shape) === g.size) return g.view(shape, "reduceTo");
   const rank = g.rank;
-  const padded = [...new Array(rank - shape.length).fill(1), ...shape];
-  const istr: number[] = new Array(rank);
-  let s = 1;
-  for (let d = rank - 1; d >= 0; d--) {
-    istr[d] = s;
-    s *= g.shape[d];
+  if (shape.length > rank) {
+    throw new Error(`reduceTo: cannot reduce ${fmtShape(g.shape)} to ${fmtShape(shape)}`);
   }
-  const rshape = g.shape.map((d, i) => (padded[i] === 1 && d !== 1 ? d : 1));
-  const oshape = padded.map((d, i) => (rshape[i] === 1 ? d : 1));
-  if (rank > 8) throw new Error(`reduceTo: rank ${rank} > 8 is not supported`);
-  const out = empty(shape, "f32", "reduceTo");
-  const count = sizeOf(rshape);
-  launch(
-    "reduceTo",
-    reduceToKernel({}),
-    [g],
-    [out],
-    new Uniforms().u32(out.size).u32(rank).u32(count).u32(0).dims(oshape).dims(rshape).dims(istr),
-    Math.ceil(out.size / WG),
-  );
-  return out;
+  const padded = [...new Array(rank - shape.length).fill(1), ...shape];
+  const axes: number[] = [];
+  for (let d = 0; d < rank; d++) {
+    if (padded[d] === g.shape[d]) continue;
+    if (padded[d] !== 1) {
+      throw new Error(`reduceTo: cannot reduce ${fmtShape(g.shape)} to ${fmtShape(shape)}`);
+    }
+    axes.push(d);
+  }
+  return sumAxesRaw(g, axes, shape, 1, "reduceTo");
 }

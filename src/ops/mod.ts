@@ -14,7 +14,23 @@ export {
   zeros,
   zerosLike,
 } from "./creation.ts";
-export { add, binaryRaw, div, mul, sub, type TensorLike } from "./binary.ts";
+export {
+  add,
+  binaryRaw,
+  div,
+  equal,
+  greater,
+  greaterEqual,
+  less,
+  lessEqual,
+  maximum,
+  minimum,
+  mul,
+  notEqual,
+  pow,
+  sub,
+  type TensorLike,
+} from "./binary.ts";
 export { broadcastShapes, reduceTo } from "./broadcast.ts";
 export {
   columnSums,
@@ -38,6 +54,59 @@ export {
   type Seed,
   truncatedNormal,
 } from "./random.ts";
+export {
+  abs,
+  affine,
+  clamp,
+  exp,
+  log,
+  neg,
+  powScalar,
+  rsqrt,
+  sign,
+  sqrt,
+  square,
+  unaryGradRaw,
+  unaryRaw,
+} from "./unary.ts";
+export {
+  activation,
+  activationGrad,
+  type ActivationName,
+  DEFAULT_ALPHA,
+  elu,
+  leakyRelu,
+  relu,
+  sigmoid,
+  softplus,
+  tanh,
+} from "./activations.ts";
+export {
+  argmax,
+  argmin,
+  type Axis,
+  max,
+  mean,
+  min,
+  reduceAxisRaw,
+  reduceProfile,
+  sum,
+  sumAxesRaw,
+  withReduceProfile,
+} from "./reduce.ts";
+export { CPU_REDUCE, GPU_REDUCE, type ReduceProfile } from "../../shaders/reduce.ts";
+export { logSoftmax, softmax } from "./softmax.ts";
+export {
+  binaryCrossentropy,
+  categoricalCrossentropy,
+  type CrossentropyOptions,
+  klDivergence,
+  l1Penalty,
+  l2Penalty,
+  meanAbsoluteError,
+  meanSquaredError,
+  sparseCategoricalCrossentropy,
+} from "./losses.ts";
 export {
   conv2d,
   type Conv2DOptions,

@@ -1,0 +1,314 @@
+/**
+ * Losses and penalties, reduced on the GPU to a scalar tensor (shape []) with
+ * gradients w.r.t. the prediction. Means follow Keras: the loss of each
+ * sample (mean or sum over the last axis) averaged over the batch.
+ *
+ * Elementwise losses evaluate their term inside the first reduction pass and
+ * take their gradient in one elementwise kernel; cross-entropies over
+ * classes are row kernels (shaders/loss.ts). Targets never receive
+ * gradients and must not require them.
+ * @module
+ */
+import { WG } from "../../shaders/common.ts";
+import {
+  crossentropyGradKernel,
+  crossentropyKernel,
+  type CrossentropySpec,
+  type ElementwiseLoss,
+  isPenalty,
+  lossGradKernel,
+  lossMap,
+} from "../../shaders/loss.ts";
+import { rowThreads } from "../../shaders/reduce.ts";
+import { record } from "../autograd/tape.ts";
+import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
+import { launch, Uniforms } from "./kernel_call.ts";
+import { reduceAxisRaw, reduceProfile } from "./reduce.ts";
+
+/** Options of the cross-entropy losses. */
+export interface CrossentropyOptions {
+  /** Predictions are logits rather than probabilities (default false). */
+  fromLogits?: boolean;
+  /** Clip bound of probabilities (default 1e-7, Keras' `epsilon()`). */
+  epsilon?: number;
+}
+
+const EPSILON = 1e-7;
+
+function checkPair(op: string, pred: Tensor, target: Tensor): void {
+  for (const [what, t] of [["prediction", pred], ["target", target]] as const) {
+    if (t.dtype !== "f32") {
+      throw new TypeError(`${op}: expected an f32 ${what}, got ${t.dtype} ${fmtShape(t.shape)}`);
+    }
+  }
+  if (
+    pred.shape.length !== target.shape.length || pred.shape.some((d, i) => d !== target.shape[i])
+  ) {
+    throw new Error(
+      `${op}: prediction ${fmtShape(pred.shape)} and target ${fmtShape(target.shape)} differ`,
+    );
+  }
+  checkTarget(op, target);
+  if (pred.size === 0) throw new Error(`${op}: the prediction ${fmtShape(pred.shape)} is empty`);
+}
+
+function checkTarget(op: string, target: Tensor): void {
+  if (target.requiresGrad) {
+    throw new Error(
+      `${op}: the target must not require gradients (compute it under noGrad, or pass a copy ` +
+        `that does not require grad)`,
+    );
+  }
+}
+
+function checkEpsilon(op: string, eps: number): number {
+  if (typeof eps !== "number" || !(eps > 0 && eps < 0.5)) {
+    throw new RangeError(`${op}: epsilon must be in (0, 0.5), got ${eps}`);
+  }
+  return eps;
+}
+
+/** Rows of a per-sample loss over the last axis: size / last dim (1 for a scalar). */
+function rowsOf(t: Tensor): number {
+  return t.rank === 0 ? 1 : t.size / t.shape[t.rank - 1];
+}
+
+/**
+ * scale · Σ term(pred, target) over all elements, as a scalar, and its
+ * gradient dpred = g · scale · dterm.
+ */
+function elementwiseLoss(
+  op: string,
+  loss: ElementwiseLoss,
+  pred: Tensor,
+  target: Tensor | null,
+  scale: number,
+  eps = 0,
+): Tensor {
+  const inputs = target ? [pred, target] : [pred];
+  const out = reduceAxisRaw("sum", pred, 1, pred.size, 1, [], {
+    scale,
+    map: lossMap(loss),
+    inputs,
+    p0: eps,
+    name: op,
+  }).values;
+  return record(out, op, inputs, (g) => {
+    const dp = empty(pred.shape, "f32", `${op} gradient`);
+    const gradInputs = isPenalty(loss) ? [pred, g] : [pred, target!, g];
+    launch(
+      `${op} gradient`,
+      lossGradKernel({ loss }),
+      gradInputs,
+      [dp],
+      new Uniforms().u32(pred.size).f32(scale).f32(eps).u32(0),
+      Math.ceil(pred.size / WG),
+    );
+    return [dp, null];
+  });
+}
+
+/**
+ * Mean squared error, Keras' `"mse"`: mean over the last axis, then over the
+ * batch (for equal rows: the mean over all elements).
+ *
+ * @example
+ * ```ts
+ * const loss = lt.meanSquaredError(decoded, x);
+ * lt.backward(loss);
+ * ```
+ */
+export function meanSquaredError(pred: Tensor, target: Tensor): Tensor {
+  checkPair("meanSquaredError", pred, target);
+  return elementwiseLoss("meanSquaredError", "mse", pred, target, 1 / pred.size);
+}
+
+/**
+ * Mean absolute error, Keras' `"mae"`. The gradient at pred = target is 0.
+ *
+ * @example
+ * ```ts
+ * const loss = lt.meanAbsoluteError(decoded, x);
+ * ```
+ */
+export function meanAbsoluteError(pred: Tensor, target: Tensor): Tensor {
+  checkPair("meanAbsoluteError", pred, target);
+  return elementwiseLoss("meanAbsoluteError", "mae", pred, target, 1 / pred.size);
+}
+
+/**
+ * Binary cross-entropy, Keras' `"binary_crossentropy"`, averaged over all
+ * elements. From probabilities (default) they are clipped to
+ * [eps, 1 − eps] first (the gradient is zero outside that range); with
+ * `fromLogits` the stable form max(x, 0) − x·t + log(1 + e^−|x|) is used.
+ *
+ * @example
+ * ```ts
+ * const loss = lt.binaryCrossentropy(lt.sigmoid(z), x);
+ * const same = lt.binaryCrossentropy(z, x, { fromLogits: true });
+ * ```
+ */
+export function binaryCrossentropy(
+  pred: Tensor,
+  target: Tensor,
+  options: CrossentropyOptions = {},
+): Tensor {
+  const op = "binaryCrossentropy";
+  checkPair(op, pred, target);
+  const eps = checkEpsilon(op, options.epsilon ?? EPSILON);
+  const loss = options.fromLogits ? "bce_logits" : "bce";
+  return elementwiseLoss(op, loss, pred, target, 1 / pred.size, eps);
+}
+
+/**
+ * Kullback–Leibler divergence KL(p ‖ q) = Σ p log(p / q) over the last axis,
+ * averaged over rows: Keras' `"kld"` with **p the target and q the
+ * prediction** (both clipped to [eps, 1]). The gradient goes to q. In DEC,
+ * p is the target distribution P and q the soft assignment Q.
+ *
+ * @example
+ * ```ts
+ * const loss = lt.klDivergence(p, q); // p: target (no grad), q: prediction
+ * ```
+ */
+export function klDivergence(
+  p: Tensor,
+  q: Tensor,
+  options: { epsilon?: number } = {},
+): Tensor {
+  const op = "klDivergence";
+  checkPair(op, q, p);
+  const eps = checkEpsilon(op, options.epsilon ?? EPSILON);
+  return elementwiseLoss(op, "kld", q, p, 1 / rowsOf(q), eps);
+}
+
+/**
+ * Categorical cross-entropy, Keras' `"categorical_crossentropy"`: per row
+ * −Σ t log q, averaged over rows. From probabilities, q = clip(p / Σp, eps,
+ * 1 − eps) as Keras does; with `fromLogits`, q = softmax(x) computed as a
+ * log-softmax (stable for any logits).
+ *
+ * @example
+ * ```ts
+ * const loss = lt.categoricalCrossentropy(logits, oneHot, { fromLogits: true });
+ * ```
+ */
+export function categoricalCrossentropy(
+  pred: Tensor,
+  target: Tensor,
+  options: CrossentropyOptions = {},
+): Tensor {
+  const op = "categoricalCrossentropy";
+  checkPair(op, pred, target);
+  if (pred.rank === 0) throw new Error(`${op}: expected predictions of rank >= 1, got a scalar`);
+  return rowCrossentropy(op, pred, target, false, options);
+}
+
+/**
+ * Categorical cross-entropy with integer class labels (i32, shape = the
+ * prediction's shape without its last axis), Keras'
+ * `"sparse_categorical_crossentropy"`. From probabilities Keras takes
+ * log(clip(p)) as logits, so q = clip(p) / Σ clip(p). A label outside
+ * [0, classes) makes the loss NaN.
+ *
+ * @example
+ * ```ts
+ * const loss = lt.sparseCategoricalCrossentropy(logits, labels, { fromLogits: true });
+ * ```
+ */
+export function sparseCategoricalCrossentropy(
+  pred: Tensor,
+  labels: Tensor,
+  options: CrossentropyOptions = {},
+): Tensor {
+  const op = "sparseCategoricalCrossentropy";
+  if (pred.dtype !== "f32") {
+    throw new TypeError(
+      `${op}: expected an f32 prediction, got ${pred.dtype} ${fmtShape(pred.shape)}`,
+    );
+  }
+  if (pred.rank === 0) throw new Error(`${op}: expected predictions of rank >= 1, got a scalar`);
+  const want = pred.shape.slice(0, -1);
+  if (labels.dtype !== "i32") {
+    throw new TypeError(
+      `${op}: expected i32 labels ${fmtShape(want)}, got ${labels.dtype} ${fmtShape(labels.shape)}`,
+    );
+  }
+  if (labels.shape.length !== want.length || labels.shape.some((d, i) => d !== want[i])) {
+    throw new Error(
+      `${op}: prediction ${fmtShape(pred.shape)} needs labels ${fmtShape(want)}, got ${
+        fmtShape(labels.shape)
+      }`,
+    );
+  }
+  if (pred.size === 0) throw new Error(`${op}: the prediction ${fmtShape(pred.shape)} is empty`);
+  return rowCrossentropy(op, pred, labels, true, options);
+}
+
+function rowCrossentropy(
+  op: string,
+  pred: Tensor,
+  target: Tensor,
+  sparse: boolean,
+  options: CrossentropyOptions,
+): Tensor {
+  const eps = checkEpsilon(op, options.epsilon ?? EPSILON);
+  const fromLogits = options.fromLogits ?? false;
+  const len = pred.shape[pred.rank - 1];
+  const rows = pred.size / len;
+  const spec: CrossentropySpec = { fromLogits, sparse, t: rowThreads(len, reduceProfile()) };
+  const workgroups = Math.ceil(rows / (256 / spec.t));
+  const uniforms = () =>
+    new Uniforms().u32(rows).u32(len).f32(eps).f32(-Infinity).f32(1 / rows).u32(0x7fc00000);
+  const perRow = empty([rows], "f32", op);
+  launch(op, crossentropyKernel(spec), [pred, target], [perRow], uniforms(), workgroups);
+  const out = reduceAxisRaw("sum", perRow, 1, rows, 1, [], { scale: 1 / rows, name: op }).values;
+  perRow.dispose();
+  return record(out, op, [pred, target], (g) => {
+    const dp = empty(pred.shape, "f32", `${op} gradient`);
+    launch(
+      `${op} gradient`,
+      crossentropyGradKernel(spec),
+      [pred, target, g],
+      [dp],
+      uniforms(),
+      workgroups,
+    );
+    return [dp, null];
+  });
+}
+
+/**
+ * L1 penalty scale · Σ|x| (Keras' `regularizers.L1`). The gradient at 0 is 0.
+ *
+ * @example
+ * ```ts
+ * const reg = lt.l1Penalty(codes, 1e-5); // a sparse autoencoder's activity penalty
+ * ```
+ */
+export function l1Penalty(x: Tensor, scale: number): Tensor {
+  return penalty("l1Penalty", "l1", x, scale);
+}
+
+/**
+ * L2 penalty scale · Σx² (Keras' `regularizers.L2`: no factor ½).
+ *
+ * @example
+ * ```ts
+ * const reg = lt.l2Penalty(kernel, 1e-4);
+ * ```
+ */
+export function l2Penalty(x: Tensor, scale: number): Tensor {
+  return penalty("l2Penalty", "l2", x, scale);
+}
+
+function penalty(op: string, loss: ElementwiseLoss, x: Tensor, scale: number): Tensor {
+  if (x.dtype !== "f32") {
+    throw new TypeError(`${op}: expected an f32 tensor, got ${x.dtype} ${fmtShape(x.shape)}`);
+  }
+  if (typeof scale !== "number" || !Number.isFinite(scale)) {
+    throw new TypeError(`${op}: scale must be a finite number, got ${scale}`);
+  }
+  if (x.size === 0) throw new Error(`${op}: the tensor ${fmtShape(x.shape)} is empty`);
+  return elementwiseLoss(op, loss, x, null, scale);
+}

@@ -1,0 +1,411 @@
+/**
+ * Reductions: sum, mean, max, min (over one axis, several, or all elements)
+ * and argmax/argmin, with gradients. Kernels are tree reductions in workgroup
+ * memory (shaders/reduce.ts); long axes take several passes, all on the GPU.
+ * @module
+ */
+import { WG } from "../../shaders/common.ts";
+import {
+  CPU_REDUCE,
+  GPU_REDUCE,
+  isArgReduce,
+  mappedReduceKernel,
+  planReduce,
+  reduceGradKernel,
+  reduceKernel,
+  type ReduceMap,
+  type ReduceOp,
+  type ReduceProfile,
+  type ReduceSpec,
+} from "../../shaders/reduce.ts";
+import { record } from "../autograd/tape.ts";
+import { type Kernel, runtime } from "../gpu/runtime.ts";
+import { empty, fmtShape, sizeOf, type Tensor } from "../tensor/tensor.ts";
+import { fillInPlace } from "./creation.ts";
+import { launch, Uniforms } from "./kernel_call.ts";
+
+/** An axis, a list of axes (negative counts from the end), or undefined for all. */
+export type Axis = number | readonly number[] | undefined;
+
+let forcedProfile: ReduceProfile | null = null;
+
+/** The reduction profile of the current adapter (CPU adapters want small workgroups). */
+export function reduceProfile(): ReduceProfile {
+  return forcedProfile ?? (runtime().info.isFallback ? CPU_REDUCE : GPU_REDUCE);
+}
+
+/**
+ * Runs `fn` with reductions, softmax and cross-entropies laid out for
+ * `profile` instead of the adapter's (tests run the GPU layouts on CPU
+ * adapters this way).
+ */
+export function withReduceProfile<T>(profile: ReduceProfile, fn: () => T): T {
+  const prev = forcedProfile;
+  forcedProfile = profile;
+  try {
+    return fn();
+  } finally {
+    forcedProfile = prev;
+  }
+}
+
+/** Sorted, unique, non-negative axes of `x`; all axes when `axis` is undefined. */
+export function normalizeAxes(op: string, x: Tensor, axis: Axis): number[] {
+  if (axis === undefined) return x.shape.map((_, i) => i);
+  const list = typeof axis === "number" ? [axis] : [...axis];
+  const out = new Set<number>();
+  for (const a of list) {
+    if (!Number.isInteger(a) || a < -x.rank || a >= x.rank) {
+      throw new RangeError(
+        `${op}: axis ${a} is out of range for a tensor of rank ${x.rank} (shape ${
+          fmtShape(x.shape)
+        })`,
+      );
+    }
+    out.add(a < 0 ? a + x.rank : a);
+  }
+  return [...out].sort((a, b) => a - b);
+}
+
+/** Output shape of reducing `axes` of `shape`. */
+export function reducedShape(
+  shape: readonly number[],
+  axes: readonly number[],
+  keepDims: boolean,
+): number[] {
+  const out: number[] = [];
+  shape.forEach((d, i) => {
+    if (!axes.includes(i)) out.push(d);
+    else if (keepDims) out.push(1);
+  });
+  return out;
+}
+
+/** Options of {@link reduceAxisRaw}. */
+export interface ReduceRawOptions {
+  /** Multiplies sums (mean: 1 / count), applied on the last pass. */
+  scale?: number;
+  /** A first-pass kernel with a map prologue over `inputs` (losses). */
+  map?: ReduceMap;
+  /** Inputs of the map (default: `[x]`). */
+  inputs?: Tensor[];
+  /** Map parameters `u.p0`, `u.p1`. */
+  p0?: number;
+  p1?: number;
+  /** Op name for messages. */
+  name?: string;
+}
+
+/**
+ * Reduces `x` viewed as `[outer, len, inner]` along `len` into a new tensor
+ * of `outShape` (outer · inner elements), without autograd. arg ops also
+ * return i32 indices along the axis. Several passes when the plan splits the
+ * axis into chunks; temporaries go back to the pool stream-ordered.
+ */
+export function reduceAxisRaw(
+  op: ReduceOp,
+  x: Tensor,
+  outer: number,
+  len: number,
+  inner: number,
+  outShape: readonly number[],
+  options: ReduceRawOptions = {},
+): { values: Tensor; indices: Tensor | null } {
+  const name = options.name ?? op;
+  const arg = isArgReduce(op);
+  const init = op === "sum" ? 0 : op === "max" || op === "argmax" ? -Infinity : Infinity;
+  const profile = reduceProfile();
+  let inputs = options.inputs ?? [x];
+  let idxIn: Tensor | null = null;
+  let first = true;
+  for (;;) {
+    // Column reductions move four columns per thread when they can.
+    const vec4 = !arg && inner > 1 && inner % 4 === 0 && !(first && options.map);
+    const plan = planReduce(op, outer, len, inner, idxIn !== null, profile, vec4);
+    const innerUnits = vec4 ? inner / 4 : inner;
+    const last = plan.chunks === 1;
+    const shape = last ? outShape : [outer, plan.chunks, inner];
+    const values = empty(shape, "f32", name);
+    const indices = arg ? empty(shape, "i32", name) : null;
+    const kernel = first && options.map
+      ? mappedKernel(plan.spec, options.map)
+      : reduceKernel(plan.spec);
+    const u = new Uniforms().u32(outer).u32(len).u32(innerUnits).u32(plan.chunk).u32(plan.chunks)
+      .u32(outer * innerUnits).f32(last ? options.scale ?? 1 : 1).f32(init)
+      .f32(options.p0 ?? 0).f32(options.p1 ?? 0);
+    launch(
+      name,
+      kernel,
+      idxIn ? [...inputs, idxIn] : inputs,
+      indices ? [values, indices] : [values],
+      u,
+      plan.workgroups,
+    );
+    if (!first) {
+      for (const t of inputs) t.dispose();
+      idxIn?.dispose();
+    }
+    if (last) return { values, indices };
+    inputs = [values];
+    idxIn = indices;
+    len = plan.chunks;
+    first = false;
+  }
+}
+
+// Mapped kernels are keyed by the map's name (its WGSL is fixed per name).
+const mappedCache = new Map<string, Kernel>();
+function mappedKernel(spec: ReduceSpec, map: ReduceMap): Kernel {
+  const key = map.name + JSON.stringify(spec);
+  let k = mappedCache.get(key);
+  if (!k) mappedCache.set(key, k = mappedReduceKernel(spec, map));
+  return k;
+}
+
+/**
+ * Adjacent dims merged into alternating kept / reduced groups (size-1 dims
+ * dropped): the fewest passes and the simplest index arithmetic.
+ */
+function groupDims(
+  shape: readonly number[],
+  axes: readonly number[],
+): { size: number; reduced: boolean }[] {
+  const groups: { size: number; reduced: boolean }[] = [];
+  shape.forEach((d, i) => {
+    if (d === 1) return;
+    const reduced = axes.includes(i);
+    const last = groups[groups.length - 1];
+    if (last && last.reduced === reduced) last.size *= d;
+    else groups.push({ size: d, reduced });
+  });
+  return groups;
+}
+
+/**
+ * Sums `axes` of `x` (times `scale`) into a tensor of `outShape`, without
+ * autograd: one axis-reduction per group of adjacent reduced dims, innermost
+ * first. Used by `sum`/`mean` and by `reduceTo` (broadcast gradients).
+ */
+export function sumAxesRaw(
+  x: Tensor,
+  axes: readonly number[],
+  outShape: readonly number[],
+  scale = 1,
+  name = "sum",
+): Tensor {
+  const groups = groupDims(x.shape, axes);
+  if (x.size === 0 || sizeOf(outShape) === 0) {
+    return fillInPlace(empty(outShape, "f32", name), x.size === 0 ? 0 * scale : 0);
+  }
+  if (!groups.some((g) => g.reduced)) {
+    // Only size-1 dims are reduced: the sum is x itself.
+    if (scale === 1) return x.view(outShape, name);
+    return reduceAxisRaw("sum", x, x.size, 1, 1, outShape, { scale, name }).values;
+  }
+  let cur = x;
+  let sizes = groups.map((g) => g.size);
+  let reduced = groups.map((g) => g.reduced);
+  for (;;) {
+    const r = reduced.lastIndexOf(true);
+    const lastPass = reduced.indexOf(true) === r;
+    const outer = sizeOf(sizes.slice(0, r));
+    const inner = sizeOf(sizes.slice(r + 1));
+    const shape = lastPass ? outShape : [...sizes.slice(0, r), ...sizes.slice(r + 1)];
+    const next = reduceAxisRaw("sum", cur, outer, sizes[r], inner, shape, {
+      scale: lastPass ? scale : 1,
+      name,
+    }).values;
+    if (cur !== x) cur.dispose();
+    if (lastPass) return next;
+    cur = next;
+    sizes = [...sizes.slice(0, r), ...sizes.slice(r + 1)];
+    reduced = [...reduced.slice(0, r), ...reduced.slice(r + 1)];
+  }
+}
+
+/** dx = broadcast of g (shaped like the reduction's output) over the reduced axes, times `scale`. */
+function spreadRaw(g: Tensor, xShape: readonly number[], axes: readonly number[], scale: number) {
+  const out = empty(xShape, "f32", "sum gradient");
+  if (out.size === 0) return out;
+  const groups = groupDims(xShape, axes);
+  if (!groups.length) groups.push({ size: 1, reduced: false });
+  if (groups.length > 8) {
+    throw new Error(`sum gradient: ${fmtShape(xShape)} has too many alternating reduced dims`);
+  }
+  const gs = new Array(groups.length).fill(0);
+  let s = 1;
+  for (let i = groups.length - 1; i >= 0; i--) {
+    if (!groups[i].reduced) {
+      gs[i] = s;
+      s *= groups[i].size;
+    }
+  }
+  launch(
+    "sum gradient",
+    reduceGradKernel({ mode: "spread" }),
+    [g],
+    [out],
+    new Uniforms().u32(out.size).u32(groups.length).f32(scale).u32(0)
+      .dims(groups.map((x) => x.size)).dims(gs, 0),
+    Math.ceil(out.size / WG),
+  );
+  return out;
+}
+
+function checkInput(op: string, x: Tensor): void {
+  if (x.dtype !== "f32") {
+    throw new TypeError(`${op}: expected an f32 tensor, got ${x.dtype} ${fmtShape(x.shape)}`);
+  }
+}
+
+function sumLike(op: "sum" | "mean", x: Tensor, axis: Axis, keepDims: boolean): Tensor {
+  checkInput(op, x);
+  const axes = normalizeAxes(op, x, axis);
+  const outShape = reducedShape(x.shape, axes, keepDims);
+  const count = sizeOf(axes.map((a) => x.shape[a]));
+  const scale = op === "mean" ? 1 / count : 1;
+  const out = sumAxesRaw(x, axes, outShape, scale, op);
+  return record(out, op, [x], (g) => [spreadRaw(g, x.shape, axes, scale)]);
+}
+
+/**
+ * Sum over `axis` (a number, a list, or all elements when omitted).
+ * `keepDims` keeps reduced axes as size 1.
+ *
+ * @example
+ * ```ts
+ * const total = lt.sum(x);              // shape []
+ * const rows = lt.sum(x, -1);           // [n, k] → [n]
+ * const cols = lt.sum(x, 0, true);      // [n, k] → [1, k]
+ * ```
+ */
+export function sum(x: Tensor, axis?: Axis, keepDims = false): Tensor {
+  return sumLike("sum", x, axis, keepDims);
+}
+
+/**
+ * Mean over `axis` (a number, a list, or all elements when omitted).
+ *
+ * @example
+ * ```ts
+ * const m = lt.mean(x, 0); // per-feature mean of a batch
+ * ```
+ */
+export function mean(x: Tensor, axis?: Axis, keepDims = false): Tensor {
+  return sumLike("mean", x, axis, keepDims);
+}
+
+/** [outer, len, inner] of reducing one axis (or everything when undefined). */
+function axisView(op: string, x: Tensor, axis: number | undefined) {
+  if (axis === undefined) {
+    return {
+      outer: 1,
+      len: x.size,
+      inner: 1,
+      axes: x.shape.map((_, i) => i),
+    };
+  }
+  if (typeof axis !== "number") {
+    throw new TypeError(`${op}: expected one axis (a number) or none, got ${JSON.stringify(axis)}`);
+  }
+  const [a] = normalizeAxes(op, x, axis);
+  return {
+    outer: sizeOf(x.shape.slice(0, a)),
+    len: x.shape[a],
+    inner: sizeOf(x.shape.slice(a + 1)),
+    axes: [a],
+  };
+}
+
+function extremum(op: "max" | "min", x: Tensor, axis: number | undefined, keepDims: boolean) {
+  checkInput(op, x);
+  const v = axisView(op, x, axis);
+  if (v.len === 0) throw new Error(`${op}: cannot reduce an empty axis of ${fmtShape(x.shape)}`);
+  const outShape = reducedShape(x.shape, v.axes, keepDims);
+  const out = reduceAxisRaw(op, x, v.outer, v.len, v.inner, outShape).values;
+  return record(out, op, [x], (g) => {
+    // The position is recomputed here rather than kept from the forward, so
+    // the forward allocates nothing that must outlive its scope.
+    const arg = op === "max" ? "argmax" : "argmin";
+    const { values, indices } = reduceAxisRaw(arg, x, v.outer, v.len, v.inner, outShape, {
+      name: `${op} gradient`,
+    });
+    values.dispose();
+    const dx = empty(x.shape, "f32", `${op} gradient`);
+    launch(
+      `${op} gradient`,
+      reduceGradKernel({ mode: "pick" }),
+      [g, indices!],
+      [dx],
+      new Uniforms().u32(x.size).u32(v.len).u32(v.inner).u32(0),
+      Math.ceil(x.size / WG),
+    );
+    indices!.dispose();
+    return [dx];
+  });
+}
+
+/**
+ * Maximum over one axis, or over all elements when `axis` is omitted. The
+ * gradient goes to the position of the maximum (the first one on ties).
+ *
+ * @example
+ * ```ts
+ * const m = lt.max(logits, -1); // [n, k] → [n]
+ * ```
+ */
+export function max(x: Tensor, axis?: number, keepDims = false): Tensor {
+  return extremum("max", x, axis, keepDims);
+}
+
+/**
+ * Minimum over one axis, or over all elements when `axis` is omitted. The
+ * gradient goes to the position of the minimum (the first one on ties).
+ *
+ * @example
+ * ```ts
+ * const lo = lt.min(x);
+ * ```
+ */
+export function min(x: Tensor, axis?: number, keepDims = false): Tensor {
+  return extremum("min", x, axis, keepDims);
+}
+
+function argExtremum(op: "argmax" | "argmin", x: Tensor, axis: number, keepDims: boolean) {
+  checkInput(op, x);
+  if (typeof axis !== "number") {
+    throw new TypeError(`${op}: expected an axis (a number), got ${JSON.stringify(axis)}`);
+  }
+  const v = axisView(op, x, axis);
+  if (v.len === 0) throw new Error(`${op}: cannot reduce an empty axis of ${fmtShape(x.shape)}`);
+  const outShape = reducedShape(x.shape, v.axes, keepDims);
+  const { values, indices } = reduceAxisRaw(op, x, v.outer, v.len, v.inner, outShape);
+  values.dispose();
+  return indices!;
+}
+
+/**
+ * Index (i32) of the maximum along `axis`; the first one on ties. Not
+ * differentiable.
+ *
+ * @example
+ * ```ts
+ * const labels = lt.argmax(q, 1); // [n, k] soft assignments → [n] cluster ids
+ * ```
+ */
+export function argmax(x: Tensor, axis: number, keepDims = false): Tensor {
+  return argExtremum("argmax", x, axis, keepDims);
+}
+
+/**
+ * Index (i32) of the minimum along `axis`; the first one on ties. Not
+ * differentiable.
+ *
+ * @example
+ * ```ts
+ * const nearest = lt.argmin(distances, 1);
+ * ```
+ */
+export function argmin(x: Tensor, axis: number, keepDims = false): Tensor {
+  return argExtremum("argmin", x, axis, keepDims);
+}
