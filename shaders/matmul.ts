@@ -468,90 +468,77 @@ ${epilogue(spec, t.tm / 4, nj, t.wgm, t.wgn)}
   },
 );
 
-/** Specialisation of the column-sum kernel (the bias gradient of a fused dense layer). */
-export interface ColumnSumSpec {
-  /**
-   * Multiply each element by `act_grad(Y)` first and write the product
-   * (dZ = G ⊙ act'(Y)) as well as summing it. Null: plain column sums of G.
-   */
-  activation: Activation | null;
+/** Specialisation of the dense-layer gradient kernel. */
+export interface DenseGradSpec {
+  /** The fused activation whose derivative (from the output Y) multiplies G. */
+  activation: Activation;
 }
 
-/** Columns per column-sum workgroup. */
-export const COLSUM_COLS = 64;
-/** Rows one column-sum workgroup reduces. */
-export const COLSUM_ROWS = 256;
+/** Columns per dense-gradient workgroup. */
+export const DENSE_GRAD_COLS = 64;
+/** Rows one dense-gradient workgroup reduces. */
+export const DENSE_GRAD_ROWS = 256;
 
 /**
- * Column sums of an [n, cols] matrix in row blocks of {@link COLSUM_ROWS}:
- * writes `partial[block, col]`; a second pass over the partials finishes
- * when there is more than one block. 64 columns × 4 row lanes per workgroup:
- * neighbouring threads read neighbouring columns (coalesced), each lane sums
- * every 4th row, and the 4 lanes meet in a tree in workgroup memory.
+ * The backward of the fused epilogue, in one pass over [n, cols]: writes
+ * dZ = G ⊙ act'(Y) (the pre-activation gradient both backward matmuls read)
+ * and sums it down columns in row blocks of {@link DENSE_GRAD_ROWS} into
+ * `partial[block, col]` (the bias gradient, once the blocks are summed), so
+ * the bias gradient costs no extra pass over memory.
  *
- * With an activation, the first pass also computes and writes dZ = G ⊙ act'(Y),
- * the dense layer's pre-activation gradient, so the bias gradient costs no
- * extra pass over memory.
+ * 64 columns × 4 row lanes per workgroup: neighbouring threads read
+ * neighbouring columns (coalesced), each lane sums every 4th row, and the
+ * 4 lanes meet in a tree in workgroup memory.
  *
- * Dispatch: `[ceil(cols / 64), ceil(n / 256)]`. Bindings: G (read), [Y (read),
- * dZ (write)], partial (write), uniforms. Uniform: n, cols, alpha.
+ * Dispatch: `[ceil(cols / 64), ceil(n / 256)]`. Bindings: G (read), Y (read),
+ * dZ (write), partial (write), uniforms. Uniform: n, cols, alpha.
  *
  * @example
  * ```ts
- * const k = columnSumKernel({ activation: "relu" });
+ * const k = denseGradKernel({ activation: "relu" });
  * ```
  */
-export const columnSumKernel: (spec: ColumnSumSpec) => Kernel = family(
-  "column_sum",
-  (spec: ColumnSumSpec): Kernel => {
-    const act = spec.activation;
+export const denseGradKernel: (spec: DenseGradSpec) => Kernel = family(
+  "dense_grad",
+  (spec: DenseGradSpec): Kernel => {
     const lanes = 4;
     return kernel(
-      `column_sum/${act ?? "plain"}`,
+      `dense_grad/${spec.activation}`,
       /* wgsl */ `
 struct U { n: u32, cols: u32, alpha: f32, pad: u32 }
 @group(0) @binding(0) var<storage, read> G: array<f32>;
-${
-        act
-          ? `@group(0) @binding(1) var<storage, read> Y: array<f32>;
+@group(0) @binding(1) var<storage, read> Y: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dZ: array<f32>;
 @group(0) @binding(3) var<storage, read_write> partial: array<f32>;
 @group(0) @binding(4) var<uniform> u: U;
-${activationWgsl(act)}`
-          : `@group(0) @binding(1) var<storage, read_write> partial: array<f32>;
-@group(0) @binding(2) var<uniform> u: U;`
-      }
-var<workgroup> part: array<f32, ${COLSUM_COLS * lanes}>;
+${activationWgsl(spec.activation)}
+var<workgroup> part: array<f32, ${DENSE_GRAD_COLS * lanes}>;
 
-@compute @workgroup_size(${COLSUM_COLS}, ${lanes}, 1)
+@compute @workgroup_size(${DENSE_GRAD_COLS}, ${lanes}, 1)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let col = wid.x * ${COLSUM_COLS}u + lid.x;
-  let r0 = wid.y * ${COLSUM_ROWS}u;
+  let col = wid.x * ${DENSE_GRAD_COLS}u + lid.x;
+  let r0 = wid.y * ${DENSE_GRAD_ROWS}u;
   var acc = 0.0;
   if (col < u.cols) {
-    for (var t = lid.y; t < ${COLSUM_ROWS}u; t += ${lanes}u) {
+    for (var t = lid.y; t < ${DENSE_GRAD_ROWS}u; t += ${lanes}u) {
       let r = r0 + t;
       if (r >= u.n) { break; }
       let i = r * u.cols + col;
-${
-        act
-          ? `      let g = G[i] * act_grad(Y[i], u.alpha);
-      dZ[i] = g;`
-          : `      let g = G[i];`
-      }
+      let g = G[i] * act_grad(Y[i], u.alpha);
+      dZ[i] = g;
       acc += g;
     }
   }
-  let slot = lid.y * ${COLSUM_COLS}u + lid.x;
+  let slot = lid.y * ${DENSE_GRAD_COLS}u + lid.x;
   part[slot] = acc;
   workgroupBarrier();
-  if (lid.y < 2u) { part[slot] += part[slot + ${2 * COLSUM_COLS}u]; }
+  if (lid.y < 2u) { part[slot] += part[slot + ${2 * DENSE_GRAD_COLS}u]; }
   workgroupBarrier();
   if (lid.y == 0u && col < u.cols) {
-    partial[wid.y * u.cols + col] = part[lid.x] + part[lid.x + ${COLSUM_COLS}u];
+    partial[wid.y * u.cols + col] = part[lid.x] + part[lid.x + ${DENSE_GRAD_COLS}u];
   }
 }`,
-      act ? ["read", "read", "write", "write"] : ["read", "write"],
+      ["read", "read", "write", "write"],
     );
   },
 );

@@ -7,9 +7,9 @@
  */
 import { type Activation, isActivation } from "../../shaders/activations.ts";
 import {
-  COLSUM_COLS,
-  COLSUM_ROWS,
-  columnSumKernel,
+  DENSE_GRAD_COLS,
+  DENSE_GRAD_ROWS,
+  denseGradKernel,
   matmulKernel,
   type MatmulTile,
   tileShape,
@@ -20,7 +20,10 @@ import { runtime } from "../gpu/runtime.ts";
 import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
 import { reduceTo } from "./broadcast.ts";
 import { launch, Uniforms } from "./kernel_call.ts";
+import { DEFAULT_ALPHA } from "./activations.ts";
+import { sumAxesRaw } from "./reduce.ts";
 import { matmulTile } from "./tuning.ts";
+import { unaryGradRaw } from "./unary.ts";
 
 /** Options of {@link matmul}. */
 export interface MatmulOptions {
@@ -171,7 +174,7 @@ export function matmulRaw(a: Tensor, b: Tensor, options: MatmulRawOptions = {}):
     activation,
   });
   const { bm, bn } = tileShape(tile);
-  const u = new Uniforms().u32(m).u32(n).u32(k).f32(options.alpha ?? 0.01)
+  const u = new Uniforms().u32(m).u32(n).u32(k).f32(options.alpha ?? DEFAULT_ALPHA[activation])
     .u32(p.sa).u32(p.sb).u32(m * n);
   launch(
     op,
@@ -228,40 +231,40 @@ function gradB(g: Tensor, a: Tensor, transA: boolean, transB: boolean): Tensor {
 }
 
 /**
- * Column sums of `g` [n, cols] (the bias gradient). With an activation,
- * also returns dZ = g ⊙ act'(y), computed in the same pass.
+ * The backward of a fused dense layer's epilogue: dZ = g ⊙ act'(y) and, when
+ * `withBias`, the bias gradient (column sums of dZ) from the same pass.
  */
-export function columnSums(
+function denseGrad(
   g: Tensor,
-  y: Tensor | null,
-  activation: Activation | null,
-  alpha = 0.01,
-  op = "columnSums",
-): { sums: Tensor; dz: Tensor } {
-  const [n, cols] = g.shape;
-  const useAct = activation !== null && activation !== "linear" && y !== null;
-  const dz = useAct ? empty(g.shape, "f32", op) : g;
-  let rows = n;
-  let src = g;
-  let first = true;
-  for (;;) {
-    const blocks = Math.max(1, Math.ceil(rows / COLSUM_ROWS));
-    const dst = empty(blocks === 1 ? [cols] : [blocks, cols], "f32", op);
-    const act = first && useAct ? activation : null;
+  y: Tensor,
+  activation: Activation,
+  alpha: number,
+  withBias: boolean,
+  op: string,
+): { dz: Tensor; db: Tensor | null } {
+  const cols = g.shape[1];
+  if (activation === "linear") {
+    return { dz: g, db: withBias ? sumAxesRaw(g, [0], [cols], 1, op) : null };
+  }
+  if (!withBias) return { dz: unaryGradRaw(activation, g, y, alpha), db: null };
+  const n = g.shape[0];
+  const blocks = Math.max(1, Math.ceil(n / DENSE_GRAD_ROWS));
+  const dz = empty(g.shape, "f32", op);
+  const partial = empty(blocks === 1 ? [cols] : [blocks, cols], "f32", op);
+  if (cols > 0) {
     launch(
       op,
-      columnSumKernel({ activation: act }),
-      act ? [src, y!] : [src],
-      act ? [dz, dst] : [dst],
-      new Uniforms().u32(rows).u32(cols).f32(alpha),
-      [Math.ceil(cols / COLSUM_COLS), blocks, 1],
+      denseGradKernel({ activation }),
+      [g, y],
+      [dz, partial],
+      new Uniforms().u32(n).u32(cols).f32(alpha),
+      [Math.ceil(cols / DENSE_GRAD_COLS), blocks, 1],
     );
-    if (!first) src.dispose();
-    first = false;
-    if (blocks === 1) return { sums: dst, dz };
-    src = dst;
-    rows = blocks;
   }
+  if (blocks === 1) return { dz, db: partial };
+  const db = sumAxesRaw(partial, [0], [cols], 1, op);
+  partial.dispose();
+  return { dz, db };
 }
 
 /**
@@ -284,7 +287,7 @@ export function linear(
   w: Tensor,
   bias?: Tensor,
   activation: Activation = "linear",
-  alpha = 0.01,
+  alpha?: number,
 ): Tensor {
   const op = "linear";
   for (const [t, name] of [[x, "x"], [w, "w"]] as const) {
@@ -305,24 +308,15 @@ export function linear(
   if (!isActivation(activation)) {
     throw new Error(`${op}: unknown activation "${activation}"`);
   }
-  const y = matmulRaw(x, w, { bias, activation, alpha, op });
+  const a = alpha ?? DEFAULT_ALPHA[activation];
+  const y = matmulRaw(x, w, { bias, activation, alpha: a, op });
   const inputs = bias ? [x, w, bias] : [x, w];
   return record(y, op, inputs, (g) => {
-    const needBias = bias?.requiresGrad ?? false;
-    let dz = g;
-    let db: Tensor | null = null;
-    if (needBias) {
-      const r = columnSums(g, y, activation, alpha, `${op} (gradient)`);
-      dz = r.dz;
-      db = r.sums;
-    } else if (activation !== "linear") {
-      const r = columnSums(g, y, activation, alpha, `${op} (gradient)`);
-      r.sums.dispose();
-      dz = r.dz;
-    }
+    const name = `${op} (gradient)`;
+    const { dz, db } = denseGrad(g, y, activation, a, bias?.requiresGrad ?? false, name);
     const grads: (Tensor | null)[] = [
-      x.requiresGrad ? matmulRaw(dz, w, { transB: true, op: `${op} (gradient)` }) : null,
-      w.requiresGrad ? matmulRaw(x, dz, { transA: true, op: `${op} (gradient)` }) : null,
+      x.requiresGrad ? matmulRaw(dz, w, { transB: true, op: name }) : null,
+      w.requiresGrad ? matmulRaw(x, dz, { transA: true, op: name }) : null,
     ];
     if (bias) grads.push(db);
     return grads;

@@ -33,7 +33,6 @@ export {
 } from "./binary.ts";
 export { broadcastShapes, reduceTo } from "./broadcast.ts";
 export {
-  columnSums,
   linear,
   matmul,
   type MatmulOptions,
