@@ -5,7 +5,7 @@
  * storing the n × n matrix.
  *
  * The shared core ({@link pairwiseMain}) gives each thread one row of A and
- * walks B in register blocks of TJ = 16 rows; A and B are staged through
+ * walks B in register blocks of TJ ≤ 16 rows; A and B are staged through
  * workgroup memory TF features at a time (16, or the next power of two ≥ d
  * when d is smaller, so 2-D data does not pay for 16), so each A element is read from
  * global memory once per B block and each B element once per workgroup. The
@@ -23,14 +23,35 @@ import { family, type Kernel, kernel } from "./common.ts";
 
 /** Rows of A per workgroup (one per thread). */
 export const TI = 64;
-/** Rows of B per register block. */
-export const TJ = 16;
+/** Most rows of B per register block. */
+export const MAX_TJ = 16;
 /** Most features per workgroup-memory stage. */
 export const MAX_TF = 16;
 
+function pow2(v: number): number {
+  return 2 ** Math.ceil(Math.log2(Math.max(1, v)));
+}
+
 /** Features per stage for a shared length d: min(16, next power of two ≥ d). */
 export function featureTile(d: number): number {
-  return Math.min(MAX_TF, 2 ** Math.ceil(Math.log2(Math.max(1, d))));
+  return Math.min(MAX_TF, pow2(d));
+}
+
+/**
+ * Tile sizes of the pairwise core for k rows of B and a shared length d:
+ * `tj` splits k into equal register blocks of at most 16 (k = 10 → one block
+ * of 10, k = 17 → two of 9), `tf` = {@link featureTile}(d), so ten centres or
+ * 2-D points do not pay for sixteen.
+ *
+ * @example
+ * ```ts
+ * pairTiles(10, 784); // { tj: 10, tf: 16 }
+ * pairTiles(17, 2);   // { tj: 9, tf: 2 }
+ * ```
+ */
+export function pairTiles(k: number, d: number): { tj: number; tf: number } {
+  const blocks = Math.ceil(Math.max(1, k) / MAX_TJ);
+  return { tj: Math.ceil(Math.max(1, k) / blocks), tf: featureTile(d) };
 }
 
 /** How a pair's values combine over the shared dimension. */
@@ -40,7 +61,9 @@ export type Combine = "sqdist" | "dot";
 export interface PairCore {
   /** `sqdist`: Σ (a − b)²; `dot`: Σ a·b. */
   combine: Combine;
-  /** Features per stage, from {@link featureTile}. */
+  /** Rows of B per register block, from {@link pairTiles}. */
+  tj: number;
+  /** Features per stage, from {@link pairTiles}. */
   tf: number;
   /** Subtract `SHIFT[t]` from A's elements as they are loaded (centring for PCA). */
   shiftA?: boolean;
@@ -65,15 +88,20 @@ export interface PairHooks {
  */
 export function pairwiseMain(core: PairCore, hooks: PairHooks): string {
   const load = core.shiftA ? "A[gi * u.d + gt] - SHIFT[gt]" : "A[gi * u.d + gt]";
-  const step = core.combine === "sqdist"
-    ? "let diff = a - Bs[jj * TF + c]; acc[jj] = fma(diff, diff, acc[jj]);"
-    : "acc[jj] = fma(a, Bs[jj * TF + c], acc[jj]);";
+  const tj = core.tj;
+  const js = Array.from({ length: tj }, (_, jj) => jj);
+  // The accumulators are unrolled into scalars: a private array indexed in a
+  // loop may live in memory (lavapipe's LLVM does that), scalars stay in registers.
+  const step = (jj: number) =>
+    core.combine === "sqdist"
+      ? `{ let diff = a - Bs[${jj}u * TF + c]; acc${jj} = fma(diff, diff, acc${jj}); }`
+      : `acc${jj} = fma(a, Bs[${jj}u * TF + c], acc${jj});`;
   return /* wgsl */ `
 const TI = ${TI}u;
-const TJ = ${TJ}u;
+const TJ = ${tj}u;
 const TF = ${core.tf}u;
 var<workgroup> As: array<f32, ${TI * (core.tf + 1)}>;
-var<workgroup> Bs: array<f32, ${TJ * core.tf}>;
+var<workgroup> Bs: array<f32, ${tj * core.tf}>;
 
 @compute @workgroup_size(${TI})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -85,7 +113,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   ${hooks.before ?? ""}
   for (var j0 = 0u; j0 < u.k; j0 += TJ) {
     // Explicit initialisers: Naga does not re-zero a bare var declared inside a loop.
-    var acc = array<f32, TJ>();
+    ${js.map((jj) => `var acc${jj} = 0.0;`).join(" ")}
     for (var t0 = 0u; t0 < u.d; t0 += TF) {
       for (var e = lid; e < TI * TF; e += TI) {
         let gi = row0 + e / TF;
@@ -104,17 +132,21 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
       workgroupBarrier();
       for (var c = 0u; c < TF; c++) {
         let a = As[lid * (TF + 1u) + c];
-        for (var jj = 0u; jj < TJ; jj++) { ${step} }
+        ${js.map(step).join("\n        ")}
       }
       workgroupBarrier();
     }
     if (valid) {
       let jn = min(TJ, u.k - j0);
-      for (var jj = 0u; jj < jn; jj++) {
-        let j = j0 + jj;
-        let v = acc[jj];
+      ${
+    js.map((jj) =>
+      `if (${jj}u < jn) {
+        let j = j0 + ${jj}u;
+        let v = acc${jj};
         ${hooks.each}
-      }
+      }`
+    ).join("\n      ")
+  }
     }
   }
   ${hooks.after ?? ""}
@@ -139,7 +171,7 @@ export const pairwiseKernel: (spec: PairwiseSpec) => Kernel = family(
       `@group(0) @binding(${b}) var<storage, read> ${n}: array<f32>;`
     ).join("\n");
     return kernel(
-      `pairwise/${spec.combine}/tf${spec.tf}${spec.shiftA ? "/shift" : ""}${
+      `pairwise/${spec.combine}/${spec.tj}x${spec.tf}${spec.shiftA ? "/shift" : ""}${
         spec.biasOut ? "/bias" : ""
       }`,
       /* wgsl */ `
@@ -167,6 +199,7 @@ export interface SilhouetteSpec {
 
 /** Points of B (the "other" side) per tile in the silhouette kernel. */
 export const SIL_TJ = 32;
+const SIL_JS = Array.from({ length: SIL_TJ }, (_, jj) => jj);
 
 /**
  * Silhouette coefficient of every point (Rousseeuw 1987), n² distances never
@@ -201,6 +234,15 @@ var<workgroup> Xi: array<f32, ${64 * (spec.tf + 1)}>;
 var<workgroup> Xj: array<f32, ${SIL_TJ * spec.tf}>;
 var<workgroup> Lj: array<i32, ${SIL_TJ}>;
 
+fn kahan(sum: ptr<function, array<f32, KMAX>>, comp: ptr<function, array<f32, KMAX>>,
+         c: i32, d2: f32) {
+  if (c < 0) { return; }
+  let y = sqrt(d2) - (*comp)[c];
+  let t = (*sum)[c] + y;
+  (*comp)[c] = (t - (*sum)[c]) - y;
+  (*sum)[c] = t;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
@@ -209,7 +251,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   var sum = array<f32, KMAX>();
   var comp = array<f32, KMAX>();
   for (var j0 = 0u; j0 < u.n; j0 += TJ) {
-    var part = array<f32, TJ>(); // explicit: Naga keeps a bare loop var across iterations
+    // Unrolled scalars with explicit initialisers (see pairwiseMain).
+    ${SIL_JS.map((jj) => `var part${jj} = 0.0;`).join(" ")}
     for (var t0 = 0u; t0 < u.d; t0 += TF) {
       for (var e = lid; e < TI * TF; e += TI) {
         let gi = row0 + e / TF;
@@ -233,23 +276,16 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
       workgroupBarrier();
       for (var c = 0u; c < TF; c++) {
         let a = Xi[lid * (TF + 1u) + c];
-        for (var jj = 0u; jj < TJ; jj++) {
-          let diff = a - Xj[jj * TF + c];
-          part[jj] = fma(diff, diff, part[jj]);
-        }
+        ${
+        SIL_JS.map((jj) =>
+          `{ let diff = a - Xj[${jj}u * TF + c]; part${jj} = fma(diff, diff, part${jj}); }`
+        ).join("\n        ")
+      }
       }
       workgroupBarrier();
     }
-    for (var jj = 0u; jj < TJ; jj++) {
-      let c = Lj[jj];
-      if (c >= 0) {
-        // Kahan summation: sum + comp carries the low-order bits the f32 sum drops.
-        let y = sqrt(part[jj]) - comp[c];
-        let t = sum[c] + y;
-        comp[c] = (t - sum[c]) - y;
-        sum[c] = t;
-      }
-    }
+    // Kahan summation: sum + comp carries the low-order bits the f32 sum drops.
+    ${SIL_JS.map((jj) => `kahan(&sum, &comp, Lj[${jj}u], part${jj});`).join("\n    ")}
     workgroupBarrier();
   }
   if (i >= u.n) { return; }

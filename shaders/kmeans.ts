@@ -53,13 +53,13 @@ const GATE = /* wgsl */ `
  * Assignment step: labels[i] = argmin_j ‖x_i − c_j‖² (lowest j on ties),
  * mind[i] = that distance, changed[i] = label differs from the previous one.
  * Bindings: X [n, d], C [k, d], STATE, LABELS i32 (read-write), MIND, CHANGED u32.
- * Uniform: n, k, d, gate. Dispatch: ceil(n / 64). Spec: `tf` (see `featureTile`).
+ * Uniform: n, k, d, gate. Dispatch: ceil(n / 64). Spec: `tj`, `tf` (see `pairTiles`).
  */
-export const assignKernel: (spec: { tf: number }) => Kernel = family(
+export const assignKernel: (spec: { tj: number; tf: number }) => Kernel = family(
   "kmeans_assign",
-  (spec: { tf: number }) =>
+  (spec: { tj: number; tf: number }) =>
     kernel(
-      `kmeans_assign/tf${spec.tf}`,
+      `kmeans_assign/${spec.tj}x${spec.tf}`,
       /* wgsl */ `
 struct U { n: u32, k: u32, d: u32, gate: u32 }
 @group(0) @binding(0) var<storage, read> A: array<f32>;
@@ -71,7 +71,7 @@ struct U { n: u32, k: u32, d: u32, gate: u32 }
 @group(0) @binding(6) var<uniform> u: U;
 var<workgroup> gate_flag: u32;
 ${
-        pairwiseMain({ combine: "sqdist", tf: spec.tf }, {
+        pairwiseMain({ combine: "sqdist", tj: spec.tj, tf: spec.tf }, {
           prelude: GATE,
           before: "var best = 3.4e38; var bestj = 0u;",
           each: "if (v < best) { best = v; bestj = j; }",

@@ -33,11 +33,11 @@ fn ratio(b: f32, bmin: f32) -> f32 {
  * before it receives q_ij. Bindings: A = Z [n, d], B = MU [k, d], Q [n, k].
  * Uniform: n, k, d, alpha, expo. Dispatch: ceil(n / 64).
  */
-export const softAssignKernel: (spec: { tf: number }) => Kernel = family(
+export const softAssignKernel: (spec: { tj: number; tf: number }) => Kernel = family(
   "soft_assign",
-  (spec: { tf: number }) =>
+  (spec: { tj: number; tf: number }) =>
     kernel(
-      `soft_assign/tf${spec.tf}`,
+      `soft_assign/${spec.tj}x${spec.tf}`,
       /* wgsl */ `
 struct U { n: u32, k: u32, d: u32, alpha: f32, expo: f32 }
 @group(0) @binding(0) var<storage, read> A: array<f32>;
@@ -46,7 +46,7 @@ struct U { n: u32, k: u32, d: u32, alpha: f32, expo: f32 }
 @group(0) @binding(3) var<uniform> u: U;
 ${RATIO}
 ${
-        pairwiseMain({ combine: "sqdist", tf: spec.tf }, {
+        pairwiseMain({ combine: "sqdist", tj: spec.tj, tf: spec.tf }, {
           before: "var bmin = 3.4e38;",
           each: "let b = 1.0 + v / u.alpha; Q[i * u.k + j] = b; bmin = min(bmin, b);",
           after: /* wgsl */ `
@@ -75,7 +75,8 @@ export interface SoftAssignGradSpec {
    *   H_ij = g · ((α+1)/α) · (p_ij − q_ij) / (n · b_ij).
    */
   mode: "upstream" | "kl";
-  /** Features per stage (see `featureTile`). */
+  /** Tile sizes of the pairwise core (see `pairTiles`). */
+  tj: number;
   tf: number;
 }
 
@@ -120,7 +121,7 @@ export const softAssignGradKernel: (spec: SoftAssignGradSpec) => Kernel = family
   }`,
       };
     return kernel(
-      `soft_assign_grad/${spec.mode}/tf${spec.tf}`,
+      `soft_assign_grad/${spec.mode}/${spec.tj}x${spec.tf}`,
       /* wgsl */ `
 struct U { n: u32, k: u32, d: u32, alpha: f32, expo: f32, coef: f32, inv_n: f32 }
 @group(0) @binding(0) var<storage, read> A: array<f32>;
@@ -130,7 +131,7 @@ struct U { n: u32, k: u32, d: u32, alpha: f32, expo: f32, coef: f32, inv_n: f32 
 @group(0) @binding(4) var<storage, read_write> H: array<f32>;
 @group(0) @binding(5) var<uniform> u: U;
 ${RATIO}
-${pairwiseMain({ combine: "sqdist", tf: spec.tf }, hooks)}`,
+${pairwiseMain({ combine: "sqdist", tj: spec.tj, tf: spec.tf }, hooks)}`,
       ["read", "read", "read", "read", "write"],
     );
   },

@@ -29,7 +29,7 @@
  *
  * @module
  */
-import { featureTile, pairwiseKernel, TI } from "../../shaders/distance.ts";
+import { pairTiles, pairwiseKernel, TI } from "../../shaders/distance.ts";
 import * as K from "../../shaders/kmeans.ts";
 import { assign, fillInPlace, tensor } from "../ops/creation.ts";
 import { launch, Uniforms } from "../ops/kernel_call.ts";
@@ -340,7 +340,7 @@ export class KMeans {
       const iteration = () => {
         launch(
           op,
-          K.assignKernel({ tf: featureTile(d) }),
+          K.assignKernel(pairTiles(k, d)),
           [x, c, state],
           [labels, mind, changed],
           new Uniforms().u32(n).u32(k).u32(d).u32(1),
@@ -400,7 +400,7 @@ export class KMeans {
         // Labels and inertia consistent with the final centres (scikit-learn's closing E-step).
         launch(
           op,
-          K.assignKernel({ tf: featureTile(d) }),
+          K.assignKernel(pairTiles(k, d)),
           [x, c, state],
           [labels, mind, changed],
           new Uniforms().u32(n).u32(k).u32(d).u32(0),
@@ -550,7 +550,7 @@ export class KMeans {
     const state = empty([K.KMEANS_STATE_SIZE], "f32", op);
     launch(
       op,
-      K.assignKernel({ tf: featureTile(d) }),
+      K.assignKernel(pairTiles(this.k, d)),
       [x, this.centers, state],
       [labels, mind, changed],
       new Uniforms().u32(n).u32(this.k).u32(d).u32(0),
@@ -663,7 +663,7 @@ export function squaredDistances(x: Tensor, c: Tensor): Tensor {
   const out = empty([n, k], "f32", op);
   launch(
     op,
-    pairwiseKernel({ combine: "sqdist", tf: featureTile(d) }),
+    pairwiseKernel({ combine: "sqdist", ...pairTiles(k, d) }),
     [x, c],
     [out],
     new Uniforms().u32(n).u32(k).u32(d),

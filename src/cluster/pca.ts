@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { featureTile, pairwiseKernel, TI } from "../../shaders/distance.ts";
+import { pairTiles, pairwiseKernel, TI } from "../../shaders/distance.ts";
 import { COV_TILE, covFinalizeKernel, covPartialKernel } from "../../shaders/pca.ts";
 import { tensor } from "../ops/creation.ts";
 import { launch, Uniforms } from "../ops/kernel_call.ts";
@@ -204,7 +204,7 @@ export class PCA {
     const out = empty([n, c], "f32", op);
     launch(
       op,
-      pairwiseKernel({ combine: "dot", tf: featureTile(d), shiftA: true }),
+      pairwiseKernel({ combine: "dot", ...pairTiles(c, d), shiftA: true }),
       [x, fwd, mean],
       [out],
       new Uniforms().u32(n).u32(c).u32(d),
@@ -234,7 +234,7 @@ export class PCA {
     const out = empty([n, d], "f32", op);
     launch(
       op,
-      pairwiseKernel({ combine: "dot", tf: featureTile(c), biasOut: true }),
+      pairwiseKernel({ combine: "dot", ...pairTiles(d, c), biasOut: true }),
       [z, bwd, mean],
       [out],
       new Uniforms().u32(n).u32(d).u32(c),

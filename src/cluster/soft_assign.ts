@@ -21,7 +21,7 @@
  *
  * @module
  */
-import { featureTile, TI } from "../../shaders/distance.ts";
+import { pairTiles, TI } from "../../shaders/distance.ts";
 import * as S from "../../shaders/soft_assign.ts";
 import { noGrad, record } from "../autograd/tape.ts";
 import { assign, tensor } from "../ops/creation.ts";
@@ -59,7 +59,7 @@ function forwardRaw(op: string, z: Tensor, mu: Tensor, alpha: number): Tensor {
   const q = empty([n, k], "f32", op);
   launch(
     op,
-    S.softAssignKernel({ tf: featureTile(d) }),
+    S.softAssignKernel(pairTiles(k, d)),
     [z, mu],
     [q],
     params(n, k, d, alpha),
@@ -111,7 +111,7 @@ export function softAssign(z: Tensor, mu: Tensor, alpha = 1): Tensor {
     const h = empty([n, k], "f32", op);
     launch(
       op,
-      S.softAssignGradKernel({ mode: "upstream", tf: featureTile(d) }),
+      S.softAssignGradKernel({ mode: "upstream", ...pairTiles(k, d) }),
       [z, mu, q, g],
       [h],
       params(n, k, d, alpha).f32((alpha + 1) / alpha).f32(1 / n),
@@ -226,7 +226,7 @@ export function decLossFused(z: Tensor, mu: Tensor, p: Tensor, alpha = 1): Tenso
     const h = empty([n, k], "f32", op);
     launch(
       op,
-      S.softAssignGradKernel({ mode: "kl", tf: featureTile(d) }),
+      S.softAssignGradKernel({ mode: "kl", ...pairTiles(k, d) }),
       [z, mu, p, g],
       [h],
       params(n, k, d, alpha).f32((alpha + 1) / alpha).f32(1 / n),
