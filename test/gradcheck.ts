@@ -40,15 +40,14 @@ export async function gradCheck(o: GradCheckOptions): Promise<void> {
     return t;
   });
   try {
-    const out = lt.tidy(() => {
-      const y = o.forward(xs);
-      return y;
+    // Forward and backward share one scope: intermediates of a composed
+    // forward must stay alive (and linked) until backward has run.
+    let u: Float32Array = new Float32Array(0);
+    lt.tidy(() => {
+      const out = o.forward(xs);
+      u = o.rng.normals(out.size);
+      lt.backward(out, lt.tensor(u, [...out.shape]));
     });
-    const u = o.rng.normals(out.size);
-    const seed = lt.tensor(u, [...out.shape]);
-    lt.tidy(() => lt.backward(out, seed));
-    out.dispose();
-    seed.dispose();
     const x64 = o.inputs.map((i) => Float64Array.from(i.data));
     for (let k = 0; k < xs.length; k++) {
       if (o.inputs[k].check === false) continue;
