@@ -1,8 +1,8 @@
 /**
  * DEC's soft assignment (Xie, Girshick & Farhadi 2016, "Unsupervised Deep
  * Embedding for Clustering Analysis", eq. 1–3): the Student's t kernel between
- * embeddings and cluster centres, its row normaliser, its gradient, the
- * target distribution and the KL divergence that DEC minimises.
+ * embeddings and cluster centres, its row normaliser, its gradient (also the
+ * fused gradient of KL(P‖Q)), and the target distribution.
  *
  * With d_ij = ‖z_i − μ_j‖², b_ij = 1 + d_ij/α and e = (α+1)/2:
  *   q_ij = b_ij^(−e) / Σ_l b_il^(−e).
@@ -203,71 +203,5 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   for (var j = 0u; j < u.k; j++) { P[i * u.k + j] *= inv; }
 }`,
       ["read", "read", "write"],
-    ),
-);
-
-/** Smallest q inside a logarithm or a division (keeps underflowed q finite). */
-export const Q_FLOOR = 1e-30;
-
-/**
- * KL(P‖Q) / n in one workgroup: Σ_ij p_ij (log p_ij − log q_ij), terms with
- * p_ij = 0 contributing 0. Bindings: P, Q, OUT [1]. Uniform: size, invN.
- * Dispatch: 1 workgroup.
- */
-export const klValueKernel: (spec: Record<string, never>) => Kernel = family(
-  "kl_value",
-  (_spec: Record<string, never>) =>
-    kernel(
-      "kl_value",
-      /* wgsl */ `
-struct U { size: u32, inv_n: f32 }
-@group(0) @binding(0) var<storage, read> P: array<f32>;
-@group(0) @binding(1) var<storage, read> Q: array<f32>;
-@group(0) @binding(2) var<storage, read_write> OUT: array<f32>;
-@group(0) @binding(3) var<uniform> u: U;
-var<workgroup> sh: array<f32, 256>;
-@compute @workgroup_size(256)
-fn main(@builtin(local_invocation_index) lid: u32) {
-  var s = 0.0;
-  for (var e = lid; e < u.size; e += 256u) {
-    let p = P[e];
-    if (p > 0.0) { s += p * (log(p) - log(max(Q[e], ${Q_FLOOR}))); }
-  }
-  sh[lid] = s;
-  workgroupBarrier();
-  for (var h = 128u; h > 0u; h >>= 1u) {
-    if (lid < h) { sh[lid] += sh[lid + h]; }
-    workgroupBarrier();
-  }
-  if (lid == 0u) { OUT[0] = sh[0] * u.inv_n; }
-}`,
-      ["read", "read", "write"],
-    ),
-);
-
-/**
- * ∂/∂q of g · KL(P‖Q)/n: −g p / (n q), elementwise. Bindings: P, Q, G [1],
- * DQ. Uniform: size, invN. Dispatch: ceil(size / 256).
- */
-export const klGradKernel: (spec: Record<string, never>) => Kernel = family(
-  "kl_grad",
-  (_spec: Record<string, never>) =>
-    kernel(
-      "kl_grad",
-      /* wgsl */ `
-struct U { size: u32, inv_n: f32 }
-@group(0) @binding(0) var<storage, read> P: array<f32>;
-@group(0) @binding(1) var<storage, read> Q: array<f32>;
-@group(0) @binding(2) var<storage, read> G: array<f32>;
-@group(0) @binding(3) var<storage, read_write> DQ: array<f32>;
-@group(0) @binding(4) var<uniform> u: U;
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
-  let e = (wid.y * nwg.x + wid.x) * 256u + lid;
-  if (e >= u.size) { return; }
-  DQ[e] = -G[0] * u.inv_n * P[e] / max(Q[e], ${Q_FLOOR});
-}`,
-      ["read", "read", "read", "write"],
     ),
 );

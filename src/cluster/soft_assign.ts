@@ -7,7 +7,8 @@
  * - {@link targetDistribution}: p_ij ∝ q_ij² / f_j with f_j = Σ_i q_ij (eq. 3),
  *   not differentiated (DEC holds P fixed between updates).
  * - {@link decLoss}: KL(P‖Q) summed over clusters and averaged over samples,
- *   the loss DEC's reference code minimises (Keras `kld` with a batch mean).
+ *   the loss DEC's reference code minimises (Keras `kld` with a batch mean);
+ *   it is the library's `klDivergence` with DEC's shape checks.
  * - {@link decLossFused}: KL(P‖softAssign(z, μ)) with the closed-form
  *   gradient of eq. 4–5 straight to z and μ, skipping ∂L/∂q.
  * - {@link ClusteringLayer}: trainable centres + `apply(z)`.
@@ -26,6 +27,7 @@ import * as S from "../../shaders/soft_assign.ts";
 import { noGrad, record } from "../autograd/tape.ts";
 import { assign, tensor } from "../ops/creation.ts";
 import { launch, Uniforms } from "../ops/kernel_call.ts";
+import { klDivergence } from "../ops/losses.ts";
 import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
 import { keep } from "../tensor/scope.ts";
 import { checkMatrix, clusterSums } from "./kmeans.ts";
@@ -159,11 +161,11 @@ function checkSame(op: string, p: Tensor, q: Tensor): void {
 }
 
 /**
- * DEC's loss: KL(P‖Q) = (1/n) Σ_i Σ_j p_ij log(p_ij / q_ij), a scalar
- * (shape []). Terms with p_ij = 0 count 0; q is floored at 1e-30 inside the
- * logarithm. Unlike Keras' `kld`, p and q are not clipped to [1e-7, 1]; the
- * two agree wherever q ≥ 1e-7. Gradient to q only (−p / (n q)); P is a
- * constant target.
+ * DEC's loss: KL(P‖Q) = (1/n) Σ_i Σ_j p_ij log(p_ij / q_ij), a scalar (shape
+ * []): the library's {@link klDivergence} (Keras' `kld` with a batch mean,
+ * p and q clipped to [1e-7, 1]), which is what DEC's reference code
+ * minimises. Gradient to q only; P is a constant target and must not
+ * require gradients.
  *
  * @example
  * ```ts
@@ -172,24 +174,8 @@ function checkSame(op: string, p: Tensor, q: Tensor): void {
  * ```
  */
 export function decLoss(p: Tensor, q: Tensor): Tensor {
-  const op = "decLoss";
-  checkSame(op, p, q);
-  const [n, k] = q.shape;
-  const out = empty([], "f32", op);
-  launch(op, S.klValueKernel({}), [p, q], [out], new Uniforms().u32(n * k).f32(1 / n), 1);
-  return record(out, op, [p, q], (g) => {
-    if (!q.requiresGrad) return [null, null];
-    const dq = empty([n, k], "f32", op);
-    launch(
-      op,
-      S.klGradKernel({}),
-      [p, q, g],
-      [dq],
-      new Uniforms().u32(n * k).f32(1 / n),
-      Math.ceil((n * k) / 256),
-    );
-    return [null, dq];
-  });
+  checkSame("decLoss", p, q);
+  return klDivergence(p, q);
 }
 
 /**
@@ -198,7 +184,9 @@ export function decLoss(p: Tensor, q: Tensor): Tensor {
  * (eq. 4–5) to z and mu:
  * ∂L/∂z_i = ((α+1)/α) Σ_j (1 + ‖z_i − μ_j‖²/α)^(−1) (p_ij − q_ij)(z_i − μ_j) / n,
  * ∂L/∂μ_j = −((α+1)/α) Σ_i (1 + ‖z_i − μ_j‖²/α)^(−1) (p_ij − q_ij)(z_i − μ_j) / n.
- * The backward pass recomputes q inside its kernel instead of keeping it.
+ * The value is {@link decLoss}'s (Keras' clipping at 1e-7 included; the
+ * closed form ignores the clip, which only matters where q < 1e-7). The
+ * backward pass recomputes q inside its kernel instead of keeping it.
  *
  * @example
  * ```ts
@@ -218,9 +206,9 @@ export function decLossFused(z: Tensor, mu: Tensor, p: Tensor, alpha = 1): Tenso
       }, got ${fmtShape(p.shape)}`,
     );
   }
+  // The value is exactly decLoss's; only the gradient takes the closed form.
   const q = forwardRaw(op, z, mu, alpha);
-  const out = empty([], "f32", op);
-  launch(op, S.klValueKernel({}), [p, q], [out], new Uniforms().u32(n * k).f32(1 / n), 1);
+  const out = noGrad(() => klDivergence(p, q));
   q.dispose();
   return record(out, "decLossFused", [z, mu, p], (g) => {
     const h = empty([n, k], "f32", op);
