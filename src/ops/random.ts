@@ -257,7 +257,8 @@ export function fillRandom(t: Tensor, d: RandomDistribution, options: RandomOpti
 }
 
 /**
- * Uniform values in [lo, hi) (default [0, 1)).
+ * Uniform values in [lo, hi) (default [0, 1)); f32 rounding of
+ * lo + (hi − lo)·u can give exactly `hi`, rarely.
  *
  * @example
  * ```ts
