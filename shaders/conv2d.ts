@@ -147,6 +147,24 @@ export function convTileBytes(t: ConvTile): number {
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 /**
+ * WGSL `divmod(a, b) -> vec2u(a / b, a % b)` for a divisor only known at run
+ * time. Integer division is a long instruction sequence on GPUs and, with
+ * no vector integer divide in AVX2, scalarised per lane on CPU adapters;
+ * a float reciprocal estimate (exact to within one for a < 2^22, since the
+ * estimate's relative error is a few 2^-24) plus one correction step is a
+ * handful of vector instructions. Larger dividends take the integer path.
+ */
+export const DIVMOD = /* wgsl */ `
+fn divmod(a: u32, b: u32) -> vec2u {
+  if (a >= 4194304u) { return vec2u(a / b, a % b); }
+  var q = u32(f32(a) * (1.0 / f32(b)));
+  var r = i32(a) - i32(q * b);
+  if (r < 0) { q -= 1u; r += i32(b); }
+  if (r >= i32(b)) { q += 1u; r -= i32(b); }
+  return vec2u(q, u32(r));
+}`;
+
+/**
  * The A operand's gather, split into `rowA(m) -> vec4i` (hoisted), `colA(k,
  * kEnd) -> vec4i` (once per slice) and `gatherA(r, c) -> f32`. The `w`
  * component is a validity flag (dw uses 2 for the bias row).
@@ -158,17 +176,18 @@ function gatherAWgsl(spec: ConvGemmSpec): string {
       // Rows: output positions (n, oh, ow). Columns: taps (ky, kx, c).
       return /* wgsl */ `
 fn rowA(m: u32) -> vec4i {
-  let ow = m % u.WO;
-  let r = m / u.WO;
-  let oh = r % u.HO;
-  let n = r / u.HO;
+  let a = divmod(m, u.WO);
+  let b = divmod(a.x, u.HO);
+  let ow = a.y;
+  let oh = b.y;
+  let n = b.x;
   return vec4i(i32(n * u.H * u.W * u.CI), i32(oh * u.SH) - u.PT, i32(ow * u.SW) - u.PL,
                select(0, 1, m < u.m));
 }
 fn colA(k: u32, kEnd: u32) -> vec4i {
-  let c = k % u.CI;
-  let r = k / u.CI;
-  return vec4i(i32((r / u.KW) * u.DILH), i32((r % u.KW) * u.DILW), i32(c), select(0, 1, k < kEnd));
+  let a = divmod(k, u.CI);
+  let b = divmod(a.x, u.KW);
+  return vec4i(i32(b.x * u.DILH), i32(b.y * u.DILW), i32(a.y), select(0, 1, k < kEnd));
 }
 fn gatherA(r: vec4i, c: vec4i) -> f32 {
   let ih = r.y + c.x;
@@ -181,17 +200,18 @@ fn gatherA(r: vec4i, c: vec4i) -> f32 {
       // Rows: taps (ky, kx, c) and the bias row. Columns: output positions.
       return /* wgsl */ `
 fn rowA(m: u32) -> vec4i {
-  let c = m % u.CI;
-  let r = m / u.CI;
+  let a = divmod(m, u.CI);
+  let b = divmod(a.x, u.KW);
   var f = select(0, 1, m < u.m);
   ${spec.bias ? `if (m == u.KK) { f = 2; }` : ""}
-  return vec4i(i32((r / u.KW) * u.DILH), i32((r % u.KW) * u.DILW), i32(c), f);
+  return vec4i(i32(b.x * u.DILH), i32(b.y * u.DILW), i32(a.y), f);
 }
 fn colA(k: u32, kEnd: u32) -> vec4i {
-  let ow = k % u.WO;
-  let r = k / u.WO;
-  let oh = r % u.HO;
-  let n = r / u.HO;
+  let a = divmod(k, u.WO);
+  let b = divmod(a.x, u.HO);
+  let ow = a.y;
+  let oh = b.y;
+  let n = b.x;
   return vec4i(i32(n * u.H * u.W * u.CI), i32(oh * u.SH) - u.PT, i32(ow * u.SW) - u.PL,
                select(0, 1, k < kEnd));
 }
@@ -208,23 +228,26 @@ fn gatherA(r: vec4i, c: vec4i) -> f32 {
       // Rows: input positions (n, h, w). Columns: (ky, kx, co). Input row h
       // gets tap ky from output row oh = (h + PT − ky·dh) / SH when exact.
       const at = spec.strided
-        ? `if (th % u.SH != 0u || tw % u.SW != 0u) { return 0.0; }
-  let oh = th / u.SH;
-  let ow = tw / u.SW;`
+        ? `let qh = divmod(th, u.SH);
+  let qw = divmod(tw, u.SW);
+  if (qh.y != 0u || qw.y != 0u) { return 0.0; }
+  let oh = qh.x;
+  let ow = qw.x;`
         : `let oh = th;
   let ow = tw;`;
       return /* wgsl */ `
 fn rowA(m: u32) -> vec4i {
-  let w = m % u.W;
-  let r = m / u.W;
-  let h = r % u.H;
-  let n = r / u.H;
+  let a = divmod(m, u.W);
+  let b = divmod(a.x, u.H);
+  let w = a.y;
+  let h = b.y;
+  let n = b.x;
   return vec4i(i32(n * u.HO * u.WO * u.CO), i32(h) + u.PT, i32(w) + u.PL, select(0, 1, m < u.m));
 }
 fn colA(k: u32, kEnd: u32) -> vec4i {
-  let c = k % u.CO;
-  let r = k / u.CO;
-  return vec4i(i32((r / u.KW) * u.DILH), i32((r % u.KW) * u.DILW), i32(c), select(0, 1, k < kEnd));
+  let a = divmod(k, u.CO);
+  let b = divmod(a.x, u.KW);
+  return vec4i(i32(b.x * u.DILH), i32(b.y * u.DILW), i32(a.y), select(0, 1, k < kEnd));
 }
 fn gatherA(r: vec4i, c: vec4i) -> f32 {
   let sh = r.y - c.x;
@@ -239,6 +262,44 @@ fn gatherA(r: vec4i, c: vec4i) -> f32 {
 }`;
     }
   }
+}
+
+/**
+ * WGSL `nextA(c) -> vec4i`: the column part of A for k + 1 from the one for
+ * k (xyz only), by carrying through the column's mixed-radix digits: no
+ * division per step. Used by the direct variant, which walks K one by one.
+ */
+function nextAWgsl(mode: ConvGemmMode): string {
+  if (mode === "dw") {
+    // Columns are output positions: (image base, ih0 = oh·SH − PT, iw0 = ow·SW − PL).
+    return /* wgsl */ `
+fn nextA(c: vec4i) -> vec4i {
+  var r = c;
+  if (r.z == i32((u.WO - 1u) * u.SW) - u.PL) {
+    r.z = -u.PL;
+    if (r.y == i32((u.HO - 1u) * u.SH) - u.PT) {
+      r.y = -u.PT;
+      r.x += i32(u.H * u.W * u.CI);
+    } else { r.y += i32(u.SH); }
+  } else { r.z += i32(u.SW); }
+  return r;
+}`;
+  }
+  // Columns are taps (ky·DILH, kx·DILW, channel).
+  const ch = mode === "fwd" ? "u.CI" : "u.CO";
+  return /* wgsl */ `
+fn nextA(c: vec4i) -> vec4i {
+  var r = c;
+  r.z += 1;
+  if (u32(r.z) == ${ch}) {
+    r.z = 0;
+    if (r.y == i32((u.KW - 1u) * u.DILW)) {
+      r.y = 0;
+      r.x += i32(u.DILH);
+    } else { r.y += i32(u.DILW); }
+  }
+  return r;
+}`;
 }
 
 /** Staged loads per thread above which staging is a loop rather than unrolled (code size). */
@@ -297,7 +358,8 @@ function stageB(spec: ConvGemmSpec): { decl: string; stage: string } {
       decl: /* wgsl */ `
 fn loadB(k: u32, n: u32, kEnd: u32) -> f32 {
   if (k >= kEnd || n >= u.NG) { return 0.0; }
-  return B[(k / u.CO) * (u.CI * u.CO) + n * u.CO + k % u.CO];
+  let a = divmod(k, u.CO);
+  return B[a.x * (u.CI * u.CO) + n * u.CO + a.y];
 }`,
       stage: /* wgsl */ `
     for (var e = t; e < BN * BK; e += WGT) {
@@ -384,12 +446,28 @@ export const conv2dGemmKernel: (spec: ConvGemmSpec) => Kernel = family(
         access === "read" ? "read" : "read_write"
       }> ${name}: array<f32>;`
     ).join("\n");
-    const a = stageA(bm, t.bk, threads);
+    // Direct variant: one thread owns whole rows (all BN columns), so an A
+    // element has no other reader: gather it straight into a register as K
+    // is walked, instead of staging it in workgroup memory. B is staged and
+    // read at the same address by every thread (a broadcast).
+    const direct = t.wgn === 1;
+    const a = direct
+      ? {
+        hoist: range(t.tm).map((i) => `  let ra${i} = rowA(m0 + t + ${i * t.wgm}u);`).join("\n") +
+          "\n  var cs = colA(kBegin, kEnd);",
+        stage: "",
+      }
+      : stageA(bm, t.bk, threads);
     const b = stageB(spec);
     const accDecl = range(t.tm).map((i) =>
       "  var " + range(t.tn).map((j) => `c${i}_${j} = 0.0`).join(";\n  var ") + ";"
     ).join("\n");
-    const loadsA = range(t.tm).map((i) => `      let a${i} = As[ka + ty + ${i * t.wgm}u];`);
+    const loadsA = direct
+      ? [
+        "      let cv = vec4i(cs.xyz, select(0, 1, k0 + kk < kEnd));",
+        ...range(t.tm).map((i) => `      let a${i} = gatherA(ra${i}, cv);`),
+      ]
+      : range(t.tm).map((i) => `      let a${i} = As[ka + ty + ${i * t.wgm}u];`);
     const loadsB = range(t.tn).map((j) => `      let b${j} = Bs[kb + tx + ${j * t.wgn}u];`);
     const fmas = range(t.tm).flatMap((i) =>
       range(t.tn).map((j) => `      c${i}_${j} = fma(a${i}, b${j}, c${i}_${j});`)
@@ -425,10 +503,12 @@ const BS = ${bn + 1}u;
 ${UNIFORMS}
 ${decls}
 @group(0) @binding(${bindings.length}) var<uniform> u: U;
-var<workgroup> As: array<f32, ${t.bk * (bm + 1)}>;
+${direct ? "" : `var<workgroup> As: array<f32, ${t.bk * (bm + 1)}>;`}
 var<workgroup> Bs: array<f32, ${t.bk * (bn + 1)}>;
 ${activationWgsl(folds[0] ?? spec.act)}
+${DIVMOD}
 ${gatherAWgsl(spec)}
+${direct ? nextAWgsl(spec.mode) : ""}
 ${b.decl}
 
 @compute @workgroup_size(${threads})
@@ -453,7 +533,7 @@ ${b.stage}
       let kb = kk * BS;
 ${loadsA.join("\n")}
 ${loadsB.join("\n")}
-${fmas.join("\n")}
+${fmas.join("\n")}${direct ? "\n      cs = nextA(cs);" : ""}
     }
     workgroupBarrier();
   }

@@ -247,17 +247,27 @@ function cpuAdapter(): boolean {
  *
  * GPUs: 4×4 outputs per thread, threads spread over N as far as N fills
  * them, and over M (up to 256 threads) for the rest; small M shrinks the
- * tile so a small product still fills workgroups. CPU adapters (lavapipe)
- * vectorise over invocations and load a value once when every lane reads the
- * same address, so their tiles put threads along N only and give each thread
- * many rows: A reads from workgroup memory are then uniform.
+ * tile so a small product still fills workgroups. Unmeasured on real GPUs so
+ * far: a conventional choice.
+ *
+ * CPU adapters (lavapipe, SwiftShader) run 8 invocations per vector, pay a
+ * scalar load per lane for every address that differs between lanes, and
+ * have no vector integer division. Their tiles are direct (one thread owns
+ * whole rows across all N columns): A is gathered straight into registers
+ * with incremental index stepping, and every thread reads the same B
+ * element at once. Measured on lavapipe at the conv-autoencoder shapes
+ * (see bench/conv_bench.ts): 4 rows × 16 columns per thread for N = 16 and
+ * 16 × 1 for N = 1 were the fastest of the tiles tried, ~2× the shared-memory
+ * tiles.
  */
 export function convTile(m: number, n: number, cpu: boolean): ConvTile {
   if (cpu) {
-    if (n >= 32) return { tm: 8, tn: 4, wgm: 1, wgn: 8, bk: 8 };
-    if (n >= 16) return { tm: 16, tn: 2, wgm: 1, wgn: 8, bk: 8 };
-    if (n >= 8) return { tm: 16, tn: 1, wgm: 1, wgn: 8, bk: 8 };
-    return { tm: 8, tn: 1, wgm: 8, wgn: 1, bk: 8 };
+    let tn = 1;
+    while (tn < n && tn < 16) tn *= 2;
+    let t: ConvTile = { tm: Math.min(16, 64 / tn), tn, wgm: 16, wgn: 1, bk: 16 };
+    while (t.wgm > 4 && (t.wgm * t.tm) / 2 >= m) t = { ...t, wgm: t.wgm / 2 };
+    while (t.tm > 1 && (t.wgm * t.tm) / 2 >= m) t = { ...t, tm: t.tm / 2 };
+    return t;
   }
   let t: ConvTile;
   if (n >= 48) t = { tm: 4, tn: 4, wgm: 16, wgn: 16, bk: 16 };
@@ -408,7 +418,7 @@ function gemmFilter(
   const { bm, bn } = convTileShape(tile);
   const tiles = Math.ceil(m / bm) * Math.ceil(n / bn);
   // Enough workgroups to fill the adapter, each reducing at least 16 slices.
-  const target = cpuAdapter() ? 4 : 512;
+  const target = cpuAdapter() ? 8 : 512;
   const maxSplits = Math.max(1, Math.floor(k / (16 * tile.bk)));
   let splits = overrides.splits ?? Math.min(maxSplits, Math.ceil(target / tiles));
   splits = Math.max(1, Math.min(splits, Math.ceil(k / tile.bk)));
