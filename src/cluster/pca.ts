@@ -4,7 +4,7 @@
  * (https://scikit-learn.org/stable/modules/generated/sklearn.decomposition.PCA.html).
  *
  * `fit` computes the column means and the covariance (x − μ)ᵀ(x − μ)/(n − 1)
- * on the GPU (a register-tiled kernel over the upper triangle), reads back the
+ * on the GPU (centred blocks through the tuned batched matmul), reads back the
  * d × d matrix, and diagonalises it on the host in float64 (`symmetricEigen`,
  * about a second for d = 784). The components go back to the GPU once;
  * `transform` and `inverseTransform` are single GPU passes.
@@ -17,15 +17,16 @@
  * @module
  */
 import { pairTiles, pairwiseKernel, TI } from "../../shaders/distance.ts";
-import { COV_TILE, covFinalizeKernel, covPartialKernel } from "../../shaders/pca.ts";
+import { centerRowsKernel, covFinalizeKernel } from "../../shaders/pca.ts";
 import { tensor } from "../ops/creation.ts";
 import { launch, Uniforms } from "../ops/kernel_call.ts";
+import { matmulRaw } from "../ops/matmul.ts";
 import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
 import { keep } from "../tensor/scope.ts";
 import { symmetricEigen } from "./eigen.ts";
 import { checkMatrix, columnMeans } from "./kmeans.ts";
 
-/** Most floats the per-split covariance partials may take (16 MiB). */
+/** Most floats the per-block d × d products may take together (16 MiB). */
 const PARTIAL_BUDGET = 4 * 1024 * 1024;
 
 /**
@@ -45,18 +46,22 @@ export function covariance(x: Tensor, mean: Tensor): Tensor {
   if (mean.size !== d) {
     throw new Error(`${op}: expected ${d} means for x ${fmtShape(x.shape)}, got ${mean.size}`);
   }
-  const tiles = Math.ceil(d / COV_TILE);
   const splits = Math.max(
     1,
     Math.min(Math.ceil(n / 2048), Math.floor(PARTIAL_BUDGET / (d * d)), 64),
   );
   const rows = Math.ceil(n / splits);
-  const part = empty([splits * d * d], "f32", op);
-  launch(op, covPartialKernel({}), [x, mean], [part], new Uniforms().u32(n).u32(d).u32(rows), [
-    tiles,
-    tiles,
-    splits,
-  ]);
+  const xc = empty([splits, rows, d], "f32", op);
+  launch(
+    op,
+    centerRowsKernel({}),
+    [x, mean],
+    [xc],
+    new Uniforms().u32(n).u32(d).u32(xc.size),
+    Math.ceil(xc.size / 256),
+  );
+  const part = matmulRaw(xc, xc, { transA: true, op });
+  xc.dispose();
   const cov = empty([d, d], "f32", op);
   launch(
     op,
