@@ -39,3 +39,4 @@ export {
 } from "./cluster/soft_assign.ts";
 export { silhouetteSamplesGpu, silhouetteScoreGpu } from "./cluster/silhouette.ts";
 export { PCA, type PCAOptions } from "./cluster/pca.ts";
+export * as cluster from "./cluster/mod.ts";

@@ -16,4 +16,4 @@ import "./pool_cases.ts";
 import "./kmeans_cases.ts";
 import "./soft_assign_cases.ts";
 import "./pca_cases.ts";
-import "./mlp_cases.ts";
+import "./dec_cases.ts";
