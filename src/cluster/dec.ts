@@ -29,7 +29,7 @@ import { input, type Layer } from "../nn/layer.ts";
 import { dense, setSeed } from "../nn/layers.ts";
 import { conv2dLayer, conv2dTransposeLayer } from "../nn/conv_layers.ts";
 import { flatten, reshape } from "../nn/layers.ts";
-import { Model, model } from "../nn/model.ts";
+import { type Model, model } from "../nn/model.ts";
 import type { History } from "../nn/training.ts";
 import { type Optimizer, sgd } from "../nn/optimizers.ts";
 import { varianceScaling } from "../nn/initializers.ts";
