@@ -13,7 +13,7 @@ import type { ConvTile } from "../../shaders/conv2d.ts";
 import { assert, assertClose, assertEquals, assertThrows } from "../assert.ts";
 import { gradCheck } from "../gradcheck.ts";
 import { test } from "../harness.ts";
-import { freshRng, numel } from "../ref.ts";
+import { freshRng, numel, Rng } from "../ref.ts";
 import { refConv2d, refConv2dTranspose } from "../ref_conv.ts";
 
 type P2 = [number, number];
@@ -274,4 +274,76 @@ test("conv2d output shapes follow Keras for same and valid padding", async () =>
   );
   assertEquals([...t.shape], [1, 15, 15, 2], "transpose valid: (7 - 1)·2 + 3");
   t.dispose();
+});
+
+// -------------------------------------------------------------- integration
+
+/**
+ * Synthetic digit-like 28×28 images: two or three anti-aliased strokes
+ * (line segments about 2 px wide) on a black background, values in [0, 1].
+ */
+function strokes(n: number, rng: Rng): Float32Array {
+  const out = new Float32Array(n * 28 * 28);
+  for (let i = 0; i < n; i++) {
+    const segs = Array.from({ length: 2 + Math.floor(rng.next() * 2) }, () => {
+      const p = () => 6 + rng.next() * 16;
+      return [p(), p(), p(), p()];
+    });
+    for (let y = 0; y < 28; y++) {
+      for (let x = 0; x < 28; x++) {
+        let v = 0;
+        for (const [ax, ay, bx, by] of segs) {
+          const dx = bx - ax, dy = by - ay;
+          const t = Math.max(0, Math.min(1, ((x - ax) * dx + (y - ay) * dy) / (dx * dx + dy * dy)));
+          const d = Math.hypot(x - ax - t * dx, y - ay - t * dy);
+          v = Math.max(v, Math.min(1, Math.max(0, 1.5 - d)));
+        }
+        out[(i * 28 + y) * 28 + x] = v;
+      }
+    }
+  }
+  return out;
+}
+
+test("the tutorials' convolutional autoencoder learns synthetic digits (binary cross-entropy, Adam)", async () => {
+  await lt.init();
+  const start = lt.memory().tensors;
+  const N = 4, STEPS = 40;
+  const x = lt.tensor(strokes(N, new Rng(7)), [N, 28, 28, 1]);
+  const glorot = lt.initializers.glorotUniform(), zeros = lt.initializers.zeros();
+  // 28×28×1 → Conv2D 16 3×3 same relu → MaxPool 2×2 → Conv2D 16 3×3 same relu
+  // → UpSampling 2×2 → Conv2D 1 3×3 same sigmoid.
+  const params = [
+    glorot.create([3, 3, 1, 16], 1),
+    zeros.create([16]),
+    glorot.create([3, 3, 16, 16], 2),
+    zeros.create([16]),
+    glorot.create([3, 3, 16, 1], 3),
+    zeros.create([1]),
+  ];
+  for (const p of params) p.requiresGrad = true;
+  const [w1, b1, w2, b2, w3, b3] = params;
+  const same = { padding: "same" } as const;
+  const forward = () => {
+    const h1 = lt.conv2d(x, w1, { ...same, bias: b1, activation: "relu" });
+    const h2 = lt.conv2d(lt.maxPool2d(h1), w2, { ...same, bias: b2, activation: "relu" });
+    return lt.conv2d(lt.upSampling2d(h2), w3, { ...same, bias: b3, activation: "sigmoid" });
+  };
+  const opt = lt.optim.adam({ learningRate: 0.01 });
+  const losses: lt.Tensor[] = [];
+  for (let step = 0; step < STEPS; step++) {
+    const loss = lt.tidy(() => {
+      const loss = lt.binaryCrossentropy(forward(), x);
+      lt.backward(loss);
+      opt.step(params);
+      return loss;
+    });
+    if (step === 0 || step === STEPS - 1) losses.push(loss);
+    else loss.dispose();
+  }
+  const [l0, l1] = [await losses[0].item(), await losses[1].item()];
+  assert(Number.isFinite(l1) && l1 < 0.5 * l0, `binary cross-entropy fell from ${l0} to ${l1}`);
+  for (const t of [...losses, x, ...params]) t.dispose();
+  opt.dispose();
+  assertEquals(lt.memory().tensors, start, "every tensor freed");
 });
