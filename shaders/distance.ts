@@ -41,17 +41,22 @@ export function featureTile(d: number): number {
  * Tile sizes of the pairwise core for k rows of B and a shared length d:
  * `tj` splits k into equal register blocks of at most 16 (k = 10 → one block
  * of 10, k = 17 → two of 9), `tf` = {@link featureTile}(d), so ten centres or
- * 2-D points do not pay for sixteen.
+ * 2-D points do not pay for sixteen. `stage: false` (CPU adapters) reads the
+ * operands directly instead of through workgroup memory.
  *
  * @example
  * ```ts
- * pairTiles(10, 784); // { tj: 10, tf: 16 }
- * pairTiles(17, 2);   // { tj: 9, tf: 2 }
+ * pairTiles(10, 784); // { tj: 10, tf: 16, stage: true }
+ * pairTiles(17, 2);   // { tj: 9, tf: 2, stage: true }
  * ```
  */
-export function pairTiles(k: number, d: number): { tj: number; tf: number } {
+export function pairTiles(
+  k: number,
+  d: number,
+  stage = true,
+): { tj: number; tf: number; stage: boolean } {
   const blocks = Math.ceil(Math.max(1, k) / MAX_TJ);
-  return { tj: Math.ceil(Math.max(1, k) / blocks), tf: featureTile(d) };
+  return { tj: Math.ceil(Math.max(1, k) / blocks), tf: stage ? featureTile(d) : 1, stage };
 }
 
 /** How a pair's values combine over the shared dimension. */
@@ -65,6 +70,14 @@ export interface PairCore {
   tj: number;
   /** Features per stage, from {@link pairTiles}. */
   tf: number;
+  /**
+   * Stage A and B through workgroup memory (GPUs: coalesced loads, B read
+   * once per workgroup), or read them directly with no barriers (CPU
+   * adapters such as lavapipe, where a lane-varying load from workgroup
+   * memory costs as much as one from storage and barriers split the SIMD
+   * groups into coroutines — the matmul family's finding, `src/ops/tuning.ts`).
+   */
+  stage: boolean;
   /** Subtract `SHIFT[t]` from A's elements as they are loaded (centring for PCA). */
   shiftA?: boolean;
 }
@@ -96,6 +109,7 @@ export function pairwiseMain(core: PairCore, hooks: PairHooks): string {
     core.combine === "sqdist"
       ? `{ let diff = a - Bs[${jj}u * TF + c]; acc${jj} = fma(diff, diff, acc${jj}); }`
       : `acc${jj} = fma(a, Bs[${jj}u * TF + c], acc${jj});`;
+  if (!core.stage) return directMain(core, hooks, js, step);
   return /* wgsl */ `
 const TI = ${TI}u;
 const TJ = ${tj}u;
@@ -153,6 +167,53 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
 }`;
 }
 
+/** The core without workgroup memory: each thread streams its own row of A. */
+function directMain(
+  core: PairCore,
+  hooks: PairHooks,
+  js: number[],
+  step: (jj: number) => string,
+): string {
+  const load = core.shiftA ? "A[i * u.d + t] - SHIFT[t]" : "A[i * u.d + t]";
+  // B rows past k are clamped to row k − 1 (read, never used by the epilogue).
+  const bRow = (jj: number) => `let b${jj} = min(j0 + ${jj}u, u.k - 1u) * u.d;`;
+  const stepDirect = (jj: number) => step(jj).replace(`Bs[${jj}u * TF + c]`, `B[b${jj} + t]`);
+  return /* wgsl */ `
+const TI = ${TI}u;
+const TJ = ${core.tj}u;
+
+@compute @workgroup_size(${TI})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let row0 = (wid.y * nwg.x + wid.x) * TI;
+  let i = row0 + lid;
+  let valid = i < u.n;
+  ${hooks.prelude ?? ""}
+  ${hooks.before ?? ""}
+  for (var j0 = 0u; j0 < u.k; j0 += TJ) {
+    ${js.map((jj) => `var acc${jj} = 0.0;`).join(" ")}
+    ${js.map(bRow).join(" ")}
+    if (valid) {
+      for (var t = 0u; t < u.d; t++) {
+        let a = ${load};
+        ${js.map(stepDirect).join("\n        ")}
+      }
+      let jn = min(TJ, u.k - j0);
+      ${
+    js.map((jj) =>
+      `if (${jj}u < jn) {
+        let j = j0 + ${jj}u;
+        let v = acc${jj};
+        ${hooks.each}
+      }`
+    ).join("\n      ")
+  }
+    }
+  }
+  ${hooks.after ?? ""}
+}`;
+}
+
 /** Specialisation of the plain pairwise family. */
 export interface PairwiseSpec extends PairCore {
   /** Add `BIAS[j]` to every output (the mean in PCA's inverse transform). */
@@ -171,9 +232,9 @@ export const pairwiseKernel: (spec: PairwiseSpec) => Kernel = family(
       `@group(0) @binding(${b}) var<storage, read> ${n}: array<f32>;`
     ).join("\n");
     return kernel(
-      `pairwise/${spec.combine}/${spec.tj}x${spec.tf}${spec.shiftA ? "/shift" : ""}${
-        spec.biasOut ? "/bias" : ""
-      }`,
+      `pairwise/${spec.combine}/${spec.tj}x${spec.tf}${spec.stage ? "" : "/direct"}${
+        spec.shiftA ? "/shift" : ""
+      }${spec.biasOut ? "/bias" : ""}`,
       /* wgsl */ `
 struct U { n: u32, k: u32, d: u32 }
 ${decl}

@@ -55,11 +55,11 @@ const GATE = /* wgsl */ `
  * Bindings: X [n, d], C [k, d], STATE, LABELS i32 (read-write), MIND, CHANGED u32.
  * Uniform: n, k, d, gate. Dispatch: ceil(n / 64). Spec: `tj`, `tf` (see `pairTiles`).
  */
-export const assignKernel: (spec: { tj: number; tf: number }) => Kernel = family(
+export const assignKernel: (spec: { tj: number; tf: number; stage: boolean }) => Kernel = family(
   "kmeans_assign",
-  (spec: { tj: number; tf: number }) =>
+  (spec: { tj: number; tf: number; stage: boolean }) =>
     kernel(
-      `kmeans_assign/${spec.tj}x${spec.tf}`,
+      `kmeans_assign/${spec.tj}x${spec.tf}${spec.stage ? "" : "/direct"}`,
       /* wgsl */ `
 struct U { n: u32, k: u32, d: u32, gate: u32 }
 @group(0) @binding(0) var<storage, read> A: array<f32>;
@@ -71,7 +71,7 @@ struct U { n: u32, k: u32, d: u32, gate: u32 }
 @group(0) @binding(6) var<uniform> u: U;
 var<workgroup> gate_flag: u32;
 ${
-        pairwiseMain({ combine: "sqdist", tj: spec.tj, tf: spec.tf }, {
+        pairwiseMain({ combine: "sqdist", ...spec }, {
           prelude: GATE,
           before: "var best = 3.4e38; var bestj = 0u;",
           each: "if (v < best) { best = v; bestj = j; }",

@@ -33,12 +33,13 @@ fn ratio(b: f32, bmin: f32) -> f32 {
  * before it receives q_ij. Bindings: A = Z [n, d], B = MU [k, d], Q [n, k].
  * Uniform: n, k, d, alpha, expo. Dispatch: ceil(n / 64).
  */
-export const softAssignKernel: (spec: { tj: number; tf: number }) => Kernel = family(
-  "soft_assign",
-  (spec: { tj: number; tf: number }) =>
-    kernel(
-      `soft_assign/${spec.tj}x${spec.tf}`,
-      /* wgsl */ `
+export const softAssignKernel: (spec: { tj: number; tf: number; stage: boolean }) => Kernel =
+  family(
+    "soft_assign",
+    (spec: { tj: number; tf: number; stage: boolean }) =>
+      kernel(
+        `soft_assign/${spec.tj}x${spec.tf}${spec.stage ? "" : "/direct"}`,
+        /* wgsl */ `
 struct U { n: u32, k: u32, d: u32, alpha: f32, expo: f32 }
 @group(0) @binding(0) var<storage, read> A: array<f32>;
 @group(0) @binding(1) var<storage, read> B: array<f32>;
@@ -46,10 +47,10 @@ struct U { n: u32, k: u32, d: u32, alpha: f32, expo: f32 }
 @group(0) @binding(3) var<uniform> u: U;
 ${RATIO}
 ${
-        pairwiseMain({ combine: "sqdist", tj: spec.tj, tf: spec.tf }, {
-          before: "var bmin = 3.4e38;",
-          each: "let b = 1.0 + v / u.alpha; Q[i * u.k + j] = b; bmin = min(bmin, b);",
-          after: /* wgsl */ `
+          pairwiseMain({ combine: "sqdist", ...spec }, {
+            before: "var bmin = 3.4e38;",
+            each: "let b = 1.0 + v / u.alpha; Q[i * u.k + j] = b; bmin = min(bmin, b);",
+            after: /* wgsl */ `
   if (valid) {
     var s = 0.0;
     for (var j = 0u; j < u.k; j++) {
@@ -60,11 +61,11 @@ ${
     let inv = 1.0 / s;
     for (var j = 0u; j < u.k; j++) { Q[i * u.k + j] *= inv; }
   }`,
-        })
-      }`,
-      ["read", "read", "write"],
-    ),
-);
+          })
+        }`,
+        ["read", "read", "write"],
+      ),
+  );
 
 /** Specialisation of the gradient family. */
 export interface SoftAssignGradSpec {
@@ -78,6 +79,7 @@ export interface SoftAssignGradSpec {
   /** Tile sizes of the pairwise core (see `pairTiles`). */
   tj: number;
   tf: number;
+  stage: boolean;
 }
 
 /**
@@ -121,7 +123,7 @@ export const softAssignGradKernel: (spec: SoftAssignGradSpec) => Kernel = family
   }`,
       };
     return kernel(
-      `soft_assign_grad/${spec.mode}/${spec.tj}x${spec.tf}`,
+      `soft_assign_grad/${spec.mode}/${spec.tj}x${spec.tf}${spec.stage ? "" : "/direct"}`,
       /* wgsl */ `
 struct U { n: u32, k: u32, d: u32, alpha: f32, expo: f32, coef: f32, inv_n: f32 }
 @group(0) @binding(0) var<storage, read> A: array<f32>;
@@ -131,7 +133,7 @@ struct U { n: u32, k: u32, d: u32, alpha: f32, expo: f32, coef: f32, inv_n: f32 
 @group(0) @binding(4) var<storage, read_write> H: array<f32>;
 @group(0) @binding(5) var<uniform> u: U;
 ${RATIO}
-${pairwiseMain({ combine: "sqdist", tj: spec.tj, tf: spec.tf }, hooks)}`,
+${pairwiseMain({ combine: "sqdist", tj: spec.tj, tf: spec.tf, stage: spec.stage }, hooks)}`,
       ["read", "read", "read", "read", "write"],
     );
   },

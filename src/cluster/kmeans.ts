@@ -30,6 +30,8 @@
  * @module
  */
 import { pairTiles, pairwiseKernel, TI } from "../../shaders/distance.ts";
+import { runtime } from "../gpu/runtime.ts";
+import { adapterKind } from "../ops/tuning.ts";
 import * as K from "../../shaders/kmeans.ts";
 import { assign, fillInPlace, tensor } from "../ops/creation.ts";
 import { launch, Uniforms } from "../ops/kernel_call.ts";
@@ -141,6 +143,19 @@ export function columnMeans(op: string, x: Tensor): Tensor {
   const mean = empty([x.shape[1]], "f32", op);
   clusterSums(op, { weight: "ones", value: "x" }, x, 1, [], mean, 1 / x.shape[0]);
   return mean;
+}
+
+/**
+ * {@link pairTiles} for the current adapter: operands staged in workgroup
+ * memory on GPUs, read directly on CPU adapters (lavapipe, SwiftShader).
+ *
+ * @example
+ * ```ts
+ * const kernel = assignKernel(pairSpec(k, d));
+ * ```
+ */
+export function pairSpec(k: number, d: number): { tj: number; tf: number; stage: boolean } {
+  return pairTiles(k, d, adapterKind(runtime().info) === "gpu");
 }
 
 /**
@@ -340,7 +355,7 @@ export class KMeans {
       const iteration = () => {
         launch(
           op,
-          K.assignKernel(pairTiles(k, d)),
+          K.assignKernel(pairSpec(k, d)),
           [x, c, state],
           [labels, mind, changed],
           new Uniforms().u32(n).u32(k).u32(d).u32(1),
@@ -400,7 +415,7 @@ export class KMeans {
         // Labels and inertia consistent with the final centres (scikit-learn's closing E-step).
         launch(
           op,
-          K.assignKernel(pairTiles(k, d)),
+          K.assignKernel(pairSpec(k, d)),
           [x, c, state],
           [labels, mind, changed],
           new Uniforms().u32(n).u32(k).u32(d).u32(0),
@@ -550,7 +565,7 @@ export class KMeans {
     const state = empty([K.KMEANS_STATE_SIZE], "f32", op);
     launch(
       op,
-      K.assignKernel(pairTiles(this.k, d)),
+      K.assignKernel(pairSpec(this.k, d)),
       [x, this.centers, state],
       [labels, mind, changed],
       new Uniforms().u32(n).u32(this.k).u32(d).u32(0),
@@ -663,7 +678,7 @@ export function squaredDistances(x: Tensor, c: Tensor): Tensor {
   const out = empty([n, k], "f32", op);
   launch(
     op,
-    pairwiseKernel({ combine: "sqdist", ...pairTiles(k, d) }),
+    pairwiseKernel({ combine: "sqdist", ...pairSpec(k, d) }),
     [x, c],
     [out],
     new Uniforms().u32(n).u32(k).u32(d),

@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { pairTiles, pairwiseKernel, TI } from "../../shaders/distance.ts";
+import { pairwiseKernel, TI } from "../../shaders/distance.ts";
 import { centerRowsKernel, covFinalizeKernel } from "../../shaders/pca.ts";
 import { tensor } from "../ops/creation.ts";
 import { launch, Uniforms } from "../ops/kernel_call.ts";
@@ -24,7 +24,7 @@ import { matmulRaw } from "../ops/matmul.ts";
 import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
 import { keep } from "../tensor/scope.ts";
 import { symmetricEigen } from "./eigen.ts";
-import { checkMatrix, columnMeans } from "./kmeans.ts";
+import { checkMatrix, columnMeans, pairSpec } from "./kmeans.ts";
 
 /** Most floats the per-block d × d products may take together (16 MiB). */
 const PARTIAL_BUDGET = 4 * 1024 * 1024;
@@ -209,7 +209,7 @@ export class PCA {
     const out = empty([n, c], "f32", op);
     launch(
       op,
-      pairwiseKernel({ combine: "dot", ...pairTiles(c, d), shiftA: true }),
+      pairwiseKernel({ combine: "dot", ...pairSpec(c, d), shiftA: true }),
       [x, fwd, mean],
       [out],
       new Uniforms().u32(n).u32(c).u32(d),
@@ -239,7 +239,7 @@ export class PCA {
     const out = empty([n, d], "f32", op);
     launch(
       op,
-      pairwiseKernel({ combine: "dot", ...pairTiles(d, c), biasOut: true }),
+      pairwiseKernel({ combine: "dot", ...pairSpec(d, c), biasOut: true }),
       [z, bwd, mean],
       [out],
       new Uniforms().u32(n).u32(d).u32(c),

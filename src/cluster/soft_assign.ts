@@ -22,7 +22,7 @@
  *
  * @module
  */
-import { pairTiles, TI } from "../../shaders/distance.ts";
+import { TI } from "../../shaders/distance.ts";
 import * as S from "../../shaders/soft_assign.ts";
 import { noGrad, record } from "../autograd/tape.ts";
 import { assign, tensor } from "../ops/creation.ts";
@@ -30,7 +30,7 @@ import { launch, Uniforms } from "../ops/kernel_call.ts";
 import { klDivergence } from "../ops/losses.ts";
 import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
 import { keep } from "../tensor/scope.ts";
-import { checkMatrix, clusterSums } from "./kmeans.ts";
+import { checkMatrix, clusterSums, pairSpec } from "./kmeans.ts";
 
 function checkAlpha(op: string, alpha: number): void {
   if (!(alpha > 0 && Number.isFinite(alpha))) {
@@ -61,7 +61,7 @@ function forwardRaw(op: string, z: Tensor, mu: Tensor, alpha: number): Tensor {
   const q = empty([n, k], "f32", op);
   launch(
     op,
-    S.softAssignKernel(pairTiles(k, d)),
+    S.softAssignKernel(pairSpec(k, d)),
     [z, mu],
     [q],
     params(n, k, d, alpha),
@@ -113,7 +113,7 @@ export function softAssign(z: Tensor, mu: Tensor, alpha = 1): Tensor {
     const h = empty([n, k], "f32", op);
     launch(
       op,
-      S.softAssignGradKernel({ mode: "upstream", ...pairTiles(k, d) }),
+      S.softAssignGradKernel({ mode: "upstream", ...pairSpec(k, d) }),
       [z, mu, q, g],
       [h],
       params(n, k, d, alpha).f32((alpha + 1) / alpha).f32(1 / n),
@@ -214,7 +214,7 @@ export function decLossFused(z: Tensor, mu: Tensor, p: Tensor, alpha = 1): Tenso
     const h = empty([n, k], "f32", op);
     launch(
       op,
-      S.softAssignGradKernel({ mode: "kl", ...pairTiles(k, d) }),
+      S.softAssignGradKernel({ mode: "kl", ...pairSpec(k, d) }),
       [z, mu, p, g],
       [h],
       params(n, k, d, alpha).f32((alpha + 1) / alpha).f32(1 / n),

@@ -6,6 +6,9 @@
  */
 import * as lt from "../../src/mod.ts";
 import { KMeans, squaredDistances } from "../../src/cluster/kmeans.ts";
+import { pairTiles, pairwiseKernel, TI } from "../../shaders/distance.ts";
+import { assignKernel } from "../../shaders/kmeans.ts";
+import { launch, Uniforms } from "../../src/ops/kernel_call.ts";
 import { silhouetteSamplesGpu, silhouetteScoreGpu } from "../../src/cluster/silhouette.ts";
 import { clusteringAccuracy, silhouetteSamples, silhouetteScore } from "../../src/metrics/mod.ts";
 import { assert, assertClose, assertEquals, assertRejects, assertThrows } from "../assert.ts";
@@ -411,4 +414,85 @@ test("silhouetteScoreGpu handles blobs, sparse label values and singletons", asy
   await assertRejects(() => silhouetteScoreGpu(bt, labels), /NaN or infinite/);
   xt.dispose();
   bt.dispose();
+});
+
+test("pairwise core: staged (GPU) and direct (CPU adapter) variants match float64", async () => {
+  await lt.init();
+  const rng = freshRng();
+  // The library picks one variant per adapter; both are checked here on any adapter.
+  for (const stage of [true, false]) {
+    // k = 33: three register blocks of 11; d = 37: three stages with a ragged tail.
+    for (const [n, k, d] of [[130, 33, 37], [70, 5, 2]]) {
+      const tag = `seed ${rng.seed} ${stage ? "staged" : "direct"} ${n}x${k}x${d}`;
+      const x = rng.uniform(n * d, -2, 2), c = rng.uniform(k * d, -2, 2);
+      const shift = rng.uniform(d), bias = rng.uniform(k);
+      const [xt, ct, st, bt] = [
+        lt.tensor(x, [n, d]),
+        lt.tensor(c, [k, d]),
+        lt.tensor(shift, [d]),
+        lt.tensor(bias, [k]),
+      ];
+      const tiles = pairTiles(k, d, stage);
+      const u = () => new Uniforms().u32(n).u32(k).u32(d);
+      const dist = lt.empty([n, k]), dot = lt.empty([n, k]);
+      launch(
+        "t",
+        pairwiseKernel({ combine: "sqdist", ...tiles }),
+        [xt, ct],
+        [dist],
+        u(),
+        Math.ceil(n / TI),
+      );
+      launch(
+        "t",
+        pairwiseKernel({ combine: "dot", ...tiles, shiftA: true, biasOut: true }),
+        [xt, ct, st, bt],
+        [dot],
+        u(),
+        Math.ceil(n / TI),
+      );
+      const state = lt.zeros([8]), labels = lt.full([n], -1, "i32");
+      const mind = lt.empty([n]), changed = lt.empty([n], "u32");
+      launch(
+        "t",
+        assignKernel(tiles),
+        [xt, ct, state],
+        [labels, mind, changed],
+        u().u32(1),
+        Math.ceil(n / TI),
+      );
+      const refDist = new Float64Array(n * k), refDot = new Float64Array(n * k);
+      const refLab = new Int32Array(n), refMin = new Float64Array(n);
+      for (let i = 0; i < n; i++) {
+        refMin[i] = Infinity;
+        for (let j = 0; j < k; j++) {
+          refDist[i * k + j] = sqDist(x, i, c, j, d);
+          let s = bias[j];
+          for (let f = 0; f < d; f++) s += (x[i * d + f] - shift[f]) * c[j * d + f];
+          refDot[i * k + j] = s;
+          if (refDist[i * k + j] < refMin[i]) [refMin[i], refLab[i]] = [refDist[i * k + j], j];
+        }
+      }
+      assertClose(await dist.toArray(), refDist, {
+        rtol: 1e-5,
+        atol: 1e-5,
+        label: `${tag} sqdist`,
+      });
+      assertClose(await dot.toArray(), refDot, { rtol: 1e-5, atol: 1e-4, label: `${tag} dot` });
+      assertClose(await mind.toArray(), refMin, { rtol: 1e-5, atol: 1e-5, label: `${tag} min` });
+      const lab = await labels.toArray();
+      for (let i = 0; i < n; i++) {
+        const a = refDist[i * k + lab[i]];
+        assert(
+          a - refMin[i] <= 1e-5 * (1 + refMin[i]),
+          `${tag}: point ${i} label ${lab[i]} vs ${refLab[i]}`,
+        );
+      }
+      assert(
+        (await changed.toArray()).every((v) => v === 1),
+        `${tag}: every label changed from -1`,
+      );
+      for (const t of [xt, ct, st, bt, dist, dot, state, labels, mind, changed]) t.dispose();
+    }
+  }
 });
