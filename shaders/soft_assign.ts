@@ -101,11 +101,11 @@ export const softAssignGradKernel: (spec: SoftAssignGradSpec) => Kernel = family
     const hooks = upstream
       ? {
         before: /* wgsl */ `
-  var c = 0.0;
-  if (valid) { for (var j = 0u; j < u.k; j++) { c += G[i * u.k + j] * QP[i * u.k + j]; } }`,
+  var gq = 0.0; // Σ_l G_il q_il
+  if (valid) { for (var j = 0u; j < u.k; j++) { gq += G[i * u.k + j] * QP[i * u.k + j]; } }`,
         each: /* wgsl */ `
   let b = 1.0 + v / u.alpha;
-  H[i * u.k + j] = u.coef * QP[i * u.k + j] * (c - G[i * u.k + j]) / b;`,
+  H[i * u.k + j] = u.coef * QP[i * u.k + j] * (gq - G[i * u.k + j]) / b;`,
       }
       : {
         before: "var bmin = 3.4e38;",
