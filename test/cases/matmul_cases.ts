@@ -127,8 +127,8 @@ const TILES: [MatmulTile, number[][]][] = [
   [{ tm: 16, tn: 8, wgm: 2, wgn: 8, bk: 4, stage: false }, ALIGNMENTS],
   [{ tm: 16, tn: 4, wgm: 2, wgn: 4, bk: 4, stage: false }, [ALIGNMENTS[0], ALIGNMENTS[1]]],
   [{ tm: 4, tn: 16, wgm: 4, wgn: 2, bk: 4, stage: false }, [ALIGNMENTS[2], ALIGNMENTS[3]]],
-  [{ tm: 8, tn: 8, wgm: 8, wgn: 8, bk: 16, stage: true }, ALIGNMENTS],
-  [{ tm: 4, tn: 4, wgm: 4, wgn: 16, bk: 16, stage: true }, [ALIGNMENTS[0], ALIGNMENTS[3]]],
+  [{ tm: 8, tn: 8, wgm: 8, wgn: 8, bk: 16, stage: true }, [ALIGNMENTS[0], ALIGNMENTS[3]]],
+  [{ tm: 4, tn: 4, wgm: 4, wgn: 16, bk: 16, stage: true }, [ALIGNMENTS[1], ALIGNMENTS[3]]],
   [{ tm: 4, tn: 4, wgm: 16, wgn: 4, bk: 16, stage: true }, [ALIGNMENTS[1], ALIGNMENTS[2]]],
   [{ tm: 4, tn: 8, wgm: 2, wgn: 4, bk: 8, stage: true }, [ALIGNMENTS[0], ALIGNMENTS[2]]],
 ];
