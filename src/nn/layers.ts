@@ -61,7 +61,7 @@ function positiveInt(layer: string, what: string, v: number): number {
 export interface DenseOptions {
   units: number;
   activation?: ActivationName;
-  /** Slope of leaky_relu / scale of elu. */
+  /** Slope of leaky_relu (default 0.2, as Keras) / scale of elu (default 1). */
   alpha?: number;
   useBias?: boolean;
   kernelInitializer?: InitializerLike;
@@ -123,7 +123,7 @@ export class Dense extends Layer {
     const lead = x.shape.slice(0, -1);
     const x2 = x.rank === 2 ? x : viewOp(x, [sizeOf(lead), inF]);
     const act = this.activation === "softmax" ? "linear" : this.activation;
-    let y = linear(x2, this.kernel!, this.bias ?? undefined, act, this.options.alpha ?? 0.01);
+    let y = linear(x2, this.kernel!, this.bias ?? undefined, act, this.options.alpha);
     if (this.activation === "softmax") y = applyActivation(y, "softmax");
     if (x.rank !== 2) y = viewOp(y, [...lead, this.units]);
     if (ctx.training && this.options.activityRegularizer) {
