@@ -187,9 +187,11 @@ test("randomNormal is Box–Muller of the bits with mean, std and kurtosis of a 
   await lt.init();
   const seed = Math.floor(freshRng().next() * 2 ** 40);
   const got = await read(lt.randomNormal([N], { mean: 2, std: 3, seed }));
+  // WGSL only promises cos to 2^-11 absolute (and log to a few ULP), so a
+  // conforming adapter (SwiftShader) may differ from float64 by ~1e-3 · |x|.
   assertClose(got, normalRef(N, seed, 2, 3), {
-    rtol: 1e-4,
-    atol: 2e-4,
+    rtol: 1e-3,
+    atol: 2e-3,
     label: `seed ${seed}`,
   });
   const m = moments(got);
@@ -286,7 +288,7 @@ test("fillRandom writes every element in place without allocating", async () => 
     assert(same === t, "returns its target");
     assertEquals(lt.memory().tensors, before);
     const ref = normalRef(n, 11, 0, 2);
-    assertClose(await t.toArray(), ref, { rtol: 1e-4, atol: 2e-4, label: `n=${n}` });
+    assertClose(await t.toArray(), ref, { rtol: 1e-3, atol: 2e-3, label: `n=${n}` }); // see above
     t.dispose();
   }
   const u = lt.zeros([10], "u32");
