@@ -80,6 +80,12 @@ export interface PairCore {
   stage: boolean;
   /** Subtract `SHIFT[t]` from A's elements as they are loaded (centring for PCA). */
   shiftA?: boolean;
+  /**
+   * B holds one [k, d] block per workgroup z (`run = wid.z`, visible to the
+   * hooks), so one dispatch serves several independent problems over the
+   * same A (k-means restarts).
+   */
+  batched?: boolean;
 }
 
 /** WGSL pieces a kernel plugs into the core. */
@@ -101,6 +107,8 @@ export interface PairHooks {
  */
 export function pairwiseMain(core: PairCore, hooks: PairHooks): string {
   const load = core.shiftA ? "A[gi * u.d + gt] - SHIFT[gt]" : "A[gi * u.d + gt]";
+  const runDecl = core.batched ? "let run = wid.z;\n  let b_off = run * u.k * u.d;" : "";
+  const bOff = core.batched ? "b_off + " : "";
   const tj = core.tj;
   const js = Array.from({ length: tj }, (_, jj) => jj);
   // The accumulators are unrolled into scalars: a private array indexed in a
@@ -109,7 +117,7 @@ export function pairwiseMain(core: PairCore, hooks: PairHooks): string {
     core.combine === "sqdist"
       ? `{ let diff = a - Bs[${jj}u * TF + c]; acc${jj} = fma(diff, diff, acc${jj}); }`
       : `acc${jj} = fma(a, Bs[${jj}u * TF + c], acc${jj});`;
-  if (!core.stage) return directMain(core, hooks, js, step);
+  if (!core.stage) return directMain(core, hooks, js, step, runDecl, bOff);
   return /* wgsl */ `
 const TI = ${TI}u;
 const TJ = ${tj}u;
@@ -123,6 +131,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let row0 = (wid.y * nwg.x + wid.x) * TI;
   let i = row0 + lid;
   let valid = i < u.n;
+  ${runDecl}
   ${hooks.prelude ?? ""}
   ${hooks.before ?? ""}
   for (var j0 = 0u; j0 < u.k; j0 += TJ) {
@@ -140,7 +149,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         let gj = j0 + e / TF;
         let gt = t0 + e % TF;
         var y = 0.0;
-        if (gj < u.k && gt < u.d) { y = B[gj * u.d + gt]; }
+        if (gj < u.k && gt < u.d) { y = B[${bOff}gj * u.d + gt]; }
         Bs[e] = y;
       }
       workgroupBarrier();
@@ -173,10 +182,12 @@ function directMain(
   hooks: PairHooks,
   js: number[],
   step: (jj: number) => string,
+  runDecl: string,
+  bOff: string,
 ): string {
   const load = core.shiftA ? "A[i * u.d + t] - SHIFT[t]" : "A[i * u.d + t]";
   // B rows past k are clamped to row k − 1 (read, never used by the epilogue).
-  const bRow = (jj: number) => `let b${jj} = min(j0 + ${jj}u, u.k - 1u) * u.d;`;
+  const bRow = (jj: number) => `let b${jj} = ${bOff}min(j0 + ${jj}u, u.k - 1u) * u.d;`;
   const stepDirect = (jj: number) => step(jj).replace(`Bs[${jj}u * TF + c]`, `B[b${jj} + t]`);
   return /* wgsl */ `
 const TI = ${TI}u;
@@ -188,6 +199,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let row0 = (wid.y * nwg.x + wid.x) * TI;
   let i = row0 + lid;
   let valid = i < u.n;
+  ${runDecl}
   ${hooks.prelude ?? ""}
   ${hooks.before ?? ""}
   for (var j0 = 0u; j0 < u.k; j0 += TJ) {

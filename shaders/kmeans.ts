@@ -4,24 +4,30 @@
  * seeding — all without float atomics, so every run on one adapter is
  * bit-for-bit reproducible.
  *
- * One Lloyd iteration is seven dispatches and no readback:
- * `kmeans_assign` (nearest centre, distance, changed flag per point) →
- * `cluster_sums` (partial per-cluster sums over chunks of points) →
- * `chunk_sum` ×2 (sums, counts) → `kmeans_relocate` (empty clusters) →
- * `kmeans_update` (new centres, per-element shift²) → `kmeans_stats`
- * (inertia, #changed, Σ shift², convergence test). The state vector lives on
- * the GPU (layout {@link KMEANS_STATE}); once it says "done", every gated
- * kernel of later iterations returns at once, so the host may record many
- * iterations ahead and read the 32-byte state only now and then.
+ * Every k-means kernel is **batched over runs** (the `nInit` restarts):
+ * workgroup z (or the single workgroup of run z) works on run z's centres
+ * C [R, k, d], labels [R, n], state [R, 8], … while all runs share X [n, d].
+ * One dispatch therefore advances every restart, and the host reads one
+ * state block for all of them.
  *
- * The gate uses `workgroupUniformLoad` so that the early return is uniform
- * and the barriers after it stay valid.
+ * One Lloyd iteration is five dispatches and no readback:
+ * `kmeans_assign` (nearest centre, distance, changed flag per point) →
+ * `kmeans_sums` (per-cluster column sums and counts over chunks of points) →
+ * `kmeans_relocate` (empty clusters) → `kmeans_update` (adds the chunks, new
+ * centres, per-element shift²) → `kmeans_stats` (inertia, #changed, Σ shift²,
+ * convergence test). A run's state (layout {@link KMEANS_STATE}) lives on the
+ * GPU; once it says "done", every gated kernel returns at once for that run,
+ * so the host may record many iterations ahead and read the states only now
+ * and then.
+ *
+ * Kernels with barriers gate with `workgroupUniformLoad` so that the early
+ * return is uniform; barrier-free kernels simply return.
  * @module
  */
 import { family, type Kernel, kernel } from "./common.ts";
 import { pairwiseMain } from "./distance.ts";
 
-/** Slots of the f32 state vector shared by the k-means kernels and the host. */
+/** Slots of a run's f32 state vector shared by the k-means kernels and the host. */
 export const KMEANS_STATE = {
   /** 1 once converged or out of iterations. */
   done: 0,
@@ -41,51 +47,240 @@ export const KMEANS_STATE = {
   nonFinite: 7,
 } as const;
 
-/** Length of the state vector. */
+/** Length of a run's state vector (the state of run r starts at r · 8). */
 export const KMEANS_STATE_SIZE = 8;
 
-/** WGSL: returns early (uniformly) when the gate is on and the state says done. */
+/** WGSL: returns early (uniformly) when the gate is on and run `run`'s state says done. */
 const GATE = /* wgsl */ `
-  if (lid == 0u) { gate_flag = select(0u, 1u, u.gate != 0u && STATE[0] != 0.0); }
+  if (lid == 0u) { gate_flag = select(0u, 1u, u.gate != 0u && STATE[run * 8u] != 0.0); }
   if (workgroupUniformLoad(&gate_flag) != 0u) { return; }`;
 
-/**
- * Assignment step: labels[i] = argmin_j ‖x_i − c_j‖² (lowest j on ties),
- * mind[i] = that distance, changed[i] = label differs from the previous one.
- * Bindings: X [n, d], C [k, d], STATE, LABELS i32 (read-write), MIND, CHANGED u32.
- * Uniform: n, k, d, gate. Dispatch: ceil(n / 64). Spec: `tj`, `tf` (see `pairTiles`).
- */
-export const assignKernel: (spec: { tj: number; tf: number; stage: boolean }) => Kernel = family(
-  "kmeans_assign",
-  (spec: { tj: number; tf: number; stage: boolean }) =>
-    kernel(
-      `kmeans_assign/${spec.tj}x${spec.tf}${spec.stage ? "" : "/direct"}`,
-      /* wgsl */ `
-struct U { n: u32, k: u32, d: u32, gate: u32 }
-@group(0) @binding(0) var<storage, read> A: array<f32>;
-@group(0) @binding(1) var<storage, read> B: array<f32>;
+/** WGSL: the same test for kernels without barriers (a plain, possibly non-uniform return). */
+const GATE_DIRECT = "u.gate != 0u && STATE[run * 8u] != 0.0";
+
+/** Specialisation of the assignment family. */
+export interface AssignSpec {
+  /** Centres per register block (see `pairTiles`). */
+  tj: number;
+  /** Features per workgroup-memory stage (staged variant). */
+  tf: number;
+  /**
+   * Stage through workgroup memory (GPUs: the shared pairwise core, one row
+   * per thread) or read directly (CPU adapters: `rows` rows per thread).
+   */
+  stage: boolean;
+  /** Rows of X per thread in the direct variant (default 1). */
+  rows?: number;
+  /** Direct variant: read X and C as vec4 (d a multiple of 4). */
+  vec4?: boolean;
+}
+
+/** Threads per workgroup of the assignment kernels. */
+export const ASSIGN_WG = 64;
+
+/** Rows of X one assignment workgroup covers. */
+export function assignRowsPerGroup(spec: AssignSpec): number {
+  return ASSIGN_WG * (spec.stage ? 1 : spec.rows ?? 1);
+}
+
+/** Register tile of the direct assignment on CPU adapters (lavapipe measurements). */
+export function directAssignSpec(k: number, d: number): AssignSpec {
+  // ≤ 10 centres × 4 rows of accumulators: 4×10 vec4 tiles ran at ~4.5x the
+  // one-row scalar core on MNIST shapes (n = 2048, d = 784, k = 10); more
+  // accumulators spill.
+  const blocks = Math.ceil(Math.max(1, k) / 10);
+  return {
+    tj: Math.ceil(Math.max(1, k) / blocks),
+    tf: 1,
+    stage: false,
+    rows: 4,
+    vec4: d % 4 === 0,
+  };
+}
+
+const ASSIGN_BINDINGS = /* wgsl */ `
+struct U { n: u32, k: u32, d: u32, gate: u32, np: u32 }
 @group(0) @binding(2) var<storage, read> STATE: array<f32>;
 @group(0) @binding(3) var<storage, read_write> LABELS: array<i32>;
 @group(0) @binding(4) var<storage, read_write> MIND: array<f32>;
 @group(0) @binding(5) var<storage, read_write> CHANGED: array<u32>;
-@group(0) @binding(6) var<uniform> u: U;
+@group(0) @binding(6) var<uniform> u: U;`;
+
+/**
+ * Assignment step of every run: labels[r, i] = argmin_j ‖x_i − c_{r,j}‖²
+ * (lowest j on ties), mind[r, i] = that distance, changed[r, i] = label
+ * differs from the previous one. Distances are Σ (x − c)², no expansion.
+ * Bindings: X [n, d], C [R, k, d], STATE [R, 8], LABELS i32 [R, np]
+ * (read-write), MIND [R, np], CHANGED u32 [R, np] (np ≥ n: the per-run
+ * stride). Uniform: n, k, d, gate, np.
+ * Dispatch: (ceil(n / {@link assignRowsPerGroup}) split over x·y, 1, R).
+ *
+ * Staged (GPUs): the shared pairwise core, one row per thread. Direct (CPU
+ * adapters): each thread keeps `rows` × `tj` accumulators and reads X and C
+ * straight from storage (as vec4 when d % 4 = 0), so every loaded value
+ * feeds several multiply-adds — lavapipe runs a lane-varying load as eight
+ * scalar loads, and the register tile is what amortises them.
+ */
+export const assignKernel: (spec: AssignSpec) => Kernel = family(
+  "kmeans_assign",
+  (spec: AssignSpec) => spec.stage ? stagedAssign(spec) : directAssign(spec),
+);
+
+function stagedAssign(spec: AssignSpec): Kernel {
+  return kernel(
+    `kmeans_assign/${spec.tj}x${spec.tf}`,
+    /* wgsl */ `
+@group(0) @binding(0) var<storage, read> A: array<f32>;
+@group(0) @binding(1) var<storage, read> B: array<f32>;
+${ASSIGN_BINDINGS}
 var<workgroup> gate_flag: u32;
 ${
-        pairwiseMain({ combine: "sqdist", ...spec }, {
-          prelude: GATE,
-          before: "var best = 3.4e38; var bestj = 0u;",
-          each: "if (v < best) { best = v; bestj = j; }",
-          after: /* wgsl */ `
+      pairwiseMain({ combine: "sqdist", tj: spec.tj, tf: spec.tf, stage: true, batched: true }, {
+        prelude: GATE,
+        before: "var best = 3.4e38; var bestj = 0u;",
+        each: "if (v < best) { best = v; bestj = j; }",
+        after: /* wgsl */ `
   if (valid) {
     let lab = i32(bestj);
-    CHANGED[i] = select(0u, 1u, LABELS[i] != lab);
-    LABELS[i] = lab;
-    MIND[i] = best;
+    let o = run * u.np + i;
+    CHANGED[o] = select(0u, 1u, LABELS[o] != lab);
+    LABELS[o] = lab;
+    MIND[o] = best;
   }`,
-        })
-      }`,
-      ["read", "read", "read", "write", "write", "write"],
-    ),
+      })
+    }`,
+    ["read", "read", "read", "write", "write", "write"],
+  );
+}
+
+function directAssign(spec: AssignSpec): Kernel {
+  const rm = spec.rows ?? 1, tj = spec.tj, v4 = spec.vec4 ?? false;
+  const rs = Array.from({ length: rm }, (_, r) => r);
+  const js = Array.from({ length: tj }, (_, j) => j);
+  const T = v4 ? "vec4f" : "f32";
+  // Unrolled scalar accumulators (a private array indexed in a loop may live
+  // in memory on lavapipe); a vec4 difference adds its four squares in one chain.
+  const sq = (r: number, j: number) =>
+    v4
+      ? `{ let q = a${r} - c${j}; acc${r}_${j} = fma(q.x, q.x, fma(q.y, q.y, fma(q.z, q.z, fma(q.w, q.w, acc${r}_${j})))); }`
+      : `{ let q = a${r} - c${j}; acc${r}_${j} = fma(q, q, acc${r}_${j}); }`;
+  return kernel(
+    `kmeans_assign/${tj}/direct/r${rm}${v4 ? "/vec4" : ""}`,
+    /* wgsl */ `
+@group(0) @binding(0) var<storage, read> X: array<${T}>;
+@group(0) @binding(1) var<storage, read> C: array<${T}>;
+${ASSIGN_BINDINGS}
+@compute @workgroup_size(${ASSIGN_WG})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let run = wid.z;
+  let i0 = ((wid.y * nwg.x + wid.x) * ${ASSIGN_WG}u + lid) * ${rm}u;
+  if (i0 >= u.n || (${GATE_DIRECT})) { return; }
+  let dl = ${v4 ? "u.d / 4u" : "u.d"};
+  let cb = run * u.k * dl;
+  // Rows past n are clamped to row n − 1 (computed, never stored).
+  ${
+      rs.map((r) =>
+        `let x${r} = min(i0 + ${r}u, u.n - 1u) * dl; var best${r} = 3.4e38; var bj${r} = 0u;`
+      ).join("\n  ")
+    }
+  for (var j0 = 0u; j0 < u.k; j0 += ${tj}u) {
+    ${rs.map((r) => js.map((j) => `var acc${r}_${j} = 0.0;`).join(" ")).join("\n    ")}
+    // Centres past k are clamped to centre k − 1 (computed, never chosen).
+    ${js.map((j) => `let b${j} = cb + min(j0 + ${j}u, u.k - 1u) * dl;`).join(" ")}
+    for (var t = 0u; t < dl; t++) {
+      ${rs.map((r) => `let a${r} = X[x${r} + t];`).join(" ")}
+      ${js.map((j) => `let c${j} = C[b${j} + t];`).join(" ")}
+      ${rs.map((r) => js.map((j) => sq(r, j)).join("\n      ")).join("\n      ")}
+    }
+    let jn = min(${tj}u, u.k - j0);
+    ${
+      rs.map((r) =>
+        js.map((j) =>
+          `if (${j}u < jn && acc${r}_${j} < best${r}) { best${r} = acc${r}_${j}; bj${r} = j0 + ${j}u; }`
+        ).join("\n    ")
+      ).join("\n    ")
+    }
+  }
+  ${
+      rs.map((r) =>
+        `if (i0 + ${r}u < u.n) {
+    let o = run * u.np + i0 + ${r}u;
+    let lab = i32(bj${r});
+    CHANGED[o] = select(0u, 1u, LABELS[o] != lab);
+    LABELS[o] = lab;
+    MIND[o] = best${r};
+  }`
+      ).join("\n  ")
+    }
+}`,
+    ["read", "read", "read", "write", "write", "write"],
+  );
+}
+
+/** Threads per workgroup of {@link sumsKernel}. */
+export const KSUMS_WG = 64;
+
+/**
+ * Per-cluster column sums and counts of every run, over chunks of points:
+ * PART[r, c, j, f] = Σ_{i in chunk c, label_{r,i} = j} X[i, f] for f < d and
+ * PART[r, c, j, d] = the number of such points (column d is the count: the
+ * thread with f = d adds ones instead of X). A thread owns one column f and
+ * walks its chunk's points in order, adding each value to the one of its
+ * `tj` unrolled accumulators that matches the label — no atomics, the same
+ * order on every run. Neighbouring threads read neighbouring columns of a
+ * row (coalesced on GPUs) and the same labels, four at a time as a vec4
+ * (labels are stored with a per-run stride np, a multiple of 4, and padded
+ * with −1). Empty clusters' partials are exact zeros.
+ * Bindings: X [n, d], LABELS i32 [R, np], STATE, PART [R, chunks, k, d + 1].
+ * Uniform: n, k, d, np, chunk (a multiple of 4), chunks, gate.
+ * Dispatch: (ceil((d + 1) / 64), chunks, R).
+ */
+export const sumsKernel: (spec: { tj: number }) => Kernel = family(
+  "kmeans_sums",
+  (spec: { tj: number }) => {
+    const js = Array.from({ length: spec.tj }, (_, j) => j);
+    const point = (q: number) => /* wgsl */ `
+      {
+        let v = select(X[min(i + ${q}u, u.n - 1u) * u.d + fc], 1.0, is_count);
+        let l = l4[${q}];
+        ${js.map((j) => `s${j} += select(0.0, v, l == ${j});`).join(" ")}
+      }`;
+    return kernel(
+      `kmeans_sums/${spec.tj}`,
+      /* wgsl */ `
+struct U { n: u32, k: u32, d: u32, np: u32, chunk: u32, chunks: u32, gate: u32 }
+@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read> LABELS: array<vec4i>;
+@group(0) @binding(2) var<storage, read> STATE: array<f32>;
+@group(0) @binding(3) var<storage, read_write> PART: array<f32>;
+@group(0) @binding(4) var<uniform> u: U;
+@compute @workgroup_size(${KSUMS_WG})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let run = wid.z;
+  let f = wid.x * ${KSUMS_WG}u + lid;
+  if (f > u.d || (${GATE_DIRECT})) { return; }
+  let is_count = f == u.d;
+  let fc = min(f, u.d - 1u);
+  let c = wid.y;
+  let i0 = c * u.chunk;
+  let i1 = min(u.n, i0 + u.chunk);
+  let lb = (run * u.np) / 4u;
+  for (var j0 = 0u; j0 < u.k; j0 += ${spec.tj}u) {
+    ${js.map((j) => `var s${j} = 0.0;`).join(" ")}
+    // Labels four at a time (one load); points past n carry the padding label −1.
+    for (var i = i0; i < i1; i += 4u) {
+      let l4 = LABELS[lb + i / 4u] - vec4i(i32(j0));
+      ${[0, 1, 2, 3].map(point).join("")}
+    }
+    let jn = min(${spec.tj}u, u.k - j0);
+    let base = ((run * u.chunks + c) * u.k + j0) * (u.d + 1u) + f;
+    ${js.map((j) => `if (${j}u < jn) { PART[base + ${j}u * (u.d + 1u)] = s${j}; }`).join("\n    ")}
+  }
+}`,
+      ["read", "read", "read", "write"],
+    );
+  },
 );
 
 /** How `cluster_sums` weighs point i for cluster j. */
@@ -114,7 +309,7 @@ export const SUMS_WG = 256;
  * One workgroup per (chunk, cluster, feature block); `fc` lanes cover the
  * features (coalesced row reads), 256 / fc lanes stride over the chunk's
  * points, and a tree in workgroup memory adds the lanes. {@link chunkSumKernel}
- * then adds the chunks. This is the k-means centroid update, the per-centre
+ * then adds the chunks. This is the per-centre
  * gradient of the soft assignment (Σ_i H_ij (z_i − μ_j)), column means and
  * variances, and DEC's cluster frequencies.
  *
@@ -162,7 +357,7 @@ var<workgroup> gate_flag: u32;
 fn sq(x: f32) -> f32 { return x * x; }
 @compute @workgroup_size(${SUMS_WG})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  ${spec.gated ? GATE : ""}
+  ${spec.gated ? `let run = 0u;${GATE}` : ""}
   let fl = lid % FC;
   let p = lid / FC;
   let c = wid.x;
@@ -225,13 +420,15 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
 );
 
 /**
- * Empty clusters, as scikit-learn's `_relocate_empty_clusters_dense`: the
- * m-th empty cluster (in index order) takes the m-th farthest point from its
- * own centre (distance descending, index ascending), which also leaves its old
- * cluster. Works on the unnormalised sums and counts, before the division.
+ * Empty clusters of every run (one workgroup per run), as scikit-learn's
+ * `_relocate_empty_clusters_dense`: the m-th empty cluster (in index order)
+ * takes the m-th farthest point from its own centre (distance descending,
+ * index ascending), which also leaves its old cluster. Works on the partial
+ * sums of {@link sumsKernel} before they are added up: an empty cluster's
+ * partials are exact zeros in every chunk, so it is enough to edit chunk 0.
  * Returns at once when no cluster is empty (the usual case).
- * Bindings: X, MIND, LABELS, STATE, SUMS (rw), COUNTS (rw). Uniform: n, k, d,
- * gate. Dispatch: 1 workgroup.
+ * Bindings: X, MIND [R, np], LABELS [R, np], STATE, PART (rw). Uniform: n,
+ * k, d, chunks, gate, np. Dispatch: (1, 1, R).
  */
 export const relocateKernel: (spec: Record<string, never>) => Kernel = family(
   "kmeans_relocate",
@@ -239,14 +436,13 @@ export const relocateKernel: (spec: Record<string, never>) => Kernel = family(
     kernel(
       "kmeans_relocate",
       /* wgsl */ `
-struct U { n: u32, k: u32, d: u32, gate: u32 }
+struct U { n: u32, k: u32, d: u32, chunks: u32, gate: u32, np: u32 }
 @group(0) @binding(0) var<storage, read> X: array<f32>;
 @group(0) @binding(1) var<storage, read> MIND: array<f32>;
 @group(0) @binding(2) var<storage, read> LABELS: array<i32>;
 @group(0) @binding(3) var<storage, read> STATE: array<f32>;
-@group(0) @binding(4) var<storage, read_write> SUMS: array<f32>;
-@group(0) @binding(5) var<storage, read_write> COUNTS: array<f32>;
-@group(0) @binding(6) var<uniform> u: U;
+@group(0) @binding(4) var<storage, read_write> PART: array<f32>;
+@group(0) @binding(5) var<uniform> u: U;
 var<workgroup> gate_flag: u32;
 var<workgroup> flag: u32;
 var<workgroup> far: u32;
@@ -256,23 +452,36 @@ fn better(d0: f32, i0: u32, d1: f32, i1: u32) -> bool {
   return d0 > d1 || (d0 == d1 && i0 < i1);
 }
 @compute @workgroup_size(256)
-fn main(@builtin(local_invocation_index) lid: u32) {
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let run = wid.z;
   ${GATE}
+  let w = u.d + 1u;
+  // Chunk 0 of this run's partials, and the count of cluster j over all chunks.
+  let p0 = run * u.chunks * u.k * w;
   if (lid == 0u) {
     flag = 0u;
-    for (var j = 0u; j < u.k; j++) { if (COUNTS[j] == 0.0) { flag = 1u; } }
+    for (var j = 0u; j < u.k; j++) {
+      var cnt = 0.0;
+      for (var c = 0u; c < u.chunks; c++) { cnt += PART[p0 + (c * u.k + j) * w + u.d]; }
+      if (cnt == 0.0) { flag = 1u; }
+    }
   }
   if (workgroupUniformLoad(&flag) == 0u) { return; }
+  let mb = run * u.np;
   var havePrev = false;
   var prevD = 0.0;
   var prevI = 0u;
   for (var j = 0u; j < u.k; j++) {
-    if (lid == 0u) { flag = select(0u, 1u, COUNTS[j] == 0.0); }
+    if (lid == 0u) {
+      var cnt = 0.0;
+      for (var c = 0u; c < u.chunks; c++) { cnt += PART[p0 + (c * u.k + j) * w + u.d]; }
+      flag = select(0u, 1u, cnt == 0.0);
+    }
     if (workgroupUniformLoad(&flag) == 0u) { continue; }
     var bd = -1.0;
     var bi = 0xffffffffu;
     for (var p = lid; p < u.n; p += 256u) {
-      let dp = MIND[p];
+      let dp = MIND[mb + p];
       let after = !havePrev || dp < prevD || (dp == prevD && p > prevI);
       if (after && better(dp, p, bd, bi)) { bd = dp; bi = p; }
     }
@@ -286,34 +495,30 @@ fn main(@builtin(local_invocation_index) lid: u32) {
       }
       workgroupBarrier();
     }
-    if (lid == 0u) {
-      far = shi[0];
-      let old = LABELS[far];
-      COUNTS[old] -= 1.0;
-      COUNTS[j] = 1.0;
-    }
+    if (lid == 0u) { far = shi[0]; }
     let fi = workgroupUniformLoad(&far);
     havePrev = true;
-    prevD = MIND[fi];
+    prevD = MIND[mb + fi];
     prevI = fi;
-    let old = u32(LABELS[fi]);
-    for (var t = lid; t < u.d; t += 256u) {
-      let xv = X[fi * u.d + t];
-      SUMS[old * u.d + t] -= xv;
-      SUMS[j * u.d + t] = xv;
+    let old = u32(LABELS[mb + fi]);
+    for (var t = lid; t <= u.d; t += 256u) {
+      let xv = select(X[fi * u.d + min(t, u.d - 1u)], 1.0, t == u.d);
+      PART[p0 + old * w + t] -= xv;
+      PART[p0 + j * w + t] = xv;
     }
     workgroupBarrier();
   }
 }`,
-      ["read", "read", "read", "read", "write", "write"],
+      ["read", "read", "read", "read", "write"],
     ),
 );
 
 /**
- * New centres: C[j, f] = SUMS[j, f] / COUNTS[j] (the old centre stays if the
- * cluster is still empty), SHIFT[j, f] = (C_new − C_old)². In place on C.
- * Bindings: SUMS, COUNTS, STATE, C (rw), SHIFT. Uniform: kd, d, gate.
- * Dispatch: ceil(kd / 256).
+ * New centres of every run: C[r, j, f] = Σ_c PART[r, c, j, f] / Σ_c PART[r,
+ * c, j, d] (the old centre stays if the cluster is still empty), SHIFT[r, j,
+ * f] = (C_new − C_old)². In place on C. Bindings: PART, STATE, C (rw), SHIFT
+ * [R, k·d]. Uniform: kd, d, chunks, gate. Dispatch: (ceil(kd / 256) split
+ * over x·y, 1, R).
  */
 export const updateKernel: (spec: Record<string, never>) => Kernel = family(
   "kmeans_update",
@@ -321,37 +526,48 @@ export const updateKernel: (spec: Record<string, never>) => Kernel = family(
     kernel(
       "kmeans_update",
       /* wgsl */ `
-struct U { kd: u32, d: u32, gate: u32 }
-@group(0) @binding(0) var<storage, read> SUMS: array<f32>;
-@group(0) @binding(1) var<storage, read> COUNTS: array<f32>;
-@group(0) @binding(2) var<storage, read> STATE: array<f32>;
-@group(0) @binding(3) var<storage, read_write> C: array<f32>;
-@group(0) @binding(4) var<storage, read_write> SHIFT: array<f32>;
-@group(0) @binding(5) var<uniform> u: U;
+struct U { kd: u32, d: u32, chunks: u32, gate: u32 }
+@group(0) @binding(0) var<storage, read> PART: array<f32>;
+@group(0) @binding(1) var<storage, read> STATE: array<f32>;
+@group(0) @binding(2) var<storage, read_write> C: array<f32>;
+@group(0) @binding(3) var<storage, read_write> SHIFT: array<f32>;
+@group(0) @binding(4) var<uniform> u: U;
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
+  let run = wid.z;
   let e = (wid.y * nwg.x + wid.x) * 256u + lid;
-  if (e >= u.kd || (u.gate != 0u && STATE[0] != 0.0)) { return; }
-  let cnt = COUNTS[e / u.d];
-  let old = C[e];
-  var c = old;
-  if (cnt > 0.0) { c = SUMS[e] / cnt; }
-  C[e] = c;
-  SHIFT[e] = (c - old) * (c - old);
+  if (e >= u.kd || (${GATE_DIRECT})) { return; }
+  let k = u.kd / u.d;
+  let j = e / u.d;
+  let f = e - j * u.d;
+  let w = u.d + 1u;
+  var s = 0.0;
+  var cnt = 0.0;
+  for (var c = 0u; c < u.chunks; c++) {
+    let p = ((run * u.chunks + c) * k + j) * w;
+    s += PART[p + f];
+    cnt += PART[p + u.d];
+  }
+  let o = run * u.kd + e;
+  let old = C[o];
+  var cn = old;
+  if (cnt > 0.0) { cn = s / cnt; }
+  C[o] = cn;
+  SHIFT[o] = (cn - old) * (cn - old);
 }`,
-      ["read", "read", "read", "write", "write"],
+      ["read", "read", "write", "write"],
     ),
 );
 
 /**
- * End of an iteration, one workgroup: inertia = Σ MIND, changed = Σ CHANGED,
- * shift = Σ SHIFT; appends the inertia to HIST and applies scikit-learn's
- * stopping rules (labels unchanged → strict convergence; else shift ≤ tol;
- * or max_iter reached). With `final` set it only stores the inertia (the
- * closing assignment after the loop) and ignores the gate.
- * Bindings: MIND, CHANGED, SHIFT, STATE (rw), HIST (rw). Uniform: n, kd,
- * maxIter, final. Dispatch: 1 workgroup.
+ * End of an iteration, one workgroup per run: inertia = Σ MIND, changed =
+ * Σ CHANGED, shift = Σ SHIFT; appends the inertia to HIST and applies
+ * scikit-learn's stopping rules (labels unchanged → strict convergence; else
+ * shift ≤ tol; or max_iter reached). With `final` set it only stores the
+ * inertia (the closing assignment after the loop) and ignores the gate.
+ * Bindings: MIND [R, np], CHANGED [R, np], SHIFT [R, kd], STATE (rw), HIST
+ * (rw) [R, maxIter]. Uniform: n, kd, maxIter, final, np. Dispatch: (1, 1, R).
  */
 export const statsKernel: (spec: Record<string, never>) => Kernel = family(
   "kmeans_stats",
@@ -359,7 +575,7 @@ export const statsKernel: (spec: Record<string, never>) => Kernel = family(
     kernel(
       "kmeans_stats",
       /* wgsl */ `
-struct U { n: u32, kd: u32, max_iter: u32, final_pass: u32 }
+struct U { n: u32, kd: u32, max_iter: u32, final_pass: u32, np: u32 }
 @group(0) @binding(0) var<storage, read> MIND: array<f32>;
 @group(0) @binding(1) var<storage, read> CHANGED: array<u32>;
 @group(0) @binding(2) var<storage, read> SHIFT: array<f32>;
@@ -371,14 +587,18 @@ var<workgroup> s_in: array<f32, 256>;
 var<workgroup> s_sh: array<f32, 256>;
 var<workgroup> s_ch: array<u32, 256>;
 @compute @workgroup_size(256)
-fn main(@builtin(local_invocation_index) lid: u32) {
-  if (lid == 0u) { flag = select(0u, 1u, u.final_pass == 0u && STATE[0] != 0.0); }
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let run = wid.z;
+  let sb = run * 8u;
+  if (lid == 0u) { flag = select(0u, 1u, u.final_pass == 0u && STATE[sb] != 0.0); }
   if (workgroupUniformLoad(&flag) != 0u) { return; }
   var a = 0.0;
   var ch = 0u;
-  for (var e = lid; e < u.n; e += 256u) { a += MIND[e]; ch += CHANGED[e]; }
+  for (var e = lid; e < u.n; e += 256u) { a += MIND[run * u.np + e]; ch += CHANGED[run * u.np + e]; }
   var s = 0.0;
-  for (var e = lid; e < u.kd; e += 256u) { s += SHIFT[e]; }
+  if (u.final_pass == 0u) {
+    for (var e = lid; e < u.kd; e += 256u) { s += SHIFT[run * u.kd + e]; }
+  }
   s_in[lid] = a;
   s_sh[lid] = s;
   s_ch[lid] = ch;
@@ -393,30 +613,30 @@ fn main(@builtin(local_invocation_index) lid: u32) {
   }
   if (lid != 0u) { return; }
   let inertia = s_in[0];
-  STATE[2] = inertia;
+  STATE[sb + 2u] = inertia;
   if (u.final_pass != 0u) { return; }
-  let it = u32(STATE[1]);
-  HIST[it] = inertia;
-  STATE[1] = f32(it + 1u);
-  STATE[3] = f32(s_ch[0]);
-  STATE[4] = s_sh[0];
+  let it = u32(STATE[sb + 1u]);
+  HIST[run * u.max_iter + it] = inertia;
+  STATE[sb + 1u] = f32(it + 1u);
+  STATE[sb + 3u] = f32(s_ch[0]);
+  STATE[sb + 4u] = s_sh[0];
   if (s_ch[0] == 0u) {
-    STATE[6] = 1.0;
-    STATE[0] = 1.0;
-  } else if (s_sh[0] <= STATE[5]) {
-    STATE[0] = 1.0;
+    STATE[sb + 6u] = 1.0;
+    STATE[sb] = 1.0;
+  } else if (s_sh[0] <= STATE[sb + 5u]) {
+    STATE[sb] = 1.0;
   }
-  if (it + 1u >= u.max_iter) { STATE[0] = 1.0; }
+  if (it + 1u >= u.max_iter) { STATE[sb] = 1.0; }
 }`,
       ["read", "read", "read", "write", "write"],
     ),
 );
 
 /**
- * Resets the state for a new run: tol_abs = tol · mean_f var_f (scikit-learn's
- * `_tolerance`), and flags a non-finite mean or variance (NaN/±Inf anywhere
- * in the data propagates into them). Bindings: MEAN [d], VAR [d], STATE (rw).
- * Uniform: d, tol. Dispatch: 1 workgroup.
+ * Resets the states of `runs` runs: tol_abs = tol · mean_f var_f
+ * (scikit-learn's `_tolerance`), and flags a non-finite mean or variance
+ * (NaN/±Inf anywhere in the data propagates into them). Bindings: MEAN [d],
+ * VAR [d], STATE (rw) [R, 8]. Uniform: d, tol, runs. Dispatch: 1 workgroup.
  */
 export const resetKernel: (spec: Record<string, never>) => Kernel = family(
   "kmeans_reset",
@@ -424,7 +644,7 @@ export const resetKernel: (spec: Record<string, never>) => Kernel = family(
     kernel(
       "kmeans_reset",
       /* wgsl */ `
-struct U { d: u32, tol: f32 }
+struct U { d: u32, tol: f32, runs: u32 }
 @group(0) @binding(0) var<storage, read> MEAN: array<f32>;
 @group(0) @binding(1) var<storage, read> VAR: array<f32>;
 @group(0) @binding(2) var<storage, read_write> STATE: array<f32>;
@@ -449,10 +669,10 @@ fn main(@builtin(local_invocation_index) lid: u32) {
     if (lid < h) { sv[lid] += sv[lid + h]; sb[lid] |= sb[lid + h]; }
     workgroupBarrier();
   }
-  if (lid == 0u) {
-    for (var e = 0u; e < 8u; e++) { STATE[e] = 0.0; }
-    STATE[5] = u.tol * sv[0] / f32(u.d);
-    STATE[7] = f32(sb[0] | bad(sv[0]));
+  for (var r = lid; r < u.runs; r += 256u) {
+    for (var e = 0u; e < 8u; e++) { STATE[r * 8u + e] = 0.0; }
+    STATE[r * 8u + 5u] = u.tol * sv[0] / f32(u.d);
+    STATE[r * 8u + 7u] = f32(sb[0] | bad(sv[0]));
   }
 }`,
       ["read", "read", "write"],
@@ -460,8 +680,9 @@ fn main(@builtin(local_invocation_index) lid: u32) {
 );
 
 /**
- * Gathers rows: C[c, f] = X[IDX[c], f] (random initialisation).
- * Bindings: X, IDX u32 [k], C. Uniform: kd, d. Dispatch: ceil(kd / 256).
+ * Gathers rows: C[c, f] = X[IDX[c], f] (random initialisation; c runs over
+ * all runs' centres). Bindings: X, IDX u32 [R·k], C. Uniform: total, d.
+ * Dispatch: ceil(total / 256).
  */
 export const gatherRowsKernel: (spec: Record<string, never>) => Kernel = family(
   "gather_rows",
@@ -487,14 +708,20 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
 
 // ------------------------------------------------------------- k-means++
 
-/** Elements per block of the k-means++ block sums (256 threads × 4). */
+/**
+ * Layout of the batched k-means++ buffers (R runs, L = trials candidates):
+ * DC [R, L, n] candidate distances (row SEL[r] of run r doubles as "distance
+ * to the nearest centre"), BS [R, L, blocks] block sums, SEL u32 [R],
+ * CAND u32 [R, L], RAND [R, (k − 1)·L] uniform draws, FIRST u32 [R].
+ */
 export const PP_BLOCK = 1024;
 
 /**
- * First k-means++ centre: DC[i] = ‖x_i − x_first‖² (row 0 of the candidate
- * distance matrix doubles as "distance to the nearest centre"), C[0, :] =
- * x_first, SEL[0] = 0. Bindings: X, DC, C, SEL u32. Uniform: n, d, first.
- * Dispatch: ceil(max(n, d) / 256).
+ * First k-means++ centre of every run: C[r, 0, :] = x_{FIRST[r]}, SEL[r] = 0
+ * and CAND[r, 0] = FIRST[r], so that {@link ppCandDistKernel} in its `first`
+ * mode fills row 0 of DC[r] with the distances to it.
+ * Bindings: X, FIRST u32 [R], C, SEL u32, CAND u32. Uniform: d, k, trials.
+ * Dispatch: (ceil(d / 256), 1, R).
  */
 export const ppFirstKernel: (spec: Record<string, never>) => Kernel = family(
   "kmeanspp_first",
@@ -502,34 +729,32 @@ export const ppFirstKernel: (spec: Record<string, never>) => Kernel = family(
     kernel(
       "kmeanspp_first",
       /* wgsl */ `
-struct U { n: u32, d: u32, first: u32 }
+struct U { d: u32, k: u32, trials: u32 }
 @group(0) @binding(0) var<storage, read> X: array<f32>;
-@group(0) @binding(1) var<storage, read_write> DC: array<f32>;
+@group(0) @binding(1) var<storage, read> FIRST: array<u32>;
 @group(0) @binding(2) var<storage, read_write> C: array<f32>;
 @group(0) @binding(3) var<storage, read_write> SEL: array<u32>;
-@group(0) @binding(4) var<uniform> u: U;
+@group(0) @binding(4) var<storage, read_write> CAND: array<u32>;
+@group(0) @binding(5) var<uniform> u: U;
 @compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
-  let e = (wid.y * nwg.x + wid.x) * 256u + lid;
-  if (e < u.n) {
-    var s = 0.0;
-    for (var f = 0u; f < u.d; f++) {
-      let diff = X[e * u.d + f] - X[u.first * u.d + f];
-      s = fma(diff, diff, s);
-    }
-    DC[e] = s;
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let run = wid.z;
+  let e = wid.x * 256u + lid;
+  let first = FIRST[run];
+  if (e < u.d) { C[run * u.k * u.d + e] = X[first * u.d + e]; }
+  if (e == 0u) {
+    SEL[run] = 0u;
+    CAND[run * u.trials] = first;
   }
-  if (e < u.d) { C[e] = X[u.first * u.d + e]; }
-  if (e == 0u) { SEL[0] = 0u; }
 }`,
-      ["read", "write", "write", "write"],
+      ["read", "read", "write", "write", "write"],
     ),
 );
 
 /**
- * Block sums of `rows` rows of length n: OUT[r, b] = Σ IN[r, b·1024 .. b·1024+1023].
- * Bindings: IN, OUT. Uniform: n, nBlocks. Dispatch: (nBlocks, rows).
+ * Block sums of `rows` rows of length n per run: OUT[r, row, b] = Σ IN[r,
+ * row, b·1024 .. b·1024+1023], with `rowStride` rows between runs.
+ * Bindings: IN, OUT. Uniform: n, blocks, rowStride. Dispatch: (blocks, rows, R).
  */
 export const blockSumKernel: (spec: Record<string, never>) => Kernel = family(
   "block_sum",
@@ -537,7 +762,7 @@ export const blockSumKernel: (spec: Record<string, never>) => Kernel = family(
     kernel(
       "block_sum",
       /* wgsl */ `
-struct U { n: u32, blocks: u32 }
+struct U { n: u32, blocks: u32, row_stride: u32 }
 @group(0) @binding(0) var<storage, read> IN: array<f32>;
 @group(0) @binding(1) var<storage, read_write> OUT: array<f32>;
 @group(0) @binding(2) var<uniform> u: U;
@@ -545,7 +770,7 @@ var<workgroup> sh: array<f32, 256>;
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let b = wid.x;
-  let r = wid.y;
+  let r = wid.z * u.row_stride + wid.y;
   var s = 0.0;
   for (var q = 0u; q < 4u; q++) {
     let i = b * ${PP_BLOCK}u + q * 256u + lid;
@@ -564,13 +789,14 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
 );
 
 /**
- * D² sampling of the candidates of one k-means++ step (thread l < L): with
- * the nearest-centre distances in row SEL[0] of DC and its block sums in BS,
- * draws r = RAND[off + l] · Σ D² and finds the first i whose running sum
- * exceeds r (scikit-learn's `searchsorted(stable_cumsum(D²), r)`, skipping
- * zero-weight points), walking the block sums first and then one block.
- * Bindings: DC, BS, SEL, RAND, CAND u32 [L]. Uniform: n, blocks, trials, off.
- * Dispatch: 1 workgroup.
+ * D² sampling of the candidates of one k-means++ step of every run (thread
+ * l < L of workgroup r): with the nearest-centre distances in row SEL[r] of
+ * DC[r] and its block sums in BS[r], draws ρ = RAND[r, off + l] · Σ D² and
+ * finds the first i whose running sum exceeds ρ (scikit-learn's
+ * `searchsorted(stable_cumsum(D²), ρ)`, skipping zero-weight points), walking
+ * the block sums first and then one block.
+ * Bindings: DC, BS, SEL, RAND, CAND u32 [R, L]. Uniform: n, blocks, trials,
+ * off, draws (per run). Dispatch: (1, 1, R).
  */
 export const ppSearchKernel: (spec: Record<string, never>) => Kernel = family(
   "kmeanspp_search",
@@ -578,7 +804,7 @@ export const ppSearchKernel: (spec: Record<string, never>) => Kernel = family(
     kernel(
       "kmeanspp_search",
       /* wgsl */ `
-struct U { n: u32, blocks: u32, trials: u32, off: u32 }
+struct U { n: u32, blocks: u32, trials: u32, off: u32, draws: u32 }
 @group(0) @binding(0) var<storage, read> DC: array<f32>;
 @group(0) @binding(1) var<storage, read> BS: array<f32>;
 @group(0) @binding(2) var<storage, read> SEL: array<u32>;
@@ -586,12 +812,13 @@ struct U { n: u32, blocks: u32, trials: u32, off: u32 }
 @group(0) @binding(4) var<storage, read_write> CAND: array<u32>;
 @group(0) @binding(5) var<uniform> u: U;
 @compute @workgroup_size(64)
-fn main(@builtin(local_invocation_index) lid: u32) {
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   if (lid >= u.trials) { return; }
-  let row = SEL[0];
+  let run = wid.z;
+  let row = run * u.trials + SEL[run];
   var pot = 0.0;
   for (var b = 0u; b < u.blocks; b++) { pot += BS[row * u.blocks + b]; }
-  let r = RAND[u.off + lid] * pot;
+  let r = RAND[run * u.draws + u.off + lid] * pot;
   var cum = 0.0;
   var blk = u.blocks - 1u;
   for (var b = 0u; b < u.blocks; b++) {
@@ -611,56 +838,101 @@ fn main(@builtin(local_invocation_index) lid: u32) {
     if (cum > r && w > 0.0) { pick = i; found = true; break; }
   }
   if (!found) { pick = lastPos; }
-  CAND[lid] = pick;
+  CAND[run * u.trials + lid] = pick;
 }`,
       ["read", "read", "read", "read", "write"],
     ),
 );
 
+/** Specialisation of {@link ppCandDistKernel}. */
+export interface CandDistSpec {
+  /** Candidates per pass over a row (unrolled accumulators, ≤ 8). */
+  lb: number;
+  /** Read X as vec4 (d a multiple of 4). */
+  vec4: boolean;
+  /** Rows per thread (register tile; 4 on CPU adapters, 1 on GPUs). */
+  rows: number;
+}
+
 /**
- * Candidate distances: DC[l, i] = min(DC[SEL[0], i], ‖x_i − x_{CAND[l]}‖²),
- * each thread reading its nearest-centre distance before overwriting its
- * column. Bindings: X, CAND, SEL, DC (rw). Uniform: n, d, trials.
- * Dispatch: ceil(n / 256).
+ * Candidate distances of every run: DC[r, l, i] = min(DC[r, SEL[r], i],
+ * ‖x_i − x_{CAND[r, l]}‖²) for l < count, each thread reading its
+ * nearest-centre distances before overwriting its columns. With `first` set
+ * there is nothing to take the minimum with (the first centre: count = 1).
+ * A thread keeps `rows` × `lb` accumulators and walks its rows once per `lb`
+ * candidates, as vec4 where d allows (the assignment kernel's register tile).
+ * Bindings: X, CAND, SEL, DC (rw). Uniform: n, d, trials, count, first.
+ * Dispatch: (ceil(n / (64 · rows)) split over x·y, 1, R).
  */
-export const ppCandDistKernel: (spec: Record<string, never>) => Kernel = family(
+export const ppCandDistKernel: (spec: CandDistSpec) => Kernel = family(
   "kmeanspp_cand_dist",
-  (_spec: Record<string, never>) =>
-    kernel(
-      "kmeanspp_cand_dist",
+  (spec: CandDistSpec) => {
+    const ls = Array.from({ length: spec.lb }, (_, l) => l);
+    const rs = Array.from({ length: spec.rows }, (_, r) => r);
+    const T = spec.vec4 ? "vec4f" : "f32";
+    const sq = (r: number, l: number) =>
+      spec.vec4
+        ? `{ let q = a${r} - b${l}; s${r}_${l} = fma(q.x, q.x, fma(q.y, q.y, fma(q.z, q.z, fma(q.w, q.w, s${r}_${l})))); }`
+        : `{ let q = a${r} - b${l}; s${r}_${l} = fma(q, q, s${r}_${l}); }`;
+    return kernel(
+      `kmeanspp_cand_dist/${spec.lb}/r${spec.rows}${spec.vec4 ? "/vec4" : ""}`,
       /* wgsl */ `
-struct U { n: u32, d: u32, trials: u32 }
-@group(0) @binding(0) var<storage, read> X: array<f32>;
+struct U { n: u32, d: u32, trials: u32, count: u32, first: u32 }
+@group(0) @binding(0) var<storage, read> X: array<${T}>;
 @group(0) @binding(1) var<storage, read> CAND: array<u32>;
 @group(0) @binding(2) var<storage, read> SEL: array<u32>;
 @group(0) @binding(3) var<storage, read_write> DC: array<f32>;
 @group(0) @binding(4) var<uniform> u: U;
-@compute @workgroup_size(256)
+@compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * 256u + lid;
-  if (i >= u.n) { return; }
-  let closest = DC[SEL[0] * u.n + i];
-  for (var l = 0u; l < u.trials; l++) {
-    let ci = CAND[l];
-    var s = 0.0;
-    for (var f = 0u; f < u.d; f++) {
-      let diff = X[i * u.d + f] - X[ci * u.d + f];
-      s = fma(diff, diff, s);
+  let run = wid.z;
+  let i0 = ((wid.y * nwg.x + wid.x) * 64u + lid) * ${spec.rows}u;
+  if (i0 >= u.n) { return; }
+  let dl = ${spec.vec4 ? "u.d / 4u" : "u.d"};
+  let base = run * u.trials;
+  let sel = SEL[run];
+  // Rows past n are clamped to row n − 1 (computed, never stored).
+  ${
+        rs.map((r) =>
+          `let x${r} = min(i0 + ${r}u, u.n - 1u) * dl;
+  var near${r} = 3.4e38;
+  if (u.first == 0u) { near${r} = DC[(base + sel) * u.n + min(i0 + ${r}u, u.n - 1u)]; }`
+        ).join("\n  ")
+      }
+  for (var l0 = 0u; l0 < u.count; l0 += ${spec.lb}u) {
+    ${
+        ls.map((l) =>
+          `let c${l} = CAND[base + min(l0 + ${l}u, u.count - 1u)] * dl; ${
+            rs.map((r) => `var s${r}_${l} = 0.0;`).join(" ")
+          }`
+        ).join("\n    ")
+      }
+    for (var t = 0u; t < dl; t++) {
+      ${rs.map((r) => `let a${r} = X[x${r} + t];`).join(" ")}
+      ${ls.map((l) => `let b${l} = X[c${l} + t];`).join(" ")}
+      ${rs.map((r) => ls.map((l) => sq(r, l)).join("\n      ")).join("\n      ")}
     }
-    DC[l * u.n + i] = min(closest, s);
+    ${
+        rs.map((r) =>
+          ls.map((l) =>
+            `if (l0 + ${l}u < u.count && i0 + ${r}u < u.n) { DC[(base + l0 + ${l}u) * u.n + i0 + ${r}u] = min(near${r}, s${r}_${l}); }`
+          ).join("\n    ")
+        ).join("\n    ")
+      }
   }
 }`,
       ["read", "read", "read", "write"],
-    ),
+    );
+  },
 );
 
 /**
- * Greedy choice among the candidates: the one with the smallest potential
- * Σ_i min(D²_i, ‖x_i − x_cand‖²) (first on ties, as `argmin`) becomes centre
- * `c`; SEL[0] names its row of DC for the next step.
- * Bindings: BS [L, blocks], CAND, X, C (rw), SEL (rw). Uniform: blocks,
- * trials, d, c. Dispatch: 1 workgroup.
+ * Greedy choice among the candidates of every run: the one with the smallest
+ * potential Σ_i min(D²_i, ‖x_i − x_cand‖²) (first on ties, as `argmin`)
+ * becomes centre `c`; SEL[r] names its row of DC[r] for the next step.
+ * Bindings: BS [R, L, blocks], CAND, X, C (rw), SEL (rw). Uniform: blocks,
+ * trials, d, c, k. Dispatch: (1, 1, R).
  */
 export const ppSelectKernel: (spec: Record<string, never>) => Kernel = family(
   "kmeanspp_select",
@@ -668,7 +940,7 @@ export const ppSelectKernel: (spec: Record<string, never>) => Kernel = family(
     kernel(
       "kmeanspp_select",
       /* wgsl */ `
-struct U { blocks: u32, trials: u32, d: u32, c: u32 }
+struct U { blocks: u32, trials: u32, d: u32, c: u32, k: u32 }
 @group(0) @binding(0) var<storage, read> BS: array<f32>;
 @group(0) @binding(1) var<storage, read> CAND: array<u32>;
 @group(0) @binding(2) var<storage, read> X: array<f32>;
@@ -678,10 +950,12 @@ struct U { blocks: u32, trials: u32, d: u32, c: u32 }
 var<workgroup> pots: array<f32, 64>;
 var<workgroup> bestRow: u32;
 @compute @workgroup_size(256)
-fn main(@builtin(local_invocation_index) lid: u32) {
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let run = wid.z;
+  let base = run * u.trials;
   if (lid < u.trials) {
     var s = 0.0;
-    for (var b = 0u; b < u.blocks; b++) { s += BS[lid * u.blocks + b]; }
+    for (var b = 0u; b < u.blocks; b++) { s += BS[(base + lid) * u.blocks + b]; }
     pots[lid] = s;
   }
   workgroupBarrier();
@@ -689,11 +963,12 @@ fn main(@builtin(local_invocation_index) lid: u32) {
     var best = 0u;
     for (var l = 1u; l < u.trials; l++) { if (pots[l] < pots[best]) { best = l; } }
     bestRow = best;
-    SEL[0] = best;
+    SEL[run] = best;
   }
   let best = workgroupUniformLoad(&bestRow);
-  let src = CAND[best];
-  for (var f = lid; f < u.d; f += 256u) { C[u.c * u.d + f] = X[src * u.d + f]; }
+  let src = CAND[base + best];
+  let cb = (run * u.k + u.c) * u.d;
+  for (var f = lid; f < u.d; f += 256u) { C[cb + f] = X[src * u.d + f]; }
 }`,
       ["read", "read", "read", "write", "write"],
     ),

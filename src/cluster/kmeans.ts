@@ -3,24 +3,32 @@
  * the manner of scikit-learn's `KMeans`
  * (https://scikit-learn.org/stable/modules/generated/sklearn.cluster.KMeans.html).
  *
- * Everything runs in GPU buffers; the host only records work and reads back a
- * 32-byte state vector every few iterations (see `shaders/kmeans.ts`):
+ * Everything runs in GPU buffers; the host only records work and reads back
+ * the 32-byte state of each run every few iterations (see `shaders/kmeans.ts`):
  *
+ * - **Restarts side by side**: the `nInit` runs share every dispatch — each
+ *   kernel takes the run from its workgroup z and works on that run's
+ *   centres, labels and state — so ten restarts cost ten times the
+ *   arithmetic of one but not ten times the dispatches and readbacks. (Runs
+ *   are split into batches only when their buffers would outgrow a storage
+ *   binding.)
  * - **Seeding** (`init: "k-means++"`): scikit-learn's greedy k-means++ — each
  *   new centre is the best of `2 + ⌊ln k⌋` candidates drawn by D² sampling.
- *   The random numbers come from a seeded host generator and are uploaded
- *   once per run; the D² sampling itself (block sums over the distances, a
- *   search of the running sum, candidate potentials, the arg-min) runs on
- *   the GPU, so seeding needs no readback at all (4 dispatches per centre).
- * - **Lloyd iterations**: a fused nearest-centre kernel, per-cluster sums as a
- *   segmented reduction (no float atomics, hence bit-reproducible), empty
- *   clusters relocated to the farthest points as scikit-learn does, then the
- *   centre shift and inertia reduced on the GPU. Convergence follows
- *   scikit-learn: stop when no label changes, or when Σ‖c_new − c_old‖² ≤
- *   tol · mean(var(x, axis=0)), or after `maxIter` iterations. The host reads
- *   the state after 2, 4, 8, 16, then every 16 iterations; iterations
- *   recorded after convergence return at once on the GPU.
- * - **Restarts**: `nInit` runs, keeping the one with the lowest inertia.
+ *   The random numbers come from a seeded host generator, run after run, and
+ *   are uploaded once; the D² sampling itself (block sums over the distances,
+ *   a search of the running sum, candidate potentials, the arg-min) runs on
+ *   the GPU, so seeding needs no readback at all (4 dispatches per centre for
+ *   all runs).
+ * - **Lloyd iterations** (5 dispatches): a fused nearest-centre kernel
+ *   (register-tiled on CPU adapters), per-cluster column sums and counts
+ *   without atomics (hence bit-reproducible), empty clusters relocated to the
+ *   farthest points as scikit-learn does, then the new centres, the centre
+ *   shift and the inertia. Convergence follows scikit-learn: stop when no
+ *   label changes, or when Σ‖c_new − c_old‖² ≤ tol · mean(var(x, axis=0)),
+ *   or after `maxIter` iterations. Iterations are recorded in blocks sized
+ *   to the measured GPU time, and the state read after one block is awaited
+ *   only once the next block is submitted; iterations recorded for a run
+ *   that is already done return at once on the GPU.
  *
  * Differences from scikit-learn: float32 arithmetic; distances are computed
  * as Σ (x − c)² rather than with the ‖x‖² − 2x·c + ‖c‖² expansion; the random
@@ -33,7 +41,7 @@ import { pairTiles, pairwiseKernel, TI } from "../../shaders/distance.ts";
 import { runtime } from "../gpu/runtime.ts";
 import { adapterKind } from "../ops/tuning.ts";
 import * as K from "../../shaders/kmeans.ts";
-import { assign, fillInPlace, tensor } from "../ops/creation.ts";
+import { fillInPlace, tensor } from "../ops/creation.ts";
 import { launch, Uniforms } from "../ops/kernel_call.ts";
 import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
 import { keep } from "../tensor/scope.ts";
@@ -235,7 +243,89 @@ export interface KMeansResult {
 }
 
 /**
+ * The assignment kernel's specialisation for the current adapter: the shared
+ * staged pairwise core on GPUs, a direct register tile on CPU adapters.
+ *
+ * @example
+ * ```ts
+ * const spec = assignSpec(10, 784); // lavapipe: { tj: 10, stage: false, rows: 4, vec4: true, … }
+ * ```
+ */
+export function assignSpec(k: number, d: number): K.AssignSpec {
+  return onGpu() ? pairTiles(k, d, true) : K.directAssignSpec(k, d);
+}
+
+/**
+ * Workgroup grid for `groups` workgroups per run and `runs` runs: (x, y, runs),
+ * x·y ≥ groups with x within the per-dimension limit. Kernels index their
+ * group as `wid.y · nwg.x + wid.x` and ignore the overshoot.
+ */
+function runGrid(groups: number, runs: number): [number, number, number] {
+  const max = runtime().limits.maxComputeWorkgroupsPerDimension;
+  const y = Math.ceil(groups / max);
+  return [Math.ceil(groups / y), y, runs];
+}
+
+/**
+ * Chunks of points in the k-means column sums (a thread walks one chunk):
+ * few on CPU adapters (a pass over n per thread is cheap there; the columns
+ * already give enough threads), about 1024 points per chunk on GPUs.
+ */
+function kmeansChunks(n: number): number {
+  const gpu = onGpu();
+  const points = kmeansOverrides.chunkPoints ?? (gpu ? 1024 : 8192);
+  return Math.max(1, Math.min(128, Math.ceil(n / points)));
+}
+
+/** Overrides of {@link kmeansOverrides}. */
+export interface KMeansOverrides {
+  /** Most restarts run side by side (normally only the storage-binding limit splits them). */
+  maxRunsPerBatch: number;
+  /** Tune as for this kind of adapter instead of the actual one (null: the actual one). */
+  adapter: "gpu" | "cpu" | null;
+  /** Points per chunk of the column sums (null: the adapter's choice). */
+  chunkPoints: number | null;
+}
+
+/**
+ * Test hooks: batch the restarts more finely, or pick the GPU (or CPU)
+ * configuration of the kernels on any adapter, so tests on a CPU adapter
+ * also check the GPU path (staged assignment, many chunks per sum).
+ *
+ * @example
+ * ```ts
+ * kmeansOverrides.maxRunsPerBatch = 2; // nInit = 5 runs as batches of 2, 2, 1
+ * kmeansOverrides.adapter = "gpu";
+ * ```
+ */
+export const kmeansOverrides: KMeansOverrides = {
+  maxRunsPerBatch: Infinity,
+  adapter: null,
+  chunkPoints: null,
+};
+
+function onGpu(): boolean {
+  const o = kmeansOverrides.adapter;
+  return o ? o === "gpu" : adapterKind(runtime().info) === "gpu";
+}
+
+/** GPU time one block of recorded iterations aims at, between state reads. */
+const BLOCK_MS = 30;
+/** Most iterations recorded per block. */
+const MAX_BLOCK = 16;
+
+/** Largest per-run GPU buffer of a fit, in bytes, for sizing batches of runs. */
+function runBytes(n: number, d: number, k: number, trials: number, chunks: number): number {
+  return 4 * Math.max(n + 3, trials * n, chunks * k * (d + 1), k * d);
+}
+
+/**
  * k-means clustering on the GPU.
+ *
+ * The `nInit` restarts run together: every kernel is batched over runs, so
+ * one dispatch advances all of them and the host reads one small state block
+ * for all runs every few iterations (while the GPU already works on the next
+ * iterations).
  *
  * @example
  * ```ts
@@ -296,8 +386,9 @@ export class KMeans {
   /**
    * Clusters the rows of x ([n, d] f32, on the GPU).
    *
-   * Throws before any GPU work for k > n or a malformed x, and after one
-   * small readback if x holds NaN or ±Inf.
+   * Throws before any GPU work for k > n, a malformed x, or an x too large
+   * for the adapter's storage bindings, and at the first state readback if x
+   * holds NaN or ±Inf.
    *
    * @example
    * ```ts
@@ -315,6 +406,29 @@ export class KMeans {
       );
     }
     this.#checkInit(op, d);
+    const rt = runtime();
+    const limit = rt.limits.maxStorageBufferBindingSize;
+    if (x.byteLength > limit) {
+      throw new Error(
+        `${op}: x ${fmtShape(x.shape)} f32 takes ${x.byteLength} bytes, more than this adapter's ` +
+          `maxStorageBufferBindingSize (${limit} bytes); use fewer samples or a GPU with larger bindings`,
+      );
+    }
+    // Runs per batch: all of them unless a per-run workspace would outgrow a binding.
+    const chunks = kmeansChunks(n);
+    const perRun = runBytes(n, d, k, this.localTrials, chunks);
+    if (perRun > limit) {
+      throw new Error(
+        `${op}: one run needs ${perRun}-byte buffers for x ${fmtShape(x.shape)}, more than this ` +
+          `adapter's maxStorageBufferBindingSize (${limit} bytes); use fewer samples`,
+      );
+    }
+    const batch = Math.max(
+      1,
+      Math.min(this.nInit, Math.floor(limit / perRun), kmeansOverrides.maxRunsPerBatch),
+    );
+    // Per-run stride of labels, distances and flags: a multiple of 4 (vec4 label loads).
+    const np = Math.ceil(n / 4) * 4;
     const owned: Tensor[] = [];
     const own = <T extends Tensor>(t: T): T => (owned.push(t), t);
     try {
@@ -322,140 +436,186 @@ export class KMeans {
       const mean = own(columnMeans(op, x));
       const variance = own(empty([d], "f32", op));
       clusterSums(op, { weight: "ones", value: "sqdev" }, x, 1, [mean], variance, 1 / n);
-      const state = own(empty([K.KMEANS_STATE_SIZE], "f32", op));
-      const reset = () =>
-        launch(
-          op,
-          K.resetKernel({}),
-          [mean, variance],
-          [state],
-          new Uniforms().u32(d).f32(this.tol),
-          1,
-        );
-      reset();
-      const st0 = await state.toArray();
-      if (st0[K.KMEANS_STATE.nonFinite] !== 0) {
-        throw new Error(
-          `${op}: x contains NaN or infinite values (a column mean or variance of x is not finite)`,
-        );
-      }
-
-      const c = own(empty([k, d], "f32", op));
-      const labels = own(empty([n], "i32", op));
-      const mind = own(empty([n], "f32", op));
-      const changed = own(empty([n], "u32", op));
-      const sums = own(empty([k * d], "f32", op));
-      const counts = own(empty([k], "f32", op));
-      const shift = own(empty([k * d], "f32", op));
-      const hist = own(empty([this.maxIter], "f32", op));
-      const bestC = own(empty([k, d], "f32", op));
-      const bestLabels = own(empty([n], "i32", op));
-      const rng = new HostRng(this.seed);
-
-      const iteration = () => {
-        launch(
-          op,
-          K.assignKernel(pairSpec(k, d)),
-          [x, c, state],
-          [labels, mind, changed],
-          new Uniforms().u32(n).u32(k).u32(d).u32(1),
-          Math.ceil(n / TI),
-        );
-        clusterSums(
-          op,
-          { weight: "labels", value: "x", gated: true },
-          x,
-          k,
-          [labels, state],
-          sums,
-          1,
-          counts,
-          1,
-        );
-        launch(
-          op,
-          K.relocateKernel({}),
-          [x, mind, labels, state],
-          [sums, counts],
-          new Uniforms().u32(n).u32(k).u32(d).u32(1),
-          1,
-        );
-        launch(
-          op,
-          K.updateKernel({}),
-          [sums, counts, state],
-          [c, shift],
-          new Uniforms().u32(k * d).u32(d).u32(1),
-          Math.ceil((k * d) / 256),
-        );
-        launch(
-          op,
-          K.statsKernel({}),
-          [mind, changed, shift],
-          [state, hist],
-          new Uniforms().u32(n).u32(k * d).u32(this.maxIter).u32(0),
-          1,
-        );
+      const w: Workspace = {
+        n,
+        np,
+        d,
+        k,
+        chunks,
+        mean,
+        variance,
+        state: own(empty([batch * K.KMEANS_STATE_SIZE], "f32", op)),
+        c: own(empty([batch, k, d], "f32", op)),
+        labels: own(empty([batch * np], "i32", op)),
+        mind: own(empty([batch * np], "f32", op)),
+        changed: own(empty([batch * np], "u32", op)),
+        part: own(empty([batch * chunks * k * (d + 1)], "f32", op)),
+        shift: own(empty([batch * k * d], "f32", op)),
+        hist: own(empty([batch * this.maxIter], "f32", op)),
       };
-
-      let best: { inertia: number; nIter: number; history?: number[] } | null = null;
-      for (let run = 0; run < this.nInit; run++) {
-        if (run > 0) reset();
-        fillInPlace(labels, -1);
-        this.#initCenters(op, x, c, rng);
-        let recorded = 0, block = 2;
-        for (;;) {
-          const m = Math.min(block, this.maxIter - recorded);
-          for (let t = 0; t < m; t++) iteration();
-          recorded += m;
-          block = Math.min(16, block * 2);
-          const st = await state.toArray();
-          if (st[K.KMEANS_STATE.done] !== 0 || recorded >= this.maxIter) break;
-        }
-        // Labels and inertia consistent with the final centres (scikit-learn's closing E-step).
-        launch(
-          op,
-          K.assignKernel(pairSpec(k, d)),
-          [x, c, state],
-          [labels, mind, changed],
-          new Uniforms().u32(n).u32(k).u32(d).u32(0),
-          Math.ceil(n / TI),
-        );
-        launch(
-          op,
-          K.statsKernel({}),
-          [mind, changed, shift],
-          [state, hist],
-          new Uniforms().u32(n).u32(k * d).u32(this.maxIter).u32(1),
-          1,
-        );
-        const st = await state.toArray();
-        const inertia = st[K.KMEANS_STATE.inertia];
-        const nIter = st[K.KMEANS_STATE.iterations];
-        if (!best || inertia < best.inertia) {
-          best = { inertia, nIter };
-          if (options.history) {
-            best.history = Array.from((await hist.toArray()).subarray(0, nIter));
-          }
-          assign(bestC, c);
-          assign(bestLabels, labels);
-        }
+      const rng = new HostRng(this.seed);
+      let best: (KMeansResult & { history?: number[] }) | null = null;
+      for (let first = 0; first < this.nInit; first += batch) {
+        const runs = Math.min(batch, this.nInit - first);
+        const r = await this.#fitRuns(op, x, w, runs, rng, options.history ?? false);
+        if (!best || r.inertia < best.inertia) best = r;
       }
       const result: KMeansResult = {
-        labels: (await bestLabels.toArray()) as Int32Array,
-        centers: (await bestC.toArray()) as Float32Array,
+        labels: best!.labels,
+        centers: best!.centers,
         inertia: best!.inertia,
         nIter: best!.nIter,
       };
       if (options.history) result.inertiaHistory = best!.history;
       this.centers?.dispose();
-      owned.splice(owned.indexOf(bestC), 1);
-      this.centers = keep(bestC);
+      this.centers = keep(tensor(result.centers, [k, d]));
       this.result = result;
       return result;
     } finally {
       for (const t of owned) t.dispose();
     }
+  }
+
+  /** Runs `runs` restarts side by side and returns the best of them (first on ties). */
+  async #fitRuns(
+    op: string,
+    x: Tensor,
+    w: Workspace,
+    runs: number,
+    rng: HostRng,
+    history: boolean,
+  ): Promise<KMeansResult & { history?: number[] }> {
+    const { n, np, d, k, chunks, state, c, labels, mind, changed, part, shift, hist } = w;
+    const rt = runtime();
+    const kd = k * d;
+    launch(
+      op,
+      K.resetKernel({}),
+      [w.mean, w.variance],
+      [state],
+      new Uniforms().u32(d).f32(this.tol).u32(runs),
+      1,
+    );
+    fillInPlace(labels, -1);
+    this.#initCenters(op, x, c, runs, rng);
+    const spec = assignSpec(k, d);
+    const assignGrid = runGrid(Math.ceil(n / K.assignRowsPerGroup(spec)), runs);
+    const sums = K.sumsKernel({ tj: Math.ceil(k / Math.ceil(k / 16)) });
+    const chunk = Math.ceil(n / chunks / 4) * 4;
+    const iteration = () => {
+      launch(
+        op,
+        K.assignKernel(spec),
+        [x, c, state],
+        [labels, mind, changed],
+        new Uniforms().u32(n).u32(k).u32(d).u32(1).u32(np),
+        assignGrid,
+      );
+      launch(
+        op,
+        sums,
+        [x, labels, state],
+        [part],
+        new Uniforms().u32(n).u32(k).u32(d).u32(np).u32(chunk).u32(chunks).u32(1),
+        [Math.ceil((d + 1) / K.KSUMS_WG), chunks, runs],
+      );
+      launch(
+        op,
+        K.relocateKernel({}),
+        [x, mind, labels, state],
+        [part],
+        new Uniforms().u32(n).u32(k).u32(d).u32(chunks).u32(1).u32(np),
+        [1, 1, runs],
+      );
+      launch(
+        op,
+        K.updateKernel({}),
+        [part, state],
+        [c, shift],
+        new Uniforms().u32(kd).u32(d).u32(chunks).u32(1),
+        runGrid(Math.ceil(kd / 256), runs),
+      );
+      launch(
+        op,
+        K.statsKernel({}),
+        [mind, changed, shift],
+        [state, hist],
+        new Uniforms().u32(n).u32(kd).u32(this.maxIter).u32(0).u32(np),
+        [1, 1, runs],
+      );
+    };
+
+    // Record iterations in blocks and read the states after each block, but
+    // await a read only once the next block is submitted, so the GPU never
+    // idles through a readback. Blocks start at 2 and then span about
+    // BLOCK_MS of GPU time (measured between reads), so a slow adapter
+    // overshoots convergence by a block or two at most and a fast one pays
+    // few readbacks. Iterations recorded after a run is done return at once.
+    const S = K.KMEANS_STATE, SZ = K.KMEANS_STATE_SIZE;
+    let recorded = 0, block = 2;
+    const recordBlock = () => {
+      const m = Math.min(block, this.maxIter - recorded);
+      for (let t = 0; t < m; t++) iteration();
+      recorded += m;
+      rt.flush();
+    };
+    recordBlock();
+    let pending = state.toArray(), pendingAt = recorded;
+    let lastTime = -1, lastAt = 0;
+    for (;;) {
+      if (recorded < this.maxIter) recordBlock();
+      const st = await pending;
+      if (st[S.nonFinite] !== 0) {
+        throw new Error(
+          `${op}: x contains NaN or infinite values (a column mean or variance of x is not finite)`,
+        );
+      }
+      let done = true;
+      for (let r = 0; r < runs; r++) done &&= st[r * SZ + S.done] !== 0;
+      if (done) break;
+      const now = performance.now();
+      if (lastTime >= 0 && pendingAt > lastAt) {
+        const perIter = Math.max(1e-3, (now - lastTime) / (pendingAt - lastAt));
+        block = Math.max(1, Math.min(MAX_BLOCK, Math.round(BLOCK_MS / perIter)));
+      } else block = Math.min(MAX_BLOCK, block * 2);
+      lastTime = now;
+      lastAt = pendingAt;
+      pending = state.toArray();
+      pendingAt = recorded;
+    }
+    // Labels and inertia consistent with the final centres (scikit-learn's closing E-step).
+    launch(
+      op,
+      K.assignKernel(spec),
+      [x, c, state],
+      [labels, mind, changed],
+      new Uniforms().u32(n).u32(k).u32(d).u32(0).u32(np),
+      assignGrid,
+    );
+    launch(
+      op,
+      K.statsKernel({}),
+      [mind, changed, shift],
+      [state, hist],
+      new Uniforms().u32(n).u32(kd).u32(this.maxIter).u32(1).u32(np),
+      [1, 1, runs],
+    );
+    const [st, cs, ls, hs] = await Promise.all([
+      state.toArray(),
+      c.toArray(),
+      labels.toArray(),
+      history ? hist.toArray() : Promise.resolve(null),
+    ]);
+    let b = 0;
+    for (let r = 1; r < runs; r++) if (st[r * SZ + S.inertia] < st[b * SZ + S.inertia]) b = r;
+    const nIter = st[b * SZ + S.iterations];
+    return {
+      labels: (ls as Int32Array).slice(b * np, b * np + n),
+      centers: (cs as Float32Array).slice(b * kd, (b + 1) * kd),
+      inertia: st[b * SZ + S.inertia],
+      nIter,
+      history: hs ? Array.from(hs.subarray(b * this.maxIter, b * this.maxIter + nIter)) : undefined,
+    };
   }
 
   /**
@@ -478,7 +638,7 @@ export class KMeans {
     }
     this.#checkInit(op, d);
     const c = empty([this.k, d], "f32", op);
-    this.#initCenters(op, x, c, new HostRng(this.seed));
+    this.#initCenters(op, x, c, 1, new HostRng(this.seed));
     return c;
   }
 
@@ -491,36 +651,41 @@ export class KMeans {
     }
   }
 
-  #initCenters(op: string, x: Tensor, c: Tensor, rng: HostRng): void {
+  /** Initial centres of `runs` runs into c [runs, k, d], drawing from `rng` run after run. */
+  #initCenters(op: string, x: Tensor, c: Tensor, runs: number, rng: HostRng): void {
     const [n, d] = x.shape;
     const k = this.k;
     if (this.init instanceof Float32Array) {
       const t = tensor(this.init, [k, d]);
-      assign(c, t);
+      runtime().copy(op, t.binding(op).buffer, 0, c.binding(op).buffer, 0, k * d * 4);
       t.dispose();
       return;
     }
     if (this.init === "random") {
-      // The first k entries of a seeded permutation (a partial Fisher–Yates shuffle).
-      const perm = new Uint32Array(n);
-      for (let i = 0; i < n; i++) perm[i] = i;
-      for (let i = 0; i < k; i++) {
-        const j = i + Math.floor(rng.next() * (n - i));
-        [perm[i], perm[j]] = [perm[j], perm[i]];
+      // Per run, the first k entries of a seeded permutation (a partial Fisher–Yates shuffle).
+      const idx = new Uint32Array(runs * k);
+      for (let r = 0; r < runs; r++) {
+        const perm = new Uint32Array(n);
+        for (let i = 0; i < n; i++) perm[i] = i;
+        for (let i = 0; i < k; i++) {
+          const j = i + Math.floor(rng.next() * (n - i));
+          [perm[i], perm[j]] = [perm[j], perm[i]];
+        }
+        idx.set(perm.subarray(0, k), r * k);
       }
-      const idx = tensor(perm.slice(0, k), [k]);
+      const it = tensor(idx, [runs * k]);
       launch(
         op,
         K.gatherRowsKernel({}),
-        [x, idx],
+        [x, it],
         [c],
-        new Uniforms().u32(k * d).u32(d),
-        Math.ceil((k * d) / 256),
+        new Uniforms().u32(runs * k * d).u32(d),
+        Math.ceil((runs * k * d) / 256),
       );
-      idx.dispose();
+      it.dispose();
       return;
     }
-    kmeansPlusPlus(op, x, c, k, this.localTrials, rng);
+    kmeansPlusPlus(op, x, c, k, this.localTrials, runs, rng);
   }
 
   /**
@@ -563,13 +728,14 @@ export class KMeans {
     const mind = empty([n], "f32", op);
     const changed = empty([n], "u32", op);
     const state = empty([K.KMEANS_STATE_SIZE], "f32", op);
+    const spec = assignSpec(this.k, d);
     launch(
       op,
-      K.assignKernel(pairSpec(this.k, d)),
+      K.assignKernel(spec),
       [x, this.centers, state],
       [labels, mind, changed],
-      new Uniforms().u32(n).u32(this.k).u32(d).u32(0),
-      Math.ceil(n / TI),
+      new Uniforms().u32(n).u32(this.k).u32(d).u32(0).u32(n),
+      runGrid(Math.ceil(n / K.assignRowsPerGroup(spec)), 1),
     );
     mind.dispose();
     changed.dispose();
@@ -584,12 +750,40 @@ export class KMeans {
   }
 }
 
+/** GPU buffers of a fit, sized for a batch of runs and reused across batches. */
+interface Workspace {
+  n: number;
+  /** Per-run stride of labels, mind and changed (n rounded up to a multiple of 4). */
+  np: number;
+  d: number;
+  k: number;
+  chunks: number;
+  mean: Tensor;
+  variance: Tensor;
+  /** [R, 8] run states. */
+  state: Tensor;
+  /** [R, k, d] centres. */
+  c: Tensor;
+  /** [R, np] labels (padded with −1), nearest distances, changed flags. */
+  labels: Tensor;
+  mind: Tensor;
+  changed: Tensor;
+  /** [R, chunks, k, d + 1] partial sums and counts. */
+  part: Tensor;
+  /** [R, k·d] squared centre shifts. */
+  shift: Tensor;
+  /** [R, maxIter] inertia per iteration. */
+  hist: Tensor;
+}
+
 /**
  * Greedy k-means++ (Arthur & Vassilvitskii 2007; scikit-learn's
- * `_kmeans_plusplus`) into c [k, d], entirely on the GPU. Per new centre:
- * search (D² sampling of `trials` candidates from the running sum of the
+ * `_kmeans_plusplus`) of `runs` runs into c [runs, k, d], entirely on the GPU.
+ * Each run draws its first centre and then (k − 1)·trials uniforms from the
+ * host stream, run after run. Per new centre, for all runs at once: search
+ * (D² sampling of `trials` candidates from the running sum of the
  * nearest-centre distances) → candidate distances → block sums → select.
- * Row SEL[0] of the candidate matrix holds the current nearest-centre
+ * Row SEL[r] of run r's candidate matrix holds its current nearest-centre
  * distances, so nothing is copied between steps.
  */
 function kmeansPlusPlus(
@@ -598,31 +792,54 @@ function kmeansPlusPlus(
   c: Tensor,
   k: number,
   trials: number,
+  runs: number,
   rng: HostRng,
 ): void {
   const [n, d] = x.shape;
   const blocks = Math.ceil(n / K.PP_BLOCK);
-  const first = Math.min(n - 1, Math.floor(rng.next() * n));
-  const draws = new Float32Array(Math.max(1, (k - 1) * trials));
-  for (let i = 0; i < (k - 1) * trials; i++) draws[i] = Math.min(rng.next(), BELOW_ONE);
+  const per = (k - 1) * trials;
+  const firsts = new Uint32Array(runs);
+  const draws = new Float32Array(Math.max(1, runs * per));
+  for (let r = 0; r < runs; r++) {
+    firsts[r] = Math.min(n - 1, Math.floor(rng.next() * n));
+    for (let i = 0; i < per; i++) draws[r * per + i] = Math.min(rng.next(), BELOW_ONE);
+  }
+  const first = tensor(firsts, [runs]);
   const rand = tensor(draws, [draws.length]);
-  const dc = empty([trials * n], "f32", op);
-  const bs = empty([trials * blocks], "f32", op);
-  const sel = empty([1], "u32", op);
-  const cand = empty([trials], "u32", op);
+  const dc = empty([runs * trials * n], "f32", op);
+  const bs = empty([runs * trials * blocks], "f32", op);
+  const sel = empty([runs], "u32", op);
+  const cand = empty([runs * trials], "u32", op);
+  const rows = onGpu() ? 1 : 4;
+  const vec4 = d % 4 === 0;
+  // Distances to `count` candidates (or, with `first`, to the first centre alone).
+  const distances = (count: number, first: number) =>
+    launch(
+      op,
+      K.ppCandDistKernel({ lb: first ? 1 : Math.min(trials, 8), vec4, rows }),
+      [x, cand, sel],
+      [dc],
+      new Uniforms().u32(n).u32(d).u32(trials).u32(count).u32(first),
+      runGrid(Math.ceil(n / (64 * rows)), runs),
+    );
+  const blockSums = (rows: number) =>
+    launch(
+      op,
+      K.blockSumKernel({}),
+      [dc],
+      [bs],
+      new Uniforms().u32(n).u32(blocks).u32(trials),
+      [blocks, rows, runs],
+    );
   launch(
     op,
     K.ppFirstKernel({}),
-    [x],
-    [dc, c, sel],
-    new Uniforms().u32(n).u32(d).u32(first),
-    Math.ceil(Math.max(n, d) / 256),
+    [x, first],
+    [c, sel, cand],
+    new Uniforms().u32(d).u32(k).u32(trials),
+    [Math.ceil(d / 256), 1, runs],
   );
-  const blockSums = (rows: number) =>
-    launch(op, K.blockSumKernel({}), [dc], [bs], new Uniforms().u32(n).u32(blocks), [
-      blocks,
-      rows,
-    ]);
+  distances(1, 1);
   blockSums(1);
   for (let j = 1; j < k; j++) {
     launch(
@@ -630,28 +847,21 @@ function kmeansPlusPlus(
       K.ppSearchKernel({}),
       [dc, bs, sel, rand],
       [cand],
-      new Uniforms().u32(n).u32(blocks).u32(trials).u32((j - 1) * trials),
-      1,
+      new Uniforms().u32(n).u32(blocks).u32(trials).u32((j - 1) * trials).u32(per),
+      [1, 1, runs],
     );
-    launch(
-      op,
-      K.ppCandDistKernel({}),
-      [x, cand, sel],
-      [dc],
-      new Uniforms().u32(n).u32(d).u32(trials),
-      Math.ceil(n / 256),
-    );
+    distances(trials, 0);
     blockSums(trials);
     launch(
       op,
       K.ppSelectKernel({}),
       [bs, cand, x],
       [c, sel],
-      new Uniforms().u32(blocks).u32(trials).u32(d).u32(j),
-      1,
+      new Uniforms().u32(blocks).u32(trials).u32(d).u32(j).u32(k),
+      [1, 1, runs],
     );
   }
-  for (const t of [rand, dc, bs, sel, cand]) t.dispose();
+  for (const t of [first, rand, dc, bs, sel, cand]) t.dispose();
 }
 
 /**

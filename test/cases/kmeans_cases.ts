@@ -5,9 +5,19 @@
  * @module
  */
 import * as lt from "../../src/mod.ts";
-import { KMeans, squaredDistances } from "../../src/cluster/kmeans.ts";
+import {
+  KMeans,
+  type KMeansOverrides,
+  kmeansOverrides,
+  squaredDistances,
+} from "../../src/cluster/kmeans.ts";
 import { pairTiles, pairwiseKernel, TI } from "../../shaders/distance.ts";
-import { assignKernel } from "../../shaders/kmeans.ts";
+import {
+  assignKernel,
+  assignRowsPerGroup,
+  type AssignSpec,
+  directAssignSpec,
+} from "../../shaders/kmeans.ts";
 import { launch, Uniforms } from "../../src/ops/kernel_call.ts";
 import { silhouetteSamplesGpu, silhouetteScoreGpu } from "../../src/cluster/silhouette.ts";
 import { clusteringAccuracy, silhouetteSamples, silhouetteScore } from "../../src/metrics/mod.ts";
@@ -42,6 +52,24 @@ function separatedBlobs(rng: Rng, n: number, d: number, k: number, gap: number) 
     if (ok) return b;
   }
 }
+
+/** Runs `fn` under k-means overrides (the GPU configuration on any adapter, small chunks, …). */
+async function withOverrides<T>(o: Partial<KMeansOverrides>, fn: () => Promise<T>): Promise<T> {
+  const saved = { ...kmeansOverrides };
+  Object.assign(kmeansOverrides, o);
+  try {
+    return await fn();
+  } finally {
+    Object.assign(kmeansOverrides, saved);
+  }
+}
+
+/** The adapter's own configuration, the GPU one (staged, many chunks) and the CPU one with chunks. */
+const CONFIGS: [string, Partial<KMeansOverrides>][] = [
+  ["default", {}],
+  ["gpu config", { adapter: "gpu", chunkPoints: 24 }],
+  ["cpu config", { adapter: "cpu", chunkPoints: 40 }],
+];
 
 function sqDist(x: ArrayLike<number>, i: number, c: ArrayLike<number>, j: number, d: number) {
   let s = 0;
@@ -219,30 +247,35 @@ test("kmeans++ seeds are distinct data points, one per well-separated blob", asy
 test("kmeans matches a float64 Lloyd from the same initial centres", async () => {
   await lt.init();
   const rng = freshRng();
-  for (const [n, d, k] of [[257, 7, 5], [97, 1, 3], [130, 19, 17]]) {
+  for (const [n, d, k] of [[257, 7, 5], [97, 1, 3], [130, 19, 17], [61, 8, 4]]) {
     const x = rng.normals(n * d);
     // Start from k random data points so both sides begin identically.
     const init = new Float32Array(k * d);
     for (let j = 0; j < k; j++) init.set(x.subarray(j * 7 % n * d, (j * 7 % n + 1) * d), j * d);
     const xt = lt.tensor(x, [n, d]);
-    const r = await new KMeans({ k, init, tol: 1e-4 }).fit(xt, { history: true });
     const ref = lloydRef(x, n, d, init, k, 300, 1e-4);
-    const tag = `seed ${rng.seed}, ${n}x${d}, k=${k}`;
-    const diff = [...r.labels.keys()].filter((i) => r.labels[i] !== ref.labels[i]);
-    // A float32 run may only disagree on points that are float32 ties under the reference.
-    for (const i of diff) {
-      const a = sqDist(x, i, ref.centers, r.labels[i], d);
-      const b = sqDist(x, i, ref.centers, ref.labels[i], d);
-      assert(
-        Math.abs(a - b) <= 1e-4 * (1 + b),
-        `${tag}: point ${i} labelled ${r.labels[i]} vs ${ref.labels[i]}`,
+    for (const [config, o] of CONFIGS) {
+      const r = await withOverrides(
+        o,
+        () => new KMeans({ k, init, tol: 1e-4 }).fit(xt, { history: true }),
       );
-    }
-    if (diff.length === 0) {
-      assertClose(r.centers, ref.centers, { rtol: 1e-4, atol: 1e-5, label: `${tag}: centres` });
-      assertClose([r.inertia], [ref.inertia], { rtol: 1e-4, label: `${tag}: inertia` });
-      assertEquals(r.nIter, ref.nIter, `${tag}: iterations`);
-      assertClose(r.inertiaHistory!, ref.history, { rtol: 1e-4, label: `${tag}: history` });
+      const tag = `seed ${rng.seed}, ${n}x${d}, k=${k}, ${config}`;
+      const diff = [...r.labels.keys()].filter((i) => r.labels[i] !== ref.labels[i]);
+      // A float32 run may only disagree on points that are float32 ties under the reference.
+      for (const i of diff) {
+        const a = sqDist(x, i, ref.centers, r.labels[i], d);
+        const b = sqDist(x, i, ref.centers, ref.labels[i], d);
+        assert(
+          Math.abs(a - b) <= 1e-4 * (1 + b),
+          `${tag}: point ${i} labelled ${r.labels[i]} vs ${ref.labels[i]}`,
+        );
+      }
+      if (diff.length === 0) {
+        assertClose(r.centers, ref.centers, { rtol: 1e-4, atol: 1e-5, label: `${tag}: centres` });
+        assertClose([r.inertia], [ref.inertia], { rtol: 1e-4, label: `${tag}: inertia` });
+        assertEquals(r.nIter, ref.nIter, `${tag}: iterations`);
+        assertClose(r.inertiaHistory!, ref.history, { rtol: 1e-4, label: `${tag}: history` });
+      }
     }
     xt.dispose();
   }
@@ -251,18 +284,45 @@ test("kmeans matches a float64 Lloyd from the same initial centres", async () =>
 test("kmeans relocates an empty cluster to the farthest point, as scikit-learn", async () => {
   await lt.init();
   const rng = freshRng();
-  const n = 120, d = 2, k = 4;
+  const n = 121, d = 2, k = 4;
   const x = rng.normals(n * d);
   // Two centres far from all data: both clusters are empty after the first assignment.
   const init = new Float32Array([0.5, 0.5, -0.5, -0.5, 1000, 1000, -1000, 1000]);
   const xt = lt.tensor(x, [n, d]);
-  const r = await new KMeans({ k, init }).fit(xt);
   const ref = lloydRef(x, n, d, init, k, 300, 1e-4);
-  const counts = new Array(k).fill(0);
-  for (const l of r.labels) counts[l]++;
-  assert(counts.every((c) => c > 0), `seed ${rng.seed}: a cluster stayed empty: ${counts}`);
-  assertEquals(r.labels, ref.labels, `seed ${rng.seed}: labels`);
-  assertClose(r.centers, ref.centers, { rtol: 1e-4, atol: 1e-5, label: `seed ${rng.seed}` });
+  for (const [config, o] of CONFIGS) {
+    const r = await withOverrides(o, () => new KMeans({ k, init }).fit(xt));
+    const tag = `seed ${rng.seed}, ${config}`;
+    const counts = new Array(k).fill(0);
+    for (const l of r.labels) counts[l]++;
+    assert(counts.every((c) => c > 0), `${tag}: a cluster stayed empty: ${counts}`);
+    assertEquals(r.labels, ref.labels, `${tag}: labels`);
+    assertClose(r.centers, ref.centers, { rtol: 1e-4, atol: 1e-5, label: tag });
+  }
+  xt.dispose();
+});
+
+test("kmeans restarts give the same result however they are batched", async () => {
+  await lt.init();
+  const rng = freshRng();
+  const n = 203, d = 4, k = 6;
+  const xt = lt.tensor(rng.normals(n * d), [n, d]);
+  const seed = rng.seed;
+  for (const init of ["k-means++", "random"] as const) {
+    const tag = `seed ${seed}, ${init}`;
+    const all = await new KMeans({ k, seed, nInit: 5, init }).fit(xt, { history: true });
+    const split = await withOverrides(
+      { maxRunsPerBatch: 2 },
+      () => new KMeans({ k, seed, nInit: 5, init }).fit(xt, { history: true }),
+    );
+    assertEquals(split.centers, all.centers, `${tag}: centres`);
+    assertEquals(split.labels, all.labels, `${tag}: labels`);
+    assertEquals(split.inertia, all.inertia, `${tag}: inertia`);
+    assertEquals(split.inertiaHistory, all.inertiaHistory, `${tag}: history`);
+    // Run 0 of five restarts is the single run of the same seed: five can only do better.
+    const one = await new KMeans({ k, seed, nInit: 1, init }).fit(xt);
+    assert(all.inertia <= one.inertia, `${tag}: ${all.inertia} > ${one.inertia}`);
+  }
   xt.dispose();
 });
 
@@ -451,26 +511,13 @@ test("pairwise core: staged (GPU) and direct (CPU adapter) variants match float6
         u(),
         Math.ceil(n / TI),
       );
-      const state = lt.zeros([8]), labels = lt.full([n], -1, "i32");
-      const mind = lt.empty([n]), changed = lt.empty([n], "u32");
-      launch(
-        "t",
-        assignKernel(tiles),
-        [xt, ct, state],
-        [labels, mind, changed],
-        u().u32(1),
-        Math.ceil(n / TI),
-      );
       const refDist = new Float64Array(n * k), refDot = new Float64Array(n * k);
-      const refLab = new Int32Array(n), refMin = new Float64Array(n);
       for (let i = 0; i < n; i++) {
-        refMin[i] = Infinity;
         for (let j = 0; j < k; j++) {
           refDist[i * k + j] = sqDist(x, i, c, j, d);
           let s = bias[j];
           for (let f = 0; f < d; f++) s += (x[i * d + f] - shift[f]) * c[j * d + f];
           refDot[i * k + j] = s;
-          if (refDist[i * k + j] < refMin[i]) [refMin[i], refLab[i]] = [refDist[i * k + j], j];
         }
       }
       assertClose(await dist.toArray(), refDist, {
@@ -479,20 +526,65 @@ test("pairwise core: staged (GPU) and direct (CPU adapter) variants match float6
         label: `${tag} sqdist`,
       });
       assertClose(await dot.toArray(), refDot, { rtol: 1e-5, atol: 1e-4, label: `${tag} dot` });
-      assertClose(await mind.toArray(), refMin, { rtol: 1e-5, atol: 1e-5, label: `${tag} min` });
-      const lab = await labels.toArray();
-      for (let i = 0; i < n; i++) {
-        const a = refDist[i * k + lab[i]];
-        assert(
-          a - refMin[i] <= 1e-5 * (1 + refMin[i]),
-          `${tag}: point ${i} label ${lab[i]} vs ${refLab[i]}`,
-        );
-      }
-      assert(
-        (await changed.toArray()).every((v) => v === 1),
-        `${tag}: every label changed from -1`,
-      );
-      for (const t of [xt, ct, st, bt, dist, dot, state, labels, mind, changed]) t.dispose();
+      for (const t of [xt, ct, st, bt, dist, dot]) t.dispose();
     }
+  }
+});
+
+test("kmeans assignment: staged, direct and register-tiled variants over several runs", async () => {
+  await lt.init();
+  const rng = freshRng();
+  // The library picks one variant per adapter; all are checked here on any adapter.
+  // k = 33: blocks of 11 (staged) or 11 (tiled); n = 257: a ragged last row block;
+  // d = 8, 12: vec4 reads in the tiled variant; d = 37: scalar reads.
+  for (const [n, k, d] of [[130, 33, 37], [257, 10, 12], [70, 5, 8], [3, 2, 1]]) {
+    const runs = 3, np = Math.ceil(n / 4) * 4;
+    const specs: [string, AssignSpec][] = [
+      ["staged", pairTiles(k, d, true)],
+      ["direct", pairTiles(k, d, false)],
+      ["tiled", directAssignSpec(k, d)],
+    ];
+    const x = rng.uniform(n * d, -2, 2), c = rng.uniform(runs * k * d, -2, 2);
+    const xt = lt.tensor(x, [n, d]), ct = lt.tensor(c, [runs, k, d]);
+    // Run 1 is done: the gate must leave its labels alone.
+    const state = lt.tensor(new Float32Array(runs * 8).map((_, e) => (e === 8 ? 1 : 0)));
+    for (const [name, spec] of specs) {
+      const tag = `seed ${rng.seed} ${name} ${n}x${k}x${d}`;
+      const labels = lt.full([runs * np], -1, "i32");
+      const mind = lt.full([runs * np], -7), changed = lt.full([runs * np], 7, "u32");
+      launch(
+        "t",
+        assignKernel(spec),
+        [xt, ct, state],
+        [labels, mind, changed],
+        new Uniforms().u32(n).u32(k).u32(d).u32(1).u32(np),
+        [Math.ceil(n / assignRowsPerGroup(spec)), 1, runs],
+      );
+      const [lab, mi, ch] = await Promise.all([
+        labels.toArray(),
+        mind.toArray(),
+        changed.toArray(),
+      ]);
+      for (let r = 0; r < runs; r++) {
+        for (let i = 0; i < np; i++) {
+          const o = r * np + i;
+          if (r === 1 || i >= n) {
+            assert(
+              lab[o] === -1 && mi[o] === -7 && ch[o] === 7,
+              `${tag}: run ${r} point ${i} written`,
+            );
+            continue;
+          }
+          let best = Infinity;
+          for (let j = 0; j < k; j++) best = Math.min(best, sqDist(x, i, c, r * k + j, d));
+          const got = sqDist(x, i, c, r * k + lab[o], d);
+          assert(got - best <= 1e-5 * (1 + best), `${tag}: run ${r} point ${i} label ${lab[o]}`);
+          assertClose([mi[o]], [got], { rtol: 1e-5, atol: 1e-5, label: `${tag}: distance` });
+          assertEquals(ch[o], 1, `${tag}: every label changed from -1`);
+        }
+      }
+      for (const t of [labels, mind, changed]) t.dispose();
+    }
+    for (const t of [xt, ct, state]) t.dispose();
   }
 });
