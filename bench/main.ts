@@ -28,9 +28,10 @@ import {
   timeGpu,
 } from "./harness.ts";
 import { matmulBench, matmulTilesBench } from "./matmul_bench.ts";
+import { trainBench } from "./train_bench.ts";
 
 /** Every bench section, in table order. */
-const MODULES: BenchModule[] = [matmulBench, matmulTilesBench];
+const MODULES: BenchModule[] = [matmulBench, matmulTilesBench, trainBench];
 
 const USAGE = "usage: deno task bench [--filter PATTERN] [--quick]";
 

@@ -1,0 +1,632 @@
+/**
+ * Training throughput (samples/s at batch 256) of the tutorials' models,
+ * latent against TensorFlow.js 4.22 (WebGPU backend on the same adapter, and
+ * the WASM backend for reference), with identical shapes, batch, loss and
+ * optimizer:
+ *
+ * - `deep AE`: 784-128-32-128-784 (ReLU inside, sigmoid output), binary
+ *   cross-entropy, Adam(1e-3);
+ * - `DEC AE`: 784-500-500-2000-10 and its mirror (ReLU inside, linear code
+ *   and output), MSE, Adam(1e-3);
+ * - `conv AE`: Conv2D 16 3×3 same ReLU → MaxPool 2×2 → Conv2D 16 3×3 same
+ *   ReLU → UpSampling 2×2 → Conv2D 1 3×3 same sigmoid, binary
+ *   cross-entropy, Adam(1e-3);
+ * - `DEC step`: DEC's fine-tuning step — the DEC encoder, the clustering
+ *   layer (Student-t soft assignment to 10 centres), KL(P‖Q) against a fixed
+ *   target P, SGD(0.01, momentum 0.9); batches walk the samples in order, as
+ *   DEC-keras' `train_on_batch` loop does.
+ *
+ * Columns:
+ * - `latent`: `model.fit(x, x, { batchSize: 256 })` on a GPU dataset of u8
+ *   images (what a user runs: gather and scale on the GPU, shuffle, one loss
+ *   readback per epoch). For `DEC step` there is no fit(): DEC.fit's own
+ *   step, written out with public ops (gather, encoder, `decLossFused`,
+ *   backward, SGD, `throttle`).
+ * - `latent step`: the same training step in a bare loop (gather, forward,
+ *   loss, backward, update, `throttle`, one `sync` at the end), without
+ *   fit()'s loss accumulation and per-epoch readback: the difference is
+ *   fit()'s overhead.
+ * - `tfjs webgpu`, `tfjs wasm`: `tf.LayersModel.fit(x, y, { batchSize: 256,
+ *   epochs: 1 })` on an f32 tensor (TF.js reads each epoch's loss back, so a
+ *   timed epoch ends with its GPU work done; a weight is read once more at
+ *   the end to be sure). The DEC step uses a custom `tf.layers.Layer` for the
+ *   clustering layer (DEC-keras' ClusteringLayer) and `kld` loss, fitted
+ *   without shuffling.
+ *
+ * Timing: a 1-step warm-up epoch (pipeline/shader compilation, buffer pools,
+ * optimizer slots), a second 1-step epoch to size the timed epochs (about
+ * 1.5 s, 0.6 s with `--quick`; at least one step), then 5 repetitions (3
+ * for epochs over 3 s, and with `--quick`); the median epoch gives
+ * samples/s. The note gives the dispatches and submits of one latent step. Rows
+ * `… peak GPU memory` give latent's buffer-pool footprint while training
+ * (`lt.memory().peakBytes`, measured from an emptied pool).
+ *
+ * @module
+ */
+import * as lt from "../src/mod.ts";
+import type { BenchContext, BenchModule, Row } from "./harness.ts";
+import { type Tf, type TfBackend, useBackend } from "./tfjs.ts";
+
+/** The batch size of every training row. */
+export const TRAIN_BATCH = 256;
+
+/** A benchmarked model, built the same way for both libraries. */
+interface TrainCase {
+  name: string;
+  /** One sample's shape. */
+  shape: number[];
+  /** Number of features (product of shape). */
+  features: number;
+  latent(): LatentTrainer;
+  tfjs(tf: Tf): TfTrainer;
+}
+
+/** Runs `epoch(ds)` (a whole epoch) and frees everything on `dispose`. */
+interface LatentTrainer {
+  /** fit() for one epoch; null when the case has no fit() (DEC step). */
+  fit: ((x: lt.data.Dataset) => Promise<void>) | null;
+  /** The bare step loop for one epoch, ending in a sync. */
+  steps(x: lt.data.Dataset): Promise<void>;
+  dispose(): void;
+}
+
+type TfLayer = InstanceType<Tf["layers"]["Layer"]>;
+
+interface TfTrainer {
+  /** Makes (and uploads) the `n` samples an epoch trains on. */
+  prepare(n: number): Promise<void>;
+  /** One epoch of fit() on `n` samples. */
+  fit(n: number): Promise<void>;
+  dispose(): void;
+}
+
+// ------------------------------------------------------------------ data
+
+/** Deterministic pseudo-random u8 pixels (speed does not depend on the values). */
+function pixels(n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let s = 0x9e3779b9;
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    out[i] = (s >>> 0) % 256;
+  }
+  return out;
+}
+
+/** A fixed target distribution P [n, k] (rows sum to 1), sharpened like DEC's. */
+function targets(n: number, k: number): Float32Array {
+  const p = new Float32Array(n * k);
+  for (let i = 0; i < n; i++) {
+    let sum = 0;
+    for (let j = 0; j < k; j++) sum += p[i * k + j] = 0.05 + ((i * 7 + j * 13) % 17) / 17;
+    for (let j = 0; j < k; j++) p[i * k + j] /= sum;
+  }
+  return p;
+}
+
+// ------------------------------------------------------------- the models
+
+const DEC_DIMS = [784, 500, 500, 2000, 10];
+const CLUSTERS = 10;
+
+/** A step loop over one epoch: `step(xb)` records one step's work. */
+async function stepLoop(
+  x: lt.data.Dataset,
+  order: { shuffle: boolean },
+  step: (xb: lt.Tensor, offset: number, size: number) => void,
+): Promise<void> {
+  const rt = lt.runtime();
+  const ep = x.epoch({ batchSize: TRAIN_BATCH, shuffle: order.shuffle, seed: 1 });
+  try {
+    for (const s of ep) {
+      lt.tidy(() =>
+        step(x.gather(ep.indices, s.offset, s.size, { training: true }), s.offset, s.size)
+      );
+      await rt.throttle();
+    }
+  } finally {
+    ep.dispose();
+  }
+  await rt.sync();
+}
+
+/** An autoencoder trained on x → x with fit(), or with the bare step loop. */
+function latentAutoencoder(
+  layers: () => lt.nn.Layer[],
+  inputShape: number[],
+  loss: "binary_crossentropy" | "mse",
+): LatentTrainer {
+  const model = lt.nn.sequential(layers(), { inputShape });
+  model.compile({ optimizer: lt.optim.adam(1e-3), loss });
+  const raw = lt.optim.adam(1e-3);
+  const lossFn = loss === "mse" ? lt.meanSquaredError : lt.binaryCrossentropy;
+  const params = model.trainableWeights();
+  return {
+    fit: async (x) => {
+      await model.fit(x, x, { epochs: 1, batchSize: TRAIN_BATCH, seed: 1 });
+    },
+    steps: (x) =>
+      stepLoop(x, { shuffle: true }, (xb) => {
+        const pred = model.apply(xb, { training: true });
+        lt.backward(lossFn(pred, xb));
+        raw.step(params);
+      }),
+    dispose: () => {
+      model.dispose();
+      raw.dispose();
+    },
+  };
+}
+
+function tfAutoencoder(
+  tf: Tf,
+  layers: () => TfLayer[],
+  shape: number[],
+  loss: "binaryCrossentropy" | "meanSquaredError",
+): TfTrainer {
+  const model = tf.sequential({ layers: layers() });
+  const optimizer = tf.train.adam(1e-3);
+  model.compile({ optimizer, loss });
+  return tfFitter(tf, model, shape, null, true, () => optimizer.dispose());
+}
+
+/**
+ * fit() for one epoch on the first n samples of a fixed f32 input (and
+ * target) tensor, built lazily at the largest n asked for.
+ */
+function tfFitter(
+  tf: Tf,
+  model: ReturnType<Tf["sequential"]> | ReturnType<Tf["model"]>,
+  shape: number[],
+  target: ((n: number) => Float32Array) | null,
+  shuffle: boolean,
+  disposeExtra: () => void,
+): TfTrainer {
+  const features = shape.reduce((a, b) => a * b, 1);
+  const cache = new Map<number, { x: ReturnType<Tf["tensor"]>; y: ReturnType<Tf["tensor"]> }>();
+  const data = (n: number) => {
+    let d = cache.get(n);
+    if (!d) {
+      const x = tf.tensor(Float32Array.from(pixels(n * features), (v) => v / 255), [n, ...shape]);
+      const y = target ? tf.tensor(target(n), [n, CLUSTERS]) : x;
+      cache.set(n, d = { x, y });
+    }
+    return d;
+  };
+  return {
+    async prepare(n) {
+      const { x, y } = data(n);
+      // Touch the data so it is on the backend's device before timing.
+      await tf.tidy(() => tf.add(tf.sum(x), tf.sum(y))).data();
+    },
+    async fit(n) {
+      const { x, y } = data(n);
+      await model.fit(x, y, { epochs: 1, batchSize: TRAIN_BATCH, shuffle, verbose: 0 });
+      // fit() already read the epoch's loss; reading a weight makes sure every update ran.
+      await model.getWeights()[0].data();
+    },
+    dispose() {
+      for (const { x, y } of cache.values()) {
+        x.dispose();
+        if (y !== x) y.dispose();
+      }
+      model.dispose();
+      disposeExtra();
+    },
+  };
+}
+
+/** DEC's fine-tuning step with latent's public ops, as DEC.fit runs it. */
+function latentDecStep(): LatentTrainer {
+  const init = lt.initializers.varianceScaling({
+    scale: 1 / 3,
+    mode: "fan_in",
+    distribution: "uniform",
+  });
+  const encoder = lt.nn.sequential(
+    DEC_DIMS.slice(1).map((d, i) =>
+      lt.nn.dense(d, {
+        activation: i === DEC_DIMS.length - 2 ? "linear" : "relu",
+        kernelInitializer: init,
+      })
+    ),
+    { inputShape: [DEC_DIMS[0]] },
+  );
+  const layer = new lt.ClusteringLayer({ nClusters: CLUSTERS, dims: DEC_DIMS.at(-1)!, seed: 1 });
+  const optimizer = lt.optim.sgd({ learningRate: 0.01, momentum: 0.9 });
+  const params = [...encoder.trainableWeights(), layer.centers];
+  let p: lt.Tensor | null = null;
+  const step = (x: lt.data.Dataset) => {
+    if (!p || p.shape[0] !== x.n) {
+      p?.dispose();
+      p = lt.keep(lt.tensor(targets(x.n, CLUSTERS), [x.n, CLUSTERS]));
+    }
+    const target = p;
+    const rt = lt.runtime();
+    return stepLoop(x, { shuffle: false }, (xb, offset, size) => {
+      // DEC.fit copies the batch's rows of P the same way.
+      const pb = lt.empty([size, CLUSTERS], "f32", "dec step");
+      rt.copy(
+        "dec step",
+        target.storage("dec step").buffer,
+        offset * CLUSTERS * 4,
+        pb.storage("dec step").buffer,
+        0,
+        size * CLUSTERS * 4,
+      );
+      const z = encoder.apply(xb, { training: true });
+      lt.backward(lt.decLossFused(z, layer.centers, pb, 1));
+      optimizer.step(params);
+    });
+  };
+  return {
+    fit: null,
+    steps: step,
+    dispose: () => {
+      p?.dispose();
+      encoder.dispose();
+      layer.dispose();
+      optimizer.dispose();
+    },
+  };
+}
+
+/** DEC-keras' ClusteringLayer and fine-tuning model in TF.js. */
+function tfDecStep(tf: Tf): TfTrainer {
+  class ClusteringLayer extends tf.layers.Layer {
+    static className = "ClusteringLayer";
+    clusters: ReturnType<ClusteringLayer["addWeight"]> | null = null;
+    constructor(readonly k: number, readonly alpha = 1) {
+      super({});
+    }
+    override build(inputShape: number[] | number[][]): void {
+      const d = (inputShape as number[])[1];
+      this.clusters = this.addWeight(
+        "clusters",
+        [this.k, d],
+        "float32",
+        tf.initializers.glorotUniform({}),
+      );
+      this.built = true;
+    }
+    override computeOutputShape(inputShape: number[] | number[][]): number[] {
+      return [(inputShape as number[])[0], this.k];
+    }
+    // q_ij = (1 + ‖z_i − μ_j‖²/α)^(−(α+1)/2), normalised per row (DEC eq. 1).
+    override call(inputs: unknown): ReturnType<Tf["tensor"]> {
+      return tf.tidy(() => {
+        const z = (Array.isArray(inputs) ? inputs[0] : inputs) as ReturnType<Tf["tensor"]>;
+        const mu = this.clusters!.read();
+        const d2 = tf.sum(tf.square(tf.sub(tf.expandDims(z, 1), mu)), 2);
+        let q = tf.div(1, tf.add(1, tf.div(d2, this.alpha)));
+        q = tf.pow(q, (this.alpha + 1) / 2);
+        return tf.div(q, tf.sum(q, 1, true));
+      });
+    }
+  }
+  tf.serialization.registerClass(ClusteringLayer);
+  const x = tf.input({ shape: [DEC_DIMS[0]] });
+  let h = x;
+  DEC_DIMS.slice(1).forEach((d, i) => {
+    h = tf.layers.dense({
+      units: d,
+      activation: i === DEC_DIMS.length - 2 ? "linear" : "relu",
+      kernelInitializer: tf.initializers.varianceScaling({
+        scale: 1 / 3,
+        mode: "fanIn",
+        distribution: "uniform",
+      }),
+    }).apply(h) as typeof x;
+  });
+  const q = new ClusteringLayer(CLUSTERS).apply(h) as typeof x;
+  const model = tf.model({ inputs: x, outputs: q });
+  const optimizer = tf.train.momentum(0.01, 0.9);
+  model.compile({ optimizer, loss: "kullbackLeiblerDivergence" });
+  return tfFitter(
+    tf,
+    model,
+    [DEC_DIMS[0]],
+    (n) => targets(n, CLUSTERS),
+    false,
+    () => optimizer.dispose(),
+  );
+}
+
+/** The benchmarked models, in table order. */
+export const TRAIN_CASES: TrainCase[] = [
+  {
+    name: "deep AE 784-128-32-128-784",
+    shape: [784],
+    features: 784,
+    latent: () =>
+      latentAutoencoder(
+        () => [
+          lt.nn.dense(128, "relu"),
+          lt.nn.dense(32, "relu"),
+          lt.nn.dense(128, "relu"),
+          lt.nn.dense(784, "sigmoid"),
+        ],
+        [784],
+        "binary_crossentropy",
+      ),
+    tfjs: (tf) =>
+      tfAutoencoder(
+        tf,
+        () => [
+          tf.layers.dense({ units: 128, activation: "relu", inputShape: [784] }),
+          tf.layers.dense({ units: 32, activation: "relu" }),
+          tf.layers.dense({ units: 128, activation: "relu" }),
+          tf.layers.dense({ units: 784, activation: "sigmoid" }),
+        ],
+        [784],
+        "binaryCrossentropy",
+      ),
+  },
+  {
+    name: "DEC AE 784-500-500-2000-10 (+mirror)",
+    shape: [784],
+    features: 784,
+    latent: () =>
+      latentAutoencoder(
+        () => {
+          const units = [500, 500, 2000, 10, 2000, 500, 500, 784];
+          return units.map((u, i) =>
+            lt.nn.dense(u, i === 3 || i === units.length - 1 ? "linear" : "relu")
+          );
+        },
+        [784],
+        "mse",
+      ),
+    tfjs: (tf) =>
+      tfAutoencoder(
+        tf,
+        () => {
+          const units = [500, 500, 2000, 10, 2000, 500, 500, 784];
+          return units.map((u, i) =>
+            tf.layers.dense({
+              units: u,
+              activation: i === 3 || i === units.length - 1 ? "linear" : "relu",
+              ...(i === 0 ? { inputShape: [784] } : {}),
+            })
+          );
+        },
+        [784],
+        "meanSquaredError",
+      ),
+  },
+  {
+    name: "conv AE 28x28 (16c3-pool-16c3-up-1c3)",
+    shape: [28, 28, 1],
+    features: 784,
+    latent: () =>
+      latentAutoencoder(
+        () => [
+          lt.nn.conv2d(16, 3, { padding: "same", activation: "relu" }),
+          lt.nn.maxPooling2d(2),
+          lt.nn.conv2d(16, 3, { padding: "same", activation: "relu" }),
+          lt.nn.upSampling2d(2),
+          lt.nn.conv2d(1, 3, { padding: "same", activation: "sigmoid" }),
+        ],
+        [28, 28, 1],
+        "binary_crossentropy",
+      ),
+    tfjs: (tf) =>
+      tfAutoencoder(
+        tf,
+        () =>
+          [
+            tf.layers.conv2d({
+              filters: 16,
+              kernelSize: 3,
+              padding: "same",
+              activation: "relu",
+              inputShape: [28, 28, 1],
+            }),
+            tf.layers.maxPooling2d({ poolSize: 2 }),
+            tf.layers.conv2d({ filters: 16, kernelSize: 3, padding: "same", activation: "relu" }),
+            tf.layers.upSampling2d({ size: [2, 2] }),
+            tf.layers.conv2d({ filters: 1, kernelSize: 3, padding: "same", activation: "sigmoid" }),
+          ] as TfLayer[],
+        [28, 28, 1],
+        "binaryCrossentropy",
+      ),
+  },
+  {
+    name: "DEC step (encoder + clustering, KL, SGD)",
+    shape: [784],
+    features: 784,
+    latent: latentDecStep,
+    tfjs: tfDecStep,
+  },
+];
+
+// ----------------------------------------------------------------- timing
+
+interface EpochTiming {
+  /** Median samples per second. */
+  rate: number;
+  /** Median ms per step. */
+  msPerStep: number;
+  /** Steps per timed epoch. */
+  steps: number;
+  reps: number;
+}
+
+/** How one implementation trains: `prepare` makes data for an epoch (untimed), `epoch` trains it. */
+interface Epochs {
+  prepare(steps: number): Promise<void> | void;
+  /** One epoch of `steps` batches, resolving when its GPU work is done. */
+  epoch(steps: number): Promise<void>;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/**
+ * Times epochs: a 1-step epoch to compile, a second to size the timed
+ * epochs (about `targetMs`, at least one step), then repetitions; the median
+ * epoch gives samples/s. Implementations that take seconds per step get
+ * 3 repetitions, with the sizing epoch counted as the first when it already
+ * has the chosen size.
+ */
+async function timeEpochs(ctx: BenchContext, fallback: boolean, e: Epochs): Promise<EpochTiming> {
+  const targetMs = ctx.quick ? 600 : 1500;
+  const maxSteps = fallback ? (ctx.quick ? 4 : 16) : (ctx.quick ? 64 : 256);
+  const wantReps = ctx.quick ? 3 : 5;
+  await e.prepare(1);
+  await e.epoch(1);
+  let t = performance.now();
+  await e.epoch(1);
+  const one = performance.now() - t;
+  const steps = Math.max(1, Math.min(maxSteps, Math.round(targetMs / one)));
+  const reps = one * steps > 3000 ? 3 : wantReps;
+  const times = steps === 1 ? [one] : [];
+  await e.prepare(steps);
+  while (times.length < reps) {
+    t = performance.now();
+    await e.epoch(steps);
+    times.push(performance.now() - t);
+  }
+  const ms = median(times);
+  return { rate: (steps * TRAIN_BATCH) / (ms / 1000), msPerStep: ms / steps, steps, reps };
+}
+
+/** Datasets of 1, 2, … steps of u8 samples. */
+function latentData(c: TrainCase): { get(steps: number): lt.data.Dataset; dispose(): void } {
+  const sets = new Map<number, lt.data.Dataset>();
+  return {
+    get(steps) {
+      let d = sets.get(steps);
+      if (!d) {
+        const n = steps * TRAIN_BATCH;
+        d = lt.data.dataset(pixels(n * c.features), { shape: c.shape, scale: 1 / 255 });
+        sets.set(steps, d);
+      }
+      return d;
+    },
+    dispose() {
+      for (const d of sets.values()) d.dispose();
+      sets.clear();
+    },
+  };
+}
+
+function fmtRate(t: EpochTiming | null): string {
+  return t
+    ? `${t.rate.toFixed(0)} samples/s (${
+      t.msPerStep.toFixed(1)
+    } ms/step, ${t.steps} steps × ${t.reps})`
+    : "skipped";
+}
+
+/** GPU commands one step records: runs one step between two syncs and counts. */
+async function countPerStep(run: () => Promise<void>): Promise<string> {
+  const rt = lt.runtime();
+  await rt.sync();
+  const d0 = rt.dispatchCount, s0 = rt.submitCount;
+  await run();
+  return `${rt.dispatchCount - d0} dispatches in ${rt.submitCount - s0} submits per step`;
+}
+
+/** The training section: samples/s per model, and latent's peak GPU memory. */
+export const trainBench: BenchModule = {
+  name: "train",
+  async run(ctx) {
+    const rows: Row[] = [];
+    const rt = lt.runtime();
+    const fallback = rt.info.isFallback;
+    for (const c of TRAIN_CASES) {
+      if (!ctx.wants("train", c.name)) continue;
+      const row: Row = { section: "train", name: c.name, unit: "samples/s", values: {}, ms: {} };
+      const notes: string[] = [];
+      let peak: number | null = null;
+      const set = (impl: string, t: EpochTiming | null) => {
+        row.values[impl] = t ? t.rate : null;
+        row.ms[impl] = t ? t.msPerStep : null;
+        ctx.log(`train ${c.name} ${impl}: ${fmtRate(t)}`);
+      };
+
+      // latent: fit() and the bare loop on one model, fit() first from an emptied pool.
+      rt.trim();
+      rt.pool.peakBytes = rt.pool.inUseBytes;
+      const data = latentData(c);
+      const trainer = c.latent();
+      try {
+        const prepare = (s: number) => void data.get(s);
+        const steps: Epochs = { prepare, epoch: (s) => trainer.steps(data.get(s)) };
+        if (trainer.fit) {
+          const fit = trainer.fit;
+          set(
+            "latent",
+            await timeEpochs(ctx, fallback, { prepare, epoch: (s) => fit(data.get(s)) }),
+          );
+          peak = rt.pool.peakBytes;
+          notes.push(`latent fit(): ${await countPerStep(() => fit(data.get(1)))}`);
+          set("latent step", await timeEpochs(ctx, fallback, steps));
+        } else {
+          const t = await timeEpochs(ctx, fallback, steps);
+          set("latent", t);
+          set("latent step", t);
+          peak = rt.pool.peakBytes;
+          notes.push(
+            `latent: DEC.fit's step written with public ops (DEC has no per-step fit()); ${await countPerStep(
+              () => steps.epoch(1),
+            )}`,
+          );
+        }
+      } finally {
+        trainer.dispose();
+        data.dispose();
+      }
+
+      for (const impl of ["tfjs webgpu", "tfjs wasm"] as const) {
+        const backend: TfBackend = impl === "tfjs webgpu" ? "webgpu" : "wasm";
+        const tf = await useBackend(backend);
+        let t: EpochTiming | null = null;
+        if (typeof tf === "string") notes.push(tf);
+        else {
+          let tr: TfTrainer | null = null;
+          try {
+            const trainer = tr = c.tfjs(tf);
+            t = await timeEpochs(ctx, fallback, {
+              prepare: (s) => trainer.prepare(s * TRAIN_BATCH),
+              epoch: (s) => trainer.fit(s * TRAIN_BATCH),
+            });
+          } catch (e) {
+            notes.push(`${impl} failed: ${(e as Error).message.split("\n")[0]}`);
+          } finally {
+            try {
+              tr?.dispose();
+            } catch {
+              // A model that failed may be half built.
+            }
+          }
+        }
+        set(impl, t);
+      }
+      const ratio = (a: string, b: string) => {
+        const x = row.values[a], y = row.values[b];
+        return x && y ? x / y : null;
+      };
+      row.ratios = {
+        "latent / tfjs webgpu": ratio("latent", "tfjs webgpu"),
+        "latent / tfjs wasm": ratio("latent", "tfjs wasm"),
+      };
+      if (notes.length) row.note = notes.join("; ");
+      rows.push(row);
+      rows.push({
+        section: "train",
+        name: `${c.name} peak GPU memory`,
+        unit: "MiB",
+        values: { latent: peak === null ? null : peak / 2 ** 20 },
+        ms: {},
+      });
+    }
+    return rows;
+  },
+};
