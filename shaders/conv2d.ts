@@ -39,9 +39,7 @@
  * The geometry lives in the uniform block, so one compiled pipeline serves
  * every shape (compiling is the slow part on software adapters, and a model
  * has many layer shapes); only choices that change the code are
- * specialisations: mode, tile, fused bias / activation / folds, split, and
- * whether a `dx` product has strides (unit strides skip the divisibility
- * test).
+ * specialisations: mode, tile, fused bias / activation / folds and split.
  *
  * Fused extras: a bias + activation epilogue (`bias`, `act`, modes fwd/dx),
  * and the activation derivative folded into the gradient operand's loads
@@ -103,8 +101,6 @@ export type ConvGemmMode = "fwd" | "dx" | "dw";
 export interface ConvGemmSpec {
   mode: ConvGemmMode;
   tile: ConvTile;
-  /** dx: some stride exceeds 1 (an input row then gets taps only from exact multiples). */
-  strided: boolean;
   /** fwd/dx: add a per-column bias before `act`. dw: append the bias-gradient row. */
   bias: boolean;
   /** Epilogue activation (fwd/dx). */
@@ -165,30 +161,33 @@ fn divmod(a: u32, b: u32) -> vec2u {
 }`;
 
 /**
- * The A operand's gather, split into `rowA(m) -> vec4i` (hoisted), `colA(k,
- * kEnd) -> vec4i` (once per slice) and `gatherA(r, c) -> f32`. The `w`
- * component is a validity flag (dw uses 2 for the bias row).
+ * The A operand's gather, in parts: `rowA(m) -> vec4i` (a row's part,
+ * hoisted: each thread handles the same rows in every slice), `colRaw(k) ->
+ * vec4i` (a column's raw part, which the direct variant steps with
+ * `nextA`), `colView(raw, valid) -> vec4i` (what the gather needs of it) and
+ * `gatherA(row, col) -> f32`. `colA(k, kEnd)` is `colView(colRaw(k), k <
+ * kEnd)`. The `w` components carry validity flags (dw: 2 marks the bias row).
  */
 function gatherAWgsl(spec: ConvGemmSpec): string {
   const fold = spec.foldA ? " * act_grad(YA[i], u.alpha)" : "";
+  const colA = /* wgsl */ `
+fn colA(k: u32, kEnd: u32) -> vec4i { return colView(colRaw(k), k < kEnd); }`;
   switch (spec.mode) {
     case "fwd":
-      // Rows: output positions (n, oh, ow). Columns: taps (ky, kx, c).
+      // Rows: output positions (n, oh, ow). Columns: taps (ky·DILH, kx·DILW, c).
       return /* wgsl */ `
 fn rowA(m: u32) -> vec4i {
   let a = divmod(m, u.WO);
   let b = divmod(a.x, u.HO);
-  let ow = a.y;
-  let oh = b.y;
-  let n = b.x;
-  return vec4i(i32(n * u.H * u.W * u.CI), i32(oh * u.SH) - u.PT, i32(ow * u.SW) - u.PL,
+  return vec4i(i32(b.x * u.H * u.W * u.CI), i32(b.y * u.SH) - u.PT, i32(a.y * u.SW) - u.PL,
                select(0, 1, m < u.m));
 }
-fn colA(k: u32, kEnd: u32) -> vec4i {
+fn colRaw(k: u32) -> vec4i {
   let a = divmod(k, u.CI);
   let b = divmod(a.x, u.KW);
-  return vec4i(i32(b.x * u.DILH), i32(b.y * u.DILW), i32(a.y), select(0, 1, k < kEnd));
+  return vec4i(i32(b.x * u.DILH), i32(b.y * u.DILW), i32(a.y), 0);
 }
+fn colView(c: vec4i, valid: bool) -> vec4i { return vec4i(c.xyz, select(0, 1, valid)); }${colA}
 fn gatherA(r: vec4i, c: vec4i) -> f32 {
   let ih = r.y + c.x;
   let iw = r.z + c.y;
@@ -197,7 +196,8 @@ fn gatherA(r: vec4i, c: vec4i) -> f32 {
   return A[i]${fold};
 }`;
     case "dw":
-      // Rows: taps (ky, kx, c) and the bias row. Columns: output positions.
+      // Rows: taps (ky·DILH, kx·DILW, c) and the bias row. Columns: output
+      // positions (image base, oh·SH − PT, ow·SW − PL).
       return /* wgsl */ `
 fn rowA(m: u32) -> vec4i {
   let a = divmod(m, u.CI);
@@ -206,15 +206,12 @@ fn rowA(m: u32) -> vec4i {
   ${spec.bias ? `if (m == u.KK) { f = 2; }` : ""}
   return vec4i(i32(b.x * u.DILH), i32(b.y * u.DILW), i32(a.y), f);
 }
-fn colA(k: u32, kEnd: u32) -> vec4i {
+fn colRaw(k: u32) -> vec4i {
   let a = divmod(k, u.WO);
   let b = divmod(a.x, u.HO);
-  let ow = a.y;
-  let oh = b.y;
-  let n = b.x;
-  return vec4i(i32(n * u.H * u.W * u.CI), i32(oh * u.SH) - u.PT, i32(ow * u.SW) - u.PL,
-               select(0, 1, k < kEnd));
+  return vec4i(i32(b.x * u.H * u.W * u.CI), i32(b.y * u.SH) - u.PT, i32(a.y * u.SW) - u.PL, 0);
 }
+fn colView(c: vec4i, valid: bool) -> vec4i { return vec4i(c.xyz, select(0, 1, valid)); }${colA}
 fn gatherA(r: vec4i, c: vec4i) -> f32 {
   if (r.w == 0 || c.w == 0) { return 0.0; }
   if (r.w == 2) { return 1.0; }
@@ -224,50 +221,47 @@ fn gatherA(r: vec4i, c: vec4i) -> f32 {
   let i = u32(c.x + (ih * i32(u.W) + iw) * i32(u.CI) + r.z);
   return A[i]${fold};
 }`;
-    case "dx": {
+    case "dx":
       // Rows: input positions (n, h, w). Columns: (ky, kx, co). Input row h
-      // gets tap ky from output row oh = (h + PT − ky·dh) / SH when exact.
-      const at = spec.strided
-        ? `let qh = divmod(th, u.SH);
-  let qw = divmod(tw, u.SW);
-  if (qh.y != 0u || qw.y != 0u) { return 0.0; }
-  let oh = qh.x;
-  let ow = qw.x;`
-        : `let oh = th;
-  let ow = tw;`;
+      // takes tap ky from output row oh when h + PT − ky·DILH = oh·SH. With
+      // h + PT = qh·SH + rh and ky·DILH = qk·SH + rk (split once per row and
+      // once per tap), that holds iff rh = rk, and then oh = qh − qk: no
+      // division per element. Remainders ride in the flag word: bit 0
+      // valid, bits 1.. the row remainder, bits 16.. the column remainder.
       return /* wgsl */ `
 fn rowA(m: u32) -> vec4i {
   let a = divmod(m, u.W);
   let b = divmod(a.x, u.H);
-  let w = a.y;
-  let h = b.y;
-  let n = b.x;
-  return vec4i(i32(n * u.HO * u.WO * u.CO), i32(h) + u.PT, i32(w) + u.PL, select(0, 1, m < u.m));
+  let qh = divmod(b.y + u32(u.PT), u.SH);
+  let qw = divmod(a.y + u32(u.PL), u.SW);
+  return vec4i(i32(b.x * u.HO * u.WO * u.CO), i32(qh.x), i32(qw.x),
+               select(0, 1, m < u.m) | i32(qh.y << 1u) | i32(qw.y << 16u));
 }
-fn colA(k: u32, kEnd: u32) -> vec4i {
+fn colRaw(k: u32) -> vec4i {
   let a = divmod(k, u.CO);
   let b = divmod(a.x, u.KW);
-  return vec4i(i32(b.x * u.DILH), i32(b.y * u.DILW), i32(a.y), select(0, 1, k < kEnd));
+  return vec4i(i32(b.x * u.DILH), i32(b.y * u.DILW), i32(a.y), 0);
 }
+fn colView(c: vec4i, valid: bool) -> vec4i {
+  let qh = divmod(u32(c.x), u.SH);
+  let qw = divmod(u32(c.y), u.SW);
+  return vec4i(i32(qh.x), i32(qw.x), c.z, select(0, 1, valid) | i32(qh.y << 1u) | i32(qw.y << 16u));
+}${colA}
 fn gatherA(r: vec4i, c: vec4i) -> f32 {
-  let sh = r.y - c.x;
-  let sw = r.z - c.y;
-  if ((r.w & c.w) == 0 || sh < 0 || sw < 0) { return 0.0; }
-  let th = u32(sh);
-  let tw = u32(sw);
-  ${at}
+  if ((r.w & c.w & 1) == 0 || (r.w >> 1u) != (c.w >> 1u)) { return 0.0; }
+  let oh = u32(r.y - c.x);
+  let ow = u32(r.z - c.y);
   if (oh >= u.HO || ow >= u.WO) { return 0.0; }
   let i = u32(r.x) + (oh * u.WO + ow) * u.CO + u32(c.z);
   return A[i]${fold};
 }`;
-    }
   }
 }
 
 /**
- * WGSL `nextA(c) -> vec4i`: the column part of A for k + 1 from the one for
- * k (xyz only), by carrying through the column's mixed-radix digits: no
- * division per step. Used by the direct variant, which walks K one by one.
+ * WGSL `nextA(c) -> vec4i`: the raw column part of A for k + 1 from the one
+ * for k, by carrying through the column's mixed-radix digits: no division
+ * per step. Used by the direct variant, which walks K one by one.
  */
 function nextAWgsl(mode: ConvGemmMode): string {
   if (mode === "dw") {
@@ -423,7 +417,7 @@ export function convGemmBindings(spec: ConvGemmSpec): [string, "read" | "write"]
  * @example
  * ```ts
  * const k = conv2dGemmKernel({
- *   mode: "fwd", tile: { tm: 4, tn: 4, wgm: 16, wgn: 4, bk: 8 }, strided: false,
+ *   mode: "fwd", tile: { tm: 4, tn: 4, wgm: 16, wgn: 4, bk: 8 },
  *   bias: true, act: "relu", foldA: null, foldB: null, split: false,
  * });
  * ```
@@ -454,7 +448,7 @@ export const conv2dGemmKernel: (spec: ConvGemmSpec) => Kernel = family(
     const a = direct
       ? {
         hoist: range(t.tm).map((i) => `  let ra${i} = rowA(m0 + t + ${i * t.wgm}u);`).join("\n") +
-          "\n  var cs = colA(kBegin, kEnd);",
+          "\n  var cs = colRaw(kBegin);",
         stage: "",
       }
       : stageA(bm, t.bk, threads);
@@ -464,7 +458,7 @@ export const conv2dGemmKernel: (spec: ConvGemmSpec) => Kernel = family(
     ).join("\n");
     const loadsA = direct
       ? [
-        "      let cv = vec4i(cs.xyz, select(0, 1, k0 + kk < kEnd));",
+        "      let cv = colView(cs, k0 + kk < kEnd);",
         ...range(t.tm).map((i) => `      let a${i} = gatherA(ra${i}, cv);`),
       ]
       : range(t.tm).map((i) => `      let a${i} = As[ka + ty + ${i * t.wgm}u];`);
@@ -485,7 +479,7 @@ export const conv2dGemmKernel: (spec: ConvGemmSpec) => Kernel = family(
     );
     const key = [
       "conv2d_gemm",
-      spec.mode + (spec.mode === "dx" && spec.strided ? "-strided" : ""),
+      spec.mode,
       `${t.tm}x${t.tn}/${t.wgm}x${t.wgn}/k${t.bk}`,
       spec.bias ? "bias" : "nobias",
       spec.act,

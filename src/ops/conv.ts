@@ -376,7 +376,6 @@ function gemmOut(
   const spec: ConvGemmSpec = {
     mode,
     tile,
-    strided: g.sh > 1 || g.sw > 1,
     bias: epi.bias,
     act: epi.act,
     foldA: epi.foldA,
@@ -428,7 +427,6 @@ function gemmFilter(
   const spec: ConvGemmSpec = {
     mode: "dw",
     tile,
-    strided: false,
     bias,
     act: "linear",
     foldA: fold.foldA,
