@@ -2,7 +2,8 @@
  * k-means on the GPU: Lloyd's assignment and centroid update, scikit-learn's
  * empty-cluster relocation, convergence bookkeeping, and greedy k-means++
  * seeding — all without float atomics, so every run on one adapter is
- * bit-for-bit reproducible.
+ * bit-for-bit reproducible. (The pruned assignment appends to a list with
+ * integer atomics; only the list's order varies, never a result.)
  *
  * Every k-means kernel is **batched over runs** (the `nInit` restarts):
  * workgroup z (or the single workgroup of run z) works on run z's centres
@@ -15,7 +16,10 @@
  * `kmeans_sums` (per-cluster column sums and counts over chunks of points) →
  * `kmeans_relocate` (empty clusters) → `kmeans_update` (adds the chunks, new
  * centres, per-element shift²) → `kmeans_stats` (inertia, #changed, Σ shift²,
- * convergence test). A run's state (layout {@link KMEANS_STATE}) lives on the
+ * convergence test). With Hamerly's pruning (CPU adapters) the assignment is
+ * `kmeans_prune` (bounds test, candidate list) → `kmeans_assign` over the
+ * list, and `kmeans_centre_stats` (centre movements) follows the update:
+ * seven dispatches. A run's state (layout {@link KMEANS_STATE}) lives on the
  * GPU; once it says "done", every gated kernel returns at once for that run,
  * so the host may record many iterations ahead and read the states only now
  * and then.
@@ -73,6 +77,13 @@ export interface AssignSpec {
   rows?: number;
   /** Direct variant: read X and C as vec4 (d a multiple of 4). */
   vec4?: boolean;
+  /**
+   * Direct variant: scan only the points of the run's candidate list (from
+   * {@link pruneKernel}) and also store their bounds (distances to the
+   * nearest and second-nearest centre). Extra bindings: LIST after STATE,
+   * BOUNDS last.
+   */
+  prune?: boolean;
 }
 
 /** Threads per workgroup of the assignment kernels. */
@@ -154,7 +165,7 @@ ${
 }
 
 function directAssign(spec: AssignSpec): Kernel {
-  const rm = spec.rows ?? 1, tj = spec.tj, v4 = spec.vec4 ?? false;
+  const rm = spec.rows ?? 1, tj = spec.tj, v4 = spec.vec4 ?? false, list = spec.prune ?? false;
   const rs = Array.from({ length: rm }, (_, r) => r);
   const js = Array.from({ length: tj }, (_, j) => j);
   const T = v4 ? "vec4f" : "f32";
@@ -164,24 +175,60 @@ function directAssign(spec: AssignSpec): Kernel {
     v4
       ? `{ let q = a${r} - c${j}; acc${r}_${j} = fma(q.x, q.x, fma(q.y, q.y, fma(q.z, q.z, fma(q.w, q.w, acc${r}_${j})))); }`
       : `{ let q = a${r} - c${j}; acc${r}_${j} = fma(q, q, acc${r}_${j}); }`;
+  // Which rows a thread takes: a run of `rows` rows of X, or (pruned) the
+  // next `rows` entries of its run's candidate list.
+  const rowsOf = list
+    ? /* wgsl */ `
+  let lb = run * (u.np + 4u);
+  let count = LIST[lb];
+  let p0 = ((wid.y * nwg.x + wid.x) * ${ASSIGN_WG}u + lid) * ${rm}u;
+  if (p0 >= count || (${GATE_DIRECT})) { return; }
+  // Entries past the count repeat the last one (computed, never stored).
+  ${rs.map((r) => `let i${r} = LIST[lb + 4u + min(p0 + ${r}u, count - 1u)];`).join(" ")}
+  ${rs.map((r) => `let ok${r} = p0 + ${r}u < count;`).join(" ")}`
+    : /* wgsl */ `
+  let i0 = ((wid.y * nwg.x + wid.x) * ${ASSIGN_WG}u + lid) * ${rm}u;
+  if (i0 >= u.n || (${GATE_DIRECT})) { return; }
+  // Rows past n are clamped to row n − 1 (computed, never stored).
+  ${rs.slice(1).map((r) => `let i${r} = min(i0 + ${r}u, u.n - 1u);`).join(" ")}
+  ${rs.map((r) => `let ok${r} = i0 + ${r}u < u.n;`).join(" ")}`;
+  const better = (r: number, j: number) =>
+    list
+      ? `if (${j}u < jn) {
+      let v = acc${r}_${j};
+      if (v < best${r}) { sec${r} = best${r}; best${r} = v; bj${r} = j0 + ${j}u; } else if (v < sec${r}) { sec${r} = v; }
+    }`
+      : `if (${j}u < jn && acc${r}_${j} < best${r}) { best${r} = acc${r}_${j}; bj${r} = j0 + ${j}u; }`;
   return kernel(
-    `kmeans_assign/${tj}/direct/r${rm}${v4 ? "/vec4" : ""}`,
+    `kmeans_assign/${tj}/direct/r${rm}${v4 ? "/vec4" : ""}${list ? "/list" : ""}`,
     /* wgsl */ `
 @group(0) @binding(0) var<storage, read> X: array<${T}>;
 @group(0) @binding(1) var<storage, read> C: array<${T}>;
-${ASSIGN_BINDINGS}
+${
+      list
+        ? /* wgsl */ `
+struct U { n: u32, k: u32, d: u32, gate: u32, np: u32 }
+@group(0) @binding(2) var<storage, read> STATE: array<f32>;
+@group(0) @binding(3) var<storage, read> LIST: array<u32>;
+@group(0) @binding(4) var<storage, read_write> LABELS: array<i32>;
+@group(0) @binding(5) var<storage, read_write> MIND: array<f32>;
+@group(0) @binding(6) var<storage, read_write> CHANGED: array<u32>;
+@group(0) @binding(7) var<storage, read_write> BOUNDS: array<vec2f>;
+@group(0) @binding(8) var<uniform> u: U;`
+        : ASSIGN_BINDINGS
+    }
 @compute @workgroup_size(${ASSIGN_WG})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   let run = wid.z;
-  let i0 = ((wid.y * nwg.x + wid.x) * ${ASSIGN_WG}u + lid) * ${rm}u;
-  if (i0 >= u.n || (${GATE_DIRECT})) { return; }
+  ${rowsOf}
   let dl = ${v4 ? "u.d / 4u" : "u.d"};
   let cb = run * u.k * dl;
-  // Rows past n are clamped to row n − 1 (computed, never stored).
   ${
       rs.map((r) =>
-        `let x${r} = min(i0 + ${r}u, u.n - 1u) * dl; var best${r} = 3.4e38; var bj${r} = 0u;`
+        `let x${r} = i${r} * dl; var best${r} = 3.4e38; var bj${r} = 0u;${
+          list ? ` var sec${r} = 3.4e38;` : ""
+        }`
       ).join("\n  ")
     }
   for (var j0 = 0u; j0 < u.k; j0 += ${tj}u) {
@@ -194,88 +241,253 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
       ${rs.map((r) => js.map((j) => sq(r, j)).join("\n      ")).join("\n      ")}
     }
     let jn = min(${tj}u, u.k - j0);
-    ${
-      rs.map((r) =>
-        js.map((j) =>
-          `if (${j}u < jn && acc${r}_${j} < best${r}) { best${r} = acc${r}_${j}; bj${r} = j0 + ${j}u; }`
-        ).join("\n    ")
-      ).join("\n    ")
-    }
+    ${rs.map((r) => js.map((j) => better(r, j)).join("\n    ")).join("\n    ")}
   }
   ${
       rs.map((r) =>
-        `if (i0 + ${r}u < u.n) {
-    let o = run * u.np + i0 + ${r}u;
+        `if (ok${r}) {
+    let o = run * u.np + i${r};
     let lab = i32(bj${r});
     CHANGED[o] = select(0u, 1u, LABELS[o] != lab);
     LABELS[o] = lab;
-    MIND[o] = best${r};
+    MIND[o] = best${r};${list ? `\n    BOUNDS[o] = vec2f(sqrt(best${r}), sqrt(sec${r}));` : ""}
   }`
       ).join("\n  ")
     }
 }`,
-    ["read", "read", "read", "write", "write", "write"],
+    list
+      ? ["read", "read", "read", "read", "write", "write", "write", "write"]
+      : ["read", "read", "read", "write", "write", "write"],
   );
 }
+
+/** Relative margin of the pruning tests: a bound must win by more than float32 rounding. */
+const PRUNE_EPS = "1e-4";
+
+/**
+ * Hamerly's bounds test (pruned assignment, CPU adapters), one thread per
+ * point of every run. With the upper bound u ≥ ‖x − c_a‖ on the distance to
+ * the assigned centre a and the lower bound l ≤ min_{j≠a} ‖x − c_j‖ moved by
+ * the last centre shifts (u += δ_a, l −= max_{j≠a} δ_j), the label cannot
+ * change if u < l. Points that fail (and every point of the first
+ * iteration, label −1) are appended to the run's candidate list for the full
+ * scan ({@link assignKernel} with `prune`), which also renews their bounds.
+ * (Hamerly's tightening of u by one exact distance before the full scan does
+ * not pay on lavapipe: one distance costs over half a tiled full scan.)
+ * The order of the list depends on the atomics, the result of each point
+ * does not, so runs stay bit-reproducible; labels, centres and iterations are
+ * those of the unpruned scan (the margin {@link PRUNE_EPS} absorbs float32
+ * rounding), but MIND is only refreshed for listed points.
+ * Bindings: STATE, CS [R, k + 3] (from {@link centreStatsKernel}), LABELS,
+ * CHANGED (rw), BOUNDS vec2f [R, np] (rw), LIST atomic u32 [R, np + 4]
+ * (count at 0, entries from 4). Uniform: n, k, d, gate, np.
+ * Dispatch: (ceil(n / 64) split over x·y, 1, R).
+ */
+export const pruneKernel: (spec: Record<string, never>) => Kernel = family(
+  "kmeans_prune",
+  (_spec: Record<string, never>) =>
+    kernel(
+      "kmeans_prune",
+      /* wgsl */ `
+struct U { n: u32, k: u32, d: u32, gate: u32, np: u32 }
+@group(0) @binding(0) var<storage, read> STATE: array<f32>;
+@group(0) @binding(1) var<storage, read> CS: array<f32>;
+@group(0) @binding(2) var<storage, read> LABELS: array<i32>;
+@group(0) @binding(3) var<storage, read_write> CHANGED: array<u32>;
+@group(0) @binding(4) var<storage, read_write> BOUNDS: array<vec2f>;
+@group(0) @binding(5) var<storage, read_write> LIST: array<atomic<u32>>;
+@group(0) @binding(6) var<uniform> u: U;
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let run = wid.z;
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= u.n || (${GATE_DIRECT})) { return; }
+  let o = run * u.np + i;
+  let a = LABELS[o];
+  var listed = a < 0;
+  if (!listed) {
+    let au = u32(a);
+    let cs = run * (u.k + 3u);
+    let top = u32(CS[cs + u.k + 2u]);
+    let b = BOUNDS[o];
+    let ub = b.x + CS[cs + au];
+    let lb = b.y - select(CS[cs + u.k], CS[cs + u.k + 1u], au == top);
+    listed = ub * (1.0 + ${PRUNE_EPS}) >= lb;
+    BOUNDS[o] = vec2f(ub, lb);
+    if (!listed) { CHANGED[o] = 0u; }
+  }
+  if (listed) {
+    let lb = run * (u.np + 4u);
+    let slot = atomicAdd(&LIST[lb], 1u);
+    atomicStore(&LIST[lb + 4u + slot], i);
+  }
+}`,
+      ["read", "read", "read", "write", "write", "write"],
+    ),
+);
+
+/**
+ * Per-centre movements for the pruning bounds, one workgroup per run, after
+ * the update: CS[r, j] = δ_j = ‖c_j^new − c_j^old‖ (from SHIFT), then the
+ * largest δ, the second largest and the index of the largest. Also empties
+ * the run's candidate list. (Hamerly's second test, against half the
+ * distance to the nearest other centre, never pruned a point the lower
+ * bound did not on MNIST and cost more than the bounds test itself.)
+ * Bindings: SHIFT [R, k·d], STATE, CS (rw) [R, k + 3], LIST (rw).
+ * Uniform: k, d, gate, np. Dispatch: (1, 1, R).
+ */
+export const centreStatsKernel: (spec: { vec4: boolean }) => Kernel = family(
+  "kmeans_centre_stats",
+  (spec: { vec4: boolean }) =>
+    kernel(
+      `kmeans_centre_stats${spec.vec4 ? "/vec4" : ""}`,
+      /* wgsl */ `
+struct U { k: u32, d: u32, gate: u32, np: u32 }
+@group(0) @binding(0) var<storage, read> SHIFT: array<${spec.vec4 ? "vec4f" : "f32"}>;
+@group(0) @binding(1) var<storage, read> STATE: array<f32>;
+@group(0) @binding(2) var<storage, read_write> CS: array<f32>;
+@group(0) @binding(3) var<storage, read_write> LIST: array<u32>;
+@group(0) @binding(4) var<uniform> u: U;
+var<workgroup> gate_flag: u32;
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let run = wid.z;
+  ${GATE}
+  let cs = run * (u.k + 3u);
+  let dl = ${spec.vec4 ? "u.d / 4u" : "u.d"};
+  let cb = run * u.k * dl;
+  for (var j = lid; j < u.k; j += 64u) {
+    var m = 0.0;
+    for (var f = 0u; f < dl; f++) { m += ${
+        spec.vec4 ? "dot(SHIFT[cb + j * dl + f], vec4f(1.0))" : "SHIFT[cb + j * dl + f]"
+      }; }
+    CS[cs + j] = sqrt(m);
+  }
+  storageBarrier();
+  if (lid == 0u) {
+    var d1 = 0.0;
+    var d2 = 0.0;
+    var top = 0u;
+    for (var j = 0u; j < u.k; j++) {
+      let v = CS[cs + j];
+      if (v > d1) { d2 = d1; d1 = v; top = j; } else if (v > d2) { d2 = v; }
+    }
+    CS[cs + u.k] = d1;
+    CS[cs + u.k + 1u] = d2;
+    CS[cs + u.k + 2u] = f32(top);
+    LIST[run * (u.np + 4u)] = 0u;
+  }
+}`,
+      ["read", "read", "write", "write"],
+    ),
+);
 
 /** Threads per workgroup of {@link sumsKernel}. */
 export const KSUMS_WG = 64;
 
+/** Most runs one {@link sumsKernel} dispatch names in its uniform run map. */
+export const KSUMS_MAX_RUNS = 32;
+
+/** Specialisation of {@link sumsKernel}. */
+export interface SumsSpec {
+  /** Clusters per accumulator block (≤ 16). */
+  tj: number;
+  /** Runs per thread (1, 2, 4 or 8): each X value read serves all of them. */
+  g: number;
+}
+
 /**
- * Per-cluster column sums and counts of every run, over chunks of points:
- * PART[r, c, j, f] = Σ_{i in chunk c, label_{r,i} = j} X[i, f] for f < d and
- * PART[r, c, j, d] = the number of such points (column d is the count: the
- * thread with f = d adds ones instead of X). A thread owns one column f and
- * walks its chunk's points in order, adding each value to the one of its
- * `tj` unrolled accumulators that matches the label — no atomics, the same
- * order on every run. Neighbouring threads read neighbouring columns of a
- * row (coalesced on GPUs) and the same labels, four at a time as a vec4
- * (labels are stored with a per-run stride np, a multiple of 4, and padded
- * with −1). Empty clusters' partials are exact zeros.
+ * Per-cluster column sums and counts of the active runs, over chunks of
+ * points: PART[r, c, j, f] = Σ_{i in chunk c, label_{r,i} = j} X[i, f] for
+ * f < d and PART[r, c, j, d] = the number of such points (column d is the
+ * count: the thread with f = d adds ones instead of X). A thread owns one
+ * column f of one chunk for `g` runs (taken from the uniform run map, so runs
+ * already done cost nothing) and walks the chunk's points in order, adding
+ * each value to the accumulator of its label in each run — `g`·`tj` unrolled
+ * accumulators, no atomics, the same order on every run. One X load serves g
+ * runs (loads dominate on lavapipe); neighbouring threads read neighbouring
+ * columns of a row (coalesced on GPUs) and the same labels, four at a time
+ * as a vec4 (labels are stored with a per-run stride np, a multiple of 4,
+ * and padded with −1). Empty clusters' partials are exact zeros.
  * Bindings: X [n, d], LABELS i32 [R, np], STATE, PART [R, chunks, k, d + 1].
- * Uniform: n, k, d, np, chunk (a multiple of 4), chunks, gate.
- * Dispatch: (ceil((d + 1) / 64), chunks, R).
+ * Uniform: n, k, d, np, chunk (a multiple of 4), chunks, gate, n_active, then
+ * the run map (array<vec4u, 8>). Dispatch: (ceil((d + 1) / 64), chunks,
+ * ceil(active / g)).
  */
-export const sumsKernel: (spec: { tj: number }) => Kernel = family(
+export const sumsKernel: (spec: SumsSpec) => Kernel = family(
   "kmeans_sums",
-  (spec: { tj: number }) => {
+  (spec: SumsSpec) => {
     const js = Array.from({ length: spec.tj }, (_, j) => j);
+    const gs = Array.from({ length: spec.g }, (_, g) => g);
     const point = (q: number) => /* wgsl */ `
       {
         let v = select(X[min(i + ${q}u, u.n - 1u) * u.d + fc], 1.0, is_count);
-        let l = l4[${q}];
-        ${js.map((j) => `s${j} += select(0.0, v, l == ${j});`).join(" ")}
+        ${
+      gs.map((g) =>
+        `{ let l = l${g}[${q}]; ${
+          js.map((j) => `s${g}_${j} += select(0.0, v, l == ${j});`).join(" ")
+        } }`
+      ).join("\n        ")
+    }
       }`;
     return kernel(
-      `kmeans_sums/${spec.tj}`,
+      `kmeans_sums/${spec.tj}/g${spec.g}`,
       /* wgsl */ `
-struct U { n: u32, k: u32, d: u32, np: u32, chunk: u32, chunks: u32, gate: u32 }
+struct U {
+  n: u32, k: u32, d: u32, np: u32, chunk: u32, chunks: u32, gate: u32, n_active: u32,
+  runs: array<vec4u, ${KSUMS_MAX_RUNS / 4}>,
+}
 @group(0) @binding(0) var<storage, read> X: array<f32>;
 @group(0) @binding(1) var<storage, read> LABELS: array<vec4i>;
 @group(0) @binding(2) var<storage, read> STATE: array<f32>;
 @group(0) @binding(3) var<storage, read_write> PART: array<f32>;
 @group(0) @binding(4) var<uniform> u: U;
+fn run_of(slot: u32) -> u32 {
+  let s = min(slot, u.n_active - 1u);
+  return u.runs[s / 4u][s % 4u];
+}
 @compute @workgroup_size(${KSUMS_WG})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let run = wid.z;
   let f = wid.x * ${KSUMS_WG}u + lid;
-  if (f > u.d || (${GATE_DIRECT})) { return; }
+  if (f > u.d) { return; }
+  // Slots past the active count repeat the last run (computed, never stored).
+  ${gs.map((g) => `let run${g} = run_of(wid.z * ${spec.g}u + ${g}u);`).join(" ")}
+  ${
+        gs.map((g) =>
+          `let on${g} = wid.z * ${spec.g}u + ${g}u < u.n_active && !(u.gate != 0u && STATE[run${g} * 8u] != 0.0);`
+        ).join(" ")
+      }
+  if (!(${gs.map((g) => `on${g}`).join(" || ")})) { return; }
   let is_count = f == u.d;
   let fc = min(f, u.d - 1u);
   let c = wid.y;
   let i0 = c * u.chunk;
   let i1 = min(u.n, i0 + u.chunk);
-  let lb = (run * u.np) / 4u;
   for (var j0 = 0u; j0 < u.k; j0 += ${spec.tj}u) {
-    ${js.map((j) => `var s${j} = 0.0;`).join(" ")}
-    // Labels four at a time (one load); points past n carry the padding label −1.
+    ${gs.map((g) => js.map((j) => `var s${g}_${j} = 0.0;`).join(" ")).join("\n    ")}
+    // Labels four at a time (one load per run); points past n carry the padding label −1.
     for (var i = i0; i < i1; i += 4u) {
-      let l4 = LABELS[lb + i / 4u] - vec4i(i32(j0));
+      ${
+        gs.map((g) => `let l${g} = LABELS[(run${g} * u.np + i) / 4u] - vec4i(i32(j0));`).join(
+          "\n      ",
+        )
+      }
       ${[0, 1, 2, 3].map(point).join("")}
     }
     let jn = min(${spec.tj}u, u.k - j0);
-    let base = ((run * u.chunks + c) * u.k + j0) * (u.d + 1u) + f;
-    ${js.map((j) => `if (${j}u < jn) { PART[base + ${j}u * (u.d + 1u)] = s${j}; }`).join("\n    ")}
+    ${
+        gs.map((g) =>
+          `if (on${g}) {
+      let base = ((run${g} * u.chunks + c) * u.k + j0) * (u.d + 1u) + f;
+      ${
+            js.map((j) => `if (${j}u < jn) { PART[base + ${j}u * (u.d + 1u)] = s${g}_${j}; }`).join(
+              "\n      ",
+            )
+          }
+    }`
+        ).join("\n    ")
+      }
   }
 }`,
       ["read", "read", "read", "write"],
@@ -427,22 +639,57 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
  * sums of {@link sumsKernel} before they are added up: an empty cluster's
  * partials are exact zeros in every chunk, so it is enough to edit chunk 0.
  * Returns at once when no cluster is empty (the usual case).
- * Bindings: X, MIND [R, np], LABELS [R, np], STATE, PART (rw). Uniform: n,
- * k, d, chunks, gate, np. Dispatch: (1, 1, R).
+ * Bindings: X, LABELS [R, np], STATE, [C (with `recompute`)], MIND [R, np]
+ * (rw with `recompute`), PART (rw). Uniform: n, k, d, chunks, gate, np.
+ * Dispatch: (1, 1, R).
  */
-export const relocateKernel: (spec: Record<string, never>) => Kernel = family(
+export const relocateKernel: (spec: { recompute: boolean; vec4: boolean }) => Kernel = family(
   "kmeans_relocate",
-  (_spec: Record<string, never>) =>
-    kernel(
-      "kmeans_relocate",
+  (spec: { recompute: boolean; vec4: boolean }) => {
+    // With pruning MIND is stale for unlisted points: recompute it (with the
+    // full scan's arithmetic) before choosing the farthest points.
+    const dist = spec.vec4
+      ? /* wgsl */ `
+      for (var t = 0u; t < u.d; t += 4u) {
+        let q0 = X[xb + t] - C[cb + t];
+        let q1 = X[xb + t + 1u] - C[cb + t + 1u];
+        let q2 = X[xb + t + 2u] - C[cb + t + 2u];
+        let q3 = X[xb + t + 3u] - C[cb + t + 3u];
+        acc = fma(q0, q0, fma(q1, q1, fma(q2, q2, fma(q3, q3, acc))));
+      }`
+      : /* wgsl */ `
+      for (var t = 0u; t < u.d; t++) {
+        let q = X[xb + t] - C[cb + t];
+        acc = fma(q, q, acc);
+      }`;
+    const recompute = spec.recompute
+      ? /* wgsl */ `
+  for (var p = lid; p < u.n; p += 256u) {
+    let xb = p * u.d;
+    let cb = (run * u.k + u32(LABELS[mb + p])) * u.d;
+    var acc = 0.0;
+    ${dist}
+    MIND[mb + p] = acc;
+  }
+  storageBarrier();`
+      : "";
+    return kernel(
+      `kmeans_relocate${spec.recompute ? `/recompute${spec.vec4 ? "/vec4" : ""}` : ""}`,
       /* wgsl */ `
 struct U { n: u32, k: u32, d: u32, chunks: u32, gate: u32, np: u32 }
 @group(0) @binding(0) var<storage, read> X: array<f32>;
-@group(0) @binding(1) var<storage, read> MIND: array<f32>;
-@group(0) @binding(2) var<storage, read> LABELS: array<i32>;
-@group(0) @binding(3) var<storage, read> STATE: array<f32>;
+@group(0) @binding(1) var<storage, read> LABELS: array<i32>;
+@group(0) @binding(2) var<storage, read> STATE: array<f32>;
+${
+        spec.recompute
+          ? `@group(0) @binding(3) var<storage, read> C: array<f32>;
+@group(0) @binding(4) var<storage, read_write> MIND: array<f32>;
+@group(0) @binding(5) var<storage, read_write> PART: array<f32>;
+@group(0) @binding(6) var<uniform> u: U;`
+          : `@group(0) @binding(3) var<storage, read> MIND: array<f32>;
 @group(0) @binding(4) var<storage, read_write> PART: array<f32>;
-@group(0) @binding(5) var<uniform> u: U;
+@group(0) @binding(5) var<uniform> u: U;`
+      }
 var<workgroup> gate_flag: u32;
 var<workgroup> flag: u32;
 var<workgroup> far: u32;
@@ -468,6 +715,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   }
   if (workgroupUniformLoad(&flag) == 0u) { return; }
   let mb = run * u.np;
+  ${recompute}
   var havePrev = false;
   var prevD = 0.0;
   var prevI = 0u;
@@ -509,8 +757,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     workgroupBarrier();
   }
 }`,
-      ["read", "read", "read", "read", "write"],
-    ),
+      spec.recompute
+        ? ["read", "read", "read", "read", "write", "write"]
+        : ["read", "read", "read", "read", "write"],
+    );
+  },
 );
 
 /**

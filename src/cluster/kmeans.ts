@@ -21,9 +21,15 @@
  *   all runs).
  * - **Lloyd iterations** (5 dispatches): a fused nearest-centre kernel
  *   (register-tiled on CPU adapters), per-cluster column sums and counts
- *   without atomics (hence bit-reproducible), empty clusters relocated to the
- *   farthest points as scikit-learn does, then the new centres, the centre
- *   shift and the inertia. Convergence follows scikit-learn: stop when no
+ *   without atomics (hence bit-reproducible; several runs per thread share
+ *   each load of x), empty clusters relocated to the farthest points as
+ *   scikit-learn does, then the new centres, the centre shift and the
+ *   inertia. On CPU adapters, where every distance is expensive, Hamerly's
+ *   bounds (an upper bound to the own centre, a lower bound to the others,
+ *   moved by the centre shifts) skip the scan of points whose label cannot
+ *   change — same labels, centres and iterations as the full scan, but the
+ *   per-iteration inertia is then only exact at the end, so a fit asking
+ *   for the inertia history scans every point. Convergence follows scikit-learn: stop when no
  *   label changes, or when Σ‖c_new − c_old‖² ≤ tol · mean(var(x, axis=0)),
  *   or after `maxIter` iterations. Iterations are recorded in blocks sized
  *   to the measured GPU time, and the state read after one block is awaited
@@ -285,6 +291,8 @@ export interface KMeansOverrides {
   adapter: "gpu" | "cpu" | null;
   /** Points per chunk of the column sums (null: the adapter's choice). */
   chunkPoints: number | null;
+  /** Prune the assignment with Hamerly's bounds (null: on CPU adapters, without history). */
+  prune: boolean | null;
 }
 
 /**
@@ -302,6 +310,7 @@ export const kmeansOverrides: KMeansOverrides = {
   maxRunsPerBatch: Infinity,
   adapter: null,
   chunkPoints: null,
+  prune: null,
 };
 
 function onGpu(): boolean {
@@ -425,7 +434,12 @@ export class KMeans {
     }
     const batch = Math.max(
       1,
-      Math.min(this.nInit, Math.floor(limit / perRun), kmeansOverrides.maxRunsPerBatch),
+      Math.min(
+        this.nInit,
+        Math.floor(limit / perRun),
+        K.KSUMS_MAX_RUNS,
+        kmeansOverrides.maxRunsPerBatch,
+      ),
     );
     // Per-run stride of labels, distances and flags: a multiple of 4 (vec4 label loads).
     const np = Math.ceil(n / 4) * 4;
@@ -450,6 +464,9 @@ export class KMeans {
         mind: own(empty([batch * np], "f32", op)),
         changed: own(empty([batch * np], "u32", op)),
         part: own(empty([batch * chunks * k * (d + 1)], "f32", op)),
+        bounds: own(empty([batch * np * 2], "f32", op)),
+        list: own(empty([batch * (np + 4)], "u32", op)),
+        cs: own(empty([batch * (k + 3)], "f32", op)),
         shift: own(empty([batch * k * d], "f32", op)),
         hist: own(empty([batch * this.maxIter], "f32", op)),
       };
@@ -486,6 +503,7 @@ export class KMeans {
     history: boolean,
   ): Promise<KMeansResult & { history?: number[] }> {
     const { n, np, d, k, chunks, state, c, labels, mind, changed, part, shift, hist } = w;
+    const { bounds, list, cs } = w;
     const rt = runtime();
     const kd = k * d;
     launch(
@@ -498,35 +516,89 @@ export class KMeans {
     );
     fillInPlace(labels, -1);
     this.#initCenters(op, x, c, runs, rng);
-    const spec = assignSpec(k, d);
+    // Hamerly's pruning pays off where each scanned distance is expensive
+    // (CPU adapters); its per-iteration inertia is inexact, so not with history.
+    const prune = kmeansOverrides.prune ?? (!onGpu() && !history);
+    const spec = prune ? K.directAssignSpec(k, d) : assignSpec(k, d);
+    const vec4 = spec.vec4 ?? false;
+    if (prune) fillInPlace(list, 0);
     const assignGrid = runGrid(Math.ceil(n / K.assignRowsPerGroup(spec)), runs);
-    const sums = K.sumsKernel({ tj: Math.ceil(k / Math.ceil(k / 16)) });
+    const tj = Math.ceil(k / Math.ceil(k / 16));
     const chunk = Math.ceil(n / chunks / 4) * 4;
-    const iteration = () => {
+    // Runs not known to be done (from the last state read): the column sums
+    // serve several of them per thread and skip the others.
+    let active = Array.from({ length: runs }, (_, r) => r);
+    const sumsLaunch = () => {
+      // Runs per thread: each X load serves g runs, at g·tj accumulators (≤ 80
+      // stay cheap on lavapipe); cost ≈ groups · (g + 2) in loads.
+      let g = 1;
+      for (const cand of [2, 4, 8]) {
+        if (cand * tj > 80 || cand > 2 * active.length) continue;
+        const cost = (h: number) => Math.ceil(active.length / h) * (h + 2);
+        if (cost(cand) < cost(g)) g = cand;
+      }
+      const u = new Uniforms().u32(n).u32(k).u32(d).u32(np).u32(chunk).u32(chunks).u32(1)
+        .u32(active.length);
+      for (let s = 0; s < K.KSUMS_MAX_RUNS; s++) u.u32(active[s] ?? 0);
       launch(
         op,
-        K.assignKernel(spec),
-        [x, c, state],
-        [labels, mind, changed],
-        new Uniforms().u32(n).u32(k).u32(d).u32(1).u32(np),
-        assignGrid,
-      );
-      launch(
-        op,
-        sums,
+        K.sumsKernel({ tj, g }),
         [x, labels, state],
         [part],
-        new Uniforms().u32(n).u32(k).u32(d).u32(np).u32(chunk).u32(chunks).u32(1),
-        [Math.ceil((d + 1) / K.KSUMS_WG), chunks, runs],
+        u,
+        [Math.ceil((d + 1) / K.KSUMS_WG), chunks, Math.ceil(active.length / g)],
       );
-      launch(
-        op,
-        K.relocateKernel({}),
-        [x, mind, labels, state],
-        [part],
-        new Uniforms().u32(n).u32(k).u32(d).u32(chunks).u32(1).u32(np),
-        [1, 1, runs],
-      );
+    };
+    const gated = () => new Uniforms().u32(n).u32(k).u32(d).u32(1).u32(np);
+    const iteration = () => {
+      if (prune) {
+        launch(
+          op,
+          K.pruneKernel({}),
+          [state, cs, labels],
+          [changed, bounds, list],
+          gated(),
+          runGrid(Math.ceil(n / 64), runs),
+        );
+        launch(
+          op,
+          K.assignKernel({ ...spec, prune: true }),
+          [x, c, state, list],
+          [labels, mind, changed, bounds],
+          gated(),
+          assignGrid,
+        );
+      } else {
+        launch(
+          op,
+          K.assignKernel(spec),
+          [x, c, state],
+          [labels, mind, changed],
+          gated(),
+          assignGrid,
+        );
+      }
+      sumsLaunch();
+      const u = new Uniforms().u32(n).u32(k).u32(d).u32(chunks).u32(1).u32(np);
+      if (prune) {
+        launch(
+          op,
+          K.relocateKernel({ recompute: true, vec4 }),
+          [x, labels, state, c],
+          [mind, part],
+          u,
+          [1, 1, runs],
+        );
+      } else {
+        launch(
+          op,
+          K.relocateKernel({ recompute: false, vec4: false }),
+          [x, labels, state, mind],
+          [part],
+          u,
+          [1, 1, runs],
+        );
+      }
       launch(
         op,
         K.updateKernel({}),
@@ -535,6 +607,16 @@ export class KMeans {
         new Uniforms().u32(kd).u32(d).u32(chunks).u32(1),
         runGrid(Math.ceil(kd / 256), runs),
       );
+      if (prune) {
+        launch(
+          op,
+          K.centreStatsKernel({ vec4 }),
+          [shift, state],
+          [cs, list],
+          new Uniforms().u32(k).u32(d).u32(1).u32(np),
+          [1, 1, runs],
+        );
+      }
       launch(
         op,
         K.statsKernel({}),
@@ -570,9 +652,8 @@ export class KMeans {
           `${op}: x contains NaN or infinite values (a column mean or variance of x is not finite)`,
         );
       }
-      let done = true;
-      for (let r = 0; r < runs; r++) done &&= st[r * SZ + S.done] !== 0;
-      if (done) break;
+      active = active.filter((r) => st[r * SZ + S.done] === 0);
+      if (active.length === 0) break;
       const now = performance.now();
       if (lastTime >= 0 && pendingAt > lastAt) {
         const perIter = Math.max(1e-3, (now - lastTime) / (pendingAt - lastAt));
@@ -600,7 +681,7 @@ export class KMeans {
       new Uniforms().u32(n).u32(kd).u32(this.maxIter).u32(1).u32(np),
       [1, 1, runs],
     );
-    const [st, cs, ls, hs] = await Promise.all([
+    const [st, centres, ls, hs] = await Promise.all([
       state.toArray(),
       c.toArray(),
       labels.toArray(),
@@ -611,7 +692,7 @@ export class KMeans {
     const nIter = st[b * SZ + S.iterations];
     return {
       labels: (ls as Int32Array).slice(b * np, b * np + n),
-      centers: (cs as Float32Array).slice(b * kd, (b + 1) * kd),
+      centers: (centres as Float32Array).slice(b * kd, (b + 1) * kd),
       inertia: st[b * SZ + S.inertia],
       nIter,
       history: hs ? Array.from(hs.subarray(b * this.maxIter, b * this.maxIter + nIter)) : undefined,
@@ -770,6 +851,10 @@ interface Workspace {
   changed: Tensor;
   /** [R, chunks, k, d + 1] partial sums and counts. */
   part: Tensor;
+  /** Pruning: [R, np] (upper, lower) distance bounds, [R, np + 4] candidate list (count first), [R, k + 3] centre movements. */
+  bounds: Tensor;
+  list: Tensor;
+  cs: Tensor;
   /** [R, k·d] squared centre shifts. */
   shift: Tensor;
   /** [R, maxIter] inertia per iteration. */

@@ -326,6 +326,32 @@ test("kmeans restarts give the same result however they are batched", async () =
   xt.dispose();
 });
 
+test("kmeans with Hamerly's pruning gives exactly the unpruned result", async () => {
+  await lt.init();
+  const rng = freshRng();
+  const cases: [string, Float32Array, number, number, number, Float32Array | null][] = [];
+  const b = blobs(rng, 300, 8, 7, 2, 5);
+  cases.push(["blobs", b.x, 300, 8, 7, null]);
+  cases.push(["uniform", rng.uniform(257 * 12, -1, 1), 257, 12, 10, null]);
+  cases.push(["d = 5", rng.normals(150 * 5), 150, 5, 4, null]);
+  cases.push(["k = 1", rng.normals(40 * 4), 40, 4, 1, null]);
+  // Far centres: empty clusters to relocate (MIND recomputed for the farthest points).
+  const far = new Float32Array([0.5, 0.5, -0.5, -0.5, 1000, 1000, -1000, 1000]);
+  cases.push(["relocation", rng.normals(121 * 2), 121, 2, 4, far]);
+  for (const [name, x, n, d, k, init] of cases) {
+    const tag = `seed ${rng.seed}, ${name}`;
+    const xt = lt.tensor(x, [n, d]);
+    const opts = init ? { k, init } : { k, seed: rng.seed, nInit: 3 };
+    const plain = await withOverrides({ prune: false }, () => new KMeans(opts).fit(xt));
+    const pruned = await withOverrides({ prune: true }, () => new KMeans(opts).fit(xt));
+    assertEquals(pruned.labels, plain.labels, `${tag}: labels`);
+    assertEquals(pruned.centers, plain.centers, `${tag}: centres`);
+    assertEquals(pruned.inertia, plain.inertia, `${tag}: inertia`);
+    assertEquals(pruned.nIter, plain.nIter, `${tag}: iterations`);
+    xt.dispose();
+  }
+});
+
 test("kmeans handles k = 1 and n = k", async () => {
   await lt.init();
   const rng = freshRng();
