@@ -27,11 +27,18 @@ import {
   timeBatches,
   timeGpu,
 } from "./harness.ts";
+import { convBench } from "./conv_bench.ts";
 import { matmulBench, matmulTilesBench } from "./matmul_bench.ts";
-import { trainBench } from "./train_bench.ts";
+import { trainBench, trainProfileBench } from "./train_bench.ts";
 
 /** Every bench section, in table order. */
-const MODULES: BenchModule[] = [matmulBench, matmulTilesBench, trainBench];
+const MODULES: BenchModule[] = [
+  matmulBench,
+  matmulTilesBench,
+  convBench,
+  trainBench,
+  trainProfileBench,
+];
 
 const USAGE = "usage: deno task bench [--filter PATTERN] [--quick]";
 

@@ -67,7 +67,18 @@ interface LatentTrainer {
   fit: ((x: lt.data.Dataset) => Promise<void>) | null;
   /** The bare step loop for one epoch, ending in a sync. */
   steps(x: lt.data.Dataset): Promise<void>;
+  /** The step's parts, for the opt-in `train-profile` section. */
+  parts: StepParts;
   dispose(): void;
+}
+
+/** A training step cut into its parts: layers in order, the loss, the update. */
+interface StepParts {
+  layers: { name: string; apply(x: lt.Tensor): lt.Tensor }[];
+  /** The loss of the last layer's output for the batch `xb` (rows from `offset`). */
+  loss(pred: lt.Tensor, xb: lt.Tensor): lt.Tensor;
+  optimizer: lt.optim.Optimizer;
+  params: lt.Tensor[];
 }
 
 type TfLayer = InstanceType<Tf["layers"]["Layer"]>;
@@ -153,6 +164,15 @@ function latentAutoencoder(
         lt.backward(lossFn(pred, xb));
         raw.step(params);
       }),
+    parts: {
+      layers: model.layers.map((l) => ({
+        name: l.name,
+        apply: (x: lt.Tensor) => l.apply(x, { training: true }),
+      })),
+      loss: (pred, xb) => lossFn(pred, xb),
+      optimizer: raw,
+      params,
+    },
     dispose: () => {
       model.dispose();
       raw.dispose();
@@ -237,7 +257,7 @@ function latentDecStep(): LatentTrainer {
   const layer = new lt.ClusteringLayer({ nClusters: CLUSTERS, dims: DEC_DIMS.at(-1)!, seed: 1 });
   const optimizer = lt.optim.sgd({ learningRate: 0.01, momentum: 0.9 });
   const params = [...encoder.trainableWeights(), layer.centers];
-  let p: lt.Tensor | null = null;
+  let p: lt.Tensor | null = null, pb: lt.Tensor | null = null;
   const step = (x: lt.data.Dataset) => {
     if (!p || p.shape[0] !== x.n) {
       p?.dispose();
@@ -264,8 +284,24 @@ function latentDecStep(): LatentTrainer {
   return {
     fit: null,
     steps: step,
+    parts: {
+      layers: encoder.layers.map((l) => ({
+        name: l.name,
+        apply: (x: lt.Tensor) => l.apply(x, { training: true }),
+      })),
+      loss: (z) => {
+        if (!pb || pb.shape[0] !== z.shape[0]) {
+          pb?.dispose();
+          pb = lt.keep(lt.tensor(targets(z.shape[0], CLUSTERS), [z.shape[0], CLUSTERS]));
+        }
+        return lt.decLossFused(z, layer.centers, pb, 1);
+      },
+      optimizer,
+      params,
+    },
     dispose: () => {
       p?.dispose();
+      pb?.dispose();
       encoder.dispose();
       layer.dispose();
       optimizer.dispose();
@@ -626,6 +662,169 @@ export const trainBench: BenchModule = {
         values: { latent: peak === null ? null : peak / 2 ** 20 },
         ms: {},
       });
+    }
+    return rows;
+  },
+};
+
+// ---------------------------------------------------------------- profile
+
+/** Forward FLOPs per sample of each case (2 per multiply-add), for GFLOP/s. */
+const FORWARD_FLOPS: Record<string, number> = {
+  "deep AE 784-128-32-128-784": 2 * (784 * 128 + 128 * 32 + 32 * 128 + 128 * 784),
+  "DEC AE 784-500-500-2000-10 (+mirror)": 2 * 2 * (784 * 500 + 500 * 500 + 500 * 2000 + 2000 * 10),
+  "conv AE 28x28 (16c3-pool-16c3-up-1c3)": 2 *
+    (28 * 28 * 9 * 16 + 14 * 14 * 9 * 256 + 28 * 28 * 9 * 16),
+  "DEC step (encoder + clustering, KL, SGD)": 2 * (784 * 500 + 500 * 500 + 500 * 2000 + 2000 * 10),
+};
+
+/**
+ * Opt-in (`--filter train-profile`): where a latent training step's time
+ * goes, at batch 256 — each layer's forward + backward on its real input
+ * shape (the input gradient too, except for the first layer, as in
+ * training), the loss with its gradient, the optimizer update (with a
+ * gradient copy per parameter), and the whole bare step at batch 256 and at
+ * batch 1 (what a step costs with almost no arithmetic: dispatch and submit
+ * overhead, plus the work that scales with the parameters: weight gradients
+ * and the update). Units: ms per step. Notes: the step's GFLOP/s (training ≈
+ * 3× forward FLOPs) and dispatches per step; at batch 1, the host time to
+ * record one step (JS, autograd, command encoding; no waiting), the floor
+ * under a step's time on any GPU.
+ */
+export const trainProfileBench: BenchModule = {
+  name: "train-profile",
+  optIn: true,
+  async run(ctx) {
+    const rows: Row[] = [];
+    const rt = lt.runtime();
+    for (const c of TRAIN_CASES) {
+      if (!ctx.wants("train-profile", c.name)) continue;
+      const trainer = c.latent();
+      const parts = trainer.parts;
+      const row = (name: string, ms: number | null, note?: string) => {
+        rows.push({
+          section: "train-profile",
+          name: `${c.name}: ${name}`,
+          unit: "ms/step",
+          values: { latent: ms },
+          ms: { latent: ms },
+          ...(note ? { note } : {}),
+        });
+        ctx.log(`train-profile ${c.name}: ${name}: ${ms?.toFixed(2)} ms ${note ?? ""}`);
+      };
+      const inputs: lt.Tensor[] = [];
+      try {
+        // The layers' inputs at batch 256, from a real batch.
+        const ds = lt.data.dataset(pixels(TRAIN_BATCH * c.features), {
+          shape: c.shape,
+          scale: 1 / 255,
+        });
+        const x0 = lt.keep(ds.toTensor());
+        ds.dispose();
+        inputs.push(x0);
+        for (const l of parts.layers) {
+          inputs.push(lt.keep(lt.noGrad(() => l.apply(inputs.at(-1)!))));
+        }
+        const clear = () => {
+          for (const p of [...parts.params, ...inputs]) {
+            p.grad?.dispose();
+            p.grad = null;
+          }
+        };
+        let sum = 0;
+        for (const [i, l] of parts.layers.entries()) {
+          const x = inputs[i];
+          x.requiresGrad = i > 0;
+          const out = inputs[i + 1];
+          const dy = lt.keep(lt.fillInPlace(lt.empty(out.shape, "f32", "profile"), 0.001));
+          const t = await ctx.timeGpu(() => {
+            lt.tidy(() => lt.backward(l.apply(x), dy));
+            clear();
+          });
+          dy.dispose();
+          x.requiresGrad = false;
+          sum += t.ms;
+          row(`${l.name} fwd+bwd`, t.ms);
+        }
+        const last = inputs.at(-1)!;
+        last.requiresGrad = true;
+        const tl = await ctx.timeGpu(() => {
+          lt.tidy(() => lt.backward(parts.loss(last, x0)));
+          clear();
+        });
+        last.requiresGrad = false;
+        sum += tl.ms;
+        row("loss fwd+bwd", tl.ms);
+        const grads = parts.params.map((p) => lt.keep(lt.fillInPlace(lt.empty(p.shape), 1e-6)));
+        const tu = await ctx.timeGpu(() => {
+          parts.params.forEach((p, i) => (p.grad = lt.clone(grads[i])));
+          parts.optimizer.step(parts.params);
+        });
+        grads.forEach((g) => g.dispose());
+        sum += tu.ms;
+        row(`update (${parts.params.length} tensors)`, tu.ms);
+        row("sum of the parts", sum);
+
+        // Whole bare steps (gather, forward, loss, backward, update), one per repetition run.
+        const whole = async (batch: number, host: boolean): Promise<[number, string]> => {
+          const d = lt.data.dataset(pixels(batch * c.features), { shape: c.shape, scale: 1 / 255 });
+          const ep = d.epoch({ batchSize: batch, shuffle: false });
+          const step = () =>
+            lt.tidy(() => {
+              const xb = d.gather(ep.indices, 0, batch);
+              const pred = parts.layers.reduce((h, l) => l.apply(h), xb);
+              lt.backward(parts.loss(pred, xb));
+              parts.optimizer.step(parts.params);
+            });
+          try {
+            const t = await ctx.timeBatches(async (b) => {
+              for (let i = 0; i < b; i++) {
+                step();
+                await rt.throttle();
+              }
+              await rt.sync();
+            });
+            const count = await countPerStep(async () => {
+              step();
+              await rt.sync();
+            });
+            if (!host) return [t.ms, count];
+            // Host time to record a step (JS, autograd, command encoding; no waiting), measured
+            // where the GPU has almost nothing to do, since on a CPU adapter its work would
+            // compete for the same cores: a floor under a step's time on any GPU.
+            // The fastest of 5 rounds of 10 steps: other processes only ever add time.
+            let hostMs = Infinity, perDispatch = Infinity;
+            for (let round = 0; round < 5; round++) {
+              await rt.sync();
+              const d0 = rt.dispatchCount, h0 = performance.now();
+              for (let i = 0; i < 10; i++) step();
+              rt.flush();
+              const ms = (performance.now() - h0) / 10;
+              if (ms < hostMs) {
+                hostMs = ms;
+                perDispatch = (1000 * ms * 10) / (rt.dispatchCount - d0);
+              }
+            }
+            await rt.sync();
+            return [
+              t.ms,
+              `${count}; recording a step takes ${hostMs.toFixed(2)} ms on the host ` +
+              `(${perDispatch.toFixed(0)} µs per dispatch)`,
+            ];
+          } finally {
+            ep.dispose();
+            d.dispose();
+          }
+        };
+        const flops = 3 * FORWARD_FLOPS[c.name] * TRAIN_BATCH;
+        const [w, count] = await whole(TRAIN_BATCH, false);
+        row("whole step, batch 256", w, `${(flops / w / 1e6).toFixed(2)} GFLOP/s; ${count}`);
+        const [w1, count1] = await whole(1, true);
+        row("whole step, batch 1", w1, count1);
+      } finally {
+        for (const t of inputs) t.dispose();
+        trainer.dispose();
+      }
     }
     return rows;
   },

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # One script for the lent GPU machine (x86-64 Linux, NVIDIA GPU, no network):
 #   bench  the bench (`deno run -A bench/main.ts`: matmul, conv2d, training
-#          samples/s against TF.js 4.22 webgpu/wasm) → $OUT/bench.md, bench.json
+#          samples/s against TF.js 4.22 webgpu/wasm) → $OUT/bench.md, bench.json,
+#          then its opt-in train-profile section (where a step's time goes) →
+#          $OUT/profile.md
 #   torch  bench/pytorch_ae.py: the same models in PyTorch (fp32, eager, batch
 #          256) for reference → $OUT/pytorch.txt (skipped where torch is missing)
 #   dec    the full-MNIST DEC study (`demos/mnist_dec.ts --full --seeds …
@@ -15,13 +17,19 @@
 # On the GPU, with the device tool (each call ≤ 600 s; the DEC study at full
 # size takes longer than one call, so it is split by seeds):
 #     run(carry: [".gl", ".deno-bin", ".gpu-carry"], timeout_s: 600,
-#         command: "bash bench/gpu/run.sh bench torch")
+#         command: "bash bench/gpu/run.sh bench")
 #     run(carry: [".gl", ".deno-bin", ".gpu-carry"], timeout_s: 600,
-#         command: "bash bench/gpu/run.sh --seeds 1,2 dec")
-#     run(… same carry …, command: "bash bench/gpu/run.sh --seeds 3,4,5 dec")
+#         command: "bash bench/gpu/run.sh --seeds 1 torch dec")
+#     run(… same carry …, command: "bash bench/gpu/run.sh --seeds 2,3 dec")   # and so on
+# Expected (unmeasured; lavapipe is no guide): the bench 5-8 min (TF.js wasm
+# rows run on the CPU), PyTorch ~1 min, each full-MNIST seed a few minutes
+# (82 200 pretraining steps + up to 20 000 DEC and IDEC steps each): read
+# the first seed's stage times in run.log to size the next calls. A session
+# has 30 min of device time: the bench plus 2-3 seeds fit, not 5.
 # A call's parts stop 15 s before its limit (RUN_LIMIT_S, default 590) so
-# what they wrote still comes back; the study's seeds each print their rows
-# to run.log as they finish.
+# what they wrote still comes back; the study prints each seed's rows to
+# run.log as they finish. At most 8 files come back: run.log, bench.md,
+# profile.md, bench.json, pytorch.txt, dec/{report.md,dec_log.csv,pictures.tar}.
 #
 # Options:
 #   --tiny         a smoke run: --quick bench on a few cases, a 512-sample
@@ -49,7 +57,7 @@ while [ $# -gt 0 ]; do
     --seeds) SEEDS="$2"; shift ;;
     --seeds=*) SEEDS="${1#--seeds=}" ;;
     bench | torch | dec) PARTS+=("$1") ;;
-    -h | --help) sed -n '2,40p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,48p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -140,7 +148,15 @@ part_bench() {
   say "bench: deno run -A bench/main.ts ${args[*]}"
   timeout -s INT "$(left)" "${RUN[@]}" bench/main.ts "${args[@]}" > "$OUT/bench.md" || status=1
   cat "$OUT/bench.md"
-  # The JSON main.ts just wrote (bench/results/<adapter>.json, the newest).
+  # Where a step's time goes (opt-in section): per layer, update, host recording per dispatch.
+  local prof=(--quick --filter train-profile)
+  [ $TINY -eq 1 ] && prof=(--quick --filter "train-profile/deep")
+  if [ "$(left)" -gt 60 ]; then
+    say "bench: deno run -A bench/main.ts ${prof[*]}"
+    timeout -s INT "$(left)" "${RUN[@]}" bench/main.ts "${prof[@]}" > "$OUT/profile.md" || status=1
+    cat "$OUT/profile.md"
+  fi
+  # The JSON main.ts just wrote (bench/results/<adapter>.json, the newest; both runs' rows).
   local json
   json=$(ls -t bench/results/*.json 2>/dev/null | head -1)
   [ -n "$json" ] && cp "$json" "$OUT/bench.json"
