@@ -36,6 +36,13 @@
  * (one decomposition per slice, shared by all of a thread's loads), so the
  * index arithmetic per staged element is a few adds and compares.
  *
+ * Direct variant (WGN = 1; the tiles CPU adapters get): each thread owns TM
+ * whole rows across all BN columns, so an A element has no other reader. It
+ * is gathered straight into a register while K is walked one step at a time
+ * (the column part advanced by carrying through its digits, `nextA`, with no
+ * division), and only B is staged: every thread then reads the same B
+ * element, which a CPU adapter loads once for all lanes.
+ *
  * The geometry lives in the uniform block, so one compiled pipeline serves
  * every shape (compiling is the slow part on software adapters, and a model
  * has many layer shapes); only choices that change the code are

@@ -15,7 +15,8 @@
  * gradient the `dx` mode (a transposed convolution), its kernel and bias
  * gradients one `dw` product. conv2dTranspose is the same three products with
  * roles swapped: its forward is `dx`, its input gradient `fwd`, its kernel
- * gradient `dw`.
+ * gradient `dw`; its bias gradient (on the side no product reduces over) is
+ * a channel-sum kernel.
  *
  * @module
  */
@@ -38,6 +39,7 @@ import { WG } from "../../shaders/common.ts";
 import { record } from "../autograd/tape.ts";
 import { runtime } from "../gpu/runtime.ts";
 import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
+import { DEFAULT_ALPHA } from "./activations.ts";
 import { zeros } from "./creation.ts";
 import { launch, Uniforms } from "./kernel_call.ts";
 
@@ -61,11 +63,6 @@ export interface Conv2DOptions {
   activation?: Activation;
   /** leaky_relu's slope (default 0.2) / elu's scale (default 1). */
   alpha?: number;
-}
-
-/** Keras's default alpha of an activation (leaky_relu 0.2, elu 1). */
-function defaultAlpha(a: Activation): number {
-  return a === "leaky_relu" ? 0.2 : a === "elu" ? 1 : 0;
 }
 
 /** Validates a Size2 option as a pair of positive integers. */
@@ -156,7 +153,7 @@ function resolve(
   const padding = paddingOf(op, o.padding);
   const act = o.activation ?? "linear";
   if (!isActivation(act)) throw new RangeError(`${op}: unknown activation ${JSON.stringify(act)}`);
-  const alpha = o.alpha ?? defaultAlpha(act);
+  const alpha = o.alpha ?? DEFAULT_ALPHA[act];
   if (typeof alpha !== "number" || !Number.isFinite(alpha)) {
     throw new TypeError(`${op}: alpha must be a finite number, got ${alpha}`);
   }
@@ -256,15 +253,17 @@ function cpuAdapter(): boolean {
  * whole rows across all N columns): A is gathered straight into registers
  * with incremental index stepping, and every thread reads the same B
  * element at once. Measured on lavapipe at the conv-autoencoder shapes
- * (see bench/conv_bench.ts): 4 rows × 16 columns per thread for N = 16 and
- * 16 × 1 for N = 1 were the fastest of the tiles tried, ~2× the shared-memory
- * tiles.
+ * (see bench/conv_bench.ts): 4 rows × 16 columns per thread for N = 16 was
+ * the fastest of the tiles tried, ~2× the shared-memory tiles; for N = 1,
+ * 16 rows measured ~15% faster than 8, but 8 is the cap (see below).
  */
 export function convTile(m: number, n: number, cpu: boolean): ConvTile {
   if (cpu) {
     let tn = 1;
     while (tn < n && tn < 16) tn *= 2;
-    let t: ConvTile = { tm: Math.min(16, 64 / tn), tn, wgm: 16, wgn: 1, bk: 16 };
+    // At most 8 rows per thread: SwiftShader's shader compiler stalls for
+    // minutes on 16 (16 hoisted row descriptors, 16 inlined gathers a step).
+    let t: ConvTile = { tm: Math.min(8, 64 / tn), tn, wgm: 16, wgn: 1, bk: 16 };
     while (t.wgm > 4 && (t.wgm * t.tm) / 2 >= m) t = { ...t, wgm: t.wgm / 2 };
     while (t.tm > 1 && (t.wgm * t.tm) / 2 >= m) t = { ...t, tm: t.tm / 2 };
     return t;
