@@ -63,6 +63,8 @@ export interface BlobsStudyReport {
   /** Why training ended. */
   stopped: "tolerance" | "max epochs";
   finalLoss: number;
+  /** Per code unit, the fraction of test points where its ReLU is 0 (1 = a dead unit). */
+  codeZeroFraction: number[];
   adapter: string;
   isFallback: boolean;
   /** GPU vs float64 CPU silhouette of the PCA codes on a subsample. */
@@ -262,12 +264,21 @@ export async function run(options: BlobsStudyOptions = {}): Promise<BlobsStudyRe
     // ReLU on every hidden layer (the 2-unit code too), linear output, squared loss, Adam.
     lt.nn.setSeed(seed);
     const input = lt.nn.input([d]);
+    const widths = [d, ...TUTORIAL.hidden, d];
     let h = input, code = input;
-    TUTORIAL.hidden.forEach((units, i) => {
-      h = lt.nn.dense(units, { activation: "relu", name: i === 3 ? "code" : undefined }).apply(h);
-      if (i === 3) code = h;
-    });
-    const output = lt.nn.dense(d).apply(h);
+    for (let i = 1; i < widths.length; i++) {
+      // scikit-learn's MLP init: kernel and bias both U(±√(6 / (fan_in + fan_out))).
+      const bound = Math.sqrt(6 / (widths[i - 1] + widths[i]));
+      const last = i === widths.length - 1;
+      h = lt.nn.dense(widths[i], {
+        activation: last ? "linear" : "relu",
+        kernelInitializer: lt.initializers.randomUniform({ minval: -bound, maxval: bound }),
+        biasInitializer: lt.initializers.randomUniform({ minval: -bound, maxval: bound }),
+        name: i === 4 ? "code" : undefined,
+      }).apply(h);
+      if (i === 4) code = h;
+    }
+    const output = h;
     const autoencoder = lt.nn.model(input, output, "autoencoder");
     const encoder = lt.nn.model(input, code, "encoder"); // shares the weights
     toDispose.push(autoencoder);
@@ -311,6 +322,17 @@ export async function run(options: BlobsStudyOptions = {}): Promise<BlobsStudyRe
       `autoencoder: ${epochsRun} epochs (${
         stopped === "tolerance" ? "loss stopped improving" : "epoch cap"
       }), ${aeFit.toFixed(1)} s`,
+    );
+    // A ReLU code unit that is 0 for a point carries nothing about it; report how often.
+    const zeroFraction = [0, 1].map((j) => {
+      let z = 0;
+      for (let i = 0; i < nTest; i++) if (zAeHost[2 * i + j] === 0) z++;
+      return z / nTest;
+    });
+    log(
+      `code units at 0 (inactive ReLU) on the test set: ${
+        zeroFraction.map((f) => `${(100 * f).toFixed(1)}%`).join(", ")
+      }`,
     );
     const recon = await autoencoder.predict(xTest);
     const aeMse = mse(xTestHost, (await recon.toArray()) as Float32Array);
@@ -356,6 +378,7 @@ export async function run(options: BlobsStudyOptions = {}): Promise<BlobsStudyRe
       epochsRun,
       stopped,
       finalLoss,
+      codeZeroFraction: zeroFraction,
       adapter: rt.info.name,
       isFallback: rt.info.isFallback,
       cpuCheck,
@@ -418,6 +441,13 @@ ${r.cpuCheck?.gpu.toFixed(6)}, float64 CPU (\`lt.metrics.silhouetteScore\`) ${
     TUTORIAL.hidden.join(" → ")
   } → ${TUTORIAL.nFeatures}, ReLU on every hidden layer (the 2-unit code too), linear output (scikit-learn's \`MLPRegressor\` as the tutorial uses it); encoder = the first four layers
 - Training: MSE, Adam (lr ${TUTORIAL.learningRate}, ε 1e-8), batch ${TUTORIAL.batchSize}, network seed ${seed}; stop when scikit-learn's loss (MSE/2) has not improved by tol ${tol} for ${TUTORIAL.patience} epochs, or after ${r.maxEpochs} epochs
+- Code units at 0 (inactive ReLU) on the test set: ${
+    r.codeZeroFraction.map((f) => `${(100 * f).toFixed(1)}%`).join(", ")
+  }${
+    r.codeZeroFraction.some((f) => f > 0.5)
+      ? " (a mostly inactive unit leaves the codes close to a line)"
+      : ""
+  }
 - Ran ${r.epochsRun} epochs (${
     r.stopped === "tolerance" ? "stopped: loss no longer improving" : "stopped at the epoch cap"
   }), final training MSE ${r.finalLoss.toFixed(5)}
@@ -426,8 +456,9 @@ ${r.cpuCheck?.gpu.toFixed(6)}, float64 CPU (\`lt.metrics.silhouetteScore\`) ${
   } s
 
 Differences from the tutorial: the random numbers come from latent's own generator, so the blobs,
-split and initial weights differ from NumPy's for the same seeds; the weights start from Glorot-uniform
-kernels and zero biases (scikit-learn also draws the biases); no L2 penalty (the tutorial's alpha is 1e-15).
+split and initial weights differ from NumPy's for the same seeds (the initialisation follows
+scikit-learn's: kernels and biases uniform in ±√(6 / (fan_in + fan_out))); no L2 penalty (the
+tutorial's alpha is 1e-15).
 `;
 }
 
