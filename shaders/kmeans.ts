@@ -495,6 +495,143 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   },
 );
 
+/** Threads of {@link changesKernel}'s workgroup (one per run). */
+export const CHANGES_WG = 64;
+
+/**
+ * The points whose label differs from the cluster the running sums hold them
+ * in (ACC), in increasing order, for {@link deltaKernel}: CH[r, 0] = count,
+ * CH[r, 4 + 2m] = point, CH[r, 5 + 2m] = its old cluster. Then ACC = LABELS.
+ * One workgroup per run: each thread counts a contiguous range of points, a
+ * scan of the counts gives every thread its offset, and it writes its range
+ * (a deterministic order, unlike an atomic append — the sums depend on it).
+ * Bindings: LABELS [R, np], STATE, ACC (rw) [R, np], CH (rw) [R, 2np + 4].
+ * Uniform: n, np, gate. Dispatch: (1, 1, R).
+ */
+export const changesKernel: (spec: Record<string, never>) => Kernel = family(
+  "kmeans_changes",
+  (_spec: Record<string, never>) =>
+    kernel(
+      "kmeans_changes",
+      /* wgsl */ `
+struct U { n: u32, np: u32, gate: u32 }
+@group(0) @binding(0) var<storage, read> LABELS: array<i32>;
+@group(0) @binding(1) var<storage, read> STATE: array<f32>;
+@group(0) @binding(2) var<storage, read_write> ACC: array<i32>;
+@group(0) @binding(3) var<storage, read_write> CH: array<u32>;
+@group(0) @binding(4) var<uniform> u: U;
+const T = ${CHANGES_WG}u;
+var<workgroup> gate_flag: u32;
+var<workgroup> offs: array<u32, ${CHANGES_WG}>;
+@compute @workgroup_size(${CHANGES_WG})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let run = wid.z;
+  ${GATE}
+  let per = (u.n + T - 1u) / T;
+  let i0 = min(u.n, lid * per);
+  let i1 = min(u.n, i0 + per);
+  let lb = run * u.np;
+  var cnt = 0u;
+  for (var i = i0; i < i1; i++) { cnt += select(0u, 1u, LABELS[lb + i] != ACC[lb + i]); }
+  offs[lid] = cnt;
+  workgroupBarrier();
+  if (lid == 0u) {
+    var s = 0u;
+    for (var t = 0u; t < T; t++) { let c = offs[t]; offs[t] = s; s += c; }
+    CH[run * (2u * u.np + 4u)] = s;
+  }
+  workgroupBarrier();
+  var m = offs[lid];
+  let cb = run * (2u * u.np + 4u) + 4u;
+  for (var i = i0; i < i1; i++) {
+    let l = LABELS[lb + i];
+    let a = ACC[lb + i];
+    if (l != a) {
+      CH[cb + 2u * m] = i;
+      CH[cb + 2u * m + 1u] = bitcast<u32>(a);
+      ACC[lb + i] = l;
+      m++;
+    }
+  }
+}`,
+      ["read", "read", "write", "write"],
+    ),
+);
+
+/**
+ * Running column sums (CPU adapters, one chunk): after the first iteration,
+ * only the points that changed cluster ({@link changesKernel}) change the
+ * sums, so instead of re-adding every point this adds, per cluster and
+ * column, Σ x over the points that joined minus Σ x over those that left,
+ * into a compensated (Kahan) pair PART + PARTLO — as accurate as re-adding,
+ * whatever the number of iterations. A thread owns one column of one run and
+ * walks the run's change list in order (a point that joins from the padding
+ * label −1 only adds).
+ * Bindings: X, LABELS [R, np], CH [R, 2np + 4], STATE, PART (rw), PARTLO
+ * (rw), both [R, k, d + 1]. Uniform: n, k, d, np, gate, n_active, then the
+ * run map (array<vec4u, 8>). Dispatch: (ceil((d + 1) / 64), 1, active).
+ */
+export const deltaKernel: (spec: { tj: number }) => Kernel = family(
+  "kmeans_delta",
+  (spec: { tj: number }) => {
+    const js = Array.from({ length: spec.tj }, (_, j) => j);
+    return kernel(
+      `kmeans_delta/${spec.tj}`,
+      /* wgsl */ `
+struct U {
+  n: u32, k: u32, d: u32, np: u32, gate: u32, n_active: u32, pad0: u32, pad1: u32,
+  runs: array<vec4u, ${KSUMS_MAX_RUNS / 4}>,
+}
+@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read> LABELS: array<i32>;
+@group(0) @binding(2) var<storage, read> CH: array<u32>;
+@group(0) @binding(3) var<storage, read> STATE: array<f32>;
+@group(0) @binding(4) var<storage, read_write> PART: array<f32>;
+@group(0) @binding(5) var<storage, read_write> PARTLO: array<f32>;
+@group(0) @binding(6) var<uniform> u: U;
+@compute @workgroup_size(${KSUMS_WG})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let f = wid.x * ${KSUMS_WG}u + lid;
+  let run = u.runs[wid.z / 4u][wid.z % 4u];
+  if (f > u.d || wid.z >= u.n_active || (${GATE_DIRECT})) { return; }
+  let is_count = f == u.d;
+  let fc = min(f, u.d - 1u);
+  let cb = run * (2u * u.np + 4u);
+  let count = CH[cb];
+  for (var j0 = 0u; j0 < u.k; j0 += ${spec.tj}u) {
+    ${js.map((j) => `var s${j} = 0.0;`).join(" ")}
+    for (var m = 0u; m < count; m++) {
+      let i = CH[cb + 4u + 2u * m];
+      let lo = bitcast<i32>(CH[cb + 5u + 2u * m]) - i32(j0);
+      let ln = LABELS[run * u.np + i] - i32(j0);
+      let v = select(X[i * u.d + fc], 1.0, is_count);
+      ${
+        js.map((j) => `s${j} += select(0.0, v, ln == ${j}) - select(0.0, v, lo == ${j});`).join(
+          "\n      ",
+        )
+      }
+    }
+    let jn = min(${spec.tj}u, u.k - j0);
+    let base = (run * u.k + j0) * (u.d + 1u) + f;
+    ${
+        js.map((j) =>
+          `if (${j}u < jn) {
+      let e = base + ${j}u * (u.d + 1u);
+      let hi = PART[e];
+      let y = s${j} - PARTLO[e];
+      let t = hi + y;
+      PARTLO[e] = (t - hi) - y;
+      PART[e] = t;
+    }`
+        ).join("\n    ")
+      }
+  }
+}`,
+      ["read", "read", "read", "read", "write", "write"],
+    );
+  },
+);
+
 /** How `cluster_sums` weighs point i for cluster j. */
 export type SumWeight = "labels" | "dense" | "ones";
 /** What `cluster_sums` adds up per feature f. */
@@ -643,9 +780,23 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
  * (rw with `recompute`), PART (rw). Uniform: n, k, d, chunks, gate, np.
  * Dispatch: (1, 1, R).
  */
-export const relocateKernel: (spec: { recompute: boolean; vec4: boolean }) => Kernel = family(
+/** Specialisation of {@link relocateKernel}. */
+export interface RelocateSpec {
+  /** Recompute MIND for every point first (pruned assignment: MIND is stale). */
+  recompute: boolean;
+  /** The recomputation mirrors the vec4 scan's arithmetic. */
+  vec4: boolean;
+  /**
+   * Running sums ({@link deltaKernel}): also move relocated points in ACC
+   * (the cluster the sums hold each point in) and clear the compensation
+   * term of the cluster that receives one.
+   */
+  incremental: boolean;
+}
+
+export const relocateKernel: (spec: RelocateSpec) => Kernel = family(
   "kmeans_relocate",
-  (spec: { recompute: boolean; vec4: boolean }) => {
+  (spec: RelocateSpec) => {
     // With pruning MIND is stale for unlisted points: recompute it (with the
     // full scan's arithmetic) before choosing the farthest points.
     const dist = spec.vec4
@@ -673,23 +824,28 @@ export const relocateKernel: (spec: { recompute: boolean; vec4: boolean }) => Ke
   }
   storageBarrier();`
       : "";
+    const names: [string, string, boolean][] = [
+      ["X", "f32", false],
+      ["LABELS", "i32", false],
+      ["STATE", "f32", false],
+      ...(spec.recompute ? [["C", "f32", false] as [string, string, boolean]] : []),
+      ["MIND", "f32", spec.recompute],
+      ["PART", "f32", true],
+      ...(spec.incremental
+        ? [["ACC", "i32", true], ["PARTLO", "f32", true]] as [string, string, boolean][]
+        : []),
+    ];
+    const decl = names.map(([n, t, rw], b) =>
+      `@group(0) @binding(${b}) var<storage, ${rw ? "read_write" : "read"}> ${n}: array<${t}>;`
+    ).join("\n");
     return kernel(
-      `kmeans_relocate${spec.recompute ? `/recompute${spec.vec4 ? "/vec4" : ""}` : ""}`,
+      `kmeans_relocate${spec.recompute ? `/recompute${spec.vec4 ? "/vec4" : ""}` : ""}${
+        spec.incremental ? "/incremental" : ""
+      }`,
       /* wgsl */ `
 struct U { n: u32, k: u32, d: u32, chunks: u32, gate: u32, np: u32 }
-@group(0) @binding(0) var<storage, read> X: array<f32>;
-@group(0) @binding(1) var<storage, read> LABELS: array<i32>;
-@group(0) @binding(2) var<storage, read> STATE: array<f32>;
-${
-        spec.recompute
-          ? `@group(0) @binding(3) var<storage, read> C: array<f32>;
-@group(0) @binding(4) var<storage, read_write> MIND: array<f32>;
-@group(0) @binding(5) var<storage, read_write> PART: array<f32>;
-@group(0) @binding(6) var<uniform> u: U;`
-          : `@group(0) @binding(3) var<storage, read> MIND: array<f32>;
-@group(0) @binding(4) var<storage, read_write> PART: array<f32>;
-@group(0) @binding(5) var<uniform> u: U;`
-      }
+${decl}
+@group(0) @binding(${names.length}) var<uniform> u: U;
 var<workgroup> gate_flag: u32;
 var<workgroup> flag: u32;
 var<workgroup> far: u32;
@@ -703,6 +859,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let run = wid.z;
   ${GATE}
   let w = u.d + 1u;
+  let mb = run * u.np;
   // Chunk 0 of this run's partials, and the count of cluster j over all chunks.
   let p0 = run * u.chunks * u.k * w;
   if (lid == 0u) {
@@ -714,7 +871,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     }
   }
   if (workgroupUniformLoad(&flag) == 0u) { return; }
-  let mb = run * u.np;
   ${recompute}
   var havePrev = false;
   var prevD = 0.0;
@@ -743,7 +899,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
       }
       workgroupBarrier();
     }
-    if (lid == 0u) { far = shi[0]; }
+    if (lid == 0u) {
+      far = shi[0];
+      ${spec.incremental ? "ACC[mb + shi[0]] = i32(j);" : ""}
+    }
     let fi = workgroupUniformLoad(&far);
     havePrev = true;
     prevD = MIND[mb + fi];
@@ -753,13 +912,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
       let xv = select(X[fi * u.d + min(t, u.d - 1u)], 1.0, t == u.d);
       PART[p0 + old * w + t] -= xv;
       PART[p0 + j * w + t] = xv;
+      ${spec.incremental ? "PARTLO[p0 + j * w + t] = 0.0;" : ""}
     }
     workgroupBarrier();
   }
 }`,
-      spec.recompute
-        ? ["read", "read", "read", "read", "write", "write"]
-        : ["read", "read", "read", "read", "write"],
+      names.map(([, , rw]) => (rw ? "write" : "read")),
     );
   },
 );
@@ -767,22 +925,30 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
 /**
  * New centres of every run: C[r, j, f] = Σ_c PART[r, c, j, f] / Σ_c PART[r,
  * c, j, d] (the old centre stays if the cluster is still empty), SHIFT[r, j,
- * f] = (C_new − C_old)². In place on C. Bindings: PART, STATE, C (rw), SHIFT
- * [R, k·d]. Uniform: kd, d, chunks, gate. Dispatch: (ceil(kd / 256) split
+ * f] = (C_new − C_old)². In place on C. With `incremental` (running sums, one
+ * chunk) the compensation term PARTLO is added to the sum. Bindings: PART,
+ * STATE, [PARTLO], C (rw), SHIFT [R, k·d]. Uniform: kd, d, chunks, gate. Dispatch: (ceil(kd / 256) split
  * over x·y, 1, R).
  */
-export const updateKernel: (spec: Record<string, never>) => Kernel = family(
+export const updateKernel: (spec: { incremental: boolean }) => Kernel = family(
   "kmeans_update",
-  (_spec: Record<string, never>) =>
+  (spec: { incremental: boolean }) =>
     kernel(
-      "kmeans_update",
+      `kmeans_update${spec.incremental ? "/incremental" : ""}`,
       /* wgsl */ `
 struct U { kd: u32, d: u32, chunks: u32, gate: u32 }
 @group(0) @binding(0) var<storage, read> PART: array<f32>;
 @group(0) @binding(1) var<storage, read> STATE: array<f32>;
-@group(0) @binding(2) var<storage, read_write> C: array<f32>;
+${
+        spec.incremental
+          ? `@group(0) @binding(2) var<storage, read> PARTLO: array<f32>;
+@group(0) @binding(3) var<storage, read_write> C: array<f32>;
+@group(0) @binding(4) var<storage, read_write> SHIFT: array<f32>;
+@group(0) @binding(5) var<uniform> u: U;`
+          : `@group(0) @binding(2) var<storage, read_write> C: array<f32>;
 @group(0) @binding(3) var<storage, read_write> SHIFT: array<f32>;
-@group(0) @binding(4) var<uniform> u: U;
+@group(0) @binding(4) var<uniform> u: U;`
+      }
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
@@ -797,7 +963,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   var cnt = 0.0;
   for (var c = 0u; c < u.chunks; c++) {
     let p = ((run * u.chunks + c) * k + j) * w;
-    s += PART[p + f];
+    s += PART[p + f]${spec.incremental ? " + PARTLO[p + f]" : ""};
     cnt += PART[p + u.d];
   }
   let o = run * u.kd + e;
@@ -807,7 +973,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   C[o] = cn;
   SHIFT[o] = (cn - old) * (cn - old);
 }`,
-      ["read", "read", "write", "write"],
+      spec.incremental
+        ? ["read", "read", "read", "write", "write"]
+        : ["read", "read", "write", "write"],
     ),
 );
 

@@ -274,12 +274,11 @@ function runGrid(groups: number, runs: number): [number, number, number] {
 
 /**
  * Chunks of points in the k-means column sums (a thread walks one chunk):
- * few on CPU adapters (a pass over n per thread is cheap there; the columns
- * already give enough threads), about 1024 points per chunk on GPUs.
+ * about 1024 points per chunk on GPUs; one on CPU adapters (the columns
+ * already give enough threads, and one chunk allows running sums).
  */
 function kmeansChunks(n: number): number {
-  const gpu = onGpu();
-  const points = kmeansOverrides.chunkPoints ?? (gpu ? 1024 : 8192);
+  const points = kmeansOverrides.chunkPoints ?? (onGpu() ? 1024 : Infinity);
   return Math.max(1, Math.min(128, Math.ceil(n / points)));
 }
 
@@ -289,7 +288,7 @@ export interface KMeansOverrides {
   maxRunsPerBatch: number;
   /** Tune as for this kind of adapter instead of the actual one (null: the actual one). */
   adapter: "gpu" | "cpu" | null;
-  /** Points per chunk of the column sums (null: the adapter's choice). */
+  /** Points per chunk of the column sums (null: the adapter's choice; more than one chunk also turns off the running sums of CPU adapters). */
   chunkPoints: number | null;
   /** Prune the assignment with Hamerly's bounds (null: on CPU adapters, without history). */
   prune: boolean | null;
@@ -464,6 +463,9 @@ export class KMeans {
         mind: own(empty([batch * np], "f32", op)),
         changed: own(empty([batch * np], "u32", op)),
         part: own(empty([batch * chunks * k * (d + 1)], "f32", op)),
+        acc: own(empty([batch * np], "i32", op)),
+        chg: own(empty([batch * (2 * np + 4)], "u32", op)),
+        partlo: own(empty([batch * k * (d + 1)], "f32", op)),
         bounds: own(empty([batch * np * 2], "f32", op)),
         list: own(empty([batch * (np + 4)], "u32", op)),
         cs: own(empty([batch * (k + 3)], "f32", op)),
@@ -503,7 +505,7 @@ export class KMeans {
     history: boolean,
   ): Promise<KMeansResult & { history?: number[] }> {
     const { n, np, d, k, chunks, state, c, labels, mind, changed, part, shift, hist } = w;
-    const { bounds, list, cs } = w;
+    const { bounds, list, cs, acc, chg, partlo } = w;
     const rt = runtime();
     const kd = k * d;
     launch(
@@ -522,13 +524,20 @@ export class KMeans {
     const spec = prune ? K.directAssignSpec(k, d) : assignSpec(k, d);
     const vec4 = spec.vec4 ?? false;
     if (prune) fillInPlace(list, 0);
+    // Running sums (CPU adapters, one chunk): after the first iteration only
+    // the points that changed cluster change the sums.
+    const incremental = !onGpu() && chunks === 1;
+    if (incremental) {
+      fillInPlace(acc, -1);
+      fillInPlace(partlo, 0);
+    }
     const assignGrid = runGrid(Math.ceil(n / K.assignRowsPerGroup(spec)), runs);
     const tj = Math.ceil(k / Math.ceil(k / 16));
     const chunk = Math.ceil(n / chunks / 4) * 4;
     // Runs not known to be done (from the last state read): the column sums
     // serve several of them per thread and skip the others.
     let active = Array.from({ length: runs }, (_, r) => r);
-    const sumsLaunch = () => {
+    const sumsLaunch = (t: number) => {
       // Runs per thread: each X load serves g runs, at g·tj accumulators (≤ 80
       // stay cheap on lavapipe); cost ≈ groups · (g + 2) in loads.
       let g = 1;
@@ -540,17 +549,37 @@ export class KMeans {
       const u = new Uniforms().u32(n).u32(k).u32(d).u32(np).u32(chunk).u32(chunks).u32(1)
         .u32(active.length);
       for (let s = 0; s < K.KSUMS_MAX_RUNS; s++) u.u32(active[s] ?? 0);
-      launch(
-        op,
-        K.sumsKernel({ tj, g }),
-        [x, labels, state],
-        [part],
-        u,
-        [Math.ceil((d + 1) / K.KSUMS_WG), chunks, Math.ceil(active.length / g)],
-      );
+      const grid: [number, number, number] = [
+        Math.ceil((d + 1) / K.KSUMS_WG),
+        chunks,
+        Math.ceil(active.length / g),
+      ];
+      if (incremental) {
+        launch(
+          op,
+          K.changesKernel({}),
+          [labels, state],
+          [acc, chg],
+          new Uniforms().u32(n).u32(np).u32(1),
+          [1, 1, runs],
+        );
+      }
+      if (incremental && t > 0) {
+        const ud = new Uniforms().u32(n).u32(k).u32(d).u32(np).u32(1).u32(active.length).u32(0)
+          .u32(0);
+        for (let s = 0; s < K.KSUMS_MAX_RUNS; s++) ud.u32(active[s] ?? 0);
+        launch(
+          op,
+          K.deltaKernel({ tj }),
+          [x, labels, chg, state],
+          [part, partlo],
+          ud,
+          [Math.ceil((d + 1) / K.KSUMS_WG), 1, active.length],
+        );
+      } else launch(op, K.sumsKernel({ tj, g }), [x, labels, state], [part], u, grid);
     };
     const gated = () => new Uniforms().u32(n).u32(k).u32(d).u32(1).u32(np);
-    const iteration = () => {
+    const iteration = (t: number) => {
       if (prune) {
         launch(
           op,
@@ -578,31 +607,20 @@ export class KMeans {
           assignGrid,
         );
       }
-      sumsLaunch();
-      const u = new Uniforms().u32(n).u32(k).u32(d).u32(chunks).u32(1).u32(np);
-      if (prune) {
-        launch(
-          op,
-          K.relocateKernel({ recompute: true, vec4 }),
-          [x, labels, state, c],
-          [mind, part],
-          u,
-          [1, 1, runs],
-        );
-      } else {
-        launch(
-          op,
-          K.relocateKernel({ recompute: false, vec4: false }),
-          [x, labels, state, mind],
-          [part],
-          u,
-          [1, 1, runs],
-        );
-      }
+      sumsLaunch(t);
+      const relocate = K.relocateKernel({ recompute: prune, vec4: prune && vec4, incremental });
       launch(
         op,
-        K.updateKernel({}),
-        [part, state],
+        relocate,
+        prune ? [x, labels, state, c] : [x, labels, state, mind],
+        [...(prune ? [mind] : []), part, ...(incremental ? [acc, partlo] : [])],
+        new Uniforms().u32(n).u32(k).u32(d).u32(chunks).u32(1).u32(np),
+        [1, 1, runs],
+      );
+      launch(
+        op,
+        K.updateKernel({ incremental }),
+        incremental ? [part, state, partlo] : [part, state],
         [c, shift],
         new Uniforms().u32(kd).u32(d).u32(chunks).u32(1),
         runGrid(Math.ceil(kd / 256), runs),
@@ -637,7 +655,7 @@ export class KMeans {
     let recorded = 0, block = 2;
     const recordBlock = () => {
       const m = Math.min(block, this.maxIter - recorded);
-      for (let t = 0; t < m; t++) iteration();
+      for (let t = 0; t < m; t++) iteration(recorded + t);
       recorded += m;
       rt.flush();
     };
@@ -851,6 +869,10 @@ interface Workspace {
   changed: Tensor;
   /** [R, chunks, k, d + 1] partial sums and counts. */
   part: Tensor;
+  /** Running sums: [R, np] cluster each point is summed in, [R, 2np + 4] change list, [R, k, d + 1] compensation terms. */
+  acc: Tensor;
+  chg: Tensor;
+  partlo: Tensor;
   /** Pruning: [R, np] (upper, lower) distance bounds, [R, np + 4] candidate list (count first), [R, k + 3] centre movements. */
   bounds: Tensor;
   list: Tensor;
