@@ -179,6 +179,10 @@ function gatherAWgsl(spec: ConvGemmSpec): string {
   const fold = spec.foldA ? " * act_grad(YA[i], u.alpha)" : "";
   const colA = /* wgsl */ `
 fn colA(k: u32, kEnd: u32) -> vec4i { return colView(colRaw(k), k < kEnd); }`;
+  // The direct variant's K-walk state and its view; dx overrides both.
+  const direct = /* wgsl */ `
+fn colStart(k: u32) -> vec4i { return colRaw(k); }
+fn colAt(c: vec4i, valid: bool) -> vec4i { return colView(c, valid); }`;
   switch (spec.mode) {
     case "fwd":
       // Rows: output positions (n, oh, ow). Columns: taps (ky·DILH, kx·DILW, c).
@@ -194,7 +198,7 @@ fn colRaw(k: u32) -> vec4i {
   let b = divmod(a.x, u.KW);
   return vec4i(i32(b.x * u.DILH), i32(b.y * u.DILW), i32(a.y), 0);
 }
-fn colView(c: vec4i, valid: bool) -> vec4i { return vec4i(c.xyz, select(0, 1, valid)); }${colA}
+fn colView(c: vec4i, valid: bool) -> vec4i { return vec4i(c.xyz, select(0, 1, valid)); }${colA}${direct}
 fn gatherA(r: vec4i, c: vec4i) -> f32 {
   let ih = r.y + c.x;
   let iw = r.z + c.y;
@@ -218,7 +222,7 @@ fn colRaw(k: u32) -> vec4i {
   let b = divmod(a.x, u.HO);
   return vec4i(i32(b.x * u.H * u.W * u.CI), i32(b.y * u.SH) - u.PT, i32(a.y * u.SW) - u.PL, 0);
 }
-fn colView(c: vec4i, valid: bool) -> vec4i { return vec4i(c.xyz, select(0, 1, valid)); }${colA}
+fn colView(c: vec4i, valid: bool) -> vec4i { return vec4i(c.xyz, select(0, 1, valid)); }${colA}${direct}
 fn gatherA(r: vec4i, c: vec4i) -> f32 {
   if (r.w == 0 || c.w == 0) { return 0.0; }
   if (r.w == 2) { return 1.0; }
@@ -254,6 +258,9 @@ fn colView(c: vec4i, valid: bool) -> vec4i {
   let qw = divmod(u32(c.y), u.SW);
   return vec4i(i32(qh.x), i32(qw.x), c.z, select(0, 1, valid) | i32(qh.y << 1u) | i32(qw.y << 16u));
 }${colA}
+// The direct variant walks K in the split form itself (see nextA): no division per step.
+fn colStart(k: u32) -> vec4i { return colView(colRaw(k), true); }
+fn colAt(c: vec4i, valid: bool) -> vec4i { return vec4i(c.xyz, (c.w & ~1) | select(0, 1, valid)); }
 fn gatherA(r: vec4i, c: vec4i) -> f32 {
   if ((r.w & c.w & 1) == 0 || (r.w >> 1u) != (c.w >> 1u)) { return 0.0; }
   let oh = u32(r.y - c.x);
@@ -283,6 +290,36 @@ fn nextA(c: vec4i) -> vec4i {
       r.x += i32(u.H * u.W * u.CI);
     } else { r.y += i32(u.SH); }
   } else { r.z += i32(u.SW); }
+  return r;
+}`;
+  }
+  if (mode === "dx") {
+    // Taps in the split form of colView: (qy, qx, channel, flags with ry, rx);
+    // stepping a tap adds DIL split by the stride, with a carry. The divides
+    // run once per channel wrap.
+    return /* wgsl */ `
+fn nextA(c: vec4i) -> vec4i {
+  var r = c;
+  r.z += 1;
+  if (u32(r.z) == u.CO) {
+    r.z = 0;
+    var ry = (r.w >> 1u) & 32767;
+    var rx = (r.w >> 16u) & 32767;
+    if (r.y * i32(u.SW) + rx == i32((u.KW - 1u) * u.DILW)) {
+      r.y = 0;
+      rx = 0;
+      let d = divmod(u.DILH, u.SH);
+      r.x += i32(d.x);
+      ry += i32(d.y);
+      if (ry >= i32(u.SH)) { ry -= i32(u.SH); r.x += 1; }
+    } else {
+      let d = divmod(u.DILW, u.SW);
+      r.y += i32(d.x);
+      rx += i32(d.y);
+      if (rx >= i32(u.SW)) { rx -= i32(u.SW); r.y += 1; }
+    }
+    r.w = (r.w & 1) | (ry << 1u) | (rx << 16u);
+  }
   return r;
 }`;
   }
@@ -352,21 +389,34 @@ function stageA(bm: number, bk: number, threads: number): { hoist: string; stage
 }
 
 /** Staging of the BK×BN slice of B (k-major). */
-function stageB(spec: ConvGemmSpec): { decl: string; stage: string } {
+function stageB(spec: ConvGemmSpec, bk: number, threads: number): { decl: string; stage: string } {
   if (spec.mode === "dx") {
-    // B(k, n) = W[ky, kx, n, co] with k = (ky, kx, co): threads walk k (contiguous co).
-    return {
-      decl: /* wgsl */ `
-fn loadB(k: u32, n: u32, kEnd: u32) -> f32 {
+    // B(k, n) = W[ky, kx, n, co] with k = (ky, kx, co) = (tap, co): threads
+    // walk k (contiguous co). The k part is split once per slice when every
+    // thread stages a single k lane.
+    const decl = /* wgsl */ `
+fn loadB(q: vec2u, k: u32, n: u32, kEnd: u32) -> f32 {
   if (k >= kEnd || n >= u.NG) { return 0.0; }
-  let a = divmod(k, u.CO);
-  return B[a.x * (u.CI * u.CO) + n * u.CO + a.y];
-}`,
+  return B[q.x * (u.CI * u.CO) + n * u.CO + q.y];
+}`;
+    if (threads % bk === 0) {
+      return {
+        decl,
+        stage: /* wgsl */ `
+    let bkk = t % BK;
+    let bq = divmod(k0 + bkk, u.CO);
+    for (var nn = t / BK; nn < BN; nn += WGT / BK) {
+      Bs[bkk * BS + nn] = loadB(bq, k0 + bkk, n0 + nn, kEnd);
+    }`,
+      };
+    }
+    return {
+      decl,
       stage: /* wgsl */ `
     for (var e = t; e < BN * BK; e += WGT) {
       let kk = e % BK;
       let nn = e / BK;
-      Bs[kk * BS + nn] = loadB(k0 + kk, n0 + nn, kEnd);
+      Bs[kk * BS + nn] = loadB(divmod(k0 + kk, u.CO), k0 + kk, n0 + nn, kEnd);
     }`,
     };
   }
@@ -455,17 +505,17 @@ export const conv2dGemmKernel: (spec: ConvGemmSpec) => Kernel = family(
     const a = direct
       ? {
         hoist: range(t.tm).map((i) => `  let ra${i} = rowA(m0 + t + ${i * t.wgm}u);`).join("\n") +
-          "\n  var cs = colRaw(kBegin);",
+          "\n  var cs = colStart(kBegin);",
         stage: "",
       }
       : stageA(bm, t.bk, threads);
-    const b = stageB(spec);
+    const b = stageB(spec, t.bk, threads);
     const accDecl = range(t.tm).map((i) =>
       "  var " + range(t.tn).map((j) => `c${i}_${j} = 0.0`).join(";\n  var ") + ";"
     ).join("\n");
     const loadsA = direct
       ? [
-        "      let cv = colView(cs, k0 + kk < kEnd);",
+        "      let cv = colAt(cs, k0 + kk < kEnd);",
         ...range(t.tm).map((i) => `      let a${i} = gatherA(ra${i}, cv);`),
       ]
       : range(t.tm).map((i) => `      let a${i} = As[ka + ty + ${i * t.wgm}u];`);
