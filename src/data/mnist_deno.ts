@@ -86,11 +86,15 @@ export async function loadMnist(options: LoadMnistOptions = {}): Promise<ImageDa
       "data/",
       await npmPackageRoot(MNIST_PACKAGE.name, MNIST_PACKAGE.version, "loadMnist", HINT),
     );
-  const [a, b, c, d] = await Promise.all([
+  const reads = await Promise.allSettled([
     readFirst(dir, MNIST_FILES.trainImages),
     readFirst(dir, MNIST_FILES.trainLabels),
     readFirst(dir, MNIST_FILES.testImages),
     readFirst(dir, MNIST_FILES.testLabels),
   ]);
+  // Report the first missing file in a fixed order, not whichever read failed first.
+  const failed = reads.find((r) => r.status === "rejected");
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+  const [a, b, c, d] = reads.map((r) => (r as PromiseFulfilledResult<IdxArray>).value);
   return { train: imageSetFromIdx(a, b, "train"), test: imageSetFromIdx(c, d, "test") };
 }
