@@ -30,16 +30,17 @@
  *   epochs: 1 })` on an f32 tensor (TF.js reads each epoch's loss back, so a
  *   timed epoch ends with its GPU work done; a weight is read once more at
  *   the end to be sure). The DEC step uses a custom `tf.layers.Layer` for the
- *   clustering layer (DEC-keras' ClusteringLayer) and `kld` loss, fitted
- *   without shuffling.
+ *   clustering layer (DEC-keras' ClusteringLayer) and the
+ *   `kullbackLeiblerDivergence` loss, fitted without shuffling.
  *
  * Timing: a 1-step warm-up epoch (pipeline/shader compilation, buffer pools,
  * optimizer slots), a second 1-step epoch to size the timed epochs (about
  * 1.5 s, 0.6 s with `--quick`; at least one step), then 5 repetitions (3
- * for epochs over 3 s, and with `--quick`); the median epoch gives
- * samples/s. The note gives the dispatches and submits of one latent step. Rows
- * `… peak GPU memory` give latent's buffer-pool footprint while training
- * (`lt.memory().peakBytes`, measured from an emptied pool).
+ * for epochs over 3 s, and with `--quick`), `latent` and `latent step`
+ * taking turns (both step the model's one optimizer); the median epoch gives
+ * samples/s. The note gives the dispatches and submits of a 1-step latent
+ * epoch. Rows `… peak GPU memory` give latent's buffer-pool footprint while
+ * training (`lt.memory().peakBytes`, measured from an emptied pool).
  *
  * @module
  */
@@ -61,7 +62,7 @@ interface TrainCase {
   tfjs(tf: Tf): TfTrainer;
 }
 
-/** Runs `epoch(ds)` (a whole epoch) and frees everything on `dispose`. */
+/** latent's ways to train a case, on one model; `dispose` frees everything. */
 interface LatentTrainer {
   /** fit() for one epoch; null when the case has no fit() (DEC step). */
   fit: ((x: lt.data.Dataset) => Promise<void>) | null;
@@ -75,7 +76,7 @@ interface LatentTrainer {
 /** A training step cut into its parts: layers in order, the loss, the update. */
 interface StepParts {
   layers: { name: string; apply(x: lt.Tensor): lt.Tensor }[];
-  /** The loss of the last layer's output for the batch `xb` (rows from `offset`). */
+  /** The loss of the last layer's output `pred` for the input batch `xb`. */
   loss(pred: lt.Tensor, xb: lt.Tensor): lt.Tensor;
   optimizer: lt.optim.Optimizer;
   params: lt.Tensor[];
@@ -106,7 +107,7 @@ function pixels(n: number): Uint8Array {
   return out;
 }
 
-/** A fixed target distribution P [n, k] (rows sum to 1), sharpened like DEC's. */
+/** A fixed target distribution P [n, k]: positive, rows summing to 1. */
 function targets(n: number, k: number): Float32Array {
   const p = new Float32Array(n * k);
   for (let i = 0; i < n; i++) {
@@ -151,7 +152,8 @@ function latentAutoencoder(
 ): LatentTrainer {
   const model = lt.nn.sequential(layers(), { inputShape });
   model.compile({ optimizer: lt.optim.adam(1e-3), loss });
-  const raw = lt.optim.adam(1e-3);
+  // The bare loop steps fit()'s own optimizer: one set of Adam moments, as a user has.
+  const raw = model.compiled("bench").optimizer;
   const lossFn = loss === "mse" ? lt.meanSquaredError : lt.binaryCrossentropy;
   const params = model.trainableWeights();
   return {
@@ -173,10 +175,7 @@ function latentAutoencoder(
       optimizer: raw,
       params,
     },
-    dispose: () => {
-      model.dispose();
-      raw.dispose();
-    },
+    dispose: () => model.dispose(),
   };
 }
 
@@ -504,32 +503,45 @@ function median(xs: number[]): number {
 }
 
 /**
- * Times epochs: a 1-step epoch to compile, a second to size the timed
- * epochs (about `targetMs`, at least one step), then repetitions; the median
- * epoch gives samples/s. Implementations that take seconds per step get
- * 3 repetitions, with the sizing epoch counted as the first when it already
- * has the chosen size.
+ * Times epochs of one or more implementations: for each, a 1-step epoch to
+ * compile and a second to size the timed epochs (about `targetMs`, at least
+ * one step, from the first implementation's); then repetitions, taking turns
+ * when there are several (so a shared CPU's load drifts hit them alike); the
+ * median epoch gives samples/s. Implementations that take seconds per step
+ * get 3 repetitions, with a single one's sizing epoch counted as the first
+ * when it already has the chosen size.
  */
-async function timeEpochs(ctx: BenchContext, fallback: boolean, e: Epochs): Promise<EpochTiming> {
+async function timeEpochs(
+  ctx: BenchContext,
+  fallback: boolean,
+  es: Epochs[],
+): Promise<EpochTiming[]> {
   const targetMs = ctx.quick ? 600 : 1500;
   const maxSteps = fallback ? (ctx.quick ? 4 : 16) : (ctx.quick ? 64 : 256);
   const wantReps = ctx.quick ? 3 : 5;
-  await e.prepare(1);
-  await e.epoch(1);
-  let t = performance.now();
-  await e.epoch(1);
-  const one = performance.now() - t;
+  let one = Infinity;
+  for (const e of es) {
+    await e.prepare(1);
+    await e.epoch(1);
+    const t = performance.now();
+    await e.epoch(1);
+    if (one === Infinity) one = performance.now() - t;
+  }
   const steps = Math.max(1, Math.min(maxSteps, Math.round(targetMs / one)));
   const reps = one * steps > 3000 ? 3 : wantReps;
-  const times = steps === 1 ? [one] : [];
-  await e.prepare(steps);
-  while (times.length < reps) {
-    t = performance.now();
-    await e.epoch(steps);
-    times.push(performance.now() - t);
+  const times: number[][] = es.map(() => (steps === 1 && es.length === 1 ? [one] : []));
+  for (const e of es) await e.prepare(steps);
+  for (let r = times[0].length; r < reps; r++) {
+    for (const [i, e] of es.entries()) {
+      const t = performance.now();
+      await e.epoch(steps);
+      times[i].push(performance.now() - t);
+    }
   }
-  const ms = median(times);
-  return { rate: (steps * TRAIN_BATCH) / (ms / 1000), msPerStep: ms / steps, steps, reps };
+  return times.map((ts) => {
+    const ms = median(ts);
+    return { rate: (steps * TRAIN_BATCH) / (ms / 1000), msPerStep: ms / steps, steps, reps };
+  });
 }
 
 /** Datasets of 1, 2, … steps of u8 samples. */
@@ -597,15 +609,16 @@ export const trainBench: BenchModule = {
         const steps: Epochs = { prepare, epoch: (s) => trainer.steps(data.get(s)) };
         if (trainer.fit) {
           const fit = trainer.fit;
-          set(
-            "latent",
-            await timeEpochs(ctx, fallback, { prepare, epoch: (s) => fit(data.get(s)) }),
-          );
+          const [f, b] = await timeEpochs(ctx, fallback, [
+            { prepare, epoch: (s) => fit(data.get(s)) },
+            steps,
+          ]);
+          set("latent", f);
+          set("latent step", b);
           peak = rt.pool.peakBytes;
           notes.push(`latent fit(): ${await countPerStep(() => fit(data.get(1)))}`);
-          set("latent step", await timeEpochs(ctx, fallback, steps));
         } else {
-          const t = await timeEpochs(ctx, fallback, steps);
+          const [t] = await timeEpochs(ctx, fallback, [steps]);
           set("latent", t);
           set("latent step", t);
           peak = rt.pool.peakBytes;
@@ -629,10 +642,10 @@ export const trainBench: BenchModule = {
           let tr: TfTrainer | null = null;
           try {
             const trainer = tr = c.tfjs(tf);
-            t = await timeEpochs(ctx, fallback, {
+            [t] = await timeEpochs(ctx, fallback, [{
               prepare: (s) => trainer.prepare(s * TRAIN_BATCH),
               epoch: (s) => trainer.fit(s * TRAIN_BATCH),
-            });
+            }]);
           } catch (e) {
             notes.push(`${impl} failed: ${(e as Error).message.split("\n")[0]}`);
           } finally {

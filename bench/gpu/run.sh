@@ -21,8 +21,8 @@
 #     run(carry: [".gl", ".deno-bin", ".gpu-carry"], timeout_s: 600,
 #         command: "bash bench/gpu/run.sh --seeds 1 torch dec")
 #     run(… same carry …, command: "bash bench/gpu/run.sh --seeds 2,3 dec")   # and so on
-# Expected (unmeasured; lavapipe is no guide): the bench 5-8 min (TF.js wasm
-# rows run on the CPU), PyTorch ~1 min, each full-MNIST seed a few minutes
+# Expected (unmeasured; lavapipe is no guide): the bench (--quick) 4-6 min
+# (TF.js-wasm cells run on the CPU), PyTorch ~1 min, each full-MNIST seed a few minutes
 # (82 200 pretraining steps + up to 20 000 DEC and IDEC steps each): read
 # the first seed's stage times in run.log to size the next calls. A session
 # has 30 min of device time: the bench plus 2-3 seeds fit, not 5.
@@ -36,9 +36,10 @@
 #                  study with a few epochs, a few PyTorch steps (any adapter)
 #   --seeds LIST   seeds of the DEC study (default 1,2,3,4,5)
 #   PART...        any of bench, torch, dec (default: all three, in that order)
-# Environment: OUT (default ./out/gpu), RUN_LIMIT_S (590), BENCH_ARGS (extra
-# arguments for bench/main.ts), DENO (a deno binary to use instead of the
-# carried one).
+# Environment: OUT (default ./out/gpu), RUN_LIMIT_S (590), BENCH_ARGS
+# (arguments for bench/main.ts; default --quick, so the whole bench fits one
+# call; BENCH_ARGS= for full repetitions), DENO (a deno binary to use instead
+# of the carried one).
 #
 # Offline: Deno runs with --cached-only and a fresh DENO_DIR; npm packages
 # come from node_modules unpacked from .gpu-carry/npm.tar.xz (nothing is
@@ -141,10 +142,11 @@ fi
 # ------------------------------------------------------------------ parts
 status=0
 part_bench() {
-  local args=()
-  if [ $TINY -eq 1 ]; then args=(--quick --filter "/256x2000x10 A·B|deep AE/"); fi
+  # --quick by default: 3 repetitions fit the whole bench into one call (the TF.js-wasm cells
+  # run on the CPU and take most of it); BENCH_ARGS= (empty) runs the full repetitions.
   # shellcheck disable=SC2206
-  args+=(${BENCH_ARGS:-})
+  local args=(${BENCH_ARGS---quick})
+  if [ $TINY -eq 1 ]; then args=(--quick --filter "/256x2000x10 A·B|deep AE/"); fi
   say "bench: deno run -A bench/main.ts ${args[*]}"
   timeout -s INT "$(left)" "${RUN[@]}" bench/main.ts "${args[@]}" > "$OUT/bench.md" || status=1
   cat "$OUT/bench.md"
