@@ -261,6 +261,54 @@ export function assignSpec(k: number, d: number): K.AssignSpec {
   return onGpu() ? pairTiles(k, d, true) : K.directAssignSpec(k, d);
 }
 
+/** A list of all n rows for list-driven assignment kernels: count, 3 unused words, 0..n−1. */
+function allRows(n: number): Tensor {
+  const rows = new Uint32Array(n + 4);
+  rows[0] = n;
+  for (let i = 0; i < n; i++) rows[i + 4] = i;
+  return tensor(rows, [n + 4]);
+}
+
+/**
+ * Records one assignment of every run: the staged kernel over all rows, or a
+ * list-driven one over `rows` (with `stride` words between runs' lists, 0
+ * for one list shared by all runs), which also refreshes `bounds`.
+ */
+function assignLaunch(
+  op: string,
+  spec: K.AssignSpec,
+  x: Tensor,
+  c: Tensor,
+  state: Tensor,
+  out: { labels: Tensor; mind: Tensor; changed: Tensor; bounds: Tensor | null },
+  rows: Tensor | null,
+  stride: number,
+  runs: number,
+  u: { n: number; k: number; d: number; gate: number; np: number },
+): void {
+  const uniforms = new Uniforms().u32(u.n).u32(u.k).u32(u.d).u32(u.gate).u32(u.np).u32(stride);
+  const grid = runGrid(Math.ceil(u.n / K.assignRowsPerGroup(spec)), runs);
+  if (spec.list) {
+    launch(
+      op,
+      K.assignKernel(spec),
+      [x, c, state, rows!],
+      [out.labels, out.mind, out.changed, out.bounds!],
+      uniforms,
+      grid,
+    );
+  } else {
+    launch(
+      op,
+      K.assignKernel(spec),
+      [x, c, state],
+      [out.labels, out.mind, out.changed],
+      uniforms,
+      grid,
+    );
+  }
+}
+
 /**
  * Workgroup grid for `groups` workgroups per run and `runs` runs: (x, y, runs),
  * x·y ≥ groups with x within the per-dimension limit. Kernels index their
@@ -314,7 +362,9 @@ export const kmeansOverrides: KMeansOverrides = {
 
 function onGpu(): boolean {
   const o = kmeansOverrides.adapter;
-  return o ? o === "gpu" : adapterKind(runtime().info) === "gpu";
+  // SwiftShader gets the GPU configuration: its compiler stalls on the CPU
+  // kernels (register-tiled, pruned) that suit lavapipe.
+  return o ? o === "gpu" : adapterKind(runtime().info) !== "lavapipe";
 }
 
 /** GPU time one block of recorded iterations aims at, between state reads. */
@@ -463,6 +513,8 @@ export class KMeans {
         mind: own(empty([batch * np], "f32", op)),
         changed: own(empty([batch * np], "u32", op)),
         part: own(empty([batch * chunks * k * (d + 1)], "f32", op)),
+        // Every row, for list-driven assignments that scan all points (CPU adapters).
+        all: !onGpu() || kmeansOverrides.prune ? own(allRows(n)) : null,
         acc: own(empty([batch * np], "i32", op)),
         chg: own(empty([batch * (2 * np + 4)], "u32", op)),
         partlo: own(empty([batch * k * (d + 1)], "f32", op)),
@@ -522,6 +574,7 @@ export class KMeans {
     // (CPU adapters); its per-iteration inertia is inexact, so not with history.
     const prune = kmeansOverrides.prune ?? (!onGpu() && !history);
     const spec = prune ? K.directAssignSpec(k, d) : assignSpec(k, d);
+    const all = w.all;
     const vec4 = spec.vec4 ?? false;
     if (prune) fillInPlace(list, 0);
     // Running sums (CPU adapters, one chunk): after the first iteration only
@@ -531,7 +584,6 @@ export class KMeans {
       fillInPlace(acc, -1);
       fillInPlace(partlo, 0);
     }
-    const assignGrid = runGrid(Math.ceil(n / K.assignRowsPerGroup(spec)), runs);
     const tj = Math.ceil(k / Math.ceil(k / 16));
     const chunk = Math.ceil(n / chunks / 4) * 4;
     // Runs not known to be done (from the last state read): the column sums
@@ -578,7 +630,8 @@ export class KMeans {
         );
       } else launch(op, K.sumsKernel({ tj, g }), [x, labels, state], [part], u, grid);
     };
-    const gated = () => new Uniforms().u32(n).u32(k).u32(d).u32(1).u32(np);
+    const outs = { labels, mind, changed, bounds };
+    const dims = { n, k, d, np };
     const iteration = (t: number) => {
       if (prune) {
         launch(
@@ -586,27 +639,11 @@ export class KMeans {
           K.pruneKernel({}),
           [state, cs, labels],
           [changed, bounds, list],
-          gated(),
+          new Uniforms().u32(n).u32(k).u32(d).u32(1).u32(np),
           runGrid(Math.ceil(n / 64), runs),
         );
-        launch(
-          op,
-          K.assignKernel({ ...spec, prune: true }),
-          [x, c, state, list],
-          [labels, mind, changed, bounds],
-          gated(),
-          assignGrid,
-        );
-      } else {
-        launch(
-          op,
-          K.assignKernel(spec),
-          [x, c, state],
-          [labels, mind, changed],
-          gated(),
-          assignGrid,
-        );
-      }
+        assignLaunch(op, spec, x, c, state, outs, list, np + 4, runs, { ...dims, gate: 1 });
+      } else assignLaunch(op, spec, x, c, state, outs, all, 0, runs, { ...dims, gate: 1 });
       sumsLaunch(t);
       const relocate = K.relocateKernel({ recompute: prune, vec4: prune && vec4, incremental });
       launch(
@@ -683,14 +720,7 @@ export class KMeans {
       pendingAt = recorded;
     }
     // Labels and inertia consistent with the final centres (scikit-learn's closing E-step).
-    launch(
-      op,
-      K.assignKernel(spec),
-      [x, c, state],
-      [labels, mind, changed],
-      new Uniforms().u32(n).u32(k).u32(d).u32(0).u32(np),
-      assignGrid,
-    );
+    assignLaunch(op, spec, x, c, state, outs, all, 0, runs, { ...dims, gate: 0 });
     launch(
       op,
       K.statsKernel({}),
@@ -828,17 +858,16 @@ export class KMeans {
     const changed = empty([n], "u32", op);
     const state = empty([K.KMEANS_STATE_SIZE], "f32", op);
     const spec = assignSpec(this.k, d);
-    launch(
-      op,
-      K.assignKernel(spec),
-      [x, this.centers, state],
-      [labels, mind, changed],
-      new Uniforms().u32(n).u32(this.k).u32(d).u32(0).u32(n),
-      runGrid(Math.ceil(n / K.assignRowsPerGroup(spec)), 1),
-    );
-    mind.dispose();
-    changed.dispose();
-    state.dispose();
+    const all = spec.list ? allRows(n) : null;
+    const bounds = spec.list ? empty([2 * n], "f32", op) : null;
+    assignLaunch(op, spec, x, this.centers, state, { labels, mind, changed, bounds }, all, 0, 1, {
+      n,
+      k: this.k,
+      d,
+      gate: 0,
+      np: n,
+    });
+    for (const t of [mind, changed, state, all, bounds]) t?.dispose();
     return labels;
   }
 
@@ -869,6 +898,8 @@ interface Workspace {
   changed: Tensor;
   /** [R, chunks, k, d + 1] partial sums and counts. */
   part: Tensor;
+  /** [np + 4] list of all rows (count n first), or null where the staged assignment runs. */
+  all: Tensor | null;
   /** Running sums: [R, np] cluster each point is summed in, [R, 2np + 4] change list, [R, k, d + 1] compensation terms. */
   acc: Tensor;
   chg: Tensor;
