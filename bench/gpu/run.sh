@@ -79,7 +79,7 @@ say "parts: ${PARTS[*]}; tiny=$TINY; out=$OUT; $(date -u +%FT%TZ); $(uname -m) $
 # (never over a system's own; --tiny never touches /).
 PATH=$PATH:/usr/sbin:/sbin
 have_vulkan() {
-  if command -v ldconfig >/dev/null; then ldconfig -p | grep -q 'libvulkan\.so\.1'; else
+  if command -v ldconfig >/dev/null; then ldconfig -p | grep 'libvulkan\.so\.1' >/dev/null; else
     ls /usr/lib/*/libvulkan.so.1 /usr/lib64/libvulkan.so.1 /usr/lib/libvulkan.so.1 >/dev/null 2>&1
   fi
 }
