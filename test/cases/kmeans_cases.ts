@@ -279,7 +279,7 @@ test("kmeans matches a float64 Lloyd from the same initial centres", async () =>
     }
     xt.dispose();
   }
-});
+}, { browser: false }); // forces the CPU-adapter kernels, whose compile stalls SwiftShader
 
 test("kmeans relocates an empty cluster to the farthest point, as scikit-learn", async () => {
   await lt.init();
@@ -350,7 +350,7 @@ test("kmeans with Hamerly's pruning gives exactly the unpruned result", async ()
     assertEquals(pruned.nIter, plain.nIter, `${tag}: iterations`);
     xt.dispose();
   }
-});
+}, { browser: false }); // forces the CPU-adapter kernels, whose compile stalls SwiftShader
 
 test("kmeans handles k = 1 and n = k", async () => {
   await lt.init();
@@ -613,4 +613,4 @@ test("kmeans assignment: staged, direct and register-tiled variants over several
     }
     for (const t of [xt, ct, state]) t.dispose();
   }
-});
+}, { browser: false }); // forces the CPU-adapter kernels, whose compile stalls SwiftShader
