@@ -78,12 +78,15 @@ export interface AssignSpec {
   /** Direct variant: read X and C as vec4 (d a multiple of 4). */
   vec4?: boolean;
   /**
-   * Direct variant: scan only the points of the run's candidate list (from
-   * {@link pruneKernel}) and also store their bounds (distances to the
-   * nearest and second-nearest centre). Extra bindings: LIST after STATE,
-   * BOUNDS last.
+   * Direct variant: take the rows from a list — the run's candidate list
+   * from {@link pruneKernel}, or a list of all rows shared by the runs — and
+   * also store their bounds (distances to the nearest and second-nearest
+   * centre). Extra bindings: LIST after STATE, BOUNDS last; extra uniform
+   * `ls`, the list's stride between runs (0: shared). Several rows per
+   * thread need a list: with rows computed from the thread index,
+   * SwiftShader's compiler spends minutes on the kernel (seen with 4 rows).
    */
-  prune?: boolean;
+  list?: boolean;
 }
 
 /** Threads per workgroup of the assignment kernels. */
@@ -94,7 +97,7 @@ export function assignRowsPerGroup(spec: AssignSpec): number {
   return ASSIGN_WG * (spec.stage ? 1 : spec.rows ?? 1);
 }
 
-/** Register tile of the direct assignment on CPU adapters (lavapipe measurements). */
+/** Register tile of the direct assignment on CPU adapters (lavapipe measurements), rows from a list. */
 export function directAssignSpec(k: number, d: number): AssignSpec {
   // ≤ 10 centres × 4 rows of accumulators: 4×10 vec4 tiles ran at ~4.5x the
   // one-row scalar core on MNIST shapes (n = 2048, d = 784, k = 10); more
@@ -106,6 +109,7 @@ export function directAssignSpec(k: number, d: number): AssignSpec {
     stage: false,
     rows: 4,
     vec4: d % 4 === 0,
+    list: true,
   };
 }
 
@@ -130,7 +134,8 @@ struct U { n: u32, k: u32, d: u32, gate: u32, np: u32 }
  * adapters): each thread keeps `rows` × `tj` accumulators and reads X and C
  * straight from storage (as vec4 when d % 4 = 0), so every loaded value
  * feeds several multiply-adds — lavapipe runs a lane-varying load as eight
- * scalar loads, and the register tile is what amortises them.
+ * scalar loads, and the register tile is what amortises them. Several rows
+ * per thread come from a row list (`list`; see {@link AssignSpec}).
  */
 export const assignKernel: (spec: AssignSpec) => Kernel = family(
   "kmeans_assign",
@@ -165,7 +170,10 @@ ${
 }
 
 function directAssign(spec: AssignSpec): Kernel {
-  const rm = spec.rows ?? 1, tj = spec.tj, v4 = spec.vec4 ?? false, list = spec.prune ?? false;
+  const rm = spec.rows ?? 1, tj = spec.tj, v4 = spec.vec4 ?? false, list = spec.list ?? false;
+  if (rm > 1 && !list) {
+    throw new Error(`kmeans_assign: ${rm} rows per thread need a row list (spec.list)`);
+  }
   const rs = Array.from({ length: rm }, (_, r) => r);
   const js = Array.from({ length: tj }, (_, j) => j);
   const T = v4 ? "vec4f" : "f32";
@@ -175,11 +183,10 @@ function directAssign(spec: AssignSpec): Kernel {
     v4
       ? `{ let q = a${r} - c${j}; acc${r}_${j} = fma(q.x, q.x, fma(q.y, q.y, fma(q.z, q.z, fma(q.w, q.w, acc${r}_${j})))); }`
       : `{ let q = a${r} - c${j}; acc${r}_${j} = fma(q, q, acc${r}_${j}); }`;
-  // Which rows a thread takes: a run of `rows` rows of X, or (pruned) the
-  // next `rows` entries of its run's candidate list.
+  // Which rows a thread takes: one row of X, or the next `rows` entries of a row list.
   const rowsOf = list
     ? /* wgsl */ `
-  let lb = run * (u.np + 4u);
+  let lb = run * u.ls;
   let count = LIST[lb];
   let p0 = ((wid.y * nwg.x + wid.x) * ${ASSIGN_WG}u + lid) * ${rm}u;
   if (p0 >= count || (${GATE_DIRECT})) { return; }
@@ -187,11 +194,9 @@ function directAssign(spec: AssignSpec): Kernel {
   ${rs.map((r) => `let i${r} = LIST[lb + 4u + min(p0 + ${r}u, count - 1u)];`).join(" ")}
   ${rs.map((r) => `let ok${r} = p0 + ${r}u < count;`).join(" ")}`
     : /* wgsl */ `
-  let i0 = ((wid.y * nwg.x + wid.x) * ${ASSIGN_WG}u + lid) * ${rm}u;
+  let i0 = (wid.y * nwg.x + wid.x) * ${ASSIGN_WG}u + lid;
   if (i0 >= u.n || (${GATE_DIRECT})) { return; }
-  // Rows past n are clamped to row n − 1 (computed, never stored).
-  ${rs.slice(1).map((r) => `let i${r} = min(i0 + ${r}u, u.n - 1u);`).join(" ")}
-  ${rs.map((r) => `let ok${r} = i0 + ${r}u < u.n;`).join(" ")}`;
+  let ok0 = true;`;
   const better = (r: number, j: number) =>
     list
       ? `if (${j}u < jn) {
@@ -207,7 +212,7 @@ function directAssign(spec: AssignSpec): Kernel {
 ${
       list
         ? /* wgsl */ `
-struct U { n: u32, k: u32, d: u32, gate: u32, np: u32 }
+struct U { n: u32, k: u32, d: u32, gate: u32, np: u32, ls: u32 }
 @group(0) @binding(2) var<storage, read> STATE: array<f32>;
 @group(0) @binding(3) var<storage, read> LIST: array<u32>;
 @group(0) @binding(4) var<storage, read_write> LABELS: array<i32>;
@@ -271,7 +276,7 @@ const PRUNE_EPS = "1e-4";
  * the last centre shifts (u += δ_a, l −= max_{j≠a} δ_j), the label cannot
  * change if u < l. Points that fail (and every point of the first
  * iteration, label −1) are appended to the run's candidate list for the full
- * scan ({@link assignKernel} with `prune`), which also renews their bounds.
+ * scan ({@link assignKernel} with `list`), which also renews their bounds.
  * (Hamerly's tightening of u by one exact distance before the full scan does
  * not pay on lavapipe: one distance costs over half a tiled full scan.)
  * The order of the list depends on the atomics, the result of each point

@@ -279,7 +279,7 @@ test("kmeans matches a float64 Lloyd from the same initial centres", async () =>
     }
     xt.dispose();
   }
-}, { browser: false }); // forces the CPU-adapter kernels, whose compile stalls SwiftShader
+});
 
 test("kmeans relocates an empty cluster to the farthest point, as scikit-learn", async () => {
   await lt.init();
@@ -350,7 +350,7 @@ test("kmeans with Hamerly's pruning gives exactly the unpruned result", async ()
     assertEquals(pruned.nIter, plain.nIter, `${tag}: iterations`);
     xt.dispose();
   }
-}, { browser: false }); // forces the CPU-adapter kernels, whose compile stalls SwiftShader
+});
 
 test("kmeans handles k = 1 and n = k", async () => {
   await lt.init();
@@ -574,43 +574,64 @@ test("kmeans assignment: staged, direct and register-tiled variants over several
     const xt = lt.tensor(x, [n, d]), ct = lt.tensor(c, [runs, k, d]);
     // Run 1 is done: the gate must leave its labels alone.
     const state = lt.tensor(new Float32Array(runs * 8).map((_, e) => (e === 8 ? 1 : 0)));
+    // The tiled variant's row lists: every point for run 0, the odd ones (last first) for run 2.
+    const lists = new Uint32Array(runs * (np + 4));
+    const odd = [...Array(n).keys()].filter((i) => i % 2 === 1).reverse();
+    lists[0] = n;
+    for (let i = 0; i < n; i++) lists[4 + i] = i;
+    lists[2 * (np + 4)] = odd.length;
+    odd.forEach((i, m) => (lists[2 * (np + 4) + 4 + m] = i));
+    const listed = (r: number, i: number) => !(r === 2 && i % 2 === 0);
+    const listT = lt.tensor(lists);
     for (const [name, spec] of specs) {
       const tag = `seed ${rng.seed} ${name} ${n}x${k}x${d}`;
       const labels = lt.full([runs * np], -1, "i32");
       const mind = lt.full([runs * np], -7), changed = lt.full([runs * np], 7, "u32");
-      launch(
-        "t",
-        assignKernel(spec),
-        [xt, ct, state],
-        [labels, mind, changed],
-        new Uniforms().u32(n).u32(k).u32(d).u32(1).u32(np),
-        [Math.ceil(n / assignRowsPerGroup(spec)), 1, runs],
+      const bounds = lt.full([runs * np * 2], -7);
+      const u = new Uniforms().u32(n).u32(k).u32(d).u32(1).u32(np).u32(np + 4);
+      const grid: [number, number, number] = [Math.ceil(n / assignRowsPerGroup(spec)), 1, runs];
+      if (spec.list) {
+        launch(
+          "t",
+          assignKernel(spec),
+          [xt, ct, state, listT],
+          [labels, mind, changed, bounds],
+          u,
+          grid,
+        );
+      } else launch("t", assignKernel(spec), [xt, ct, state], [labels, mind, changed], u, grid);
+      const [lab, mi, ch, bo] = await Promise.all(
+        [labels, mind, changed, bounds].map((t) => t.toArray()),
       );
-      const [lab, mi, ch] = await Promise.all([
-        labels.toArray(),
-        mind.toArray(),
-        changed.toArray(),
-      ]);
       for (let r = 0; r < runs; r++) {
         for (let i = 0; i < np; i++) {
           const o = r * np + i;
-          if (r === 1 || i >= n) {
+          if (r === 1 || i >= n || (spec.list && !listed(r, i))) {
             assert(
               lab[o] === -1 && mi[o] === -7 && ch[o] === 7,
               `${tag}: run ${r} point ${i} written`,
             );
             continue;
           }
-          let best = Infinity;
-          for (let j = 0; j < k; j++) best = Math.min(best, sqDist(x, i, c, r * k + j, d));
+          const ds = [...Array(k).keys()].map((j) => sqDist(x, i, c, r * k + j, d)).sort((a, b) =>
+            a - b
+          );
           const got = sqDist(x, i, c, r * k + lab[o], d);
-          assert(got - best <= 1e-5 * (1 + best), `${tag}: run ${r} point ${i} label ${lab[o]}`);
+          assert(got - ds[0] <= 1e-5 * (1 + ds[0]), `${tag}: run ${r} point ${i} label ${lab[o]}`);
           assertClose([mi[o]], [got], { rtol: 1e-5, atol: 1e-5, label: `${tag}: distance` });
           assertEquals(ch[o], 1, `${tag}: every label changed from -1`);
+          if (spec.list) {
+            const second = k > 1 ? Math.sqrt(ds[1]) : Math.sqrt(3.4e38);
+            assertClose([bo[2 * o], bo[2 * o + 1]], [Math.sqrt(got), second], {
+              rtol: 1e-5,
+              atol: 1e-5,
+              label: `${tag}: bounds`,
+            });
+          }
         }
       }
-      for (const t of [labels, mind, changed]) t.dispose();
+      for (const t of [labels, mind, changed, bounds]) t.dispose();
     }
-    for (const t of [xt, ct, state]) t.dispose();
+    for (const t of [xt, ct, state, listT]) t.dispose();
   }
-}, { browser: false }); // forces the CPU-adapter kernels, whose compile stalls SwiftShader
+});
