@@ -15,48 +15,11 @@
  * @module
  */
 
-const M0 = 0xd2511f53;
-const M1 = 0xcd9e8d57;
-const W0 = 0x9e3779b9;
-const W1 = 0xbb67ae85;
+import { philox4x32 } from "../ops/random.ts";
+
+export { philox4x32 };
+
 const TWO_32 = 4294967296;
-
-/** High 32 bits of the 64-bit product of two u32 (JS numbers hold only 53 exact bits). */
-function mulhi(a: number, b: number): number {
-  const a0 = a & 0xffff, a1 = a >>> 16, b0 = b & 0xffff, b1 = b >>> 16;
-  const p00 = a0 * b0, p01 = a0 * b1, p10 = a1 * b0, p11 = a1 * b1;
-  const mid = (p00 >>> 16) + (p01 & 0xffff) + (p10 & 0xffff);
-  return (p11 + (p01 >>> 16) + (p10 >>> 16) + Math.floor(mid / 65536)) >>> 0;
-}
-
-/**
- * One Philox4x32-10 block: four u32 outputs from a 128-bit counter and a
- * 64-bit key. Matches the Random123 known-answer vectors.
- *
- * @example
- * ```ts
- * const out = philox4x32([0, 0, 0, 0], [0, 0]);
- * // out is [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]
- * ```
- */
-export function philox4x32(
-  counter: readonly [number, number, number, number],
-  key: readonly [number, number],
-): [number, number, number, number] {
-  let c0 = counter[0] >>> 0, c1 = counter[1] >>> 0, c2 = counter[2] >>> 0, c3 = counter[3] >>> 0;
-  let k0 = key[0] >>> 0, k1 = key[1] >>> 0;
-  for (let round = 0; round < 10; round++) {
-    const hi0 = mulhi(M0, c0), lo0 = Math.imul(M0, c0) >>> 0;
-    const hi1 = mulhi(M1, c2), lo1 = Math.imul(M1, c2) >>> 0;
-    c0 = (hi1 ^ c1 ^ k0) >>> 0;
-    c1 = lo1;
-    c2 = (hi0 ^ c3 ^ k1) >>> 0;
-    c3 = lo0;
-    k0 = (k0 + W0) >>> 0;
-    k1 = (k1 + W1) >>> 0;
-  }
-  return [c0, c1, c2, c3];
-}
 
 function checkSeed(what: string, v: number): void {
   if (!Number.isSafeInteger(v) || v < 0) {

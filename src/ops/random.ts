@@ -18,7 +18,14 @@ import { launch, Uniforms } from "./kernel_call.ts";
 
 const TWO_32 = 4294967296;
 
-// Philox4x32-10 on the host, for sub-seed derivation only (the GPU draws the data).
+// Philox4x32-10 on the host: sub-seed derivation here, and the host data
+// generator of src/data/prng.ts (the GPU draws tensors with the same function).
+const M0 = 0xd2511f53;
+const M1 = 0xcd9e8d57;
+const W0 = 0x9e3779b9;
+const W1 = 0xbb67ae85;
+
+/** High 32 bits of the 64-bit product of two u32 (JS numbers hold only 53 exact bits). */
 function mulhi(a: number, b: number): number {
   const a0 = a & 0xffff, a1 = a >>> 16, b0 = b & 0xffff, b1 = b >>> 16;
   const p00 = a0 * b0, p01 = a0 * b1, p10 = a1 * b0, p11 = a1 * b1;
@@ -26,15 +33,31 @@ function mulhi(a: number, b: number): number {
   return (p11 + (p01 >>> 16) + (p10 >>> 16) + Math.floor(mid / 65536)) >>> 0;
 }
 
-function philox(c: number[], key: [number, number]): number[] {
-  let [c0, c1, c2, c3] = c.map((v) => v >>> 0);
-  let [k0, k1] = key;
+/**
+ * One Philox4x32-10 block: four u32 outputs from a 128-bit counter and a
+ * 64-bit key. Matches the Random123 known-answer vectors.
+ *
+ * @example
+ * ```ts
+ * const out = philox4x32([0, 0, 0, 0], [0, 0]);
+ * // out is [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]
+ * ```
+ */
+export function philox4x32(
+  counter: readonly [number, number, number, number],
+  key: readonly [number, number],
+): [number, number, number, number] {
+  let c0 = counter[0] >>> 0, c1 = counter[1] >>> 0, c2 = counter[2] >>> 0, c3 = counter[3] >>> 0;
+  let k0 = key[0] >>> 0, k1 = key[1] >>> 0;
   for (let round = 0; round < 10; round++) {
-    const hi0 = mulhi(0xd2511f53, c0), lo0 = Math.imul(0xd2511f53, c0) >>> 0;
-    const hi1 = mulhi(0xcd9e8d57, c2), lo1 = Math.imul(0xcd9e8d57, c2) >>> 0;
-    [c0, c1, c2, c3] = [(hi1 ^ c1 ^ k0) >>> 0, lo1, (hi0 ^ c3 ^ k1) >>> 0, lo0];
-    k0 = (k0 + 0x9e3779b9) >>> 0;
-    k1 = (k1 + 0xbb67ae85) >>> 0;
+    const hi0 = mulhi(M0, c0), lo0 = Math.imul(M0, c0) >>> 0;
+    const hi1 = mulhi(M1, c2), lo1 = Math.imul(M1, c2) >>> 0;
+    c0 = (hi1 ^ c1 ^ k0) >>> 0;
+    c1 = lo1;
+    c2 = (hi0 ^ c3 ^ k1) >>> 0;
+    c3 = lo0;
+    k0 = (k0 + W0) >>> 0;
+    k1 = (k1 + W1) >>> 0;
   }
   return [c0, c1, c2, c3];
 }
@@ -97,7 +120,7 @@ export class RandomStream {
    */
   next(): number {
     const n = this.#count++;
-    const [lo, hi] = philox(
+    const [lo, hi] = philox4x32(
       [n % TWO_32, Math.floor(n / TWO_32), 0, SUBSEED_TAG],
       splitSeed(this.seed),
     );
