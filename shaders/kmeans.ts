@@ -16,10 +16,12 @@
  * `kmeans_sums` (per-cluster column sums and counts over chunks of points) →
  * `kmeans_relocate` (empty clusters) → `kmeans_update` (adds the chunks, new
  * centres, per-element shift²) → `kmeans_stats` (inertia, #changed, Σ shift²,
- * convergence test). With Hamerly's pruning (CPU adapters) the assignment is
- * `kmeans_prune` (bounds test, candidate list) → `kmeans_assign` over the
- * list, and `kmeans_centre_stats` (centre movements) follows the update:
- * seven dispatches. A run's state (layout {@link KMEANS_STATE}) lives on the
+ * convergence test). On CPU adapters the assignment is `kmeans_prune`
+ * (Hamerly's bounds test, candidate list) → `kmeans_assign` over the list,
+ * the sums after the first iteration are `kmeans_changes` (ordered list of
+ * the points that changed cluster) → `kmeans_delta` (running sums), and
+ * `kmeans_centre_stats` (centre movements) follows the update: eight
+ * dispatches, far less work. A run's state (layout {@link KMEANS_STATE}) lives on the
  * GPU; once it says "done", every gated kernel returns at once for that run,
  * so the host may record many iterations ahead and read the states only now
  * and then.

@@ -19,22 +19,27 @@
  *   a search of the running sum, candidate potentials, the arg-min) runs on
  *   the GPU, so seeding needs no readback at all (4 dispatches per centre for
  *   all runs).
- * - **Lloyd iterations** (5 dispatches): a fused nearest-centre kernel
- *   (register-tiled on CPU adapters), per-cluster column sums and counts
- *   without atomics (hence bit-reproducible; several runs per thread share
- *   each load of x), empty clusters relocated to the farthest points as
- *   scikit-learn does, then the new centres, the centre shift and the
- *   inertia. On CPU adapters, where every distance is expensive, Hamerly's
- *   bounds (an upper bound to the own centre, a lower bound to the others,
- *   moved by the centre shifts) skip the scan of points whose label cannot
- *   change — same labels, centres and iterations as the full scan, but the
- *   per-iteration inertia is then only exact at the end, so a fit asking
- *   for the inertia history scans every point. Convergence follows scikit-learn: stop when no
- *   label changes, or when Σ‖c_new − c_old‖² ≤ tol · mean(var(x, axis=0)),
- *   or after `maxIter` iterations. Iterations are recorded in blocks sized
- *   to the measured GPU time, and the state read after one block is awaited
- *   only once the next block is submitted; iterations recorded for a run
- *   that is already done return at once on the GPU.
+ * - **Lloyd iterations** (5 dispatches on GPUs): a fused nearest-centre
+ *   kernel, per-cluster column sums and counts without atomics (hence
+ *   bit-reproducible; several runs per thread share each load of x), empty
+ *   clusters relocated to the farthest points as scikit-learn does, then the
+ *   new centres, the centre shift and the inertia. Convergence follows
+ *   scikit-learn: stop when no label changes, or when Σ‖c_new − c_old‖² ≤
+ *   tol · mean(var(x, axis=0)), or after `maxIter` iterations. Iterations
+ *   are recorded in blocks sized to the measured GPU time, and the state
+ *   read after one block is awaited only once the next block is submitted;
+ *   iterations recorded for a run that is already done return at once on
+ *   the GPU.
+ * - **CPU adapters** (lavapipe, SwiftShader), where every load is costly:
+ *   the assignment is register-tiled (4 points × up to 10 centres per
+ *   thread) and pruned with Hamerly's bounds (an upper bound to the own
+ *   centre, a lower bound to the others, moved by the centre shifts), so
+ *   only points whose label may change are scanned — same labels, centres
+ *   and iterations as the full scan, but the per-iteration inertia is then
+ *   only exact at the end, so a fit asking for the inertia history scans
+ *   every point. The column sums are running sums: after the first
+ *   iteration only the points that changed cluster (an ordered list) move
+ *   their x between clusters, into Kahan-compensated sums.
  *
  * Differences from scikit-learn: float32 arithmetic; distances are computed
  * as Σ (x − c)² rather than with the ‖x‖² − 2x·c + ‖c‖² expansion; the random
@@ -375,7 +380,7 @@ const MAX_BLOCK = 16;
 
 /** Largest per-run GPU buffer of a fit, in bytes, for sizing batches of runs. */
 function runBytes(n: number, d: number, k: number, trials: number, chunks: number): number {
-  return 4 * Math.max(n + 3, trials * n, chunks * k * (d + 1), k * d);
+  return 4 * Math.max(2 * n + 12, trials * n, chunks * k * (d + 1), k * d);
 }
 
 /**
