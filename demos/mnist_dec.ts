@@ -69,7 +69,7 @@ allLabels.set(mnist.test.labels, 60000);
 // The recipe, and the shortened one for CPU adapters (~ a few minutes).
 const n = Number(args.samples ?? (full ? 70000 : 2048));
 const recipe = {
-  pretrainEpochs: Number(args["pretrain-epochs"] ?? (full ? 300 : 12)),
+  pretrainEpochs: Number(args["pretrain-epochs"] ?? (full ? 300 : 40)),
   maxIter: Number(args.maxiter ?? (full ? 20000 : 160)),
   updateInterval: Number(args["update-interval"] ?? (full ? 140 : 20)),
   tol: 0.001,
