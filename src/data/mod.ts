@@ -42,8 +42,8 @@ export { type Matrix, MinMaxScaler, type MinMaxScalerOptions } from "./scaler.ts
 export { type RowArray, type Split, type SplitOptions, take, trainTestSplit } from "./split.ts";
 export { philox4x32, Rng } from "./prng.ts";
 export {
-  dataset,
   Dataset,
+  dataset,
   type DatasetOptions,
   type DatasetSource,
   Epoch,

@@ -32,13 +32,7 @@ export {
   type TensorLike,
 } from "./binary.ts";
 export { broadcastShapes, reduceTo } from "./broadcast.ts";
-export {
-  linear,
-  matmul,
-  type MatmulOptions,
-  matmulRaw,
-  type MatmulRawOptions,
-} from "./matmul.ts";
+export { linear, matmul, type MatmulOptions, matmulRaw, type MatmulRawOptions } from "./matmul.ts";
 export { adapterKind, matmulTile } from "./tuning.ts";
 export {
   bernoulli,
