@@ -253,7 +253,11 @@ function latentDecStep(): LatentTrainer {
     ),
     { inputShape: [DEC_DIMS[0]] },
   );
-  const layer = new lt.ClusteringLayer({ nClusters: CLUSTERS, dims: DEC_DIMS.at(-1)!, seed: 1 });
+  const layer = new lt.cluster.ClusteringLayer({
+    nClusters: CLUSTERS,
+    dims: DEC_DIMS.at(-1)!,
+    seed: 1,
+  });
   const optimizer = lt.optim.sgd({ learningRate: 0.01, momentum: 0.9 });
   const params = [...encoder.trainableWeights(), layer.centers];
   let p: lt.Tensor | null = null, pb: lt.Tensor | null = null;
@@ -276,7 +280,7 @@ function latentDecStep(): LatentTrainer {
         size * CLUSTERS * 4,
       );
       const z = encoder.apply(xb, { training: true });
-      lt.backward(lt.decLossFused(z, layer.centers, pb, 1));
+      lt.backward(lt.cluster.decLossFused(z, layer.centers, pb, 1));
       optimizer.step(params);
     });
   };
@@ -293,7 +297,7 @@ function latentDecStep(): LatentTrainer {
           pb?.dispose();
           pb = lt.keep(lt.tensor(targets(z.shape[0], CLUSTERS), [z.shape[0], CLUSTERS]));
         }
-        return lt.decLossFused(z, layer.centers, pb, 1);
+        return lt.cluster.decLossFused(z, layer.centers, pb, 1);
       },
       optimizer,
       params,

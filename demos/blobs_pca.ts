@@ -212,7 +212,7 @@ export async function run(options: BlobsStudyOptions = {}): Promise<BlobsStudyRe
   try {
     // Raw 50-D data.
     let t0 = performance.now();
-    const sRaw = await lt.silhouetteScoreGpu(xTest, yTest);
+    const sRaw = await lt.cluster.silhouetteScoreGpu(xTest, yTest);
     rows.push({
       method: "raw data",
       dims: d,
@@ -223,7 +223,7 @@ export async function run(options: BlobsStudyOptions = {}): Promise<BlobsStudyRe
 
     // PCA(2), fit on train, applied to test.
     t0 = performance.now();
-    const pca = new lt.PCA({ nComponents: 2 });
+    const pca = new lt.cluster.PCA({ nComponents: 2 });
     toDispose.push(pca);
     await pca.fit(xTrain);
     const zPca = lt.keep(pca.transform(xTest));
@@ -234,7 +234,7 @@ export async function run(options: BlobsStudyOptions = {}): Promise<BlobsStudyRe
     const pcaMse = mse(xTestHost, (await back.toArray()) as Float32Array);
     back.dispose();
     t0 = performance.now();
-    const sPca = await lt.silhouetteScoreGpu(zPca, yTest);
+    const sPca = await lt.cluster.silhouetteScoreGpu(zPca, yTest);
     rows.push({
       method: "PCA",
       dims: 2,
@@ -255,7 +255,7 @@ export async function run(options: BlobsStudyOptions = {}): Promise<BlobsStudyRe
     const subT = lt.tensor(sub, [m, 2]);
     cpuCheck = {
       n: m,
-      gpu: await lt.silhouetteScoreGpu(subT, subY),
+      gpu: await lt.cluster.silhouetteScoreGpu(subT, subY),
       cpu: lt.metrics.silhouetteScore(sub, 2, subY),
     };
     subT.dispose();
@@ -338,7 +338,7 @@ export async function run(options: BlobsStudyOptions = {}): Promise<BlobsStudyRe
     const aeMse = mse(xTestHost, (await recon.toArray()) as Float32Array);
     recon.dispose();
     t0 = performance.now();
-    const sAe = await lt.silhouetteScoreGpu(zAe, yTest);
+    const sAe = await lt.cluster.silhouetteScoreGpu(zAe, yTest);
     rows.push({
       method: "autoencoder",
       dims: 2,
@@ -425,7 +425,7 @@ ${markdownTable(r.rows)}
 ${verdict}
 
 Silhouette: mean over the ${r.testSize} test points, Euclidean, under the true blob labels,
-computed on the GPU (\`lt.silhouetteScoreGpu\`). Check on ${r.cpuCheck?.n} PCA codes: GPU
+computed on the GPU (\`lt.cluster.silhouetteScoreGpu\`). Check on ${r.cpuCheck?.n} PCA codes: GPU
 ${r.cpuCheck?.gpu.toFixed(6)}, float64 CPU (\`lt.metrics.silhouetteScore\`) ${
     r.cpuCheck?.cpu.toFixed(6)
   }.

@@ -22,21 +22,4 @@ export * as nn from "./nn/mod.ts";
 export * as callbacks from "./nn/callbacks.ts";
 export * as io from "./io/mod.ts";
 export * as metrics from "./metrics/mod.ts";
-export {
-  KMeans,
-  type KMeansFitOptions,
-  type KMeansOptions,
-  type KMeansResult,
-  squaredDistances,
-} from "./cluster/kmeans.ts";
-export {
-  ClusteringLayer,
-  type ClusteringLayerOptions,
-  decLoss,
-  decLossFused,
-  softAssign,
-  targetDistribution,
-} from "./cluster/soft_assign.ts";
-export { silhouetteSamplesGpu, silhouetteScoreGpu } from "./cluster/silhouette.ts";
-export { PCA, type PCAOptions } from "./cluster/pca.ts";
 export * as cluster from "./cluster/mod.ts";

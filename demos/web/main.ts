@@ -284,7 +284,7 @@ async function train(): Promise<void> {
     await stage("encoding");
     const codes = lt.keep(await encoder.predict(x));
     disposables.push(codes);
-    const pca = new lt.PCA({ nComponents: 2 });
+    const pca = new lt.cluster.PCA({ nComponents: 2 });
     disposables.push(pca);
     await stage("PCA");
     await pca.fit(codes);
@@ -301,7 +301,7 @@ async function train(): Promise<void> {
       }),
     );
 
-    const km = new lt.KMeans({ k, nInit: 4, seed: 1 });
+    const km = new lt.cluster.KMeans({ k, nInit: 4, seed: 1 });
     disposables.push(km);
     await stage(`k-means (k = ${k})`);
     const { labels: pred } = await km.fit(codes);
