@@ -17,6 +17,7 @@
  */
 import * as lt from "../src/mod.ts";
 import { loadMnist } from "../src/data/deno.ts";
+import { bundleForBrowser } from "../tools/bundle.ts";
 
 const web = new URL("./web/", import.meta.url);
 
@@ -35,22 +36,8 @@ export interface DemoServer extends AsyncDisposable {
   close(): Promise<void>;
 }
 
-async function bundle(outDir: string): Promise<void> {
-  const r = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "bundle",
-      "--platform=browser",
-      "--sourcemap=linked",
-      "-o",
-      `${outDir}/main.js`,
-      new URL("main.ts", web).pathname,
-    ],
-    stdin: "null",
-  }).output();
-  if (!r.success) {
-    const text = new TextDecoder().decode(r.stderr) + new TextDecoder().decode(r.stdout);
-    throw new Error(`deno bundle of demos/web/main.ts failed:\n${text}`);
-  }
+function bundle(outDir: string): Promise<void> {
+  return bundleForBrowser(new URL("main.ts", web), `${outDir}/main.js`);
 }
 
 /** The four MNIST files as IDX bytes, by the names `mnistFromUrl` asks for. */

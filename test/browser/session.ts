@@ -9,6 +9,7 @@
 import { type Browser, chromium, type Page } from "playwright-core";
 import type { AdapterReport, BrowserHarness, CaseResult } from "./entry.ts";
 import { mapStack, SourceMap } from "./sourcemap.ts";
+import { bundleForBrowser } from "../../tools/bundle.ts";
 
 /**
  * Chromium flags. `--enable-unsafe-webgpu` is the one WebGPU needs here (without it
@@ -43,22 +44,8 @@ export class BrowserCaseError extends Error {
   }
 }
 
-async function bundle(outDir: string): Promise<void> {
-  const r = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "bundle",
-      "--platform=browser",
-      "--sourcemap=linked",
-      "-o",
-      `${outDir}/entry.js`,
-      new URL("entry.ts", here).pathname,
-    ],
-    stdin: "null",
-  }).output();
-  if (!r.success) {
-    const text = new TextDecoder().decode(r.stderr) + new TextDecoder().decode(r.stdout);
-    throw new Error(`deno bundle of test/browser/entry.ts failed:\n${text}`);
-  }
+function bundle(outDir: string): Promise<void> {
+  return bundleForBrowser(new URL("entry.ts", here), `${outDir}/entry.js`);
 }
 
 /** A running server + browser + page; dispose it to close all three. */
