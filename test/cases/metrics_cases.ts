@@ -20,17 +20,12 @@ import {
   silhouetteSamples,
   silhouetteScore,
 } from "../../src/metrics/mod.ts";
+import { Rng } from "../ref.ts";
 
-/** Small seeded PRNG (mulberry32) so failures reproduce. */
+/** Seeded uniform draws (test/ref.ts Rng) so failures reproduce. */
 function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 function randomLabels(rand: () => number, n: number, k: number): Int32Array {
