@@ -56,13 +56,20 @@ export function assertEquals(actual: unknown, expected: unknown, message?: strin
 
 /**
  * Element-wise closeness: |a - e| <= atol + rtol * |e| for every element.
+ * `atol` is one number, or one bound per element (for results whose rounding
+ * error scales with what went into them, e.g. a sum's with Σ|x|, not with its
+ * possibly cancelled value).
  * Reports the worst element so a failing kernel says where it went wrong.
  * NaN never passes (a poisoned, unwritten output shows up here).
  */
 export function assertClose(
   actual: ArrayLike<number>,
   expected: ArrayLike<number>,
-  { rtol = 1e-5, atol = 1e-6, label = "" }: { rtol?: number; atol?: number; label?: string } = {},
+  { rtol = 1e-5, atol = 1e-6, label = "" }: {
+    rtol?: number;
+    atol?: number | ArrayLike<number>;
+    label?: string;
+  } = {},
 ): void {
   const tag = label ? label + ": " : "";
   if (actual.length !== expected.length) {
@@ -72,7 +79,7 @@ export function assertClose(
   for (let i = 0; i < actual.length; i++) {
     const a = actual[i], e = expected[i];
     const err = Math.abs(a - e);
-    const excess = err - (atol + rtol * Math.abs(e));
+    const excess = err - ((typeof atol === "number" ? atol : atol[i]) + rtol * Math.abs(e));
     if (!(excess <= 0) && (worst < 0 || !(excess <= worstExcess))) {
       worst = i;
       worstExcess = Number.isNaN(excess) ? Infinity : excess;
@@ -81,7 +88,8 @@ export function assertClose(
   if (worst >= 0) {
     throw new AssertionError(
       `${tag}element ${worst} is ${actual[worst]}, expected ${expected[worst]} ` +
-        `(rtol ${rtol}, atol ${atol}, ${actual.length} elements)`,
+        `(rtol ${rtol}, atol ${typeof atol === "number" ? atol : atol[worst]}, ` +
+        `${actual.length} elements)`,
     );
   }
 }
