@@ -127,6 +127,13 @@ interface Source {
   n: number;
   gather(indices: Tensor, offset: number, count: number, training: boolean): Tensor;
   dispose(): void;
+  /**
+   * Targets that are the inputs themselves (an autoencoder's `fit(x, x)`): a
+   * step reuses the input batch instead of gathering the same rows twice,
+   * unless the input gather adds noise (a denoising autoencoder's targets
+   * are the clean rows).
+   */
+  sameAsInput?: boolean;
 }
 
 function isDataset(x: unknown): x is Dataset {
@@ -162,6 +169,7 @@ function targetSource(
   x: Source & { ds: Dataset },
   shape: readonly number[],
   c: Compiled,
+  xRaw?: DataLike,
 ): Source {
   const classes = shape[shape.length - 1];
   const labelled = Array.isArray(y) || y instanceof Int32Array ||
@@ -188,11 +196,12 @@ function targetSource(
       dispose: () => carrier.dispose(),
     };
   }
-  if (y === x.ds) {
+  if (y === x.ds || (y === xRaw && x.ds.sampleShape.join() === shape.join())) {
     return {
       n: x.n,
       gather: (i, o, cnt) => x.ds.gather(i, o, cnt, { training: false }),
       dispose: () => {},
+      sameAsInput: true,
     };
   }
   const s = inputSource(op, y as DataLike, shape);
@@ -306,7 +315,7 @@ export async function fit(
   const initialEpoch = o.initialEpoch ?? 0;
   const inShape = model.inputs[0].shape, outShape = model.outputs[0].shape;
   let xs = inputSource(op, x, inShape);
-  let ys = targetSource(op, y, xs, outShape, c);
+  let ys = targetSource(op, y, xs, outShape, c, x);
   let val: [DataLike, TargetLike] | null = o.validationData ?? null;
   const cleanup: (() => void)[] = [() => xs.dispose(), () => ys.dispose()];
   if (o.validationSplit !== undefined) {
@@ -332,6 +341,7 @@ export async function fit(
         n: train.n,
         gather: (i, of, cnt) => train.gather(i, of, cnt, { training: false }),
         dispose: () => {},
+        sameAsInput: true,
       }
       : targetSource(op, (y as Dataset).slice(0, cut), xs, outShape, c);
     val = [held, y === x || y === ownedX.ds ? held : (y as Dataset).slice(cut)];
@@ -380,7 +390,9 @@ export async function fit(
         for (const step of ep) {
           tidy(() => {
             const xb = xs.gather(ep.indices, step.offset, step.size, true);
-            const yb = ys.gather(ep.indices, step.offset, step.size, false);
+            const yb = ys.sameAsInput && xs.ds.noise === null
+              ? xb
+              : ys.gather(ep.indices, step.offset, step.size, false);
             trainStep(model, c, xb, yb, step.size, acc);
           });
           seen += step.size;
@@ -448,7 +460,7 @@ export async function evaluate(
   const op = `evaluate(${model.name})`;
   const batchSize = positiveInt(op, "batchSize", o.batchSize ?? 32);
   const xs = inputSource(op, x, model.inputs[0].shape);
-  const ys = targetSource(op, y, xs, model.outputs[0].shape, c);
+  const ys = targetSource(op, y, xs, model.outputs[0].shape, c, x);
   const lossAcc = keep(zeros([1]));
   const hitAcc = c.accuracy ? keep(zeros([1])) : null;
   const ep = xs.ds.epoch({ batchSize, shuffle: false });
@@ -457,7 +469,7 @@ export async function evaluate(
       noGrad(() =>
         tidy(() => {
           const xb = xs.gather(ep.indices, step.offset, step.size, false);
-          const yb = ys.gather(ep.indices, step.offset, step.size, false);
+          const yb = ys.sameAsInput ? xb : ys.gather(ep.indices, step.offset, step.size, false);
           const pred = model.run([xb], { training: false, losses: [] })[0];
           accumulate(lossAcc, c.loss(pred, yb), step.size);
           if (hitAcc && c.accuracy) accumulate(hitAcc, hits(pred, yb, c.accuracy), 1);

@@ -170,6 +170,43 @@ test("a denoising autoencoder trains on noisy inputs against clean targets", asy
   ae.dispose();
 });
 
+test("fit(x, x) gathers each batch once and trains exactly as with a copy of x as targets", async () => {
+  const rt = await lt.init();
+  const rng = freshRng();
+  const d = 20, n = 40, batchSize = 8;
+  const { x } = patterns(rng, n, d, 3);
+  const run = async (
+    xs: lt.data.Dataset | Float32Array,
+    ys: lt.data.Dataset | Float32Array,
+  ): Promise<[number[], number]> => {
+    lt.nn.setSeed(11);
+    const ae = lt.nn.sequential([lt.nn.dense(6, "relu"), lt.nn.dense(d, "sigmoid")], {
+      inputShape: [d],
+    });
+    ae.compile({ optimizer: lt.optim.adam(0.02), loss: "mse" });
+    const before = rt.dispatchCount;
+    const h = await ae.fit(xs, ys, { epochs: 2, batchSize });
+    const dispatches = rt.dispatchCount - before;
+    ae.dispose();
+    return [h.history.loss, dispatches];
+  };
+  const steps = 2 * Math.ceil(n / batchSize);
+  const [same, dSame] = await run(x, x);
+  const [copy, dCopy] = await run(x, Float32Array.from(x));
+  assertEquals(same, copy, "loss history");
+  // At least the gather a step (tests also poison each output with a fill).
+  assert(dCopy - dSame >= steps, `dispatches ${dSame} vs ${dCopy} over ${steps} steps`);
+  // A denoising dataset as its own target still trains against the clean rows.
+  const clean = lt.data.dataset(x, { shape: [d] });
+  const noisy = clean.withNoise({ std: 0.3, clip: [0, 1], seed: 5 });
+  const [own] = await run(noisy, noisy);
+  noisy.noiseStep = 0;
+  const [vsClean] = await run(noisy, clean);
+  assertEquals(own, vsClean, "denoising loss history");
+  noisy.dispose();
+  clean.dispose();
+});
+
 test("dropout zeroes a fraction while training, scales survivors, and is the identity at inference", async () => {
   await lt.init();
   const drop = lt.nn.dropout(0.25, { seed: 7 });
