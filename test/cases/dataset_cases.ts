@@ -279,7 +279,8 @@ test("dataset noise matches the Philox reference and has the configured statisti
   const noise = first.map((v) => v - 0.5);
   const mean = noise.reduce((a, b) => a + b, 0) / count;
   const sd = Math.sqrt(noise.reduce((a, b) => a + (b - mean) ** 2, 0) / count);
-  assert(Math.abs(mean) < 4 * std / Math.sqrt(count), `noise mean ${mean} (seed ${seed})`);
+  // 6 standard errors: 4 failed one seed in 16000 (two-sided normal tail 6e-5).
+  assert(Math.abs(mean) < 6 * std / Math.sqrt(count), `noise mean ${mean} (seed ${seed})`);
   assert(Math.abs(sd / std - 1) < 0.04, `noise std ${sd}, expected ${std} (seed ${seed})`);
 
   const second = await read(ds.batch(idx));
