@@ -60,14 +60,17 @@ function pool(op: string, mode: "max" | "avg", x: Tensor, o: Pool2DOptions): Ten
   return record(y, op, [x], (gy) => {
     const dx = empty(x.shape, "f32", `${op} (gradient)`);
     if (dx.size === 0) return [dx];
-    const spec: PoolSpec = { mode, dir: "bwd" };
+    // Non-overlapping max windows: one thread per window writes all of it.
+    const tiled = mode === "max" && sh === ph && sw === pw;
+    const spec: PoolSpec = { mode, dir: "bwd", tiled };
+    const n = tiled ? gy.size : dx.size;
     launch(
       `${op} (gradient)`,
       poolKernel(spec),
       mode === "max" ? [x, gy] : [gy],
       [dx],
-      uniforms(dx.size),
-      Math.ceil(dx.size / WG),
+      uniforms(n),
+      Math.ceil(n / WG),
     );
     return [dx];
   });

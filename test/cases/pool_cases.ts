@@ -48,6 +48,8 @@ const POOLS: PoolCase[] = [
   { x: [1, 8, 9, 1], pool: [2, 3], strides: [1, 2], padding: "same" },
   { x: [3, 1, 1, 16], pool: [2, 2], padding: "same" },
   { x: [1, 7, 8, 2], pool: [2, 2], strides: [3, 3], padding: "valid" },
+  { x: [2, 7, 8, 3], pool: [3, 3], padding: "same" },
+  { x: [1, 8, 7, 5], pool: [3, 2], padding: "valid" },
 ];
 
 for (const mode of ["max", "avg"] as const) {
@@ -72,7 +74,7 @@ for (const mode of ["max", "avg"] as const) {
       y.dispose();
     });
   }
-  for (const c of [POOLS[2], POOLS[4], POOLS[5], POOLS[6], POOLS[8]]) {
+  for (const c of [POOLS[2], POOLS[3], POOLS[4], POOLS[5], POOLS[6], POOLS[8], POOLS[9]]) {
     const small = { ...c, x: [Math.min(c.x[0], 2), c.x[1], c.x[2], Math.min(c.x[3], 3)] };
     test(`${name} gradient matches finite differences: ${describe(small)}`, async () => {
       await lt.init();
@@ -90,6 +92,61 @@ for (const mode of ["max", "avg"] as const) {
       });
     });
   }
+}
+
+/**
+ * maxPool2d's input gradient routed by hand: each window's output gradient
+ * goes to its first maximum (row-major, strict >) over the clipped window.
+ */
+function refMaxPoolGrad(x: Float32Array, g: Float32Array, c: PoolCase): Float64Array {
+  const [b, h, w, ch] = c.x;
+  const [ph, pw] = c.pool;
+  const [sh, sw] = c.strides ?? c.pool;
+  const axis = (size: number, k: number, s: number) => {
+    if (c.padding === "valid") return { out: Math.floor((size - k) / s) + 1, before: 0 };
+    const out = Math.ceil(size / s);
+    return { out, before: Math.floor(Math.max((out - 1) * s + k - size, 0) / 2) };
+  };
+  const ah = axis(h, ph, sh), aw = axis(w, pw, sw);
+  const dx = new Float64Array(x.length);
+  for (let n = 0; n < b; n++) {
+    for (let oh = 0; oh < ah.out; oh++) {
+      for (let ow = 0; ow < aw.out; ow++) {
+        const y0 = Math.max(oh * sh - ah.before, 0), y1 = Math.min(oh * sh - ah.before + ph, h);
+        const x0 = Math.max(ow * sw - aw.before, 0), x1 = Math.min(ow * sw - aw.before + pw, w);
+        for (let k = 0; k < ch; k++) {
+          const at = (y: number, xx: number) => ((n * h + y) * w + xx) * ch + k;
+          let best = at(y0, x0);
+          for (let y = y0; y < y1; y++) {
+            for (let xx = x0; xx < x1; xx++) if (x[at(y, xx)] > x[best]) best = at(y, xx);
+          }
+          dx[best] += g[((n * ah.out + oh) * aw.out + ow) * ch + k];
+        }
+      }
+    }
+  }
+  return dx;
+}
+
+for (const c of POOLS) {
+  test(`maxPool2d gradient matches the routed reference: ${describe(c)}`, async () => {
+    await lt.init();
+    const rng = freshRng();
+    // Few distinct values, so windows hold ties.
+    const x = Float32Array.from(rng.uniform(numel(c.x)), (v) => Math.round(v * 3));
+    const xt = lt.tensor(x, c.x);
+    xt.requiresGrad = true;
+    const o = { poolSize: c.pool, strides: c.strides, padding: c.padding };
+    const y = lt.maxPool2d(xt, o);
+    const g = rng.uniform(y.size);
+    lt.tidy(() => lt.backward(y, lt.tensor(g, [...y.shape])));
+    assertClose(await xt.grad!.toArray(), refMaxPoolGrad(x, g, c), {
+      rtol: 1e-6,
+      atol: 1e-6,
+      label: `seed ${rng.seed}`,
+    });
+    for (const t of [xt.grad!, xt, y]) t.dispose();
+  });
 }
 
 test("maxPool2d sends a tied window's gradient to its first maximum", async () => {
