@@ -54,7 +54,9 @@ export function upSampling2d(x: Tensor, options: UpSampling2DOptions = {}): Tens
   const y = empty([batch, h * sh, w * sw, c], "f32", op);
   if (y.size > 0) {
     const spec: UpsampleSpec = { mode, dir: "fwd" };
-    launch(op, upsampleKernel(spec), [x], [y], uniforms(y.size), Math.ceil(y.size / WG));
+    // Nearest: a thread per input element writes its block.
+    const n = mode === "nearest" ? x.size : y.size;
+    launch(op, upsampleKernel(spec), [x], [y], uniforms(n), Math.ceil(n / WG));
   }
   return record(y, op, [x], (gy) => {
     const dx = empty(x.shape, "f32", `${op} (gradient)`);
