@@ -25,6 +25,12 @@ function refMeanCov(x: ArrayLike<number>, n: number, d: number) {
   return { mean, cov };
 }
 
+/** |largest| − |second largest| entry of column `m` of a d × d row-major matrix. */
+function topTwoGap(v: ArrayLike<number>, d: number, m: number): number {
+  const a = Array.from({ length: d }, (_, f) => Math.abs(v[f * d + m])).sort((p, q) => q - p);
+  return a[0] - a[1];
+}
+
 /** A random d × d rotation (Gram–Schmidt on Gaussian columns), row-major. */
 function randomRotation(rng: Rng, d: number): Float64Array {
   const q = Float64Array.from(rng.normals(d * d));
@@ -77,11 +83,16 @@ test("PCA explained variance matches the float64 eigenvalues of the sample covar
   await lt.init();
   const rng = freshRng();
   const n = 600, stds = [5, 3, 2, 1, 0.5, 0.1], d = stds.length;
-  const x = structured(rng, n, stds, 10);
+  // Both sides fix each component's sign by its largest-magnitude entry: if
+  // the two largest are within float32 error (~1e-6) of each other the signs
+  // may differ (odds ~1e-5 a run). Redraw until they are 1e-3 apart (~1.5% redrawn).
+  let x: Float32Array, values: Float64Array, vectors: Float64Array;
+  do {
+    x = structured(rng, n, stds, 10);
+    ({ values, vectors } = symmetricEigen(refMeanCov(x, n, d).cov, d));
+  } while ([0, 1, 2, 3].some((m) => topTwoGap(vectors, d, m) < 1e-3));
   const xt = lt.tensor(x, [n, d]);
   const pca = await new PCA({ nComponents: 4 }).fit(xt);
-  const { cov } = refMeanCov(x, n, d);
-  const { values, vectors } = symmetricEigen(cov, d);
   const tag = `seed ${rng.seed}`;
   assertClose(pca.explainedVariance, values.subarray(0, 4), {
     rtol: 1e-4,
@@ -92,9 +103,10 @@ test("PCA explained variance matches the float64 eigenvalues of the sample covar
     rtol: 1e-4,
     label: `${tag} ratio`,
   });
-  // The sample variances approach the generating ones.
+  // The sample variances approach the generating ones: √(χ²₅₉₉/599) leaves
+  // ±0.2 with odds ~1e-11 (±0.15 was ~2e-7 a component).
   for (let m = 0; m < 4; m++) {
-    assert(Math.abs(Math.sqrt(pca.explainedVariance[m]) / stds[m] - 1) < 0.15, `${tag} std ${m}`);
+    assert(Math.abs(Math.sqrt(pca.explainedVariance[m]) / stds[m] - 1) < 0.2, `${tag} std ${m}`);
   }
   for (let m = 0; m < 4; m++) {
     const w = pca.components.subarray(m * d, (m + 1) * d);
