@@ -29,11 +29,17 @@ Deno.test("web demo: trains a deep autoencoder on 512 MNIST images in headless C
       if (m.type() === "error") errors.push(m.text());
     });
     await page.goto(`${server.url}?model=dense&n=512&epochs=1&batch=64&auto=1`);
-    const deadline = Date.now() + 60_000;
+    // A stall guard, not a speed check: give up when neither the state nor the
+    // status line (it counts training steps) has changed for 60 s, so a slow,
+    // busy machine still passes and a page stuck on the GPU still fails.
     let s: DemoState = { state: "loading" };
+    let seen = "", deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {
       s = await page.evaluate(() => globalThis.latentDemo ?? { state: "loading" });
       if (s.state === "done" || s.state === "error") break;
+      const now = s.state + ": " +
+        await page.evaluate(() => document.getElementById("status")?.textContent ?? "");
+      if (now !== seen) [seen, deadline] = [now, Date.now() + 60_000];
       await new Promise((r) => setTimeout(r, 200));
     }
     const status = await page.evaluate(() => document.getElementById("status")?.textContent);

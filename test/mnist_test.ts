@@ -99,10 +99,8 @@ Deno.test("loadMnist names the missing file and what to do", async () => {
 });
 
 Deno.test("loadFashionMnist reads 60000 + 10000 images, 6000 / 1000 per class, shuffled by seed", async () => {
-  const t0 = performance.now();
+  // No timing assertion here: wall time depends on the machine's load, not on the loader.
   const f = await loadFashionMnist();
-  const ms = performance.now() - t0;
-  assert(ms < 10_000, `loading took ${ms} ms`);
   assertEquals([f.train.n, f.train.rows, f.train.cols, f.train.images.length], [
     60000,
     28,
