@@ -40,8 +40,9 @@
  * whole rows across all BN columns, so an A element has no other reader. It
  * is gathered straight into a register while K is walked one step at a time
  * (the column part advanced by carrying through its digits, `nextA`, with no
- * division), and only B is staged: every thread then reads the same B
- * element, which a CPU adapter loads once for all lanes.
+ * division), and B is read straight from storage: every thread reads the
+ * same B element, which a CPU adapter loads once for all lanes. Nothing is
+ * staged, so there is no workgroup memory and no barrier (BK is unused).
  *
  * The geometry lives in the uniform block, so one compiled pipeline serves
  * every shape (compiling is the slow part on software adapters, and a model
@@ -497,28 +498,27 @@ export const conv2dGemmKernel: (spec: ConvGemmSpec) => Kernel = family(
         access === "read" ? "read" : "read_write"
       }> ${name}: array<f32>;`
     ).join("\n");
-    // Direct variant: one thread owns whole rows (all BN columns), so an A
-    // element has no other reader: gather it straight into a register as K
-    // is walked, instead of staging it in workgroup memory. B is staged and
-    // read at the same address by every thread (a broadcast).
-    const direct = t.wgn === 1;
-    const a = direct
-      ? {
-        hoist: range(t.tm).map((i) => `  let ra${i} = rowA(m0 + t + ${i * t.wgm}u);`).join("\n") +
-          "\n  var cs = colStart(kBegin);",
-        stage: "",
-      }
-      : stageA(bm, t.bk, threads);
+    const key = [
+      "conv2d_gemm",
+      spec.mode,
+      `${t.tm}x${t.tn}/${t.wgm}x${t.wgn}${t.wgn === 1 ? "" : `/k${t.bk}`}`,
+      spec.bias ? "bias" : "nobias",
+      spec.act,
+      `fa=${spec.foldA ?? "-"}`,
+      `fb=${spec.foldB ?? "-"}`,
+      spec.split ? "split" : "whole",
+    ].join("/");
+    const access = bindings.map(([, a]) => a);
+    // Direct variant: one thread owns whole rows (see directCode).
+    if (t.wgn === 1) {
+      return kernel(key, directCode(spec, bindings.length, decls, folds[0] ?? spec.act), access);
+    }
+    const a = stageA(bm, t.bk, threads);
     const b = stageB(spec, t.bk, threads);
     const accDecl = range(t.tm).map((i) =>
       "  var " + range(t.tn).map((j) => `c${i}_${j} = 0.0`).join(";\n  var ") + ";"
     ).join("\n");
-    const loadsA = direct
-      ? [
-        "      let cv = colAt(cs, k0 + kk < kEnd);",
-        ...range(t.tm).map((i) => `      let a${i} = gatherA(ra${i}, cv);`),
-      ]
-      : range(t.tm).map((i) => `      let a${i} = As[ka + ty + ${i * t.wgm}u];`);
+    const loadsA = range(t.tm).map((i) => `      let a${i} = As[ka + ty + ${i * t.wgm}u];`);
     const loadsB = range(t.tn).map((j) => `      let b${j} = Bs[kb + tx + ${j * t.wgn}u];`);
     const fmas = range(t.tm).flatMap((i) =>
       range(t.tn).map((j) => `      c${i}_${j} = fma(a${i}, b${j}, c${i}_${j});`)
@@ -534,16 +534,6 @@ export const conv2dGemmKernel: (spec: ConvGemmSpec) => Kernel = family(
   }`
       )
     );
-    const key = [
-      "conv2d_gemm",
-      spec.mode,
-      `${t.tm}x${t.tn}/${t.wgm}x${t.wgn}/k${t.bk}`,
-      spec.bias ? "bias" : "nobias",
-      spec.act,
-      `fa=${spec.foldA ?? "-"}`,
-      `fb=${spec.foldB ?? "-"}`,
-      spec.split ? "split" : "whole",
-    ].join("/");
     const code = /* wgsl */ `
 const BM = ${bm}u;
 const BN = ${bn}u;
@@ -554,12 +544,11 @@ const BS = ${bn + 1}u;
 ${UNIFORMS}
 ${decls}
 @group(0) @binding(${bindings.length}) var<uniform> u: U;
-${direct ? "" : `var<workgroup> As: array<f32, ${t.bk * (bm + 1)}>;`}
+var<workgroup> As: array<f32, ${t.bk * (bm + 1)}>;
 var<workgroup> Bs: array<f32, ${t.bk * (bn + 1)}>;
 ${activationWgsl(folds[0] ?? spec.act)}
 ${DIVMOD}
 ${gatherAWgsl(spec)}
-${direct ? nextAWgsl(spec.mode) : ""}
 ${b.decl}
 
 @compute @workgroup_size(${threads})
@@ -584,15 +573,87 @@ ${b.stage}
       let kb = kk * BS;
 ${loadsA.join("\n")}
 ${loadsB.join("\n")}
-${fmas.join("\n")}${direct ? "\n      cs = nextA(cs);" : ""}
+${fmas.join("\n")}
     }
     workgroupBarrier();
   }
 ${epilogue.join("\n")}
 }`;
-    return kernel(key, code, bindings.map(([, access]) => access));
+    return kernel(key, code, access);
   },
 );
+
+/**
+ * The direct variant (WGN = 1): each thread owns TM rows (`t + i·WGM`) across
+ * all TN columns and walks K one step at a time. A is gathered straight into
+ * registers (no other thread reads it) with the column part stepped by
+ * `nextA`; B is read from storage at an address every thread shares, which a
+ * CPU adapter loads once for all lanes. No workgroup memory and no barriers:
+ * on lavapipe a barrier makes a workgroup's invocations run as coroutines,
+ * and the staged form measured slower at every conv-autoencoder shape.
+ * Columns past N are clamped to N − 1 for the loads and dropped at the store.
+ */
+function directCode(spec: ConvGemmSpec, nBindings: number, decls: string, act: Activation): string {
+  const t = spec.tile;
+  const fold = spec.foldB ? " * act_grad(YB[i], u.alpha)" : "";
+  const loadsB = range(t.tn).map((j) =>
+    spec.mode === "dx"
+      ? `      let b${j} = B[q.x * (u.CI * u.CO) + nc${j} * u.CO + q.y];`
+      : `      let b${j} = ldB(k * u.NG + nc${j});`
+  );
+  const cols = range(t.tn).map((j) => `  let nc${j} = min(n0 + ${j}u, u.NG - 1u);`);
+  const accDecl = range(t.tm).map((i) =>
+    "  var " + range(t.tn).map((j) => `c${i}_${j} = 0.0`).join(";\n  var ") + ";"
+  ).join("\n");
+  const fmas = range(t.tm).flatMap((i) =>
+    range(t.tn).map((j) => `      c${i}_${j} = fma(a${i}, b${j}, c${i}_${j});`)
+  );
+  const store = storeWgsl(spec);
+  const epilogue = range(t.tm).flatMap((i) =>
+    range(t.tn).map((j) =>
+      `  {
+    let m = m0 + t + ${i * t.wgm}u;
+    let n = n0 + ${j}u;
+    let v = c${i}_${j};
+    if (m < u.m && n < u.NG) { ${store} }
+  }`
+    )
+  );
+  return /* wgsl */ `
+const BM = ${t.wgm * t.tm}u;
+${UNIFORMS}
+${decls}
+@group(0) @binding(${nBindings}) var<uniform> u: U;
+${activationWgsl(act)}
+${DIVMOD}
+${gatherAWgsl(spec)}
+${nextAWgsl(spec.mode)}
+fn ldB(i: u32) -> f32 { return B[i]${fold}; }
+
+@compute @workgroup_size(${t.wgm})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) t: u32) {
+  let m0 = (wid.y * nwg.x + wid.x) * BM;
+  if (m0 >= u.m) { return; }
+  let n0 = (wid.z % u.NTILES) * ${t.tn}u;
+  let sp = wid.z / u.NTILES;
+  let kBegin = sp * u.chunk;
+  let kEnd = min(u.k, kBegin + u.chunk);
+${cols.join("\n")}
+${range(t.tm).map((i) => `  let ra${i} = rowA(m0 + t + ${i * t.wgm}u);`).join("\n")}
+  var cs = colStart(kBegin);
+${accDecl}
+  for (var k = kBegin; k < kEnd; k++) {
+    let cv = colAt(cs, true);
+${range(t.tm).map((i) => `    let a${i} = gatherA(ra${i}, cv);`).join("\n")}
+${spec.mode === "dx" ? "    let q = divmod(k, u.CO);" : ""}
+${loadsB.join("\n")}
+${fmas.join("\n")}
+    cs = nextA(cs);
+  }
+${epilogue.join("\n")}
+}`;
+}
 
 /**
  * Finishes a split `dw` product: sums the per-split partials `P[s, i]` and

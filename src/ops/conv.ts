@@ -252,9 +252,12 @@ function cpuAdapter(): boolean {
  * have no vector integer division. Their tiles are direct (one thread owns
  * whole rows across all N columns): A is gathered straight into registers
  * with incremental index stepping, and every thread reads the same B
- * element at once. Measured on lavapipe at the conv-autoencoder shapes
+ * element at once, from storage: no workgroup memory and no barriers (with
+ * a barrier, lavapipe runs a workgroup's invocations as coroutines; dropping
+ * the staged B made the conv autoencoder's products 1.5–4× faster, most for
+ * K = 9 and N = 1). Measured on lavapipe at the conv-autoencoder shapes
  * (see bench/conv_bench.ts): 4 rows × 16 columns per thread for N = 16 was
- * the fastest of the tiles tried, ~2× the shared-memory tiles; for N = 1,
+ * the fastest of the tiles tried (8 × 8 and 8 × 16 within noise); for N = 1,
  * 16 rows measured ~15% faster than 8, but 8 is the cap (see below).
  */
 export function convTile(m: number, n: number, cpu: boolean): ConvTile {

@@ -3,9 +3,10 @@
  * test/ref_conv.ts, their gradients against finite differences, and the
  * errors bad input gets before any GPU work.
  *
- * Lavapipe and SwiftShader pick the CPU tiles, so cases also force the tiles
- * real GPUs use (and one whose thread count is not a multiple of the slice
- * depth) to cover every staging path of the kernel.
+ * Lavapipe and SwiftShader pick the CPU (direct) tiles, so cases also force
+ * the tiles real GPUs use (and one whose thread count is not a multiple of
+ * the slice depth) to cover every staging path of the kernel, and direct
+ * tiles other than the default choice.
  */
 import * as lt from "../../src/mod.ts";
 import type { Activation } from "../../shaders/activations.ts";
@@ -34,6 +35,12 @@ const GPU_TILES: Record<string, ConvTile> = {
   "gpu 64x16": { tm: 4, tn: 4, wgm: 16, wgn: 4, bk: 8 },
   "gpu 64x64": { tm: 4, tn: 4, wgm: 16, wgn: 16, bk: 16 },
   "4 threads": { tm: 2, tn: 3, wgm: 2, wgn: 2, bk: 8 },
+};
+
+/** Direct tiles (one thread owns whole rows; CPU adapters) other than the default choice. */
+const DIRECT_TILES: Record<string, ConvTile> = {
+  "direct 8x4": { tm: 8, tn: 4, wgm: 4, wgn: 1, bk: 16 },
+  "direct 1x1": { tm: 1, tn: 1, wgm: 8, wgn: 1, bk: 16 },
 };
 
 function describe(c: ConvCase): string {
@@ -96,7 +103,7 @@ const FORWARD: ConvCase[] = [
 for (const c of FORWARD) {
   test(`conv2d matches float64 reference: ${describe(c)}`, () => checkForward(c, false));
 }
-for (const [name, tile] of Object.entries(GPU_TILES)) {
+for (const [name, tile] of Object.entries({ ...GPU_TILES, ...DIRECT_TILES })) {
   for (const c of [FORWARD[0], FORWARD[1], FORWARD[4], FORWARD[7], FORWARD[9]]) {
     test(`conv2d with the ${name} tile matches float64 reference: ${describe(c)}`, () =>
       checkForward(c, false, tile));
@@ -126,6 +133,8 @@ for (const c of TRANSPOSE) {
 for (const c of [TRANSPOSE[0], TRANSPOSE[2], TRANSPOSE[4]]) {
   test(`conv2dTranspose with the gpu 64x16 tile matches float64 reference: ${describe(c)}`, () =>
     checkForward(c, true, GPU_TILES["gpu 64x16"]));
+  test(`conv2dTranspose with the direct 8x4 tile matches float64 reference: ${describe(c)}`, () =>
+    checkForward(c, true, DIRECT_TILES["direct 8x4"]));
 }
 
 // ----------------------------------------------------------------- gradients
@@ -173,6 +182,8 @@ test("conv2d gradients with the gpu 64x16 tile and 2 splits match finite differe
   checkGrad(GRADS[1], false, { tile: GPU_TILES["gpu 64x16"], splits: 2 }));
 test("conv2d gradients with the 4-thread tile match finite differences", () =>
   checkGrad(GRADS[2], false, { tile: GPU_TILES["4 threads"] }));
+test("conv2d gradients with the direct 8x4 tile and 2 splits match finite differences", () =>
+  checkGrad(GRADS[0], false, { tile: DIRECT_TILES["direct 8x4"], splits: 2 }));
 
 const TGRADS: ConvCase[] = [
   {
