@@ -56,6 +56,14 @@ function refTarget(q: ArrayLike<number>, n: number, k: number): Float64Array {
   return p;
 }
 
+/** Σp² / Σq² for P = eq. 3 of Q, in float64. */
+function sharpening(q: ArrayLike<number>, n: number, k: number): number {
+  const p = refTarget(q, n, k);
+  let sp = 0, sq = 0;
+  for (let e = 0; e < p.length; e++) [sp, sq] = [sp + p[e] ** 2, sq + q[e] ** 2];
+  return sp / sq;
+}
+
 /** Float64 KL(P‖Q) / n. */
 function refKl(p: ArrayLike<number>, q: ArrayLike<number>, n: number): number {
   let s = 0;
@@ -139,7 +147,14 @@ test("targetDistribution matches float64 eq. 3, rows sum to 1, and sharpens", as
   await lt.init();
   const rng = freshRng();
   for (const [n, k, d] of [[1, 1, 1], [300, 10, 10], [37, 3, 5], [600, 20, 4]]) {
-    const z = rng.normals(n * d), mu = rng.normals(k * d);
+    // Sharpening (Σp² ≥ Σq²) is typical, not a theorem: on [37, 3, 5] the
+    // float64 ratio is 1.22 ± 0.05 (lowest 1.02 in 3·10^5 draws; a normal
+    // tail puts 1 near 1e-5). Redraw those so the check below is about the kernel.
+    let z: Float32Array, mu: Float32Array;
+    do {
+      z = rng.normals(n * d);
+      mu = rng.normals(k * d);
+    } while (k > 1 && sharpening(refSoftAssign(z, mu, n, k, d, 1), n, k) < 1.01);
     const q = lt.tidy(() => softAssign(lt.tensor(z, [n, d]), lt.tensor(mu, [k, d])));
     const p = targetDistribution(q);
     assert(!p.requiresGrad, "P is a constant target");
