@@ -160,7 +160,16 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
       workgroupBarrier();
     }
     if (valid) {
-      let jn = min(TJ, u.k - j0);
+      ${epilogue(js, hooks)}
+    }
+  }
+  ${hooks.after ?? ""}
+}`;
+}
+
+/** Hands each of a thread's TJ accumulators that is a real column (j < k) to `hooks.each` as v. */
+function epilogue(js: number[], hooks: PairHooks): string {
+  return `let jn = min(TJ, u.k - j0);
       ${
     js.map((jj) =>
       `if (${jj}u < jn) {
@@ -169,11 +178,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         ${hooks.each}
       }`
     ).join("\n      ")
-  }
-    }
-  }
-  ${hooks.after ?? ""}
-}`;
+  }`;
 }
 
 /** The core without workgroup memory: each thread streams its own row of A. */
@@ -210,16 +215,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         let a = ${load};
         ${js.map(stepDirect).join("\n        ")}
       }
-      let jn = min(TJ, u.k - j0);
-      ${
-    js.map((jj) =>
-      `if (${jj}u < jn) {
-        let j = j0 + ${jj}u;
-        let v = acc${jj};
-        ${hooks.each}
-      }`
-    ).join("\n      ")
-  }
+      ${epilogue(js, hooks)}
     }
   }
   ${hooks.after ?? ""}

@@ -145,6 +145,28 @@ const LOOP = "for (var j = t; j < u.len; j += T)";
  * A sparse label outside [0, classes) gives NaN.
  * Dispatch: ceil(rows / R) workgroups.
  */
+/**
+ * One cross-entropy kernel (forward, or backward with the upstream gradient
+ * G): a segment of T threads per row, `base` at the row's start and, for
+ * sparse targets, the row's label `y`, then `body`.
+ */
+function ceKernel(name: string, spec: CrossentropySpec, grad: boolean, body: string): Kernel {
+  const label = spec.sparse ? "var y = -1; if (valid) { y = Tg[row]; }" : "";
+  return kernel(
+    `${name}/${spec.fromLogits ? "logits" : "probs"}${spec.sparse ? "/sparse" : ""}/t${spec.t}`,
+    /* wgsl */ `
+${CE_UNIFORM}
+${ceBindings(spec, grad)}
+${segmentWgsl(spec.t)}
+${MAIN_ROWS}
+  let base = row * u.len;
+  ${label}
+  ${body}
+}`,
+    grad ? ["read", "read", "read", "write"] : ["read", "read", "write"],
+  );
+}
+
 export const crossentropyKernel: (spec: CrossentropySpec) => Kernel = family(
   "crossentropy",
   (spec: CrossentropySpec) => {
@@ -184,26 +206,16 @@ export const crossentropyKernel: (spec: CrossentropySpec) => Kernel = family(
   if (valid) { ${LOOP} { l -= Tg[base + j] * log(clamp(P[base + j] / s, u.eps, 1.0 - u.eps)); } }
   l = seg_sum(l, lid);`;
     }
-    const label = spec.sparse ? "var y = -1; if (valid) { y = Tg[row]; }" : "";
     const bad = spec.sparse ? "if (y < 0 || u32(y) >= u.len) { l = bitcast<f32>(u.nan); }" : "";
-    return kernel(
-      `crossentropy/${spec.fromLogits ? "logits" : "probs"}${
-        spec.sparse ? "/sparse" : ""
-      }/t${spec.t}`,
-      /* wgsl */ `
-${CE_UNIFORM}
-${ceBindings(spec, false)}
-${segmentWgsl(spec.t)}
-${MAIN_ROWS}
-  let base = row * u.len;
-  ${label}
-  ${body}
+    return ceKernel(
+      "crossentropy",
+      spec,
+      false,
+      `${body}
   if (valid && t == 0u) {
     ${bad}
     out[row] = l;
-  }
-}`,
-      ["read", "read", "write"],
+  }`,
     );
   },
 );
@@ -273,22 +285,12 @@ export const crossentropyGradKernel: (spec: CrossentropySpec) => Kernel = family
     }
   }`;
     }
-    const label = spec.sparse ? "var y = -1; if (valid) { y = Tg[row]; }" : "";
-    return kernel(
-      `crossentropy_grad/${spec.fromLogits ? "logits" : "probs"}${
-        spec.sparse ? "/sparse" : ""
-      }/t${spec.t}`,
-      /* wgsl */ `
-${CE_UNIFORM}
-${ceBindings(spec, true)}
-${segmentWgsl(spec.t)}
-${MAIN_ROWS}
-  let base = row * u.len;
-  let k = G[0] * u.scale;
-  ${label}
-  ${body}
-}`,
-      ["read", "read", "read", "write"],
+    return ceKernel(
+      "crossentropy_grad",
+      spec,
+      true,
+      `let k = G[0] * u.scale;
+  ${body}`,
     );
   },
 );
