@@ -39,7 +39,7 @@ import { WG } from "../../shaders/common.ts";
 import { record } from "../autograd/tape.ts";
 import { runtime } from "../gpu/runtime.ts";
 import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
-import { DEFAULT_ALPHA } from "./activations.ts";
+import { activationGrad, DEFAULT_ALPHA } from "./activations.ts";
 import { zeros } from "./creation.ts";
 import { launch, Uniforms } from "./kernel_call.ts";
 
@@ -289,6 +289,12 @@ export interface ConvKernelOverrides {
   tile?: ConvTile;
   /** dw: number of K splits. */
   splits?: number;
+  /**
+   * Backward: multiply the output gradient by act'(y) in one pass before the
+   * products (true) or inside their loads (false). Default: a pass first on
+   * CPU adapters, folded on GPUs.
+   */
+  prefold?: boolean;
 }
 
 let overrides: ConvKernelOverrides = {};
@@ -459,6 +465,25 @@ function gemmFilter(
   return [dW, dB];
 }
 
+/**
+ * The backward's output gradient and the activation to fold into the
+ * products' loads. The fold costs a load of y and act' per gathered element,
+ * and the dx product gathers each gradient element kh·kw times: on CPU
+ * adapters, where every gathered element is a scalar load per lane, one
+ * elementwise pass dZ = dY ⊙ act'(y) first made the conv autoencoder's
+ * 16→16 backward ~1.3× faster. GPUs keep the fold (one pass over memory less).
+ */
+function foldOrPass(
+  gy: Tensor,
+  y: Tensor,
+  act: Activation,
+  alpha: number,
+): { g: Tensor; fold: Activation | null; temp: boolean } {
+  if (act === "linear") return { g: gy, fold: null, temp: false };
+  if (!(overrides.prefold ?? cpuAdapter())) return { g: gy, fold: act, temp: false };
+  return { g: activationGrad(gy, y, act, alpha), fold: null, temp: true };
+}
+
 /** Sums an NHWC gradient over batch and space (times act'(y) when folded): `[C]`. */
 function channelSums(
   op: string,
@@ -523,10 +548,10 @@ export function conv2d(x: Tensor, kernel: Tensor, options: Conv2DOptions = {}): 
     foldA: null,
     alpha,
   });
-  const fold = act === "linear" ? null : act;
   const inputs = bias ? [x, kernel, bias] : [x, kernel];
-  return record(y, op, inputs, (gy) => {
+  return record(y, op, inputs, (gy0) => {
     const gop = `${op} (gradient)`;
+    const { g: gy, fold, temp } = foldOrPass(gy0, y, act, alpha);
     const dx = x.requiresGrad
       ? gemmOut(gop, "dx", g, batch, { A: gy, YA: fold ? y : undefined, B: kernel }, {
         bias: false,
@@ -543,6 +568,7 @@ export function conv2d(x: Tensor, kernel: Tensor, options: Conv2DOptions = {}): 
         alpha,
       }, !!bias);
     }
+    if (temp) gy.dispose();
     return [dx, dw, db];
   });
 }
@@ -571,10 +597,10 @@ export function conv2dTranspose(x: Tensor, kernel: Tensor, options: Conv2DOption
     foldA: null,
     alpha,
   });
-  const fold = act === "linear" ? null : act;
   const inputs = bias ? [x, kernel, bias] : [x, kernel];
-  return record(y, op, inputs, (gy) => {
+  return record(y, op, inputs, (gy0) => {
     const gop = `${op} (gradient)`;
+    const { g: gy, fold, temp } = foldOrPass(gy0, y, act, alpha);
     const ya = fold ? y : undefined;
     const dx = x.requiresGrad
       ? gemmOut(gop, "fwd", g, batch, { A: gy, YA: ya, B: kernel }, {
@@ -595,6 +621,7 @@ export function conv2dTranspose(x: Tensor, kernel: Tensor, options: Conv2DOption
       )[0]
       : null;
     const db = bias?.requiresGrad ? channelSums(gop, gy, ya ?? null, fold, alpha) : null;
+    if (temp) gy.dispose();
     return [dx, dw, db];
   });
 }

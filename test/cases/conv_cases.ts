@@ -182,6 +182,10 @@ test("conv2d gradients with the gpu 64x16 tile and 2 splits match finite differe
   checkGrad(GRADS[1], false, { tile: GPU_TILES["gpu 64x16"], splits: 2 }));
 test("conv2d gradients with the 4-thread tile match finite differences", () =>
   checkGrad(GRADS[2], false, { tile: GPU_TILES["4 threads"] }));
+test("conv2d gradients with the activation folded into the products' loads match finite differences", () =>
+  checkGrad(GRADS[0], false, { prefold: false }));
+test("conv2d gradients with a separate activation-gradient pass match finite differences", () =>
+  checkGrad(GRADS[2], false, { prefold: true }));
 test("conv2d gradients with the direct 8x4 tile and 2 splits match finite differences", () =>
   checkGrad(GRADS[0], false, { tile: DIRECT_TILES["direct 8x4"], splits: 2 }));
 
@@ -201,6 +205,10 @@ for (const c of TGRADS) {
   test(`conv2dTranspose gradients match finite differences: ${describe(c)}`, () =>
     checkGrad(c, true));
 }
+test("conv2dTranspose gradients with the activation folded into the loads match finite differences", () =>
+  checkGrad(TGRADS[0], true, { prefold: false }));
+test("conv2dTranspose gradients with a separate activation-gradient pass match finite differences", () =>
+  checkGrad(TGRADS[2], true, { prefold: true }));
 test("conv2dTranspose gradients with the gpu 64x16 tile and 2 splits match finite differences", () =>
   checkGrad(TGRADS[0], true, { tile: GPU_TILES["gpu 64x16"], splits: 2 }));
 
