@@ -43,8 +43,8 @@
  *
  * Differences from scikit-learn: float32 arithmetic; distances are computed
  * as Σ (x − c)² rather than with the ‖x‖² − 2x·c + ‖c‖² expansion; the random
- * stream is latent's own, so the same seed gives different (but
- * reproducible) centres than NumPy would.
+ * stream is latent's own (`lt.data.Rng`, Philox), so the same seed gives
+ * different (but reproducible) centres than NumPy would.
  *
  * @module
  */
@@ -56,6 +56,7 @@ import { fillInPlace, tensor } from "../ops/creation.ts";
 import { launch, Uniforms } from "../ops/kernel_call.ts";
 import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
 import { keep } from "../tensor/scope.ts";
+import { Rng } from "../data/prng.ts";
 
 // ------------------------------------------------------------ shared helpers
 
@@ -192,21 +193,6 @@ export function checkMatrix(where: string, name: string, x: Tensor): void {
         fmtShape(x.shape)
       } ${x.dtype}`,
     );
-  }
-}
-
-/** mulberry32: the seeded host stream behind seeding choices (see the module comment). */
-class HostRng {
-  #s: number;
-  constructor(seed: number) {
-    this.#s = seed >>> 0;
-  }
-  /** Uniform in [0, 1). */
-  next(): number {
-    let t = (this.#s = (this.#s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   }
 }
 
@@ -428,7 +414,9 @@ export class KMeans {
     if (!(tol >= 0 && Number.isFinite(tol))) {
       throw new Error(`${where}: expected tol >= 0, got ${tol}`);
     }
-    if (!Number.isInteger(seed)) throw new Error(`${where}: expected an integer seed, got ${seed}`);
+    if (!Number.isSafeInteger(seed) || seed < 0) {
+      throw new Error(`${where}: expected a non-negative integer seed, got ${seed}`);
+    }
     if (!(init instanceof Float32Array) && init !== "k-means++" && init !== "random") {
       throw new Error(
         `${where}: expected init "k-means++", "random" or a Float32Array of centres, got ${init}`,
@@ -530,7 +518,7 @@ export class KMeans {
         shift: own(empty([batch * k * d], "f32", op)),
         hist: own(empty([batch * this.maxIter], "f32", op)),
       };
-      const rng = new HostRng(this.seed);
+      const rng = new Rng(this.seed);
       let best: (KMeansResult & { history?: number[] }) | null = null;
       for (let first = 0; first < this.nInit; first += batch) {
         const runs = Math.min(batch, this.nInit - first);
@@ -559,7 +547,7 @@ export class KMeans {
     x: Tensor,
     w: Workspace,
     runs: number,
-    rng: HostRng,
+    rng: Rng,
     history: boolean,
   ): Promise<KMeansResult & { history?: number[] }> {
     const { n, np, d, k, chunks, state, c, labels, mind, changed, part, shift, hist } = w;
@@ -773,7 +761,7 @@ export class KMeans {
     }
     this.#checkInit(op, d);
     const c = empty([this.k, d], "f32", op);
-    this.#initCenters(op, x, c, 1, new HostRng(this.seed));
+    this.#initCenters(op, x, c, 1, new Rng(this.seed));
     return c;
   }
 
@@ -787,7 +775,7 @@ export class KMeans {
   }
 
   /** Initial centres of `runs` runs into c [runs, k, d], drawing from `rng` run after run. */
-  #initCenters(op: string, x: Tensor, c: Tensor, runs: number, rng: HostRng): void {
+  #initCenters(op: string, x: Tensor, c: Tensor, runs: number, rng: Rng): void {
     const [n, d] = x.shape;
     const k = this.k;
     if (this.init instanceof Float32Array) {
@@ -803,7 +791,7 @@ export class KMeans {
         const perm = new Uint32Array(n);
         for (let i = 0; i < n; i++) perm[i] = i;
         for (let i = 0; i < k; i++) {
-          const j = i + Math.floor(rng.next() * (n - i));
+          const j = i + Math.floor(rng.uniform() * (n - i));
           [perm[i], perm[j]] = [perm[j], perm[i]];
         }
         idx.set(perm.subarray(0, k), r * k);
@@ -937,7 +925,7 @@ function kmeansPlusPlus(
   k: number,
   trials: number,
   runs: number,
-  rng: HostRng,
+  rng: Rng,
 ): void {
   const [n, d] = x.shape;
   const blocks = Math.ceil(n / K.PP_BLOCK);
@@ -945,8 +933,8 @@ function kmeansPlusPlus(
   const firsts = new Uint32Array(runs);
   const draws = new Float32Array(Math.max(1, runs * per));
   for (let r = 0; r < runs; r++) {
-    firsts[r] = Math.min(n - 1, Math.floor(rng.next() * n));
-    for (let i = 0; i < per; i++) draws[r * per + i] = Math.min(rng.next(), BELOW_ONE);
+    firsts[r] = Math.min(n - 1, Math.floor(rng.uniform() * n));
+    for (let i = 0; i < per; i++) draws[r * per + i] = Math.min(rng.uniform(), BELOW_ONE);
   }
   const first = tensor(firsts, [runs]);
   const rand = tensor(draws, [draws.length]);
