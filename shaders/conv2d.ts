@@ -596,9 +596,11 @@ ${epilogue.join("\n")}
 function directCode(spec: ConvGemmSpec, nBindings: number, decls: string, act: Activation): string {
   const t = spec.tile;
   const fold = spec.foldB ? " * act_grad(YB[i], u.alpha)" : "";
+  // dx: B(k, n) = W[tap, n, co] for k = tap·CO + co, at kb + n·CO, with kb
+  // stepped alongside k (no division per step).
   const loadsB = range(t.tn).map((j) =>
     spec.mode === "dx"
-      ? `      let b${j} = B[q.x * (u.CI * u.CO) + nc${j} * u.CO + q.y];`
+      ? `      let b${j} = B[kb + nc${j} * u.CO];`
       : `      let b${j} = ldB(k * u.NG + nc${j});`
   );
   const cols = range(t.tn).map((j) => `  let nc${j} = min(n0 + ${j}u, u.NG - 1u);`);
@@ -642,18 +644,154 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
 ${cols.join("\n")}
 ${range(t.tm).map((i) => `  let ra${i} = rowA(m0 + t + ${i * t.wgm}u);`).join("\n")}
   var cs = colStart(kBegin);
+${
+    spec.mode === "dx"
+      ? "  let q0 = divmod(kBegin, u.CO);\n  var kb = q0.x * u.CI * u.CO + q0.y;\n  var co = q0.y;"
+      : ""
+  }
 ${accDecl}
   for (var k = kBegin; k < kEnd; k++) {
     let cv = colAt(cs, true);
 ${range(t.tm).map((i) => `    let a${i} = gatherA(ra${i}, cv);`).join("\n")}
-${spec.mode === "dx" ? "    let q = divmod(k, u.CO);" : ""}
 ${loadsB.join("\n")}
 ${fmas.join("\n")}
     cs = nextA(cs);
+${
+    spec.mode === "dx"
+      ? "    kb += 1u;\n    co += 1u;\n    if (co == u.CO) { co = 0u; kb += u.CO * (u.CI - 1u); }"
+      : ""
+  }
   }
 ${epilogue.join("\n")}
 }`;
 }
+
+/** Specialisation of the row-run forward kernel ({@link conv2dRowsKernel}). */
+export interface ConvRowsSpec {
+  /** Consecutive output pixels of one output row per thread. */
+  tm: number;
+  /** Output channels per thread. */
+  tn: number;
+  /** Threads per workgroup. */
+  wgm: number;
+  /** Kernel width, horizontal stride and dilation (the register window's shape). */
+  kw: number;
+  sw: number;
+  dw: number;
+  bias: boolean;
+  act: Activation;
+}
+
+/**
+ * Row-run forward convolution for CPU adapters: each thread computes TM
+ * consecutive output pixels of one output row (a "run"; a row of WO pixels
+ * has ceil(WO / TM) runs) for TN output channels. For each kernel row ky and
+ * input channel c it gathers the (TM − 1)·SW + (KW − 1)·DW + 1 input pixels
+ * its run's taps cover into registers once and reuses each for every kx
+ * that reads it, instead of gathering TM·KW elements: for 3×3 stride-1 taps
+ * and TM = 7, 9 gathers instead of 21. On CPU adapters a gathered element
+ * costs a scalar load per lane, so this is what a thin product (few output
+ * channels to share each gather) is bound by. Weights are read at one address
+ * for all lanes; no workgroup memory, no barrier.
+ *
+ * Dispatch: `[mx, my, ceil(N / TN)]`, mx·my ≥ ceil(runs / WGM). Bindings: X,
+ * W, [bias], OUT. Uniform: the implicit-GEMM block (`UNIFORMS`) with m =
+ * the number of runs (batch·HO·runs per row) and pad0 = runs per row.
+ *
+ * @example
+ * ```ts
+ * const k = conv2dRowsKernel({ tm: 7, tn: 1, wgm: 16, kw: 3, sw: 1, dw: 1, bias: true, act: "sigmoid" });
+ * ```
+ */
+export const conv2dRowsKernel: (spec: ConvRowsSpec) => Kernel = family(
+  "conv2d_rows",
+  (spec: ConvRowsSpec): Kernel => {
+    const { tm, tn, kw, sw, dw } = spec;
+    const win = (tm - 1) * sw + (kw - 1) * dw + 1;
+    const key = `conv2d_rows/${tm}x${tn}/${spec.wgm}/k${kw}s${sw}d${dw}/` +
+      `${spec.bias ? "bias" : "nobias"}/${spec.act}`;
+    const bindings: ["read" | "write", string][] = [["read", "X"], ["read", "W"]];
+    if (spec.bias) bindings.push(["read", "BIAS"]);
+    bindings.push(["write", "OUT"]);
+    const decls = bindings.map(([access, name], i) =>
+      `@group(0) @binding(${i}) var<storage, ${
+        access === "read" ? "read" : "read_write"
+      }> ${name}: array<f32>;`
+    ).join("\n");
+    // The window's element j sits at input column iw0 + j (clamped into the
+    // row for the address; lanes outside the input read 0).
+    const cols = range(win).map((j) =>
+      `  let col${j} = u32(clamp(iw0 + ${j}, 0, i32(u.W) - 1));\n` +
+      `  let in${j} = u32(iw0 + ${j}) < u.W;`
+    );
+    const gathers = range(win).map((j) =>
+      `      let x${j} = select(0.0, X[(rowBase + col${j}) * u.CI + c], ok && in${j});`
+    );
+    const body: string[] = [];
+    for (let kx = 0; kx < kw; kx++) {
+      body.push(
+        `      let wb${kx} = ((ky * ${kw}u + ${kx}u) * u.CI + c) * u.CO;`,
+        ...range(tn).map((j) => `      let b${kx}_${j} = W[wb${kx} + nc${j}];`),
+        ...range(tm).flatMap((i) =>
+          range(tn).map((j) =>
+            `      c${i}_${j} = fma(x${i * sw + kx * dw}, b${kx}_${j}, c${i}_${j});`
+          )
+        ),
+      );
+    }
+    const v = (i: number, j: number) => spec.bias ? `c${i}_${j} + BIAS[n]` : `c${i}_${j}`;
+    const epilogue = range(tm).flatMap((i) =>
+      range(tn).map((j) =>
+        `  if (ok0 && ow0 + ${i}u < u.WO && n0 + ${j}u < u.CO) {
+    let n = n0 + ${j}u;
+    OUT[(row + ${i}u) * u.CO + n] = ${spec.act === "linear" ? v(i, j) : `act(${v(i, j)}, u.alpha)`};
+  }`
+      )
+    );
+    const code = /* wgsl */ `
+${UNIFORMS}
+${decls}
+@group(0) @binding(${bindings.length}) var<uniform> u: U;
+${activationWgsl(spec.act)}
+${DIVMOD}
+
+@compute @workgroup_size(${spec.wgm})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) t: u32) {
+  let r0 = (wid.y * nwg.x + wid.x) * ${spec.wgm}u;
+  if (r0 >= u.m) { return; }
+  let n0 = wid.z * ${tn}u;
+${range(tn).map((j) => `  let nc${j} = min(n0 + ${j}u, u.CO - 1u);`).join("\n")}
+  // Run r = (image, output row, run in the row).
+  let run = min(r0 + t, u.m - 1u);
+  let ok0 = r0 + t < u.m;
+  let a = divmod(run, u.pad0);
+  let b = divmod(a.x, u.HO);
+  let ow0 = a.y * ${tm}u;
+  let row = a.x * u.WO + ow0;
+  let ih0 = i32(b.y * u.SH) - u.PT;
+  let iw0 = i32(ow0 * ${sw}u) - u.PL;
+  let img = b.x * u.H;
+${cols.join("\n")}
+${
+      range(tm).map((i) => "  var " + range(tn).map((j) => `c${i}_${j} = 0.0`).join("; var ") + ";")
+        .join("\n")
+    }
+  for (var ky = 0u; ky < u.KH; ky++) {
+    let ih = ih0 + i32(ky * u.DILH);
+    let ok = u32(ih) < u.H;
+    // Clamped so every address is in bounds; masked lanes read 0.
+    let rowBase = (img + min(u32(max(ih, 0)), u.H - 1u)) * u.W;
+    for (var c = 0u; c < u.CI; c++) {
+${gathers.join("\n")}
+${body.join("\n")}
+    }
+  }
+${epilogue.join("\n")}
+}`;
+    return kernel(key, code, bindings.map(([a]) => a));
+  },
+);
 
 /**
  * Finishes a split `dw` product: sums the per-split partials `P[s, i]` and

@@ -61,7 +61,11 @@ function options(c: ConvCase, bias?: lt.Tensor): lt.Conv2DOptions {
   };
 }
 
-async function checkForward(c: ConvCase, transpose: boolean, tile?: ConvTile): Promise<void> {
+async function checkForward(
+  c: ConvCase,
+  transpose: boolean,
+  kernels?: ConvTile | lt.ConvKernelOverrides,
+): Promise<void> {
   await lt.init();
   const rng = freshRng();
   const x = rng.uniform(numel(c.x)), w = rng.uniform(numel(c.w));
@@ -73,7 +77,8 @@ async function checkForward(c: ConvCase, transpose: boolean, tile?: ConvTile): P
     const args = options(c, b ? lt.tensor(b, [outC]) : undefined);
     const run = () =>
       (transpose ? lt.conv2dTranspose : lt.conv2d)(lt.tensor(x, c.x), lt.tensor(w, c.w), args);
-    return tile ? lt.withConvKernels({ tile }, run) : run();
+    if (!kernels) return run();
+    return lt.withConvKernels("tm" in kernels ? { tile: kernels } : kernels, run);
   });
   assertEquals(y.shape, ref.shape, "output shape");
   assertClose(await y.toArray(), ref.data, {
@@ -108,6 +113,12 @@ for (const [name, tile] of Object.entries({ ...GPU_TILES, ...DIRECT_TILES })) {
     test(`conv2d with the ${name} tile matches float64 reference: ${describe(c)}`, () =>
       checkForward(c, false, tile));
   }
+}
+
+// The row-run kernel on every shape, including the 16+ output channels it is not picked for.
+for (const c of FORWARD) {
+  test(`conv2d with the row-run kernel matches float64 reference: ${describe(c)}`, () =>
+    checkForward(c, false, { rows: true }));
 }
 
 const TRANSPOSE: ConvCase[] = [
@@ -209,6 +220,8 @@ test("conv2dTranspose gradients with the activation folded into the loads match 
   checkGrad(TGRADS[0], true, { prefold: false }));
 test("conv2dTranspose gradients with a separate activation-gradient pass match finite differences", () =>
   checkGrad(TGRADS[2], true, { prefold: true }));
+test("conv2dTranspose gradients with the row-run kernel match finite differences", () =>
+  checkGrad(TGRADS[1], true, { rows: true }));
 test("conv2dTranspose gradients with the gpu 64x16 tile and 2 splits match finite differences", () =>
   checkGrad(TGRADS[0], true, { tile: GPU_TILES["gpu 64x16"], splits: 2 }));
 
