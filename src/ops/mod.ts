@@ -113,3 +113,4 @@ export {
 export { avgPool2d, maxPool2d, type Pool2DOptions } from "./pool.ts";
 export { upSampling2d, type UpSampling2DOptions } from "./upsample.ts";
 export { flatten, reshape } from "./shape.ts";
+export { gaussianKl, type GaussianKlOptions, gaussianMean, gaussianSample } from "./vae.ts";
