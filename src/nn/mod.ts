@@ -51,3 +51,4 @@ export type {
   LossName,
   TargetLike,
 } from "./training.ts";
+export { GaussianSampling, gaussianSampling, type GaussianSamplingOptions } from "./vae.ts";
