@@ -17,3 +17,4 @@ import "./kmeans_cases.ts";
 import "./soft_assign_cases.ts";
 import "./pca_cases.ts";
 import "./dec_cases.ts";
+import "./vae_cases.ts";
