@@ -25,7 +25,9 @@
  * zeroed by the last window of their row or column.
  *
  * Index decompositions use the float-reciprocal `divmod` of the conv kernels:
- * CPU adapters scalarise integer division by a run-time value per lane.
+ * CPU adapters scalarise integer division by a run-time value per lane. Max
+ * pools with a compiled-in size (`size`, up to 3×3 from the op) scan their
+ * window unrolled and branch-free (1.3–1.5× the loops on lavapipe for 2×2).
  *
  * Dispatch: ceil(n / WG) workgroups. Bindings: fwd X (read), OUT (write); bwd
  * X (read; max only), G (read), DX (write). Uniform: n (elements: written by
@@ -58,6 +60,43 @@ export interface PoolSpec {
   dir: "fwd" | "bwd";
   /** bwd, max only: the per-window form for strides equal to the pool size. */
   tiled?: boolean;
+  /**
+   * max only: the pool size [ph, pw] compiled in, for unrolled, branch-free
+   * window scans (small windows; without it the window is walked in loops).
+   */
+  size?: [number, number];
+}
+
+/**
+ * WGSL of an unrolled scan of window `r` (clipped) of channel c in image n,
+ * for a compiled-in ph×pw pool: every element read at a clamped address, so
+ * a clipped window re-reads its last row / column, which changes neither
+ * the maximum nor (with strict >) which element is the first maximum.
+ * Defines `best` and, with `at`, the first maximum's flat pixel index.
+ */
+function unrolledScan(ph: number, pw: number, at: boolean): string {
+  const lines = [
+    "  let ly = r.y - r.x - 1;",
+    "  let lx = r.w - r.z - 1;",
+    "  let base = ((n * u.H + r.x) * u.W + r.z) * u.C + c;",
+    "  var best = X[base];",
+  ];
+  if (at) lines.push("  var at = r.x * u.W + r.z;");
+  for (let dy = 0; dy < ph; dy++) {
+    for (let dx = 0; dx < pw; dx++) {
+      if (dy === 0 && dx === 0) continue;
+      const yy = dy === 0 ? "0" : `min(${dy}, ly)`, xx = dx === 0 ? "0" : `min(${dx}, lx)`;
+      lines.push(`  let v${dy}_${dx} = X[base + (${yy} * u.W + ${xx}) * u.C];`);
+      lines.push(
+        at
+          ? `  at = select(at, (r.x + ${yy}) * u.W + r.z + ${xx}, v${dy}_${dx} > best);
+` +
+            `  best = max(best, v${dy}_${dx});`
+          : `  best = max(best, v${dy}_${dx});`,
+      );
+    }
+  }
+  return lines.join("\n");
 }
 
 /** WGSL of the uniform block: the element count, then the geometry. */
@@ -99,6 +138,50 @@ fn argmax(n: i32, oh: i32, ow: i32, c: i32) -> i32 {
   return at;
 }`;
 
+/** WGSL: the tiled backward's writes, walking the (extended) window in loops. */
+const TILED_LOOPS = /* wgsl */ `
+  let at = argmax(n, oh, ow, c);
+  // The window's rows and columns, extended to the edge by the last window.
+  var r = window(oh, ow);
+  if (oh == u.HO - 1) { r.y = u.H; }
+  if (ow == u.WO - 1) { r.w = u.W; }
+  for (var y = r.x; y < r.y; y++) {
+    for (var x = r.z; x < r.w; x++) {
+      DX[((n * u.H + y) * u.W + x) * u.C + c] = select(0.0, g, y * u.W + x == at);
+    }
+  }`;
+
+/**
+ * WGSL: the tiled backward's writes for a compiled-in ph×pw pool: the
+ * window unrolled (clamped addresses, as in the scan: a re-visited element
+ * gets the same value again), then zeros for the rows / columns past the
+ * last window (\`valid\` padding's remainder), in loops only the last windows run.
+ */
+function tiledUnrolled(ph: number, pw: number): string {
+  const lines = ["  let r = window(oh, ow);", unrolledScan(ph, pw, true)];
+  for (let dy = 0; dy < ph; dy++) {
+    for (let dx = 0; dx < pw; dx++) {
+      const yy = dy === 0 ? "0" : `min(${dy}, ly)`, xx = dx === 0 ? "0" : `min(${dx}, lx)`;
+      lines.push(
+        `  { let y = r.x + ${yy}; let x = r.z + ${xx};\n` +
+          `    DX[((n * u.H + y) * u.W + x) * u.C + c] = select(0.0, g, y * u.W + x == at); }`,
+      );
+    }
+  }
+  lines.push(`  let xEnd = select(r.w, u.W, ow == u.WO - 1);
+  if (oh == u.HO - 1) {
+    for (var y = r.y; y < u.H; y++) {
+      for (var x = r.z; x < xEnd; x++) { DX[((n * u.H + y) * u.W + x) * u.C + c] = 0.0; }
+    }
+  }
+  if (ow == u.WO - 1) {
+    for (var y = r.x; y < r.y; y++) {
+      for (var x = r.w; x < u.W; x++) { DX[((n * u.H + y) * u.W + x) * u.C + c] = 0.0; }
+    }
+  }`);
+  return lines.join("\n");
+}
+
 /**
  * The pooling kernel for a spec.
  *
@@ -112,12 +195,15 @@ export const poolKernel: (spec: PoolSpec) => Kernel = family(
   (spec: PoolSpec): Kernel => {
     const { mode, dir } = spec;
     const tiled = dir === "bwd" && mode === "max" && !!spec.tiled;
-    const key = `pool2d/${mode}/${dir}${tiled ? "/tiled" : ""}`;
+    const size = mode === "max" ? spec.size : undefined;
+    const key = `pool2d/${mode}/${dir}${tiled ? "/tiled" : ""}${size ? `/${size.join("x")}` : ""}`;
     const head = /* wgsl */ `
 const WG = ${WG}u;
 ${UNIFORMS}`;
     if (dir === "fwd") {
-      const body = mode === "max"
+      const body = size
+        ? `\n${unrolledScan(size[0], size[1], false)}\n  OUT[i] = best;`
+        : mode === "max"
         ? `
   var best = X[((n * u.H + r.x) * u.W + r.z) * u.C + c];
   for (var y = r.x; y < r.y; y++) {
@@ -167,17 +253,8 @@ ${MAIN_1D}
   let oh = q.y;
   let ow = q.z;
   let c = q.w;
-  let at = argmax(n, oh, ow, c);
   let g = G[i];
-  // The window's rows and columns, extended to the edge by the last window.
-  var r = window(oh, ow);
-  if (oh == u.HO - 1) { r.y = u.H; }
-  if (ow == u.WO - 1) { r.w = u.W; }
-  for (var y = r.x; y < r.y; y++) {
-    for (var x = r.z; x < r.w; x++) {
-      DX[((n * u.H + y) * u.W + x) * u.C + c] = select(0.0, g, y * u.W + x == at);
-    }
-  }
+${size ? tiledUnrolled(size[0], size[1]) : TILED_LOOPS}
 }`,
         ["read", "read", "write"],
       );

@@ -52,9 +52,13 @@ function pool(op: string, mode: "max" | "avg", x: Tensor, o: Pool2DOptions): Ten
     for (const v of Object.values(g)) u.i32(v);
     return u;
   };
+  // Max pools up to 3x3 get unrolled, branch-free window scans.
+  const fixed: [number, number] | undefined = mode === "max" && ph <= 3 && pw <= 3
+    ? [ph, pw]
+    : undefined;
   const y = empty([batch, g.ho, g.wo, c], "f32", op);
   if (y.size > 0) {
-    const spec: PoolSpec = { mode, dir: "fwd" };
+    const spec: PoolSpec = { mode, dir: "fwd", size: fixed };
     launch(op, poolKernel(spec), [x], [y], uniforms(y.size), Math.ceil(y.size / WG));
   }
   return record(y, op, [x], (gy) => {
@@ -62,7 +66,7 @@ function pool(op: string, mode: "max" | "avg", x: Tensor, o: Pool2DOptions): Ten
     if (dx.size === 0) return [dx];
     // Non-overlapping max windows: one thread per window writes all of it.
     const tiled = mode === "max" && sh === ph && sw === pw;
-    const spec: PoolSpec = { mode, dir: "bwd", tiled };
+    const spec: PoolSpec = { mode, dir: "bwd", tiled, size: tiled ? fixed : undefined };
     const n = tiled ? gy.size : dx.size;
     launch(
       `${op} (gradient)`,

@@ -50,6 +50,9 @@ const POOLS: PoolCase[] = [
   { x: [1, 7, 8, 2], pool: [2, 2], strides: [3, 3], padding: "valid" },
   { x: [2, 7, 8, 3], pool: [3, 3], padding: "same" },
   { x: [1, 8, 7, 5], pool: [3, 2], padding: "valid" },
+  // Larger than 3x3: max pools walk the window in loops instead of unrolling it.
+  { x: [2, 9, 11, 3], pool: [4, 4], padding: "same" },
+  { x: [1, 9, 7, 2], pool: [4, 3], strides: [2, 2], padding: "valid" },
 ];
 
 for (const mode of ["max", "avg"] as const) {
