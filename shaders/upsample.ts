@@ -17,7 +17,8 @@
  * per input element sums the output gradients that read it — its SH×SW
  * block for `nearest`; for `bilinear`, each output row within the few that
  * can touch it ((y − 1)·SH ..= (y + 2)·SH), weighted by the same
- * interpolation weights recomputed from the forward formula. Index
+ * interpolation weights recomputed from the forward formula. Nearest with
+ * compiled-in factors (`size`, up to 4×4 from the op) unrolls the block. Index
  * decompositions use the float-reciprocal `divmod` of the conv kernels (CPU
  * adapters scalarise integer division by a run-time value per lane).
  *
@@ -34,6 +35,17 @@ import { DIVMOD } from "./conv2d.ts";
 export interface UpsampleSpec {
   mode: "nearest" | "bilinear";
   dir: "fwd" | "bwd";
+  /** nearest only: the factors [sh, sw] compiled in, for an unrolled block. */
+  size?: [number, number];
+}
+
+/** WGSL: the offsets of a compiled-in sh×sw block from its first output element. */
+function blockOffsets(sh: number, sw: number): string[] {
+  const out: string[] = [];
+  for (let dy = 0; dy < sh; dy++) {
+    for (let dx = 0; dx < sw; dx++) out.push(`(${dy} * u.WO + ${dx}) * u.C`);
+  }
+  return out;
 }
 
 /** WGSL: the interpolation of output index i along an axis of `len` inputs, factor s. */
@@ -61,10 +73,18 @@ export const upsampleKernel: (spec: UpsampleSpec) => Kernel = family(
   "upsample2d",
   (spec: UpsampleSpec): Kernel => {
     const { mode, dir } = spec;
-    const key = `upsample2d/${mode}/${dir}`;
+    const size = mode === "nearest" ? spec.size : undefined;
+    const key = `upsample2d/${mode}/${dir}${size ? `/${size.join("x")}` : ""}`;
     const fwd = dir === "fwd";
+    const block = "let base = ((n * u.HO + y * u.SH) * u.WO + x * u.SW) * u.C + c;";
     let body: string;
-    if (fwd && mode === "nearest") {
+    if (size && fwd) {
+      body = `let v = X[i];\n  ${block}\n` +
+        blockOffsets(size[0], size[1]).map((o) => `  OUT[base + ${o}] = v;`).join("\n");
+    } else if (size) {
+      body = `${block}\n  DX[i] = ` +
+        blockOffsets(size[0], size[1]).map((o) => `G[base + ${o}]`).join(" + ") + ";";
+    } else if (fwd && mode === "nearest") {
       body = /* wgsl */ `
   let v = X[i];
   for (var dy = 0; dy < u.SH; dy++) {

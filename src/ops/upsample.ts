@@ -51,9 +51,13 @@ export function upSampling2d(x: Tensor, options: UpSampling2DOptions = {}): Tens
   const [batch, h, w, c] = x.shape;
   const uniforms = (n: number) =>
     new Uniforms().u32(n).i32(h).i32(w).i32(c).i32(sh).i32(sw).i32(h * sh).i32(w * sw);
+  // Nearest factors up to 4x4 get an unrolled block.
+  const size: [number, number] | undefined = mode === "nearest" && sh <= 4 && sw <= 4
+    ? [sh, sw]
+    : undefined;
   const y = empty([batch, h * sh, w * sw, c], "f32", op);
   if (y.size > 0) {
-    const spec: UpsampleSpec = { mode, dir: "fwd" };
+    const spec: UpsampleSpec = { mode, dir: "fwd", size };
     // Nearest: a thread per input element writes its block.
     const n = mode === "nearest" ? x.size : y.size;
     launch(op, upsampleKernel(spec), [x], [y], uniforms(n), Math.ceil(n / WG));
@@ -61,7 +65,7 @@ export function upSampling2d(x: Tensor, options: UpSampling2DOptions = {}): Tens
   return record(y, op, [x], (gy) => {
     const dx = empty(x.shape, "f32", `${op} (gradient)`);
     if (dx.size === 0) return [dx];
-    const spec: UpsampleSpec = { mode, dir: "bwd" };
+    const spec: UpsampleSpec = { mode, dir: "bwd", size };
     launch(
       `${op} (gradient)`,
       upsampleKernel(spec),

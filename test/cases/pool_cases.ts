@@ -206,6 +206,8 @@ const UPS: { x: number[]; size: P2 }[] = [
   { x: [3, 1, 1, 17], size: [2, 2] },
   { x: [1, 5, 4, 1], size: [1, 1] },
   { x: [1, 4, 5, 2], size: [4, 3] },
+  // Over 4: nearest walks its block in loops instead of unrolling it.
+  { x: [1, 3, 2, 2], size: [5, 2] },
 ];
 
 for (const interpolation of ["nearest", "bilinear"] as const) {
@@ -233,7 +235,11 @@ for (const interpolation of ["nearest", "bilinear"] as const) {
     );
   }
   for (
-    const c of [{ x: [2, 3, 4, 2], size: [2, 2] as P2 }, { x: [1, 4, 3, 1], size: [3, 2] as P2 }]
+    const c of [
+      { x: [2, 3, 4, 2], size: [2, 2] as P2 },
+      { x: [1, 4, 3, 1], size: [3, 2] as P2 },
+      { x: [1, 2, 3, 2], size: [2, 5] as P2 },
+    ]
   ) {
     test(
       `upSampling2d ${interpolation} gradient matches finite differences: x ${
