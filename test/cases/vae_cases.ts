@@ -191,7 +191,7 @@ test("VAE ops and the gaussianSampling layer reject bad shapes and weights befor
   );
   assertThrows(
     () => lt.nn.gaussianSampling().apply(lt.nn.input([5])),
-    /gaussianSampling\(klWeight=1\): expected input \[\*, 2d\] .*got \[\*, 5\]/,
+    /gaussianSampling\(klWeight=1\/784\): expected input \[\*, 2d\] .*got \[\*, 5\]/,
   );
   assertEquals(rt.dispatchCount, before, "no dispatch recorded for bad input");
   for (const t of [h, odd, flat, cube, ints, eps, epsBad, epsRows]) t.dispose();
