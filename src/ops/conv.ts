@@ -258,9 +258,11 @@ function cpuAdapter(): boolean {
  * a barrier, lavapipe runs a workgroup's invocations as coroutines; dropping
  * the staged B made the conv autoencoder's products 1.5–4× faster, most for
  * K = 9 and N = 1). Measured on lavapipe at the conv-autoencoder shapes
- * (see bench/conv_bench.ts): 4 rows × 16 columns per thread for N = 16 was
- * the fastest of the tiles tried (8 × 8 and 8 × 16 within noise); for N = 1,
- * 16 rows measured ~15% faster than 8, but 8 is the cap (see below).
+ * (see bench/conv_bench.ts): with B read from storage, 8 rows × 16 columns
+ * per thread for N = 16 was the fastest of the tiles tried (1.2–1.4× 4 × 16
+ * for fwd, dx and dw; 2 × 16 slowest: what counts is how many FMAs share a
+ * gather and a B load, not register pressure); for N = 1, 16 rows measured
+ * ~15% faster than 8 with the staged B, but 8 is the cap (see below).
  */
 export function convTile(m: number, n: number, cpu: boolean): ConvTile {
   if (cpu) {
@@ -268,7 +270,7 @@ export function convTile(m: number, n: number, cpu: boolean): ConvTile {
     while (tn < n && tn < 16) tn *= 2;
     // At most 8 rows per thread: SwiftShader's shader compiler stalls for
     // minutes on 16 (16 hoisted row descriptors, 16 inlined gathers a step).
-    let t: ConvTile = { tm: Math.min(8, 64 / tn), tn, wgm: 16, wgn: 1, bk: 16 };
+    let t: ConvTile = { tm: Math.min(8, 128 / tn), tn, wgm: 16, wgn: 1, bk: 16 };
     while (t.wgm > 4 && (t.wgm * t.tm) / 2 >= m) t = { ...t, wgm: t.wgm / 2 };
     while (t.tm > 1 && (t.wgm * t.tm) / 2 >= m) t = { ...t, tm: t.tm / 2 };
     return t;
@@ -422,9 +424,9 @@ function gemmOut(
 /**
  * The row-run tile for output rows of `wo` pixels and `n` channels: up to
  * 16 channels per thread, then the run length in 1..8 (at most 64
- * accumulators per thread, which measured fastest for the GEMM tiles too)
- * that wastes the fewest pixels at the row's end, the longest among equals
- * (28 and 14 → 7 for one channel, 4 for 16).
+ * accumulators per thread: every length up to 8 for the ≤ 8 channels it
+ * serves by default) that wastes the fewest pixels at the row's end, the
+ * longest among equals (28 and 14 → 7 for one channel, 4 for 16).
  */
 export function convRowsTile(wo: number, n: number): { tm: number; tn: number } {
   let tn = 1;
