@@ -371,4 +371,4 @@ test("fitting a VAE keeps the live tensor count flat over 300 steps", async () =
   );
   x.dispose();
   vae.dispose();
-});
+}, { browser: false }); // ~4 s on SwiftShader; Deno covers it
