@@ -273,6 +273,9 @@ export function convTile(m: number, n: number, cpu: boolean): ConvTile {
     let t: ConvTile = { tm: Math.min(8, 128 / tn), tn, wgm: 16, wgn: 1, bk: 16 };
     while (t.wgm > 4 && (t.wgm * t.tm) / 2 >= m) t = { ...t, wgm: t.wgm / 2 };
     while (t.tm > 1 && (t.wgm * t.tm) / 2 >= m) t = { ...t, tm: t.tm / 2 };
+    // Few rows (the dw products: taps): one workgroup spans them all rather
+    // than a second tile of mostly idle rows (145 rows: ~10% faster on lavapipe).
+    if (m <= 64 * t.tm) t = { ...t, wgm: Math.ceil(m / t.tm) };
     return t;
   }
   let t: ConvTile;
