@@ -20,11 +20,16 @@ import * as lt from "../src/mod.ts";
 import type { BenchContext, BenchModule, Row, Timing } from "./harness.ts";
 import { type Tf, useBackend } from "./tfjs.ts";
 
-/** [batch, height, width, inC, outC] of the benchmarked layers (3×3, same). */
+/**
+ * [batch, height, width, inC, outC] of the benchmarked layers (3×3, same):
+ * the conv autoencoder's input (K = 9), middle and output (N = 1) layers,
+ * and a 16→16 layer at 28×28.
+ */
 export const CONV_SHAPES: [number, number, number, number, number][] = [
   [256, 28, 28, 1, 16],
   [256, 28, 28, 16, 16],
   [256, 14, 14, 16, 16],
+  [256, 28, 28, 16, 1],
 ];
 
 const MEASURES = ["forward", "input grad", "fwd + kernel grad", "fwd + all grads"] as const;
