@@ -4,6 +4,7 @@
  */
 import * as lt from "../../src/mod.ts";
 import { assert, assertClose, assertEquals, assertRejects, assertThrows } from "../assert.ts";
+import { assertFitMemoryFlat } from "../fit_memory.ts";
 import { test } from "../harness.ts";
 import { freshRng, type Rng } from "../ref.ts";
 
@@ -375,16 +376,7 @@ test("fit keeps the live tensor count flat over 2000 steps", async () => {
   const m = lt.nn.sequential([lt.nn.dense(3, "tanh"), lt.nn.dense(4)], { inputShape: [4] });
   m.compile({ optimizer: lt.optim.adam(1e-3), loss: "mse" });
   const x = lt.data.dataset(rng.uniform(4000 * 4), { shape: [4] });
-  await m.fit(x, x, { epochs: 1, batchSize: 4000 }); // creates optimizer state
-  const before = lt.memory();
-  await m.fit(x, x, { epochs: 2, batchSize: 4 }); // 2000 steps
-  const after = lt.memory();
-  assertEquals(after.tensors, before.tensors, "live tensors");
-  assertEquals(after.bytes, before.bytes, "live bytes");
-  assert(
-    after.poolBytes <= before.poolBytes + 64 * 1024,
-    `pool grew ${before.poolBytes} → ${after.poolBytes}`,
-  );
+  await assertFitMemoryFlat(m, x, { batchSize: 4 }); // 2000 steps
   x.dispose();
   m.dispose();
 }, { browser: false });
