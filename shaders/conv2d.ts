@@ -452,6 +452,37 @@ function storeWgsl(spec: ConvGemmSpec): string {
     : "DW[m * u.NG + n] = v;";
 }
 
+/**
+ * A thread's tm × tn register tile: the accumulators c{i}_{j}, the FMAs of
+ * one k step (from a{i} and b{j}), and the bounds-checked store of each
+ * element at row `row(i)`, column `col(j)`.
+ */
+function registerTile(
+  spec: ConvGemmSpec,
+  t: { tm: number; tn: number },
+  row: (i: number) => string,
+  col: (j: number) => string,
+): { accDecl: string; fmas: string[]; epilogue: string[] } {
+  const accDecl = range(t.tm).map((i) =>
+    "  var " + range(t.tn).map((j) => `c${i}_${j} = 0.0`).join(";\n  var ") + ";"
+  ).join("\n");
+  const fmas = range(t.tm).flatMap((i) =>
+    range(t.tn).map((j) => `      c${i}_${j} = fma(a${i}, b${j}, c${i}_${j});`)
+  );
+  const store = storeWgsl(spec);
+  const epilogue = range(t.tm).flatMap((i) =>
+    range(t.tn).map((j) =>
+      `  {
+    let m = ${row(i)};
+    let n = ${col(j)};
+    let v = c${i}_${j};
+    if (m < u.m && n < u.NG) { ${store} }
+  }`
+    )
+  );
+  return { accDecl, fmas, epilogue };
+}
+
 /** Names (and access) of a spec's bindings, in binding order. */
 export function convGemmBindings(spec: ConvGemmSpec): [string, "read" | "write"][] {
   const b: [string, "read" | "write"][] = [["A", "read"]];
@@ -515,24 +546,13 @@ export const conv2dGemmKernel: (spec: ConvGemmSpec) => Kernel = family(
     }
     const a = stageA(bm, t.bk, threads);
     const b = stageB(spec, t.bk, threads);
-    const accDecl = range(t.tm).map((i) =>
-      "  var " + range(t.tn).map((j) => `c${i}_${j} = 0.0`).join(";\n  var ") + ";"
-    ).join("\n");
     const loadsA = range(t.tm).map((i) => `      let a${i} = As[ka + ty + ${i * t.wgm}u];`);
     const loadsB = range(t.tn).map((j) => `      let b${j} = Bs[kb + tx + ${j * t.wgn}u];`);
-    const fmas = range(t.tm).flatMap((i) =>
-      range(t.tn).map((j) => `      c${i}_${j} = fma(a${i}, b${j}, c${i}_${j});`)
-    );
-    const store = storeWgsl(spec);
-    const epilogue = range(t.tm).flatMap((i) =>
-      range(t.tn).map((j) =>
-        `  {
-    let m = m0 + ty + ${i * t.wgm}u;
-    let n = n0 + tx + ${j * t.wgn}u;
-    let v = c${i}_${j};
-    if (m < u.m && n < u.NG) { ${store} }
-  }`
-      )
+    const { accDecl, fmas, epilogue } = registerTile(
+      spec,
+      t,
+      (i) => `m0 + ty + ${i * t.wgm}u`,
+      (j) => `n0 + tx + ${j * t.wgn}u`,
     );
     const code = /* wgsl */ `
 const BM = ${bm}u;
@@ -604,22 +624,11 @@ function directCode(spec: ConvGemmSpec, nBindings: number, decls: string, act: A
       : `      let b${j} = ldB(k * u.NG + nc${j});`
   );
   const cols = range(t.tn).map((j) => `  let nc${j} = min(n0 + ${j}u, u.NG - 1u);`);
-  const accDecl = range(t.tm).map((i) =>
-    "  var " + range(t.tn).map((j) => `c${i}_${j} = 0.0`).join(";\n  var ") + ";"
-  ).join("\n");
-  const fmas = range(t.tm).flatMap((i) =>
-    range(t.tn).map((j) => `      c${i}_${j} = fma(a${i}, b${j}, c${i}_${j});`)
-  );
-  const store = storeWgsl(spec);
-  const epilogue = range(t.tm).flatMap((i) =>
-    range(t.tn).map((j) =>
-      `  {
-    let m = m0 + t + ${i * t.wgm}u;
-    let n = n0 + ${j}u;
-    let v = c${i}_${j};
-    if (m < u.m && n < u.NG) { ${store} }
-  }`
-    )
+  const { accDecl, fmas, epilogue } = registerTile(
+    spec,
+    t,
+    (i) => `m0 + t + ${i * t.wgm}u`,
+    (j) => `n0 + ${j}u`,
   );
   return /* wgsl */ `
 const BM = ${t.wgm * t.tm}u;
