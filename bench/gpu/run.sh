@@ -174,7 +174,8 @@ part_torch() {
 part_dec() {
   local args=(--full --seeds "$SEEDS")
   if [ $TINY -eq 1 ]; then
-    args=(--samples 512 --seeds "${SEEDS%%,*}" --pretrain-epochs 2 --maxiter 20 --update-interval 10)
+    args=(--samples 512 --seeds "${SEEDS%%,*}" --pretrain-epochs 2 --maxiter 10 --update-interval 5
+      --stages kmeans,ae,dec,idec,convdec --conv-pretrain-epochs 6)
   fi
   say "dec: deno run -A demos/mnist_dec.ts ${args[*]} --out $OUT/dec"
   timeout -s INT "$(left)" "${RUN[@]}" demos/mnist_dec.ts "${args[@]}" --out "$OUT/dec" || status=1
