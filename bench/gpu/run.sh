@@ -7,7 +7,10 @@
 #   torch  bench/pytorch_ae.py: the same models in PyTorch (fp32, eager, batch
 #          256) for reference → $OUT/pytorch.txt (skipped where torch is missing)
 #   dec    the full-MNIST DEC study (`demos/mnist_dec.ts --full --seeds …
-#          --out $OUT/dec`) → $OUT/dec/report.md, dec_log.csv, pictures.tar
+#          --stages kmeans,ae,dec,idec --out $OUT/dec`) → $OUT/dec/report.md,
+#          dec_log.csv, pictures.tar
+#   convdec  its conv-DEC stage (`--stages convdec`, DCEC's recipe: 200 conv
+#          pretraining epochs) → $OUT/convdec/ (opt-in: name it)
 # and $OUT/run.log with everything printed (environment, adapter, progress).
 #
 # ---------------------------------------------------------------- how to run
@@ -21,6 +24,7 @@
 #     run(carry: [".gl", ".deno-bin", ".gpu-carry"], timeout_s: 600,
 #         command: "bash bench/gpu/run.sh --seeds 1 torch dec")
 #     run(… same carry …, command: "bash bench/gpu/run.sh --seeds 2,3 dec")   # and so on
+#     run(… same carry …, command: "bash bench/gpu/run.sh --seeds 1 convdec")
 # Expected (unmeasured; lavapipe is no guide): the bench (--quick) 4-6 min
 # (TF.js-wasm cells run on the CPU), PyTorch ~1 min, each full-MNIST seed a few minutes
 # (82 200 pretraining steps + up to 20 000 DEC and IDEC steps each): read
@@ -35,7 +39,8 @@
 #   --tiny         a smoke run: --quick bench on a few cases, a 512-sample
 #                  study with a few epochs, a few PyTorch steps (any adapter)
 #   --seeds LIST   seeds of the DEC study (default 1,2,3,4,5)
-#   PART...        any of bench, torch, dec (default: all three, in that order)
+#   PART...        any of bench, torch, dec, convdec (default: bench torch dec,
+#                  in that order; with --tiny all four)
 # Environment: OUT (default ./out/gpu), RUN_LIMIT_S (590), BENCH_ARGS
 # (arguments for bench/main.ts; default --quick, so the whole bench fits one
 # call; BENCH_ARGS= for full repetitions), DENO (a deno binary to use instead
@@ -57,13 +62,16 @@ while [ $# -gt 0 ]; do
     --tiny) TINY=1 ;;
     --seeds) SEEDS="$2"; shift ;;
     --seeds=*) SEEDS="${1#--seeds=}" ;;
-    bench | torch | dec) PARTS+=("$1") ;;
-    -h | --help) sed -n '2,48p' "$0"; exit 0 ;;
+    bench | torch | dec | convdec) PARTS+=("$1") ;;
+    -h | --help) sed -n '2,51p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
 done
-[ ${#PARTS[@]} -eq 0 ] && PARTS=(bench torch dec)
+if [ ${#PARTS[@]} -eq 0 ]; then
+  PARTS=(bench torch dec)
+  [ $TINY -eq 1 ] && PARTS+=(convdec)
+fi
 OUT=${OUT:-$ROOT/out/gpu}
 mkdir -p "$OUT"
 WORK=$(mktemp -d /tmp/latent-gpu.XXXXXX)
@@ -171,19 +179,25 @@ part_torch() {
   PYTHONUNBUFFERED=1 timeout -s INT "$(left)" "$py" bench/pytorch_ae.py \
     $([ $TINY -eq 1 ] && echo --tiny) | tee "$OUT/pytorch.txt" || status=1
 }
-part_dec() {
-  local args=(--full --seeds "$SEEDS")
+# The MNIST study (demos/mnist_dec.ts) for the given stages, into $OUT/$1.
+study() {
+  local dir=$1 stages=$2
+  local args=(--full --seeds "$SEEDS" --stages "$stages")
   if [ $TINY -eq 1 ]; then
-    args=(--samples 512 --seeds "${SEEDS%%,*}" --pretrain-epochs 2 --maxiter 10 --update-interval 5
-      --stages kmeans,ae,dec,idec,convdec --conv-pretrain-epochs 6)
+    args=(--samples 512 --seeds "${SEEDS%%,*}" --stages "$stages" --pretrain-epochs 2
+      --conv-pretrain-epochs 6 --maxiter 10 --update-interval 5)
   fi
-  say "dec: deno run -A demos/mnist_dec.ts ${args[*]} --out $OUT/dec"
-  timeout -s INT "$(left)" "${RUN[@]}" demos/mnist_dec.ts "${args[@]}" --out "$OUT/dec" || status=1
+  say "$dir: deno run -A demos/mnist_dec.ts ${args[*]} --out $OUT/$dir"
+  timeout -s INT "$(left)" "${RUN[@]}" demos/mnist_dec.ts "${args[@]}" --out "$OUT/$dir" || status=1
   # At most 8 files come back from $OUT: the pictures travel as one tar.
-  if ls "$OUT"/dec/*.png >/dev/null 2>&1; then
-    (cd "$OUT/dec" && tar -cf pictures.tar ./*.png && rm -f ./*.png)
+  if ls "$OUT/$dir"/*.png >/dev/null 2>&1; then
+    (cd "$OUT/$dir" && tar -cf pictures.tar ./*.png && rm -f ./*.png)
   fi
 }
+part_dec() { study dec kmeans,ae,dec,idec; }
+# conv-DEC on its own call: 200 conv pretraining epochs (54 800 steps) plus
+# fine-tuning would crowd the DEC and IDEC rows out of a 600 s call.
+part_convdec() { study convdec convdec; }
 for p in "${PARTS[@]}"; do
   if [ "$(left)" -lt 30 ]; then say "$p: skipped, under 30 s left"; status=1; continue; fi
   "part_$p"
