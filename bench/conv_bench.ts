@@ -17,7 +17,14 @@
  * @module
  */
 import * as lt from "../src/mod.ts";
-import type { BenchContext, BenchModule, Row, Timing } from "./harness.ts";
+import {
+  type BenchContext,
+  type BenchModule,
+  numel,
+  random,
+  type Row,
+  type Timing,
+} from "./harness.ts";
 import { type Tf, useBackend } from "./tfjs.ts";
 
 /**
@@ -42,14 +49,6 @@ const PRODUCTS: Record<Measure, number> = {
   "fwd + kernel grad": 2,
   "fwd + all grads": 3,
 };
-
-function random(size: number): Float32Array {
-  const out = new Float32Array(size);
-  for (let i = 0; i < size; i++) out[i] = Math.random() * 2 - 1;
-  return out;
-}
-
-const numel = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
 async function timeLatent(
   ctx: BenchContext,

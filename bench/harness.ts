@@ -139,6 +139,18 @@ export function timeGpu(run: () => void, quick = false, o: TimeOptions = {}): Pr
   );
 }
 
+/** `size` uniform values in [-1, 1): benchmark operands (speed does not depend on them). */
+export function random(size: number): Float32Array {
+  const out = new Float32Array(size);
+  for (let i = 0; i < size; i++) out[i] = Math.random() * 2 - 1;
+  return out;
+}
+
+/** Number of elements of a shape. */
+export function numel(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
 /** A file-name-safe slug of an adapter name, e.g. `llvmpipe-llvm-15-0-6-256-bits`. */
 export function slug(name: string): string {
   return name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "") || "unknown";

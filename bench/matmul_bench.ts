@@ -16,7 +16,14 @@
  */
 import * as lt from "../src/mod.ts";
 import { type MatmulTile, tileName } from "../shaders/matmul.ts";
-import type { BenchContext, BenchModule, Row, Timing } from "./harness.ts";
+import {
+  type BenchContext,
+  type BenchModule,
+  numel,
+  random,
+  type Row,
+  type Timing,
+} from "./harness.ts";
 import { type Tf, useBackend } from "./tfjs.ts";
 
 /** M×K×N of the benchmarked products. */
@@ -45,14 +52,6 @@ function operands(v: Variant, m: number, k: number, n: number): [number[], numbe
   if (v.transB) return [[m, n], [k, n]];
   return [[m, k], [k, n]];
 }
-
-function random(size: number): Float32Array {
-  const out = new Float32Array(size);
-  for (let i = 0; i < size; i++) out[i] = Math.random() * 2 - 1;
-  return out;
-}
-
-const numel = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
 async function timeLatent(
   ctx: BenchContext,
