@@ -626,6 +626,16 @@ export class KMeans {
     };
     const outs = { labels, mind, changed, bounds };
     const dims = { n, k, d, np };
+    // Per-run convergence state and history; `final` marks the closing E-step.
+    const stats = (final: 0 | 1) =>
+      launch(
+        op,
+        K.statsKernel({}),
+        [mind, changed, shift],
+        [state, hist],
+        new Uniforms().u32(n).u32(kd).u32(this.maxIter).u32(final).u32(np),
+        [1, 1, runs],
+      );
     const iteration = (t: number) => {
       if (prune) {
         launch(
@@ -666,14 +676,7 @@ export class KMeans {
           [1, 1, runs],
         );
       }
-      launch(
-        op,
-        K.statsKernel({}),
-        [mind, changed, shift],
-        [state, hist],
-        new Uniforms().u32(n).u32(kd).u32(this.maxIter).u32(0).u32(np),
-        [1, 1, runs],
-      );
+      stats(0);
     };
 
     // Record iterations in blocks and read the states after each block, but
@@ -715,14 +718,7 @@ export class KMeans {
     }
     // Labels and inertia consistent with the final centres (scikit-learn's closing E-step).
     assignLaunch(op, spec, x, c, state, outs, all, 0, runs, { ...dims, gate: 0 });
-    launch(
-      op,
-      K.statsKernel({}),
-      [mind, changed, shift],
-      [state, hist],
-      new Uniforms().u32(n).u32(kd).u32(this.maxIter).u32(1).u32(np),
-      [1, 1, runs],
-    );
+    stats(1);
     const [st, centres, ls, hs] = await Promise.all([
       state.toArray(),
       c.toArray(),
