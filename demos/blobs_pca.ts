@@ -211,15 +211,18 @@ export async function run(options: BlobsStudyOptions = {}): Promise<BlobsStudyRe
   const toDispose: { dispose(): void }[] = [xTrain, xTest];
   try {
     // Raw 50-D data.
-    let t0 = performance.now();
-    const sRaw = await lt.cluster.silhouetteScoreGpu(xTest, yTest);
-    rows.push({
-      method: "raw data",
-      dims: d,
-      silhouette: sRaw,
-      fitSeconds: 0,
-      silhouetteSeconds: await seconds(t0),
-    });
+    /** Scores `codes` of the test set by silhouette on the GPU and adds the method's row. */
+    const score = async (
+      row: Omit<MethodRow, "silhouette" | "silhouetteSeconds">,
+      codes: lt.Tensor,
+    ): Promise<number> => {
+      const t = performance.now();
+      const silhouette = await lt.cluster.silhouetteScoreGpu(codes, yTest);
+      rows.push({ ...row, silhouette, silhouetteSeconds: await seconds(t) });
+      return silhouette;
+    };
+    await score({ method: "raw data", dims: d, fitSeconds: 0 }, xTest);
+    let t0: number;
 
     // PCA(2), fit on train, applied to test.
     t0 = performance.now();
@@ -233,16 +236,10 @@ export async function run(options: BlobsStudyOptions = {}): Promise<BlobsStudyRe
     const back = pca.inverseTransform(zPca);
     const pcaMse = mse(xTestHost, (await back.toArray()) as Float32Array);
     back.dispose();
-    t0 = performance.now();
-    const sPca = await lt.cluster.silhouetteScoreGpu(zPca, yTest);
-    rows.push({
-      method: "PCA",
-      dims: 2,
-      silhouette: sPca,
-      fitSeconds: pcaFit,
-      silhouetteSeconds: await seconds(t0),
-      testMse: pcaMse,
-    });
+    const sPca = await score(
+      { method: "PCA", dims: 2, fitSeconds: pcaFit, testMse: pcaMse },
+      zPca,
+    );
     log(
       `PCA: explained variance ratio ${
         Array.from(pca.explainedVarianceRatio, (v) => v.toFixed(3)).join(", ")
@@ -337,16 +334,10 @@ export async function run(options: BlobsStudyOptions = {}): Promise<BlobsStudyRe
     const recon = await autoencoder.predict(xTest);
     const aeMse = mse(xTestHost, (await recon.toArray()) as Float32Array);
     recon.dispose();
-    t0 = performance.now();
-    const sAe = await lt.cluster.silhouetteScoreGpu(zAe, yTest);
-    rows.push({
-      method: "autoencoder",
-      dims: 2,
-      silhouette: sAe,
-      fitSeconds: aeFit,
-      silhouetteSeconds: await seconds(t0),
-      testMse: aeMse,
-    });
+    const sAe = await score(
+      { method: "autoencoder", dims: 2, fitSeconds: aeFit, testMse: aeMse },
+      zAe,
+    );
 
     // Plots and report.
     await Deno.mkdir(out, { recursive: true });
