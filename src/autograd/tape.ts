@@ -8,10 +8,16 @@
  * order, sums gradients per tensor, and accumulates leaf gradients into
  * `.grad`. Intermediate gradients are disposed as soon as they are consumed.
  *
+ * Disposing a tensor frees its storage but keeps its record, so a loss
+ * computed inside `tidy` still back-propagates through its freed
+ * intermediates whenever the gradient rules do not read them (sum, add,
+ * matmul's inputs…). When a rule does need freed data, {@link backward}
+ * throws naming that tensor and the fix, before any `.grad` is touched.
+ *
  * @module
  */
 import { keep, tidy } from "../tensor/scope.ts";
-import { fmtShape, type GradNode, type Tensor } from "../tensor/tensor.ts";
+import { DisposedTensorError, fmtShape, type GradNode, type Tensor } from "../tensor/tensor.ts";
 
 let enabled = true;
 
@@ -134,6 +140,16 @@ export function backward(loss: Tensor, seed?: Tensor): void {
       `backward: seed gradient ${fmtShape(seed.shape)} must match the loss ${fmtShape(loss.shape)}`,
     );
   }
+  // A freed leaf has nowhere to put its gradient: refuse before any GPU work.
+  const order = topoOrder(loss);
+  for (const t of order) {
+    if (!t.node && t.disposed) {
+      throw new Error(
+        `backward: ${describe(t)} requires grad but was disposed before backward ran; ` +
+          `keep it alive (lt.keep, or create it outside the tidy) until its gradient is read`,
+      );
+    }
+  }
   // Every gradient made here is freed when backward ends, except the leaf
   // gradients moved out with keep(): rules may return aliases (identity
   // gradients), and one scope frees them all exactly once.
@@ -141,6 +157,9 @@ export function backward(loss: Tensor, seed?: Tensor): void {
     const grads = new Map<Tensor, Tensor>();
     // Sums made here are referenced by nothing else, so they may grow in place.
     const sums = new Set<Tensor>();
+    // Leaf gradients are stored only once every rule has run, so a rule
+    // that fails leaves every `.grad` as it was.
+    const leaves: [Tensor, Tensor][] = [];
     grads.set(loss, seed ?? gradOps.onesLike(loss));
     const give = (t: Tensor, g: Tensor) => {
       const prev = grads.get(t);
@@ -152,13 +171,13 @@ export function backward(loss: Tensor, seed?: Tensor): void {
         grads.set(t, sum);
       }
     };
-    for (const t of topoOrder(loss)) {
+    for (const t of order) {
       const g = grads.get(t);
       if (!g) continue;
       grads.delete(t);
       if (t.node) {
         const node = t.node;
-        const inGrads = node.backward(g);
+        const inGrads = runRule(node, g);
         node.inputs.forEach((input, i) => {
           const gi = inGrads[i];
           if (!gi || !input.requiresGrad) return;
@@ -171,12 +190,33 @@ export function backward(loss: Tensor, seed?: Tensor): void {
           }
           give(input, gi);
         });
-      } else if (t.grad) {
-        // A leaf that already has a gradient: accumulate (the leaf owns it).
-        gradOps.addInto(t.grad, g);
-      } else {
-        t.grad = keep(gradOps.copy(g));
-      }
+      } else leaves.push([t, g]);
+    }
+    for (const [t, g] of leaves) {
+      // A leaf that already has a gradient accumulates into it (the leaf owns it).
+      if (t.grad) gradOps.addInto(t.grad, g);
+      else t.grad = keep(gradOps.copy(g));
     }
   });
+}
+
+/** A tensor as messages name it: its name or the op that made it, and its shape. */
+function describe(t: Tensor): string {
+  const what = t.name ? `"${t.name}"` : t.node ? `the output of ${t.node.op}` : "a tensor";
+  return `${what} ${fmtShape(t.shape)}`;
+}
+
+/** Runs a gradient rule; a freed tensor it reads is named, with the fix. */
+function runRule(node: GradNode, g: Tensor): (Tensor | null)[] {
+  try {
+    return node.backward(g);
+  } catch (e) {
+    if (!(e instanceof DisposedTensorError)) throw e;
+    throw new Error(
+      `backward: the gradient of ${node.op} needs ${describe(e.tensor)}, which was disposed ` +
+        `before backward ran (tidy frees what it does not return). Call backward inside the ` +
+        `same tidy as the loss, or lt.keep() that tensor until backward has run`,
+      { cause: e },
+    );
+  }
 }

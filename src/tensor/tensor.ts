@@ -77,6 +77,18 @@ export function checkShape(op: string, shape: readonly number[]): void {
   }
 }
 
+/**
+ * Thrown when a disposed tensor's data is needed. Carries the tensor, so
+ * callers that know more (autograd) can say where it came from and how to
+ * keep it.
+ */
+export class DisposedTensorError extends Error {
+  constructor(op: string, readonly tensor: Tensor) {
+    super(`${op}: tensor ${fmtShape(tensor.shape)} ${tensor.dtype} was already disposed`);
+    this.name = "DisposedTensorError";
+  }
+}
+
 /** A GPU tensor. Create with `tensor()`, `zeros()`, `full()` or from ops. */
 export class Tensor {
   /** Unique id (debugging, graph ordering). */
@@ -122,9 +134,7 @@ export class Tensor {
 
   /** The storage; throws if the tensor was disposed. */
   storage(op = "tensor"): Storage {
-    if (!this.#storage) {
-      throw new Error(`${op}: tensor ${fmtShape(this.shape)} ${this.dtype} was already disposed`);
-    }
+    if (!this.#storage) throw new DisposedTensorError(op, this);
     return this.#storage;
   }
 
@@ -133,14 +143,18 @@ export class Tensor {
     return { buffer: this.storage(op).buffer, size: Math.max(4, alignSize(this.byteLength)) };
   }
 
-  /** Frees the tensor's storage (when no view shares it). Idempotent. */
+  /**
+   * Frees the tensor's storage (when no view shares it). Idempotent. The
+   * autograd record stays: a loss returned from `tidy` still reaches the
+   * parameters through its freed intermediates, and `backward` names
+   * the freed tensor if a gradient rule needs its data.
+   */
   dispose(): void {
     if (!this.#storage) return;
     liveTensors--;
     liveBytes -= this.byteLength;
     this.#storage.releaseRef();
     this.#storage = null;
-    this.node = null;
     untrack(this);
   }
 

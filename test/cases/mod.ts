@@ -18,3 +18,4 @@ import "./soft_assign_cases.ts";
 import "./pca_cases.ts";
 import "./dec_cases.ts";
 import "./vae_cases.ts";
+import "./misuse_cases.ts";

@@ -1,0 +1,79 @@
+/**
+ * Misuse that used to pass silently: backward through freed tensors,
+ * malformed training and clustering options, datasets given to k-means.
+ * Each case fails on code that ignores the misuse.
+ * @module
+ */
+import * as lt from "../../src/mod.ts";
+import { assert, assertClose, assertEquals, assertThrows } from "../assert.ts";
+import { test } from "../harness.ts";
+import { freshRng } from "../ref.ts";
+
+/** A parameter-like leaf of `n` random values that requires grad. */
+function leaf(n: number): { p: lt.Tensor; values: Float32Array } {
+  const values = freshRng().normals(n);
+  const p = lt.tensor(values, [n]);
+  p.requiresGrad = true;
+  return { p, values };
+}
+
+test("backward through a loss returned from tidy reaches the parameter", async () => {
+  await lt.init();
+  const { p, values } = leaf(7);
+  const before = lt.memory().tensors;
+  const L = lt.tidy(() => lt.sum(lt.mul(p, p)));
+  lt.backward(L);
+  assert(p.grad !== null, "p.grad is null after backward through a tidy-returned loss");
+  assertClose(await p.grad.toArray(), values.map((v) => 2 * v), { rtol: 1e-6, label: "d/dp" });
+  // The loss and p.grad, nothing attached to the freed product.
+  assertEquals(lt.memory().tensors, before + 2);
+  L.dispose();
+  p.grad.dispose();
+  p.dispose();
+});
+
+test("backward after disposing an intermediate by hand still reaches the parameter", async () => {
+  await lt.init();
+  const { p, values } = leaf(5);
+  const before = lt.memory().tensors;
+  const m = lt.mul(p, p);
+  const L = lt.sum(m);
+  m.dispose();
+  lt.backward(L);
+  assert(p.grad !== null, "p.grad is null after backward past a disposed intermediate");
+  assertClose(await p.grad.toArray(), values.map((v) => 2 * v), { rtol: 1e-6, label: "d/dp" });
+  assertEquals(lt.memory().tensors, before + 2);
+  L.dispose();
+  p.grad.dispose();
+  p.dispose();
+});
+
+test("backward names a freed tensor whose data a gradient needs, and how to keep it", async () => {
+  await lt.init();
+  const { p } = leaf(6);
+  const before = lt.memory().tensors;
+  const L = lt.tidy(() => lt.sum(lt.exp(lt.mul(p, p))));
+  assertThrows(
+    () => lt.backward(L),
+    /backward: the gradient of exp needs the output of exp \[6\], which was disposed.*lt\.keep\(\)/,
+  );
+  assertEquals(p.grad, null);
+  assertEquals(lt.memory().tensors, before + 1, "backward left tensors behind after throwing");
+  L.dispose();
+  // The same loss with backward inside the scope works.
+  lt.tidy(() => lt.backward(lt.sum(lt.exp(lt.mul(p, p)))));
+  assert(p.grad !== null);
+  p.grad.dispose();
+  p.dispose();
+});
+
+test("backward refuses a disposed parameter by name before any work", async () => {
+  await lt.init();
+  const { p } = leaf(4);
+  p.name = "w";
+  const L = lt.sum(lt.mul(p, 2));
+  p.dispose();
+  assertThrows(() => lt.backward(L), /backward: "w" \[4\] requires grad but was disposed/);
+  assertEquals(p.grad, null);
+  L.dispose();
+});
