@@ -268,7 +268,8 @@ export class DEC {
    * await dec.pretrain(x, { epochs: 50, optimizer: lt.optim.adam(1e-3), callbacks: [lt.callbacks.progress()] });
    * ```
    */
-  pretrain(x: Dataset, options: PretrainOptions = {}): Promise<History> {
+  async pretrain(x: Dataset, options: PretrainOptions = {}): Promise<History> {
+    await x.assertFinite("DEC.pretrain");
     const optimizer = options.optimizer ?? sgd({ learningRate: 1, momentum: 0.9 });
     this.autoencoder.compile({ optimizer, loss: "mse" });
     return this.autoencoder.fit(x, x, {
@@ -306,6 +307,7 @@ export class DEC {
         `DEC.initialize: expected at least ${this.clusters} samples (one per cluster), got ${x.n}`,
       );
     }
+    await x.assertFinite("DEC.initialize");
     const z = await this.embed(x);
     try {
       const zv = await z.toArray();
@@ -395,6 +397,7 @@ export class DEC {
       }
     }
     if (!(tol >= 0)) throw new RangeError(`${op}: tol must be >= 0, got ${tol}`);
+    await x.assertFinite(op);
     if (!this.clustering) await this.initialize(x, { nInit: options.nInit });
     const layer = this.#layer("fit");
     const optimizer = options.optimizer ?? sgd({ learningRate: 0.01, momentum: 0.9 });

@@ -28,6 +28,7 @@ import { WG } from "../../shaders/common.ts";
 import { gatherKernel, gatherLabelsKernel, MAX_SHARDS_PER_DISPATCH } from "../../shaders/gather.ts";
 import { runtime } from "../gpu/runtime.ts";
 import { tensor } from "../ops/creation.ts";
+import { firstNonFiniteRow, nonFiniteRowsRaw } from "../ops/finite.ts";
 import { launch, Uniforms } from "../ops/kernel_call.ts";
 import { keep } from "../tensor/scope.ts";
 import { empty, fmtShape, sizeOf, Tensor } from "../tensor/tensor.ts";
@@ -189,6 +190,16 @@ export class Epoch implements Iterable<Step>, Disposable {
   }
 }
 
+/**
+ * The non-finite check of one upload, shared by the dataset and its views so
+ * it runs at most once: the first storage sample holding NaN or ±Inf, and,
+ * only when there is one and a view needs it, a 0/1 flag per storage sample.
+ */
+interface FiniteCheck {
+  first: Promise<number | null> | null;
+  flags: Promise<Uint8Array> | null;
+}
+
 /** The GPU storage and configuration a dataset (or a view of one) is built from. */
 interface Parts {
   source: "u8" | "f32";
@@ -212,6 +223,8 @@ interface Parts {
   hostMap: Int32Array | null;
   /** Slice views: parent sample of this view's sample 0. */
   base: number;
+  /** Shared by every view of the upload. */
+  finite: FiniteCheck;
 }
 
 /**
@@ -527,6 +540,73 @@ export class Dataset implements Disposable {
       return this.#gatherLabels("dataset.labelsTensor", idx, 0, this.n, options);
     } finally {
       idx.dispose();
+    }
+  }
+
+  /**
+   * The first sample (in this dataset's order) that holds NaN or ±Inf, or
+   * null. Runs on the GPU once per upload — views share the result — and
+   * reads back one number per shard; u8 storage is always finite. Only when
+   * the upload has such a sample and this view may not start at it does it
+   * also read a flag per stored sample.
+   *
+   * @example
+   * ```ts
+   * const bad = await x.firstNonFinite(); // e.g. 7, or null
+   * ```
+   */
+  async firstNonFinite(): Promise<number | null> {
+    this.#alive("dataset.firstNonFinite");
+    const p = this.#p;
+    if (p.source === "u8") return null;
+    const shards = p.groups.flat();
+    p.finite.first ??= Promise.all(shards.map((t) => firstNonFiniteRow(t, this.features))).then(
+      (rows) => {
+        const at = rows.findIndex((r) => r !== null);
+        return at < 0 ? null : at * p.rows + rows[at]!;
+      },
+    );
+    const first = await p.finite.first;
+    if (first === null) return null;
+    if (!p.hostMap && first >= p.base && first < p.base + this.n) return first - p.base;
+    p.finite.flags ??= Promise.all(shards.map(async (t) => {
+      const flags = nonFiniteRowsRaw(t, this.features);
+      try {
+        return await flags.toArray();
+      } finally {
+        flags.dispose();
+      }
+    })).then((parts) => {
+      const all = new Uint8Array(parts.reduce((a, f) => a + f.length, 0));
+      let at = 0;
+      for (const f of parts) for (const v of f) all[at++] = v;
+      return all;
+    });
+    const flags = await p.finite.flags;
+    for (let i = 0; i < this.n; i++) {
+      if (flags[p.hostMap ? p.hostMap[i] : p.base + i]) return i;
+    }
+    return null;
+  }
+
+  /**
+   * Throws, naming `op`, when a sample holds NaN or ±Inf (see
+   * {@link Dataset.firstNonFinite}): fit, evaluate, predict and DEC call it
+   * before their first step, since such a sample turns weights into NaN
+   * while the loss may stay finite.
+   *
+   * @example
+   * ```ts
+   * await x.assertFinite("myTraining"); // throws "myTraining: x sample 7 holds NaN or ±Inf …"
+   * ```
+   */
+  async assertFinite(op: string, what = "x"): Promise<void> {
+    const bad = await this.firstNonFinite();
+    if (bad !== null) {
+      throw new Error(
+        `${op}: ${what} sample ${bad} holds NaN or ±Inf (the first such sample of ${this.n}); ` +
+          `drop or impute it: one non-finite sample silently turns weights into NaN`,
+      );
     }
   }
 
@@ -870,5 +950,6 @@ export function dataset(data: DatasetSource, options: DatasetOptions = {}): Data
     map: null,
     hostMap: null,
     base: 0,
+    finite: { first: null, flags: null },
   });
 }

@@ -17,6 +17,7 @@ import { type Dataset, dataset } from "../data/dataset.ts";
 import { runtime } from "../gpu/runtime.ts";
 import { add, binaryRaw } from "../ops/binary.ts";
 import { clone, fillInPlace, zeros } from "../ops/creation.ts";
+import { decodeNonFiniteRow, nonFiniteRowRaw } from "../ops/finite.ts";
 import { launch, Uniforms } from "../ops/kernel_call.ts";
 import {
   binaryCrossentropy,
@@ -32,6 +33,7 @@ import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
 import { WG } from "../../shaders/common.ts";
 import { accuracyKernel } from "../../shaders/metrics.ts";
 import type { Callback, Logs, TrainingTarget } from "./callbacks.ts";
+import type { Param } from "./layer.ts";
 import type { Model } from "./model.ts";
 import { get as getOptimizer, type Optimizer } from "./optimizers.ts";
 
@@ -134,13 +136,20 @@ interface Source {
    * are the clean rows).
    */
   sameAsInput?: boolean;
+  /** Throws when a sample holds NaN or ±Inf (absent where none can: labels, u8). */
+  check?: () => Promise<void>;
 }
 
 function isDataset(x: unknown): x is Dataset {
   return !!x && typeof x === "object" && "gather" in x && "epoch" in x;
 }
 
-function inputSource(op: string, x: DataLike, shape: readonly number[]): Source & { ds: Dataset } {
+function inputSource(
+  op: string,
+  x: DataLike,
+  shape: readonly number[],
+  what = "x",
+): Source & { ds: Dataset } {
   let ds: Dataset, owned = false;
   if (isDataset(x)) ds = x;
   else if (x instanceof Float32Array || x instanceof Uint8Array) {
@@ -160,6 +169,7 @@ function inputSource(op: string, x: DataLike, shape: readonly number[]): Source 
     n: ds.n,
     gather: (i, o, c, training) => ds.gather(i, o, c, { training }),
     dispose: () => owned && ds.dispose(),
+    check: () => ds.assertFinite(op, what),
   };
 }
 
@@ -204,7 +214,7 @@ function targetSource(
       sameAsInput: true,
     };
   }
-  const s = inputSource(op, y as DataLike, shape);
+  const s = inputSource(op, y as DataLike, shape, "y");
   if (s.n !== x.n) throw new Error(`${op}: x has ${x.n} samples but y has ${s.n}`);
   return { ...s, gather: (i, o, cnt) => s.gather(i, o, cnt, false) };
 }
@@ -335,6 +345,7 @@ export async function fit(
       n: train.n,
       gather: (i, of, cnt, tr) => train.gather(i, of, cnt, { training: tr }),
       dispose: () => {},
+      check: () => train.assertFinite(op, "x"),
     };
     ys = y === x || y === ownedX.ds
       ? {
@@ -373,7 +384,12 @@ export async function fit(
     hits: c.accuracy ? keep(zeros([1])) : null,
   };
   const interval = o.logInterval ?? 500;
+  const weights = model.weights().filter((p) => p.tensor.dtype === "f32");
   try {
+    // Once per call, before the first step (a no-op for u8 data and for
+    // datasets already checked): a NaN sample would corrupt the weights.
+    await xs.check?.();
+    await ys.check?.();
     for (const cb of callbacks) await cb.onTrainBegin?.();
     for (let e = initialEpoch; e < epochs; e++) {
       for (const cb of callbacks) await cb.onEpochBegin?.(e);
@@ -411,10 +427,20 @@ export async function fit(
       } finally {
         ep.dispose();
       }
-      const logs: Logs = { loss: (await acc.loss.toArray())[0] / seen };
+      const status = await readEpoch(op, acc, weights);
+      if (status.badWeight) {
+        const { name, tensor } = status.badWeight;
+        const layer = name.includes("/") ? name.slice(0, name.lastIndexOf("/")) : name;
+        throw new Error(
+          `${op}: the weights of layer "${layer}" (${name} ${
+            fmtShape(tensor.shape)
+          }) hold NaN or ±Inf after epoch ${e + 1} (learning rate ${c.optimizer.learningRate}); ` +
+            `lower the learning rate or rescale the inputs`,
+        );
+      }
+      const logs: Logs = { loss: status.loss / seen };
       if (acc.hits) {
-        logs.accuracy = (await acc.hits.toArray())[0] /
-          (c.accuracy === "binary" ? seen * sizeOfOut(outShape) : seen);
+        logs.accuracy = status.hits / (c.accuracy === "binary" ? seen * sizeOfOut(outShape) : seen);
       }
       if (!Number.isFinite(logs.loss)) {
         throw new Error(
@@ -445,6 +471,37 @@ export async function fit(
   return history;
 }
 
+/**
+ * The epoch's summed loss and hits and the first weight that is no longer
+ * finite, all from one readback: the accumulators and one non-finite code
+ * per weight (a reduction each, recorded after the epoch's last step) are
+ * copied into one small buffer.
+ */
+async function readEpoch(
+  op: string,
+  acc: { loss: Tensor; hits: Tensor | null },
+  weights: Param[],
+): Promise<{ loss: number; hits: number; badWeight: Param | null }> {
+  const rt = runtime();
+  const status = empty([2 + weights.length], "f32", op);
+  try {
+    const into = (t: Tensor, slot: number) =>
+      rt.copy(op, t.storage(op).buffer, 0, status.storage(op).buffer, 4 * slot, 4);
+    into(acc.loss, 0);
+    if (acc.hits) into(acc.hits, 1);
+    weights.forEach((w, i) => {
+      const code = nonFiniteRowRaw(w.tensor);
+      into(code, 2 + i);
+      code.dispose();
+    });
+    const v = await status.toArray();
+    const bad = weights.findIndex((_, i) => decodeNonFiniteRow(v[2 + i]) !== null);
+    return { loss: v[0], hits: v[1], badWeight: bad < 0 ? null : weights[bad] };
+  } finally {
+    status.dispose();
+  }
+}
+
 function sizeOfOut(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
@@ -465,6 +522,8 @@ export async function evaluate(
   const hitAcc = c.accuracy ? keep(zeros([1])) : null;
   const ep = xs.ds.epoch({ batchSize, shuffle: false });
   try {
+    await xs.check?.();
+    await ys.check?.();
     for (const step of ep) {
       noGrad(() =>
         tidy(() => {
@@ -510,6 +569,7 @@ export async function predict(
   const ep = xs.ds.epoch({ batchSize, shuffle: false });
   const rt = runtime();
   try {
+    await xs.check?.();
     for (const step of ep) {
       noGrad(() =>
         tidy(() => {

@@ -88,6 +88,12 @@ export {
   withReduceProfile,
 } from "./reduce.ts";
 export { CPU_REDUCE, GPU_REDUCE, type ReduceProfile } from "../../shaders/reduce.ts";
+export {
+  decodeNonFiniteRow,
+  firstNonFiniteRow,
+  nonFiniteRowRaw,
+  nonFiniteRowsRaw,
+} from "./finite.ts";
 export { logSoftmax, softmax } from "./softmax.ts";
 export {
   binaryCrossentropy,

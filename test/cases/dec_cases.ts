@@ -152,7 +152,7 @@ test("DEC refuses bad input before training", async () => {
   const bad = new Float32Array(10 * 4);
   bad[5] = NaN;
   const nan = lt.data.dataset(bad, { shape: [4] });
-  await assertRejects(() => dec.initialize(nan), /not finite/);
+  await assertRejects(() => dec.initialize(nan), /DEC.initialize: x sample 1 holds NaN or ±Inf/);
   for (const t of [few, some, nan]) t.dispose();
   dec.dispose();
   enc.dispose();

@@ -19,3 +19,4 @@ import "./pca_cases.ts";
 import "./dec_cases.ts";
 import "./vae_cases.ts";
 import "./misuse_cases.ts";
+import "./nonfinite_cases.ts";
