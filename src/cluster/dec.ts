@@ -167,6 +167,13 @@ export class DEC {
         `${op}: variant must be "dec" or "idec", got ${JSON.stringify(options.variant)}`,
       );
     }
+    // alpha = 0 would divide by zero in the Student-t kernel (1 + d²/α)^(-(α+1)/2).
+    if (!(this.alpha > 0) || !Number.isFinite(this.alpha)) {
+      throw new RangeError(`${op}: alpha must be a finite number > 0, got ${options.alpha}`);
+    }
+    if (!Number.isSafeInteger(this.seed) || this.seed < 0) {
+      throw new RangeError(`${op}: seed must be a non-negative integer, got ${options.seed}`);
+    }
     if (!(this.gamma > 0) || !Number.isFinite(this.gamma)) {
       throw new RangeError(`${op}: gamma must be a finite number > 0, got ${this.gamma}`);
     }

@@ -323,6 +323,12 @@ export async function fit(
   const epochs = positiveInt(op, "epochs", o.epochs ?? 1);
   const batchSize = positiveInt(op, "batchSize", o.batchSize ?? 32);
   const initialEpoch = o.initialEpoch ?? 0;
+  if (!Number.isInteger(initialEpoch) || initialEpoch < 0 || initialEpoch >= epochs) {
+    throw new RangeError(
+      `${op}: initialEpoch must be an integer in [0, epochs) = [0, ${epochs}), got ${initialEpoch} ` +
+        `(epochs is the index of the last epoch plus one, as in Keras, not a count from initialEpoch)`,
+    );
+  }
   const inShape = model.inputs[0].shape, outShape = model.outputs[0].shape;
   let xs = inputSource(op, x, inShape);
   let ys = targetSource(op, y, xs, outShape, c, x);

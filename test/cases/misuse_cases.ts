@@ -5,7 +5,7 @@
  * @module
  */
 import * as lt from "../../src/mod.ts";
-import { assert, assertClose, assertEquals, assertThrows } from "../assert.ts";
+import { assert, assertClose, assertEquals, assertRejects, assertThrows } from "../assert.ts";
 import { test } from "../harness.ts";
 import { freshRng } from "../ref.ts";
 
@@ -76,4 +76,35 @@ test("backward refuses a disposed parameter by name before any work", async () =
   assertThrows(() => lt.backward(L), /backward: "w" \[4\] requires grad but was disposed/);
   assertEquals(p.grad, null);
   L.dispose();
+});
+
+test("fit refuses initialEpoch >= epochs instead of returning an empty history", async () => {
+  await lt.init();
+  const rng = freshRng();
+  lt.nn.setSeed(1);
+  const m = lt.nn.sequential([lt.nn.dense(3)], { inputShape: [4] });
+  m.compile({ optimizer: "sgd", loss: "mse" });
+  const x = rng.normals(8 * 4), y = rng.normals(8 * 3);
+  await assertRejects(
+    () => m.fit(x, y, { initialEpoch: 5, epochs: 2 }),
+    /fit\(.*\): initialEpoch must be an integer in \[0, epochs\) = \[0, 2\), got 5/,
+  );
+  await assertRejects(() => m.fit(x, y, { initialEpoch: -1, epochs: 2 }), /initialEpoch/);
+  const h = await m.fit(x, y, { initialEpoch: 1, epochs: 3 });
+  assertEquals(h.epoch, [1, 2]);
+  m.dispose();
+});
+
+test("DEC validates alpha and seed in the constructor", async () => {
+  await lt.init();
+  for (const alpha of [0, -1, NaN, Infinity]) {
+    assertThrows(
+      () => new lt.cluster.DEC({ clusters: 2, dims: [4, 2], alpha }),
+      `DEC: alpha must be a finite number > 0, got ${alpha}`,
+    );
+  }
+  assertThrows(
+    () => new lt.cluster.DEC({ clusters: 2, dims: [4, 2], seed: 1.5 }),
+    "DEC: seed must be a non-negative integer, got 1.5",
+  );
 });
