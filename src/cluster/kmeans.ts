@@ -54,9 +54,11 @@ import { adapterKind } from "../ops/tuning.ts";
 import * as K from "../../shaders/kmeans.ts";
 import { fillInPlace, tensor } from "../ops/creation.ts";
 import { launch, Uniforms } from "../ops/kernel_call.ts";
-import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
+import { empty, fmtShape, Tensor } from "../tensor/tensor.ts";
 import { keep } from "../tensor/scope.ts";
 import { Rng } from "../data/prng.ts";
+import { Dataset } from "../data/dataset.ts";
+import { firstNonFiniteRow } from "../ops/finite.ts";
 
 // ------------------------------------------------------------ shared helpers
 
@@ -187,6 +189,13 @@ export function pairSpec(k: number, d: number): { tj: number; tf: number; stage:
  * ```
  */
 export function checkMatrix(where: string, name: string, x: Tensor): void {
+  if (!(x instanceof Tensor)) {
+    throw new TypeError(
+      `${where}: expected ${name} to be an f32 tensor [n, d], got ${
+        x === null ? "null" : (x as object)?.constructor?.name ?? typeof x
+      }`,
+    );
+  }
   if (x.dtype !== "f32" || x.rank !== 2 || x.shape[0] < 1 || x.shape[1] < 1) {
     throw new Error(
       `${where}: expected ${name} to be a non-empty f32 tensor [n, d], got ${
@@ -436,19 +445,35 @@ export class KMeans {
   }
 
   /**
-   * Clusters the rows of x ([n, d] f32, on the GPU).
+   * Clusters the rows of x ([n, d] f32, on the GPU), or the samples of a
+   * dataset as flat rows (gathered once as f32, so they must fit one
+   * storage binding).
    *
    * Throws before any GPU work for k > n, a malformed x, or an x too large
    * for the adapter's storage bindings, and at the first state readback if x
-   * holds NaN or ±Inf.
+   * holds NaN or ±Inf, naming the first such sample.
    *
    * @example
    * ```ts
    * const { labels, inertiaHistory } = await new KMeans({ k: 4 }).fit(x, { history: true });
    * ```
    */
-  async fit(x: Tensor, options: KMeansFitOptions = {}): Promise<KMeansResult> {
+  async fit(x: Tensor | Dataset, options: KMeansFitOptions = {}): Promise<KMeansResult> {
     const op = "KMeans.fit";
+    if (x instanceof Dataset) {
+      // Samples of any shape cluster as flat rows (scaled u8 data as f32).
+      const all = x.toTensor();
+      try {
+        const rows = all.view([x.n, x.features], op);
+        try {
+          return await this.fit(rows, options);
+        } finally {
+          rows.dispose();
+        }
+      } finally {
+        all.dispose();
+      }
+    }
     checkMatrix(op, "x", x);
     const [n, d] = x.shape;
     const k = this.k;
@@ -700,8 +725,11 @@ export class KMeans {
       if (recorded < this.maxIter) recordBlock();
       const st = await pending;
       if (st[S.nonFinite] !== 0) {
+        // Found for free by the column statistics; located only on this error path.
+        const row = await firstNonFiniteRow(x, d);
         throw new Error(
-          `${op}: x contains NaN or infinite values (a column mean or variance of x is not finite)`,
+          `${op}: x sample ${row} holds NaN or ±Inf (the first such sample of ${n}); ` +
+            `drop or impute it before clustering`,
         );
       }
       active = active.filter((r) => st[r * SZ + S.done] === 0);

@@ -431,7 +431,10 @@ test("kmeans rejects bad input before any GPU work", async () => {
     const x = new Float32Array(20).map((_, i) => i);
     x[13] = bad;
     const xt = lt.tensor(x, [10, 2]);
-    await assertRejects(() => new KMeans({ k: 2 }).fit(xt), /x contains NaN or infinite values/);
+    await assertRejects(
+      () => new KMeans({ k: 2 }).fit(xt),
+      /KMeans.fit: x sample 6 holds NaN or ±Inf/,
+    );
     xt.dispose();
   }
   await assertRejects(

@@ -108,3 +108,26 @@ test("DEC validates alpha and seed in the constructor", async () => {
     "DEC: seed must be a non-negative integer, got 1.5",
   );
 });
+
+test("KMeans.fit accepts a dataset and clusters its samples as rows", async () => {
+  await lt.init();
+  const rng = freshRng();
+  const n = 60, d = 3;
+  const x = new Float32Array(n * d);
+  for (let i = 0; i < n; i++) {
+    for (let f = 0; f < d; f++) x[i * d + f] = (i % 3) * 10 + 0.1 * rng.normal();
+  }
+  const ds = lt.data.dataset(x, { shape: [d] });
+  const xt = lt.tensor(x, [n, d]);
+  const a = await new lt.cluster.KMeans({ k: 3, seed: 1 }).fit(ds);
+  const b = await new lt.cluster.KMeans({ k: 3, seed: 1 }).fit(xt);
+  assertEquals(Array.from(a.labels), Array.from(b.labels));
+  assertClose(a.centers, b.centers, { rtol: 1e-6, label: "centres" });
+  // Anything else is refused with a message, not a TypeError from inside.
+  await assertRejects(
+    () => new lt.cluster.KMeans({ k: 3 }).fit(x as unknown as lt.Tensor),
+    "KMeans.fit: expected x to be an f32 tensor [n, d], got Float32Array",
+  );
+  ds.dispose();
+  xt.dispose();
+});

@@ -156,3 +156,17 @@ test("DEC's pretrain, initialize and fit refuse a non-finite sample, naming it",
   x.dispose();
   dec.dispose();
 });
+
+test("KMeans.fit names the first non-finite sample of a tensor or a dataset", async () => {
+  await lt.init();
+  const rng = freshRng();
+  const bad = someRows(rng, 30, 2);
+  const x = poisoned(rng, 30, 4, bad);
+  const xt = lt.tensor(x, [30, 4]);
+  const ds = lt.data.dataset(x, { shape: [2, 2] });
+  const message = `KMeans.fit: x sample ${Math.min(...bad)} holds NaN or ±Inf`;
+  await assertRejects(() => new lt.cluster.KMeans({ k: 3 }).fit(xt), message);
+  await assertRejects(() => new lt.cluster.KMeans({ k: 3 }).fit(ds), message);
+  xt.dispose();
+  ds.dispose();
+});
