@@ -906,6 +906,20 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
       }
       workgroupBarrier();
     }
+    // Relocating the farthest point only pays when it is off its centre.
+    // With duplicated points every point sits on a centre up to the
+    // rounding of the means; moving one anyway sends centres jumping
+    // between copies and the labels churn for maxIter iterations. "On its
+    // centre": within the tolerance (tol · mean variance, scikit-learn's
+    // scale of a negligible move) or within 1e-10 of its squared norm
+    // (rounding, when tol is 0). It is the farthest point, so every point
+    // is that close and the other empty clusters stay put too.
+    if (lid == 0u) {
+      var xx = 0.0;
+      for (var t = 0u; t < u.d; t++) { xx += X[shi[0] * u.d + t] * X[shi[0] * u.d + t]; }
+      flag = select(0u, 1u, shd[0] <= max(STATE[run * 8u + 5u], 1e-10 * xx));
+    }
+    if (workgroupUniformLoad(&flag) != 0u) { break; }
     if (lid == 0u) {
       far = shi[0];
       ${spec.incremental ? "ACC[mb + shi[0]] = i32(j);" : ""}

@@ -131,3 +131,40 @@ test("KMeans.fit accepts a dataset and clusters its samples as rows", async () =
   ds.dispose();
   xt.dispose();
 });
+
+test("KMeans on duplicated points (5 distinct, k = 7) stops like scikit-learn", async () => {
+  await lt.init();
+  const rng = freshRng();
+  // Rounding in the means of duplicates used to make empty clusters take a
+  // different zero-distance point each iteration: 300 iterations, labels churning.
+  for (let trial = 0; trial < 6; trial++) {
+    const d = 1 + (trial % 3), n = 7 + Math.floor(rng.next() * 40);
+    const points = rng.uniform(5 * d, 0, 10);
+    const x = new Float32Array(n * d);
+    const which = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      which[i] = i < 5 ? i : Math.floor(rng.next() * 5);
+      x.set(points.subarray(which[i] * d, (which[i] + 1) * d), i * d);
+    }
+    const xt = lt.tensor(x, [n, d]);
+    for (const [init, tol] of [["k-means++", 1e-4], ["k-means++", 0], ["random", 1e-4]] as const) {
+      const r = await new lt.cluster.KMeans({ k: 7, seed: rng.seed + trial, init, tol }).fit(xt);
+      const tag = `seed ${rng.seed}, trial ${trial}, ${init}, tol ${tol}`;
+      // k-means++ covers the five points at once and stops by tol after 1
+      // or 2 iterations as scikit-learn; with tol 0 ties between a copy
+      // and a rounded mean settle in a few more; random seeding may need a
+      // few relocations first.
+      const most = init === "random" ? 8 : tol === 0 ? 5 : 2;
+      assert(r.nIter <= most, `${tag}: ${r.nIter} iterations`);
+      // Every copy of a point shares one label, and the five points five labels.
+      const labelOf = new Map<number, number>();
+      for (let i = 0; i < n; i++) {
+        const l = labelOf.get(which[i]);
+        if (l === undefined) labelOf.set(which[i], r.labels[i]);
+        else assertEquals(r.labels[i], l, `${tag}: copies of point ${which[i]} split`);
+      }
+      assertEquals(new Set(labelOf.values()).size, 5, `${tag}: distinct labels`);
+    }
+    xt.dispose();
+  }
+});
