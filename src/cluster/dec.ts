@@ -25,12 +25,12 @@ import { backward, noGrad } from "../autograd/tape.ts";
 import type { Dataset } from "../data/dataset.ts";
 import { runtime } from "../gpu/runtime.ts";
 import type { Callback } from "../nn/callbacks.ts";
-import { input, type Layer } from "../nn/layer.ts";
+import { input, type Layer, type Param } from "../nn/layer.ts";
 import { dense, setSeed } from "../nn/layers.ts";
 import { conv2dLayer, conv2dTransposeLayer } from "../nn/conv_layers.ts";
 import { flatten, reshape } from "../nn/layers.ts";
 import { type Model, model } from "../nn/model.ts";
-import type { History } from "../nn/training.ts";
+import { type History, nonFiniteWeightError, readChecked } from "../nn/training.ts";
 import { type Optimizer, sgd } from "../nn/optimizers.ts";
 import { varianceScaling } from "../nn/initializers.ts";
 import { add, mul } from "../ops/binary.ts";
@@ -410,6 +410,11 @@ export class DEC {
     const optimizer = options.optimizer ?? sgd({ learningRate: 0.01, momentum: 0.9 });
     const idec = this.variant === "idec";
     const params = [...(idec ? this.autoencoder : this.encoder).trainableWeights(), layer.centers];
+    // Checked at each refresh, in the same flush as the labels' readback.
+    const watched: Param[] = [
+      ...(idec ? this.autoencoder : this.encoder).weights(),
+      { name: "clustering/centers", tensor: layer.centers, trainable: true },
+    ];
     const yTrue = options.y ? Int32Array.from(options.y) : null;
     const order = keep(tensor(Int32Array.from({ length: n }, (_, i) => i), [n]));
     const k = this.clusters;
@@ -427,8 +432,24 @@ export class DEC {
           p = keep(noGrad(() => targetDistribution(q)));
           const lt = noGrad(() => argmax(q, 1));
           q.dispose();
-          const labels = (await lt.toArray()) as Int32Array;
-          lt.dispose();
+          let labels: Int32Array;
+          try {
+            const [values, status] = await Promise.all([
+              lt.toArray(),
+              readChecked(op, [], watched),
+            ]);
+            if (status.badWeight) {
+              throw nonFiniteWeightError(
+                op,
+                status.badWeight,
+                `step ${ite}`,
+                optimizer.learningRate,
+              );
+            }
+            labels = values as Int32Array;
+          } finally {
+            lt.dispose();
+          }
           let changed = 0;
           for (let i = 0; i < n; i++) if (labels[i] !== last[i]) changed++;
           const entry: RefreshLog = { iteration: ite, delta: changed / n };

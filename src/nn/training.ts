@@ -433,20 +433,19 @@ export async function fit(
       } finally {
         ep.dispose();
       }
-      const status = await readEpoch(op, acc, weights);
+      const status = await readChecked(op, [acc.loss, acc.hits], weights);
       if (status.badWeight) {
-        const { name, tensor } = status.badWeight;
-        const layer = name.includes("/") ? name.slice(0, name.lastIndexOf("/")) : name;
-        throw new Error(
-          `${op}: the weights of layer "${layer}" (${name} ${
-            fmtShape(tensor.shape)
-          }) hold NaN or ±Inf after epoch ${e + 1} (learning rate ${c.optimizer.learningRate}); ` +
-            `lower the learning rate or rescale the inputs`,
+        throw nonFiniteWeightError(
+          op,
+          status.badWeight,
+          `epoch ${e + 1}`,
+          c.optimizer.learningRate,
         );
       }
-      const logs: Logs = { loss: status.loss / seen };
+      const [lossSum, hitSum] = status.values;
+      const logs: Logs = { loss: lossSum / seen };
       if (acc.hits) {
-        logs.accuracy = status.hits / (c.accuracy === "binary" ? seen * sizeOfOut(outShape) : seen);
+        logs.accuracy = hitSum / (c.accuracy === "binary" ? seen * sizeOfOut(outShape) : seen);
       }
       if (!Number.isFinite(logs.loss)) {
         throw new Error(
@@ -478,34 +477,53 @@ export async function fit(
 }
 
 /**
- * The epoch's summed loss and hits and the first weight that is no longer
- * finite, all from one readback: the accumulators and one non-finite code
- * per weight (a reduction each, recorded after the epoch's last step) are
- * copied into one small buffer.
+ * Reads one-element tensors (`scalars`; a null slot reads as NaN) and finds
+ * the first weight that is no longer finite, all in one readback: the
+ * scalars and one non-finite code per weight (a reduction each, recorded
+ * after the work so far) are copied into one small buffer. Training loops
+ * call it where they read anyway (fit: the epoch's loss), so checking the
+ * weights costs no extra sync.
  */
-async function readEpoch(
+export async function readChecked(
   op: string,
-  acc: { loss: Tensor; hits: Tensor | null },
+  scalars: (Tensor | null)[],
   weights: Param[],
-): Promise<{ loss: number; hits: number; badWeight: Param | null }> {
+): Promise<{ values: number[]; badWeight: Param | null }> {
   const rt = runtime();
-  const status = empty([2 + weights.length], "f32", op);
+  const m = scalars.length;
+  const status = fillInPlace(empty([m + weights.length], "f32", op), NaN);
   try {
     const into = (t: Tensor, slot: number) =>
       rt.copy(op, t.storage(op).buffer, 0, status.storage(op).buffer, 4 * slot, 4);
-    into(acc.loss, 0);
-    if (acc.hits) into(acc.hits, 1);
+    scalars.forEach((t, i) => t && into(t, i));
     weights.forEach((w, i) => {
       const code = nonFiniteRowRaw(w.tensor);
-      into(code, 2 + i);
+      into(code, m + i);
       code.dispose();
     });
     const v = await status.toArray();
-    const bad = weights.findIndex((_, i) => decodeNonFiniteRow(v[2 + i]) !== null);
-    return { loss: v[0], hits: v[1], badWeight: bad < 0 ? null : weights[bad] };
+    const bad = weights.findIndex((_, i) => decodeNonFiniteRow(v[m + i]) !== null);
+    return { values: Array.from(v.subarray(0, m)), badWeight: bad < 0 ? null : weights[bad] };
   } finally {
     status.dispose();
   }
+}
+
+/** The error training loops throw when {@link readChecked} finds a non-finite weight. */
+export function nonFiniteWeightError(
+  op: string,
+  weight: Param,
+  when: string,
+  learningRate: number,
+): Error {
+  const { name, tensor } = weight;
+  const layer = name.includes("/") ? name.slice(0, name.lastIndexOf("/")) : name;
+  return new Error(
+    `${op}: the weights of layer "${layer}" (${name} ${
+      fmtShape(tensor.shape)
+    }) hold NaN or ±Inf after ${when} (learning rate ${learningRate}); ` +
+      `lower the learning rate or rescale the inputs`,
+  );
 }
 
 function sizeOfOut(shape: readonly number[]): number {

@@ -170,3 +170,19 @@ test("KMeans.fit names the first non-finite sample of a tensor or a dataset", as
   xt.dispose();
   ds.dispose();
 });
+
+test("DEC.fit stops naming the layer when a weight stops being finite", async () => {
+  await lt.init();
+  const rng = freshRng();
+  const x = lt.data.dataset(rng.normals(24 * 4), { shape: [4] });
+  const dec = new lt.cluster.DEC({ clusters: 2, dims: [4, 3, 2], seed: 1 });
+  await dec.initialize(x, { nInit: 1 });
+  const optimizer = lt.optim.sgd({ learningRate: 1e30 });
+  await assertRejects(
+    () => dec.fit(x, { optimizer, updateInterval: 2, maxIter: 20, batchSize: 8 }),
+    /DEC\.fit: the weights of layer "[\w/]+" \([\w/]+ \[\d+(, \d+)?\]\) hold NaN or ±Inf after step \d+/,
+  );
+  optimizer.dispose();
+  x.dispose();
+  dec.dispose();
+});
