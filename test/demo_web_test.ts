@@ -3,16 +3,19 @@
  * and serves the page with MNIST, headless Chromium (WebGPU on SwiftShader)
  * opens it with a tiny study (256 images, 2 pretraining epochs, 8 DEC steps
  * refreshed every 4), and the page must draw reconstructions after every
- * epoch, a gallery and metrics at every DEC refresh, save the pretrained
- * autoencoder, refuse a corrupt file with the library's message, rerun the
- * study from the saved file to the same numbers, and stop mid-run with GPU
- * memory back where it started. A screenshot goes to
- * `$TMPDIR/latent_demo_web.png` (or `LATENT_DEMO_SCREENSHOT`; the README's
- * `docs/web_demo.png` is made that way).
+ * epoch and a gallery and metrics at every DEC refresh, end with the table
+ * the same study gives in Deno, save the pretrained autoencoder, refuse a
+ * corrupt file with the library's message, rerun the study from the saved
+ * file to the same numbers, and stop mid-run with GPU memory back where it
+ * started. A screenshot goes to `$TMPDIR/latent_demo_web.png` (or
+ * `LATENT_DEMO_SCREENSHOT`).
  *
  * @module
  */
 import { chromium, type Page } from "playwright-core";
+import * as lt from "../src/mod.ts";
+import { loadMnist } from "../src/data/deno.ts";
+import { firstImages, pretrainOptimizer, studyDEC, studyRecipe } from "../demos/study.ts";
 import { serveDemo } from "../demos/serve.ts";
 import { findChromium } from "../tools/provision.ts";
 import { CHROMIUM_ARGS } from "./browser/session.ts";
@@ -46,6 +49,42 @@ async function until(page: Page, want: DemoState["state"][], errors: string[]): 
   }
 }
 
+/** The tiny study the page runs, here in Deno with the calls demos/mnist_dec.ts makes. */
+const TINY = { n: 256, epochs: 2, batchSize: 64, maxIter: 8, updateInterval: 4, seed: 1 };
+
+async function studyInDeno(): Promise<{ loss: number[]; rows: number[][] }> {
+  await lt.init();
+  const { images, labels } = firstImages(await loadMnist(), TINY.n);
+  const recipe = studyRecipe(false, {
+    pretrainEpochs: TINY.epochs,
+    maxIter: TINY.maxIter,
+    updateInterval: TINY.updateInterval,
+    batchSize: TINY.batchSize,
+  });
+  const x = lt.data.dataset(images, { shape: [784], scale: 1 / 255 });
+  const dec = studyDEC("dense", { clusters: 10, seed: TINY.seed });
+  try {
+    const h = await dec.pretrain(x, {
+      epochs: recipe.pretrainEpochs,
+      batchSize: recipe.batchSize,
+      optimizer: pretrainOptimizer("dense", recipe),
+    });
+    const km = await dec.initialize(x, { nInit: recipe.kmeansInit });
+    const r = await dec.fit(x, {
+      y: labels,
+      maxIter: recipe.maxIter,
+      updateInterval: recipe.updateInterval,
+      tol: recipe.tol,
+      batchSize: recipe.batchSize,
+    });
+    const m = (p: Int32Array) => [lt.metrics.acc(labels, p), lt.metrics.nmi(labels, p)];
+    return { loss: h.history.loss, rows: [m(km.labels), m(r.labels)] };
+  } finally {
+    dec.dispose();
+    x.dispose();
+  }
+}
+
 /** Pixels that differ from the first one, and distinct colours (up to 64). */
 const ink = (page: Page, selector: string) =>
   page.evaluate((sel) =>
@@ -66,6 +105,8 @@ Deno.test("web demo: pretrains, clusters with live DEC refreshes, round-trips th
   if (!exe) {
     throw new Error("no Chromium: run `apt-get install -y chromium` or set LATENT_CHROMIUM");
   }
+  // The same study in Deno first (its adapter here is lavapipe, the page's SwiftShader).
+  const inDeno = await studyInDeno();
   await using server = await serveDemo({ port: 0 });
   const browser = await chromium.launch({ executablePath: exe, args: CHROMIUM_ARGS });
   const dir = await Deno.makeTempDir({ prefix: "latent-web-test-" });
@@ -81,8 +122,10 @@ Deno.test("web demo: pretrains, clusters with live DEC refreshes, round-trips th
     });
 
     // 1. A tiny study end to end.
+    const t = TINY;
     await page.goto(
-      `${server.url}?model=dense&method=dec&n=256&epochs=2&batch=64&maxiter=8&interval=4&seed=1&auto=1`,
+      `${server.url}?model=dense&method=dec&n=${t.n}&epochs=${t.epochs}&batch=${t.batchSize}` +
+        `&maxiter=${t.maxIter}&interval=${t.updateInterval}&seed=${t.seed}&auto=1`,
     );
     let s = await until(page, ["done"], errors);
     const first = s.run!;
@@ -106,6 +149,20 @@ Deno.test("web demo: pretrains, clusters with live DEC refreshes, round-trips th
       first.rows.map((r) => r.stage.replace(/\d+ steps/, "N steps")).join() ===
         "autoencoder + k-means,DEC (N steps)",
       `stages ${first.rows.map((r) => r.stage)}`,
+    );
+    // The page's table is Deno's, within float tolerance (two adapters; one flipped label
+    // of 256 moves ACC by 0.004).
+    first.loss.forEach((v, i) =>
+      assert(
+        Math.abs(v - inDeno.loss[i]) < 1e-3 * Math.abs(v),
+        `epoch ${i + 1} loss ${v} in the page, ${inDeno.loss[i]} in Deno`,
+      )
+    );
+    first.rows.forEach((r, i) =>
+      assert(
+        Math.abs(r.acc - inDeno.rows[i][0]) < 0.01 && Math.abs(r.nmi - inDeno.rows[i][1]) < 0.01,
+        `${r.stage}: ACC ${r.acc} NMI ${r.nmi} in the page, ${inDeno.rows[i]} in Deno`,
+      )
     );
     assert(first.samplesPerSecond > 0, `samples/s ${first.samplesPerSecond} after warm-up`);
     for (const [id, c] of [["recon", "#recon"], ["scatter", "#scatter"], ["loss", "#loss-curve"]]) {
