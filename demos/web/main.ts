@@ -360,13 +360,15 @@ function drawGallery(
     const count = (d: number) => idx.reduce((s, i) => s + (labels[i] === d ? 1 : 0), 0);
     const pct = (v: number) => `${Math.round((100 * v) / size)}%`;
     let words: string;
+    const counts = Array.from({ length: 10 }, (_, d) => count(d));
+    const top = counts.indexOf(Math.max(...counts));
     if (size === 0) words = "empty";
     else if (mapping.has(c)) {
+      // The one-to-one matching that ACC uses can give a cluster a digit it mostly lacks.
       const d = mapping.get(c)!;
-      words = `matched to digit ${d}: ${pct(count(d))} of its ${size} images are ${d}s`;
+      words = `matched to digit ${d}: ${pct(count(d))} of its ${size} images are ${d}s` +
+        (top !== d ? `; most are ${top}s (${pct(counts[top])})` : "");
     } else {
-      const counts = Array.from({ length: 10 }, (_, d) => count(d));
-      const top = counts.indexOf(Math.max(...counts));
       words = `no digit left to match (more clusters than digits): ${size} images, ` +
         `${pct(counts[top])} are ${top}s`;
     }
