@@ -69,8 +69,10 @@ export interface DemoState {
     loadedWeights: boolean;
     loss: number[];
     rows: StageRow[];
-    /** Pretraining throughput after warm-up (samples/s), NaN if too short to tell. */
+    /** Pretraining throughput over whole epochs after the first (samples/s). */
     samplesPerSecond: number;
+    /** Wall time of pretraining, drawing included. */
+    pretrainSeconds: number;
   };
 }
 
@@ -387,17 +389,30 @@ function drawGallery(
   ui.gallery.replaceChildren(...rows);
 }
 
-/** Samples/s over the last few seconds of training, after warm-up (pipeline compiles). */
+/**
+ * Steps the runtime lets run ahead of the GPU (`Runtime.throttle`'s depth):
+ * after a sync point the first this-many steps return as soon as they are
+ * recorded, which is what made a per-epoch figure at step 1 read 50 000
+ * samples/s. From then on a step returns when the one this far behind it
+ * has finished, so differences between later steps time the GPU.
+ */
+const IN_FLIGHT = 3;
+
+/**
+ * Pretraining throughput: live, from a sliding window of steps that starts
+ * {@link IN_FLIGHT} steps after each sync point (the epoch's loss readback);
+ * per epoch, from one readback to the next. Time the page spends drawing
+ * (between `pause` and `resume`) is left out.
+ */
 class Throughput {
   #points: [number, number][] = [];
+  #afterSync = 0;
+  #seen = 0;
+  #lastSync = NaN;
   #paused = 0;
   #pauseStart = 0;
-  #steps = 0;
-  #seen = 0;
-  #trainTime = 0;
-  #trainSamples = 0;
-  constructor(readonly warmupSteps = 3, readonly windowMs = 3000) {}
-  /** The clock without the time the page spends drawing between epochs. */
+  #epochs: [number, number][] = [];
+  constructor(readonly windowMs = 3000) {}
   #clock(): number {
     return performance.now() - this.#paused;
   }
@@ -407,28 +422,40 @@ class Throughput {
   resume(): void {
     this.#paused += performance.now() - this.#pauseStart;
   }
+  /** Training starts (a sync point: nothing is queued). */
+  begin(): void {
+    this.#lastSync = this.#clock();
+  }
+  /** After each step (from `onBatchEnd`). */
   step(samples: number): void {
-    this.#steps++;
     this.#seen += samples;
-    if (this.#steps < this.warmupSteps) return;
-    const t = this.#clock(), last = this.#points.at(-1);
-    if (last) {
-      this.#trainTime += t - last[0];
-      this.#trainSamples += samples;
-    }
+    if (++this.#afterSync <= IN_FLIGHT) return;
+    const t = this.#clock();
     this.#points.push([t, this.#seen]);
     while (this.#points.length > 2 && t - this.#points[1][0] > this.windowMs) this.#points.shift();
   }
-  /** The sliding-window rate, or NaN until two steps after warm-up were seen. */
+  /** At an epoch's end, once its loss was read back: the GPU has finished every step. */
+  sync(samples: number): void {
+    const t = this.#clock();
+    this.#epochs.push([samples, t - this.#lastSync]);
+    this.#lastSync = t;
+    this.#afterSync = 0;
+    this.#points = [];
+  }
+  /** The live rate, or the last epoch's before the window has two points; NaN at first. */
   get rate(): number {
     const p = this.#points;
-    if (p.length < 2) return NaN;
-    const [t0, s0] = p[0], [t1, s1] = p[p.length - 1];
-    return t1 > t0 ? ((s1 - s0) * 1000) / (t1 - t0) : NaN;
+    if (p.length >= 2 && p[p.length - 1][0] > p[0][0]) {
+      return ((p[p.length - 1][1] - p[0][1]) * 1000) / (p[p.length - 1][0] - p[0][0]);
+    }
+    const last = this.#epochs.at(-1);
+    return last ? (last[0] * 1000) / last[1] : NaN;
   }
-  /** The whole run's rate after warm-up. */
+  /** Over whole epochs, leaving out the first (pipeline compiles) when there are more. */
   get overall(): number {
-    return this.#trainTime > 0 ? (this.#trainSamples * 1000) / this.#trainTime : NaN;
+    const e = this.#epochs.length > 1 ? this.#epochs.slice(1) : this.#epochs;
+    const samples = e.reduce((a, b) => a + b[0], 0), ms = e.reduce((a, b) => a + b[1], 0);
+    return ms > 0 ? (samples * 1000) / ms : NaN;
   }
 }
 
@@ -459,6 +486,7 @@ async function run(weights: Uint8Array | null): Promise<void> {
     loss: [],
     rows: [],
     samplesPerSecond: NaN,
+    pretrainSeconds: NaN,
   };
   demo.run = r;
   const score = (stage: string, pred: ArrayLike<number>, t0: number) => {
@@ -478,7 +506,6 @@ async function run(weights: Uint8Array | null): Promise<void> {
       `${row.seconds.toFixed(1)} s`,
     ]);
   };
-  const prefix = f.model === "conv" ? "conv " : "";
   const x = lt.data.dataset(images, { shape, scale: 1 / 255 });
   let dec: lt.cluster.DEC | null = null;
   let optimizer: lt.optim.Optimizer | null = null;
@@ -514,6 +541,12 @@ async function run(weights: Uint8Array | null): Promise<void> {
     // DCEC fine-tunes with Adam(1e-3); DEC and IDEC with the library's SGD(0.01, 0.9).
     optimizer = f.model === "conv" ? lt.optim.adam(1e-3) : null;
     const method = f.method === "idec" ? "IDEC" : "DEC";
+    // The names deno task demo prints: its conv-DEC is DCEC, which keeps the decoder.
+    const stage = f.model === "dense"
+      ? method
+      : f.method === "idec"
+      ? "conv-DEC"
+      : "conv-DEC (encoder only)";
     const fit = await dec.fit(x, {
       y: labels,
       maxIter: recipe.maxIter,
@@ -533,24 +566,18 @@ async function run(weights: Uint8Array | null): Promise<void> {
         ]);
         ui.refreshTable.parentElement!.scrollTop = ui.refreshTable.scrollHeight;
         ui.bar.style.width = `${(100 * e.iteration) / recipe.maxIter}%`;
-        ui.status.textContent = `${prefix}${method} step ${e.iteration}/${recipe.maxIter}: ` +
+        ui.status.textContent = `${stage} step ${e.iteration}/${recipe.maxIter}: ` +
           `ACC ${e.acc!.toFixed(4)} · NMI ${e.nmi!.toFixed(4)} · ${
             (100 * e.delta).toFixed(2)
           }% of the images changed cluster since the last refresh`;
-        await drawClusters(dec!, x, images, labels, `${method} step ${e.iteration}`);
+        await drawClusters(dec!, x, images, labels, `${stage} step ${e.iteration}`);
         showMemory();
         await nextFrame();
         if (stopRequested) throw new Stopped();
       },
     });
-    // The names deno task demo prints: its conv-DEC is DCEC, which keeps the decoder.
-    const stage = f.model === "dense"
-      ? method
-      : f.method === "idec"
-      ? "conv-DEC"
-      : "conv-DEC (encoder only)";
     score(`${stage} (${fit.iterations} steps)`, fit.labels, t0);
-    await drawClusters(dec, x, images, labels, `${method} after ${fit.iterations} steps`);
+    await drawClusters(dec, x, images, labels, `${stage} after ${fit.iterations} steps`);
     if (f.method === "idec" || f.model === "conv") await drawReconstructions(dec, shape);
     ui.bar.style.width = "100%";
     const last = r.rows.at(-1)!;
@@ -585,6 +612,7 @@ async function pretrain(
 ): Promise<void> {
   const epochs = f.model === "conv" ? recipe.convPretrainEpochs : recipe.pretrainEpochs;
   const speed = new Throughput();
+  const t0 = performance.now();
   const runningLoss: [number, number][] = [];
   let steps = 1, epochNow = 0, lastPaint = 0;
   drawLossCurve([], [], epochs);
@@ -609,13 +637,13 @@ async function pretrain(
       }
       if (now - lastPaint < 250) return;
       lastPaint = now;
-      speed.pause();
+      // Not left out of the timing: the GPU keeps working on queued steps meanwhile.
       show(epochNow, step + 1, logs.loss);
       drawLossCurve(r.loss, runningLoss, epochs);
       await nextFrame();
-      speed.resume();
     },
     onEpochEnd: async (e, logs) => {
+      speed.sync(f.n);
       speed.pause();
       r.loss.push(logs.loss);
       show(e, steps, logs.loss);
@@ -627,6 +655,7 @@ async function pretrain(
       if (stopRequested) throw new Stopped();
     },
   });
+  speed.begin();
   await dec.pretrain(x, {
     epochs,
     batchSize: recipe.batchSize,
@@ -634,6 +663,7 @@ async function pretrain(
     callbacks: [live],
   });
   r.samplesPerSecond = speed.overall;
+  r.pretrainSeconds = (performance.now() - t0) / 1000;
 }
 
 function clearResults(): void {
