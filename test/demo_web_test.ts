@@ -5,9 +5,10 @@
  * refreshed every 4), and the page must draw reconstructions after every
  * epoch and a gallery and metrics at every DEC refresh, end with the table
  * the same study gives in Deno, save the pretrained autoencoder, refuse a
- * corrupt file with the library's message, rerun the study from the saved
- * file to the same numbers, and stop mid-run with GPU memory back where it
- * started. A screenshot goes to `$TMPDIR/latent_demo_web.png` (or
+ * corrupt file (dropped) and another model's file (picked) with the
+ * library's messages, rerun the study from the saved file to the same
+ * numbers, stop mid-run with the live tensors back where they started, and
+ * reset. A screenshot goes to `$TMPDIR/latent_demo_web.png` (or
  * `LATENT_DEMO_SCREENSHOT`).
  *
  * @module
@@ -195,9 +196,13 @@ Deno.test("web demo: pretrains, clusters with live DEC refreshes, round-trips th
     await download.saveAs(saved);
     const bytes = await Deno.readFile(saved);
     assert(bytes.length > 1_000_000, `saved ${bytes.length} bytes`);
-    const broken = `${dir}/broken.safetensors`;
-    await Deno.writeFile(broken, bytes.subarray(0, 100));
-    await page.setInputFiles("#weights", broken);
+    // Dropped on the page rather than picked: the same path in.
+    const dropped = await page.evaluateHandle((head) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([new Uint8Array(head)], "broken.safetensors"));
+      return dt;
+    }, [...bytes.subarray(0, 100)]);
+    await page.dispatchEvent("#dropzone", "drop", { dataTransfer: dropped });
     s = await until(page, ["error"], errors);
     const shown = await page.locator("#error").textContent();
     assert(
@@ -249,8 +254,14 @@ Deno.test("web demo: pretrains, clusters with live DEC refreshes, round-trips th
       s.memory!.tensors === base,
       `live tensors ${s.memory!.tensors} after Stop, ${base} before`,
     );
+    const pooled = s.memory!.poolBytes;
     await page.click("#reset");
     s = await until(page, ["ready"], errors);
+    // Reset also hands the pool's free buffers back to the GPU.
+    assert(
+      s.memory!.poolBytes < pooled / 2,
+      `buffer pool ${s.memory!.poolBytes} bytes after Reset, ${pooled} before`,
+    );
     assert(
       (await page.locator("#gallery .cluster").count()) === 0 && !(await page.isEnabled("#save")),
       "Reset left results or the saved model behind",
