@@ -34,9 +34,10 @@ import { parseArgs } from "@std/parse-args";
 import * as lt from "../src/mod.ts";
 import { loadMnist } from "../src/data/deno.ts";
 import { scatterPng } from "./plot.ts";
+import { firstImages, SHORT_CONV_EPOCHS, studyRecipe } from "./study.ts";
 
 /** conv-DEC's pretraining epochs in the shortened run (DCEC: 200). */
-const CPU_CONV_EPOCHS = 10;
+const CPU_CONV_EPOCHS = SHORT_CONV_EPOCHS;
 /**
  * Why conv-DEC is not a default stage on a CPU adapter (printed, and written in
  * the report). Measured on 2 lavapipe cores at 2048 images.
@@ -87,29 +88,17 @@ const rt = await lt.init();
 const fallback = rt.info.isFallback;
 const full = args.full || (!fallback && args.samples === undefined);
 const mnist = await loadMnist();
-const all = new Uint8Array(70000 * 784);
-all.set(mnist.train.images);
-all.set(mnist.test.images, 60000 * 784);
-const allLabels = new Int32Array(70000);
-allLabels.set(mnist.train.labels);
-allLabels.set(mnist.test.labels, 60000);
-
-// The recipe, and the shortened one for CPU adapters (~ a few minutes).
+// The recipe, and the shortened one for CPU adapters (~ a few minutes); the
+// browser page (demos/web/main.ts) builds its runs from the same function.
 const n = Number(args.samples ?? (full ? 70000 : 2048));
-const recipe = {
-  pretrainEpochs: Number(args["pretrain-epochs"] ?? (full ? 300 : 40)),
-  maxIter: Number(args.maxiter ?? (full ? 20000 : 160)),
-  updateInterval: Number(args["update-interval"] ?? (full ? 140 : 20)),
-  tol: 0.001,
-  batchSize: 256,
-  kmeansInit: full ? 20 : 10,
-  optimizer: args.optimizer ?? (full ? "sgd" : "adam"),
-  // conv-DEC (DCEC): Adam(1e-3) for pretraining and fine-tuning, as the paper's code.
-  convPretrainEpochs: Number(args["conv-pretrain-epochs"] ?? (full ? 200 : CPU_CONV_EPOCHS)),
-};
-if (recipe.optimizer !== "sgd" && recipe.optimizer !== "adam") {
-  throw new Error(`--optimizer must be sgd or adam, got ${recipe.optimizer}`);
-}
+const opt = (k: string) => args[k] === undefined ? undefined : Number(args[k]);
+const recipe = studyRecipe(full, {
+  pretrainEpochs: opt("pretrain-epochs"),
+  maxIter: opt("maxiter"),
+  updateInterval: opt("update-interval"),
+  optimizer: args.optimizer as "sgd" | "adam" | undefined,
+  convPretrainEpochs: opt("conv-pretrain-epochs"),
+});
 const seeds = (args.seeds ?? "1").split(",").map(Number);
 // conv-DEC is a default stage except on a CPU adapter's shortened run (see CPU_CONV_NOTE).
 const convByDefault = full || !fallback;
@@ -122,13 +111,9 @@ for (const s of stages) {
   }
 }
 const outDir = args.out ?? "out/mnist_dec";
-if (!Number.isInteger(n) || n < 10 || n > 70000) {
-  throw new Error(`--samples must be in 10..70000, got ${args.samples}`);
-}
 await Deno.mkdir(outDir, { recursive: true });
 
-const images = all.subarray(0, n * 784);
-const labels = allLabels.subarray(0, n);
+const { images, labels } = firstImages(mnist, n);
 console.log(
   `latent MNIST clustering study on ${rt.info.name}${fallback ? " (a fallback CPU adapter)" : ""}`,
 );

@@ -99,8 +99,12 @@ export interface DECFitOptions {
   optimizer?: Optimizer;
   /** True labels (one per sample): ACC / NMI / ARI are logged at each refresh. */
   y?: ArrayLike<number>;
-  /** Called at each refresh (e.g. to write a CSV row or print progress). */
-  onRefresh?: (log: RefreshLog) => void;
+  /**
+   * Called at each refresh (e.g. to write a CSV row or print progress). A
+   * returned promise is awaited before the next step, so a page can draw the
+   * clusters of exactly this refresh; throwing from it stops fit().
+   */
+  onRefresh?: (log: RefreshLog) => unknown;
   /** k-means restarts for the centre initialisation, when not done yet (default 20). */
   nInit?: number;
 }
@@ -459,7 +463,7 @@ export class DEC {
             entry.ari = ari(yTrue, labels);
           }
           log.push(entry);
-          options.onRefresh?.(entry);
+          await options.onRefresh?.(entry);
           last = labels;
           if (ite > 0 && entry.delta < tol) {
             stopped = "tol";

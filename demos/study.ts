@@ -1,0 +1,121 @@
+/**
+ * The MNIST clustering study's recipe and data, shared by the Deno script
+ * (`demos/mnist_dec.ts`) and the browser page (`demos/web/main.ts`) so both
+ * train the same models on the same images and print comparable tables.
+ *
+ * @module
+ */
+import * as lt from "../src/mod.ts";
+
+/** Hyperparameters of one study run. */
+export interface StudyRecipe {
+  /** Dense autoencoder pretraining epochs. */
+  pretrainEpochs: number;
+  /** Most DEC / IDEC / conv-DEC fine-tuning steps. */
+  maxIter: number;
+  /** Steps between target refreshes. */
+  updateInterval: number;
+  /** Stop when fewer than this fraction of labels change between refreshes. */
+  tol: number;
+  batchSize: number;
+  /** k-means restarts on the codes. */
+  kmeansInit: number;
+  /** Dense pretraining: "sgd" = SGD(1, 0.9) (the paper's), "adam" = Adam(1e-3). */
+  optimizer: "sgd" | "adam";
+  /** Convolutional autoencoder pretraining epochs (always Adam(1e-3), as DCEC). */
+  convPretrainEpochs: number;
+}
+
+/** conv-DEC's pretraining epochs in the shortened recipe (DCEC: 200). */
+export const SHORT_CONV_EPOCHS = 10;
+
+/**
+ * The published recipe (`full`) or the shortened one that finishes in
+ * minutes on a CPU adapter, with any field overridden.
+ *
+ * @example
+ * ```ts
+ * const r = studyRecipe(false, { pretrainEpochs: 5 });
+ * r.updateInterval; // 20
+ * ```
+ */
+export function studyRecipe(full: boolean, over: Partial<StudyRecipe> = {}): StudyRecipe {
+  const r: StudyRecipe = {
+    pretrainEpochs: full ? 300 : 40,
+    maxIter: full ? 20000 : 160,
+    updateInterval: full ? 140 : 20,
+    tol: 0.001,
+    batchSize: 256,
+    kmeansInit: full ? 20 : 10,
+    optimizer: full ? "sgd" : "adam",
+    convPretrainEpochs: full ? 200 : SHORT_CONV_EPOCHS,
+  };
+  for (const [k, v] of Object.entries(over)) {
+    if (v !== undefined) (r as unknown as Record<string, unknown>)[k] = v;
+  }
+  if (r.optimizer !== "sgd" && r.optimizer !== "adam") {
+    throw new Error(`optimizer must be sgd or adam, got ${r.optimizer}`);
+  }
+  return r;
+}
+
+/**
+ * The study's samples: the first `n` images of MNIST train followed by test
+ * (70 000 in all), with their labels.
+ */
+export function firstImages(
+  mnist: lt.data.ImageDataset,
+  n: number,
+): { images: Uint8Array; labels: Int32Array } {
+  const total = mnist.train.n + mnist.test.n;
+  if (!Number.isInteger(n) || n < 10 || n > total) {
+    throw new RangeError(`the number of samples must be an integer in [10, ${total}], got ${n}`);
+  }
+  const px = mnist.train.rows * mnist.train.cols;
+  const images = new Uint8Array(n * px), labels = new Int32Array(n);
+  const fromTrain = Math.min(n, mnist.train.n);
+  images.set(mnist.train.images.subarray(0, fromTrain * px));
+  labels.set(mnist.train.labels.subarray(0, fromTrain));
+  if (n > fromTrain) {
+    images.set(mnist.test.images.subarray(0, (n - fromTrain) * px), fromTrain * px);
+    labels.set(mnist.test.labels.subarray(0, n - fromTrain), fromTrain);
+  }
+  return { images, labels };
+}
+
+/** The model kinds of the study. */
+export type StudyModel = "dense" | "conv";
+
+/**
+ * A DEC of the study: `dense` is DEC's 784-500-500-2000-10 autoencoder,
+ * `conv` DCEC's convolutional one (Conv 32-64-128 → Dense 10, mirrored with
+ * transposed convolutions), which keeps its decoder while clustering as
+ * DCEC does unless `variant` says otherwise.
+ */
+export function studyDEC(
+  model: StudyModel,
+  options: { clusters: number; seed: number; variant?: "dec" | "idec" },
+): lt.cluster.DEC {
+  if (model === "conv") {
+    return lt.cluster.DEC.convolutional({
+      clusters: options.clusters,
+      inputShape: [28, 28, 1],
+      seed: options.seed,
+      variant: options.variant ?? "idec",
+      gamma: 0.1,
+    });
+  }
+  if (model !== "dense") throw new Error(`model must be "dense" or "conv", got "${model}"`);
+  return new lt.cluster.DEC({
+    clusters: options.clusters,
+    seed: options.seed,
+    variant: options.variant ?? "dec",
+  });
+}
+
+/** The pretraining optimizer of the recipe for a model kind. */
+export function pretrainOptimizer(model: StudyModel, recipe: StudyRecipe): lt.optim.Optimizer {
+  return model === "conv" || recipe.optimizer === "adam"
+    ? lt.optim.adam(1e-3)
+    : lt.optim.sgd({ learningRate: 1, momentum: 0.9 });
+}
