@@ -3,13 +3,14 @@
  * packs it, npm installs the tarball (with its `webgpu` dependency) and the
  * data packages into a temporary folder, and Node runs scripts from
  * `test/npm/` there: the data loaders (compared with the Deno ones), then
- * MNIST through a dense autoencoder and k-means on its codes. Needs Node 20+,
- * npm, and for the second a WebGPU adapter for Dawn (on a CPU-only Linux:
- * Mesa 25 lavapipe).
+ * MNIST through a dense autoencoder and k-means on its codes. The shared
+ * cases (`test/cases/`) also run in Node, bundled from `test/node/entry.ts`,
+ * on the same Dawn binding. Needs Node 20+, npm, and for all but the loaders
+ * a WebGPU adapter for Dawn (on a CPU-only Linux: Mesa 25 lavapipe).
  * @module
  */
 import { assert, assertEquals } from "./assert.ts";
-import { buildNpm, packNpm } from "../tools/build_npm.ts";
+import { buildNpm, downlevelForNode, packNpm } from "../tools/build_npm.ts";
 import { missingWebGPUMessage } from "../src/gpu/device.ts";
 import { loadFashionMnist, loadMnist } from "../src/data/deno.ts";
 
@@ -85,6 +86,33 @@ Deno.test("npm package: packed tarball trains a dense autoencoder and k-means in
     assert(r.ok, `node ae_kmeans.mjs failed:\n${r.text}`);
   } finally {
     await Deno.remove(xdg, { recursive: true });
+  }
+});
+
+Deno.test("node: the shared cases pass in Node on Dawn's WebGPU", async (t) => {
+  const dir = await install();
+  const bundle = `${dir}/cases.mjs`;
+  const b = await run(Deno.execPath(), [
+    "bundle",
+    // The lock of the test tools: under deno.lock this would add webgpu to the demos' lock.
+    `--lock=${new URL("../deno.dev.lock", import.meta.url).pathname}`,
+    "--platform=node",
+    "--external=webgpu",
+    "-o",
+    bundle,
+    new URL("node/entry.ts", import.meta.url).pathname,
+  ], ".");
+  assert(b.ok, `deno bundle of test/node/entry.ts failed:\n${b.text}`);
+  await downlevelForNode(bundle);
+  const r = await run("node", [bundle], dir);
+  const results = r.text.split("\n").filter((l) => l.startsWith("{")).map((l) =>
+    JSON.parse(l) as { name: string; ok: boolean; error?: string }
+  );
+  assert(r.ok && results.length > 0, `node ran no case:\n${r.text}`);
+  for (const c of results) {
+    await t.step(c.name, () => {
+      if (!c.ok) throw new Error(`in Node: ${c.error}`);
+    });
   }
 });
 

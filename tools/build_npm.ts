@@ -137,6 +137,19 @@ export async function buildNpm(): Promise<string> {
   return OUT;
 }
 
+/**
+ * Rewrites the ES module `file` in place for Node 20, with the build's
+ * TypeScript: `deno bundle` keeps `using` declarations, which Node 20 cannot
+ * parse. Needs {@link buildNpm} to have installed the tools.
+ */
+export async function downlevelForNode(file: string): Promise<void> {
+  const script = `const ts = require(${JSON.stringify(`${BUILD}node_modules/typescript`)});
+const fs = require("fs"); const f = process.argv[1];
+const o = { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext };
+fs.writeFileSync(f, ts.transpileModule(fs.readFileSync(f, "utf8"), { compilerOptions: o }).outputText);`;
+  await run("node", ["-e", script, file], BUILD);
+}
+
 /** Runs `npm pack` in dist/npm; returns the tarball's path. */
 export async function packNpm(): Promise<string> {
   const out = await run("npm", ["pack", "--json", "--pack-destination", OUT], OUT);
