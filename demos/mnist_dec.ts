@@ -32,7 +32,7 @@
  */
 import { parseArgs } from "@std/parse-args";
 import * as lt from "../src/mod.ts";
-import { loadMnist } from "../src/data/deno.ts";
+import { loadMnist } from "../src/data/mnist_deno.ts";
 import { scatterPng } from "./plot.ts";
 import { firstImages, SHORT_CONV_EPOCHS, studyRecipe } from "./study.ts";
 

@@ -29,7 +29,7 @@
  */
 import { parseArgs } from "@std/parse-args";
 import * as lt from "../src/mod.ts";
-import { loadMnist } from "../src/data/deno.ts";
+import { loadMnist } from "../src/data/mnist_deno.ts";
 import { scatterPng } from "./plot.ts";
 
 /** Options of {@link run}; the command-line flags carry the same names. */

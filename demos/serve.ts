@@ -16,7 +16,7 @@
  * @module
  */
 import * as lt from "../src/mod.ts";
-import { loadMnist } from "../src/data/deno.ts";
+import { loadMnist } from "../src/data/mnist_deno.ts";
 import { bundleForBrowser } from "../tools/bundle.ts";
 
 const web = new URL("./web/", import.meta.url);

@@ -12,6 +12,7 @@
  * @module
  */
 export * from "./gpu/mod.ts";
+export type { DeviceOptions } from "./gpu/device.ts";
 export * from "./tensor/mod.ts";
 export * from "./autograd/mod.ts";
 export * from "./ops/mod.ts";

@@ -6,6 +6,7 @@
  *
  * Environment:
  * - `LATENT_TEST_FILTER`: only cases whose name contains it (or matches `/regex/`)
+ * - `LATENT_TEST_SEED`: the root seed the cases' inputs derive from (`test/seed.ts`)
  * - `LATENT_CASE_TIMEOUT_MS`: per-case limit (default 120000)
  * - `LATENT_CHROMIUM`, `LATENT_CHROMIUM_ARGS`: which Chromium, extra flags
  *
@@ -15,6 +16,7 @@ import { registry } from "./harness.ts";
 import "./cases/mod.ts";
 import { findChromium } from "../tools/provision.ts";
 import { BrowserCaseError, BrowserSession } from "./browser/session.ts";
+import { rootSeed } from "./seed.ts";
 
 /** Deno's `--filter` rule: `/re/` is a regular expression, anything else a substring. */
 export function matchesFilter(name: string, filter: string | undefined): boolean {
@@ -36,7 +38,7 @@ Deno.test("browser: shared cases in headless Chromium", async (t) => {
   if (!exe) {
     throw new Error("no Chromium: run `apt-get install -y chromium` or set LATENT_CHROMIUM");
   }
-  await using session = await BrowserSession.start(exe);
+  await using session = await BrowserSession.start(exe, rootSeed());
   const a = await session.adapter();
   if (!a.ok) throw new Error(`headless Chromium (${exe}) has no WebGPU adapter: ${a.reason}`);
   const desc = [a.vendor, a.architecture, a.device, a.description].filter((s) => s).join(" ");

@@ -8,8 +8,13 @@
  * Deno test step. Cases must not touch the file system or `Deno.*`; put those
  * in a plain `*_test.ts` file instead.
  *
+ * A registered body first tells `seed.ts` which case is running, so the
+ * case's random inputs derive from its own name, and names the command that
+ * replays it when it fails.
+ *
  * @module
  */
+import { enterCase, replayCommand, rootSeed } from "./seed.ts";
 
 /** A registered test case. */
 export interface Case {
@@ -38,5 +43,14 @@ export function test(
   options: { browser?: boolean } = {},
 ): void {
   if (registry.some((c) => c.name === name)) throw new Error(`duplicate test case name: ${name}`);
-  registry.push({ name, fn, browser: options.browser ?? true });
+  const run = async () => {
+    enterCase(name);
+    try {
+      await fn();
+    } catch (e) {
+      console.error(`case failed; replay: ${replayCommand(rootSeed(), name)}`);
+      throw e;
+    }
+  };
+  registry.push({ name, fn: run, browser: options.browser ?? true });
 }

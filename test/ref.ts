@@ -1,14 +1,16 @@
 /**
  * CPU float64 references and input generation for kernel tests.
  *
- * Every kernel test draws fresh random inputs (a new seed each run, printed
- * in the failure label so a failure can be replayed with `LATENT_SEED`-style
- * fixed seeds), turns on output poisoning so unwritten elements show up as
- * NaN, and compares against a float64 computation here.
+ * Every kernel test draws random inputs from {@link freshRng} (seeds derived
+ * from the run's root seed and the case's name, see `seed.ts`, so the test
+ * task's `--seed N --filter NAME` replays a failure exactly), turns on output
+ * poisoning so unwritten elements show up as NaN, and compares against a
+ * float64 computation here.
  *
  * @module
  */
 import { debug } from "../src/tensor/tensor.ts";
+import { nextCaseSeed } from "./seed.ts";
 
 /** Poison every op output before its kernel runs (NaN for f32, 0xDEADBEEF for ints). */
 export function poisonOutputs(on = true): void {
@@ -54,9 +56,12 @@ export class Rng {
   }
 }
 
-/** A fresh generator with a new seed each call (fresh inputs every run). */
+/**
+ * A generator with the running case's next seed: new inputs for each root
+ * seed, the same ones whenever a case is replayed under the same root seed.
+ */
 export function freshRng(): Rng {
-  return new Rng((Math.random() * 2 ** 32) >>> 0);
+  return new Rng(nextCaseSeed());
 }
 
 /** Number of elements of a shape. */

@@ -12,7 +12,14 @@
  * deno task test --parallel           # Deno and Chromium at once, and deno test --parallel
  * deno task test test/io_test.ts      # these files only (browser only if named)
  * deno task test --fail-fast          # other flags go to `deno test` (use --flag=value)
+ * deno task test --seed 123           # this root seed (default: from the git commit)
+ * deno task test --fresh-seed         # a random root seed (fuzzing)
  * ```
+ *
+ * Every random test input derives from one root seed (see test/seed.ts),
+ * printed first as `root seed: N (replay: ...)`; by default it comes from the
+ * checked-out commit, so a CI run repeats exactly. A failing case is listed
+ * with the command that replays it alone.
  *
  * The last line is always `summary: N passed, N failed` (CI reads it). The exit
  * code is non-zero when anything failed or nothing ran.
@@ -20,9 +27,17 @@
  * @module
  */
 import { provision, ProvisionError } from "./provision.ts";
+import { DEFAULT_ROOT_SEED, parseSeed, replayCommand, shellQuote } from "../test/seed.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 const BROWSER_FILE = "test/browser_test.ts";
+/**
+ * The lockfile of everything the tests, benchmarks and tools resolve. It is
+ * apart from `deno.lock` because with `nodeModulesDir: "auto"` Deno installs
+ * every package of the lockfile it runs under: a demo, under `deno.lock`, then
+ * fetches only what the library and demos use, not Playwright or TF.js.
+ */
+export const DEV_LOCK = "deno.dev.lock";
 
 /** Parsed command line. */
 export interface Options {
@@ -33,12 +48,19 @@ export interface Options {
   parallel: boolean;
   files: string[];
   passthrough: string[];
+  /** The root seed given with `--seed`. */
+  seed?: number;
+  /** `--fresh-seed`: draw a random root seed. */
+  freshSeed: boolean;
+  /** The arguments other than the seed flags, to print in the replay command. */
+  replayArgs: string[];
 }
 
 const USAGE = `usage: deno task test [--filter PATTERN] [--no-browser | --browser-only]
-                      [--parallel] [--no-provision] [FILES...] [deno test flags as --flag=value]`;
+                      [--seed N | --fresh-seed] [--parallel] [--no-provision]
+                      [FILES...] [deno test flags as --flag=value]`;
 
-/** Reads the task's arguments; unknown flags are passed to `deno test`. */
+/** Reads the task's arguments; unknown flags are passed to `deno test`. Throws on a bad seed. */
 export function parseArgs(args: string[]): Options {
   const o: Options = {
     deno: true,
@@ -47,23 +69,63 @@ export function parseArgs(args: string[]): Options {
     parallel: false,
     files: [],
     passthrough: [],
+    freshSeed: false,
+    replayArgs: [],
   };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
-    if (a === "--filter") o.filter = args[++i];
-    else if (a.startsWith("--filter=")) o.filter = a.slice("--filter=".length);
-    else if (a === "--no-browser") o.browser = false;
-    else if (a === "--browser-only") o.deno = false;
-    else if (a === "--no-provision") o.provision = false;
-    else if (a === "--parallel") o.parallel = true;
-    else if (a === "-h" || a === "--help") {
-      console.log(USAGE);
-      Deno.exit(0);
-    } else if (a.startsWith("-")) o.passthrough.push(a);
-    else if (exists(a)) o.files.push(a);
-    else o.passthrough.push(a); // the value of a pass-through flag
+    const start = i;
+    if (a === "--seed") o.seed = parseSeed(args[++i] ?? "");
+    else if (a.startsWith("--seed=")) o.seed = parseSeed(a.slice("--seed=".length));
+    else if (a === "--fresh-seed") o.freshSeed = true;
+    else {
+      if (a === "--filter") o.filter = args[++i];
+      else if (a.startsWith("--filter=")) o.filter = a.slice("--filter=".length);
+      else if (a === "--no-browser") o.browser = false;
+      else if (a === "--browser-only") o.deno = false;
+      else if (a === "--no-provision") o.provision = false;
+      else if (a === "--parallel") o.parallel = true;
+      else if (a === "-h" || a === "--help") {
+        console.log(USAGE);
+        Deno.exit(0);
+      } else if (a.startsWith("-")) o.passthrough.push(a);
+      else if (exists(a)) o.files.push(a);
+      else o.passthrough.push(a); // the value of a pass-through flag
+      o.replayArgs.push(...args.slice(start, i + 1));
+    }
+  }
+  if (o.seed !== undefined && o.freshSeed) {
+    throw new Error("--seed and --fresh-seed exclude each other");
   }
   return o;
+}
+
+/**
+ * The run's root seed: `--seed`, a random one for `--fresh-seed`, else the
+ * low 32 bits of the commit hash `head` (so re-running a commit's CI job
+ * repeats its inputs), else {@link DEFAULT_ROOT_SEED} outside a git checkout.
+ */
+export function chooseRootSeed(o: Pick<Options, "seed" | "freshSeed">, head?: string): number {
+  if (o.seed !== undefined) return o.seed;
+  if (o.freshSeed) return crypto.getRandomValues(new Uint32Array(1))[0];
+  const hex = head?.trim().match(/^[0-9a-f]{8,}$/i)?.[0];
+  return hex ? parseInt(hex.slice(-8), 16) : DEFAULT_ROOT_SEED;
+}
+
+/** `git rev-parse HEAD` in the repository, or undefined without git or a checkout. */
+function gitHead(): string | undefined {
+  try {
+    const r = new Deno.Command("git", { args: ["rev-parse", "HEAD"], cwd: root, stderr: "null" })
+      .outputSync();
+    return r.success ? new TextDecoder().decode(r.stdout).trim() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** An argument as typed on a shell: quoted only when it needs to be. */
+function quoteArg(a: string): string {
+  return /^[\w./:=+,@%-]+$/.test(a) ? a : shellQuote(a);
 }
 
 function exists(path: string): boolean {
@@ -184,7 +246,7 @@ async function runDenoTest(
   try {
     const io = gate ? "piped" : "inherit";
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["test", "-A", `--junit-path=${junit}`, ...args, ...files],
+      args: ["test", "-A", `--lock=${DEV_LOCK}`, `--junit-path=${junit}`, ...args, ...files],
       cwd: root,
       env,
       stdin: "null",
@@ -235,8 +297,29 @@ function line(label: string, c: { passed: number; failed: number }): string {
   return `${label}: ${c.passed} passed, ${c.failed} failed`;
 }
 
+/**
+ * The command that replays the failure `failure` (as {@link countJunit} lists
+ * it) alone, or undefined when it names no test (a crashed process).
+ */
+export function replayFor(label: string, failure: string, seed: number): string | undefined {
+  if (failure.startsWith("deno test exited")) return undefined;
+  // Deno's --filter matches a top-level test, not a step: replay the test.
+  const name = label === "browser" ? failure : failure.slice(failure.indexOf(": ") + 2);
+  const cmd = replayCommand(seed, name.split(" > ")[0]);
+  return label === "browser" ? `${cmd} --browser-only` : `${cmd} --no-browser`;
+}
+
 async function main(): Promise<number> {
-  const o = parseArgs(Deno.args);
+  let o: Options;
+  try {
+    o = parseArgs(Deno.args);
+  } catch (e) {
+    console.error(`${e instanceof Error ? e.message : e}\n${USAGE}`);
+    return 2;
+  }
+  const seed = chooseRootSeed(o, o.seed === undefined && !o.freshSeed ? gitHead() : undefined);
+  const replay = ["deno task test", "--seed", String(seed), ...o.replayArgs.map(quoteArg)];
+  console.log(`root seed: ${seed} (replay: ${replay.join(" ")})`);
   const named = o.files.length > 0;
   const files = named
     ? o.files.map((f) => Deno.realPathSync(f)) // deno test runs from the root
@@ -257,7 +340,7 @@ async function main(): Promise<number> {
     }
   }
 
-  const env: Record<string, string> = {};
+  const env: Record<string, string> = { LATENT_TEST_SEED: String(seed) };
   // wgpu complains on stderr about an unset XDG_RUNTIME_DIR on every start; give it one.
   const xdg = Deno.env.get("XDG_RUNTIME_DIR") ? undefined : await Deno.makeTempDir();
   if (xdg) env.XDG_RUNTIME_DIR = xdg;
@@ -306,7 +389,11 @@ async function main(): Promise<number> {
   const total = { passed: 0, failed: 0 };
   console.log("");
   for (const [label, c] of results) {
-    for (const f of c.failures) console.log(`FAILED (${label}) ${f}`);
+    for (const f of c.failures) {
+      console.log(`FAILED (${label}) ${f}`);
+      const cmd = replayFor(label, f, seed);
+      if (cmd) console.log(`  replay: ${cmd}`);
+    }
   }
   for (const [label, c] of results) {
     total.passed += c.passed;

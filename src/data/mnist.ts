@@ -27,7 +27,9 @@ export interface ImageSet {
 
 /** A data set with a training and a test split (MNIST: 60000 and 10000 images). */
 export interface ImageDataset {
+  /** The training split (60 000 images for MNIST and Fashion-MNIST). */
   train: ImageSet;
+  /** The test split (10 000 images). */
   test: ImageSet;
 }
 

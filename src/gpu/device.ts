@@ -42,13 +42,26 @@ function isDeno(): boolean {
 
 /**
  * The message shown when no WebGPU adapter can be had: what to install
- * (Deno on Linux: Mesa's Vulkan drivers) or enable (browsers).
+ * (Deno on Linux: Mesa's Vulkan drivers; Node: Mesa 25 for Dawn) or enable
+ * (browsers). `deno` is true for Deno, "node" for Node, false for a browser.
  */
-export function missingWebGPUMessage(what: "api" | "adapter", deno: boolean = isDeno()): string {
+export function missingWebGPUMessage(
+  what: "api" | "adapter",
+  deno: boolean | "node" = isDeno() ||
+    (typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions
+          ?.node === "string" && "node"),
+): string {
   const head = what === "api"
     ? "latent: WebGPU is not available (navigator.gpu is undefined)."
     : "latent: WebGPU found no adapter (requestAdapter() returned null).";
-  if (deno) {
+  if (deno === "node") {
+    return head +
+      " In Node, latent uses Dawn's binding (the npm package `webgpu`) over Vulkan. On Linux " +
+      "without a GPU driver that is Mesa's lavapipe, version 25 or newer (Mesa 22.3 lacks " +
+      "features Dawn requires): on Debian 12, `sudo apt-get install -y -t bookworm-backports " +
+      "mesa-vulkan-drivers`. With an NVIDIA/AMD GPU, install its Vulkan driver and libvulkan1.";
+  }
+  if (deno === true) {
     return head +
       " On Linux without a GPU driver, install Mesa's Vulkan drivers: " +
       "`sudo apt-get install -y mesa-vulkan-drivers` (lavapipe runs WebGPU on the CPU). " +

@@ -3,12 +3,16 @@
  * `deno bundle --platform browser` and loaded by `index.html` in headless
  * Chromium. It registers every shared case (`test/cases/mod.ts`) and exposes
  * {@link BrowserHarness} on `globalThis.latentTest` for the Deno side to drive
- * through Playwright.
+ * through Playwright. The run's root seed arrives as the page's `?seed=N`.
  *
  * @module
  */
 import { registry } from "../harness.ts";
 import "../cases/mod.ts";
+import { parseSeed, setRootSeed } from "../seed.ts";
+
+const seedParam = new URL(location.href).searchParams.get("seed");
+if (seedParam !== null) setRootSeed(parseSeed(seedParam));
 
 /** Outcome of one case, as it crosses back to Deno (plain JSON). */
 export interface CaseResult {

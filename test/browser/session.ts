@@ -55,14 +55,18 @@ export class BrowserSession implements AsyncDisposable {
 
   private constructor(
     readonly url: string,
+    readonly pageUrl: string,
     readonly browser: Browser,
     readonly server: Deno.HttpServer<Deno.NetAddr>,
     readonly dir: string,
     readonly map: SourceMap,
   ) {}
 
-  /** Bundles, serves and launches `executablePath`; fails if the page cannot load. */
-  static async start(executablePath: string): Promise<BrowserSession> {
+  /**
+   * Bundles, serves and launches `executablePath`; fails if the page cannot
+   * load. The page derives its cases' inputs from `seed` (see `test/seed.ts`).
+   */
+  static async start(executablePath: string, seed: number): Promise<BrowserSession> {
     const dir = await Deno.makeTempDir({ prefix: "latent-browser-" });
     let server: Deno.HttpServer<Deno.NetAddr> | undefined;
     let browser: Browser | undefined;
@@ -83,6 +87,7 @@ export class BrowserSession implements AsyncDisposable {
         });
       });
       const url = `http://127.0.0.1:${server.addr.port}/`;
+      const pageUrl = `${url}?seed=${seed}`;
       const extra = (Deno.env.get("LATENT_CHROMIUM_ARGS") ?? "").split(" ").filter((a) => a);
       browser = await chromium.launch({ executablePath, args: [...CHROMIUM_ARGS, ...extra] });
       const map = new SourceMap(
@@ -90,7 +95,7 @@ export class BrowserSession implements AsyncDisposable {
         new URL(`file://${dir}/entry.js.map`),
         Deno.cwd(),
       );
-      const s = new BrowserSession(url, browser, server, dir, map);
+      const s = new BrowserSession(url, pageUrl, browser, server, dir, map);
       await s.#openPage();
       return s;
     } catch (e) {
@@ -115,7 +120,7 @@ export class BrowserSession implements AsyncDisposable {
       console.error(`[chromium pageerror] ${msg}`);
     });
     page.on("crash", () => console.error("[chromium] page crashed"));
-    await page.goto(this.url);
+    await page.goto(this.pageUrl);
     // A case module that throws at import time leaves no harness: report its error.
     const deadline = Date.now() + 60_000;
     while (!(await page.evaluate(() => globalThis.latentTest !== undefined))) {
