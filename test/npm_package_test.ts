@@ -14,8 +14,16 @@ import { buildNpm, downlevelForNode, packNpm } from "../tools/build_npm.ts";
 import { missingWebGPUMessage } from "../src/gpu/device.ts";
 import { loadFashionMnist, loadMnist } from "../src/data/deno.ts";
 
-async function run(cmd: string, args: string[], cwd: string, env: Record<string, string> = {}) {
-  const r = await new Deno.Command(cmd, { args, cwd, env, stdin: "null" }).output();
+/**
+ * Runs `cmd`. The test runner may point Deno at Debian's older lavapipe with
+ * `VK_ICD_FILENAMES` (tools/test.ts); Node's Dawn needs the system's Mesa 25,
+ * so child processes get the environment without it.
+ */
+async function run(cmd: string, args: string[], cwd: string, extra: Record<string, string> = {}) {
+  const env = { ...Deno.env.toObject(), ...extra };
+  delete env.VK_ICD_FILENAMES;
+  const r = await new Deno.Command(cmd, { args, cwd, env, clearEnv: true, stdin: "null" })
+    .output();
   const text = new TextDecoder().decode(r.stdout) + new TextDecoder().decode(r.stderr);
   return { ok: r.success, text };
 }

@@ -5,6 +5,13 @@
  * SwiftShader for WebGPU). Missing Debian packages are installed when running
  * as root; otherwise it fails with the exact command to run.
  *
+ * Debian 12 (bookworm) ships Mesa 22.3, whose lavapipe is too old for Dawn
+ * (the Node face's tests find no adapter) and whose llvmpipe stops any shader
+ * loop after ~65 535 iterations. On bookworm, as root, the Vulkan driver is
+ * therefore upgraded from bookworm-backports (Mesa 25), and Debian's own 22.3
+ * driver is unpacked beside it into a cache folder, so the tests can run the
+ * size-sensitive cases on both ({@link legacyLavapipeIcd}).
+ *
  * Run alone: `deno run -A tools/provision.ts [--no-browser]`.
  * Skip it (e.g. on a machine you set up by hand): `LATENT_SKIP_PROVISION=1`.
  *
@@ -29,6 +36,8 @@ export class ProvisionError extends Error {
 
 const MESA = "mesa-vulkan-drivers";
 const CHROMIUM = "chromium";
+/** The oldest Mesa whose lavapipe Dawn (Node's `webgpu`) accepts. */
+const MESA_FOR_DAWN = 25;
 
 function say(line: string): void {
   console.log(`provision: ${line}`);
@@ -130,6 +139,136 @@ async function install(pkgs: string[]): Promise<void> {
   await apt(["install", "-y", "--no-install-recommends", ...pkgs]);
 }
 
+async function dpkgVersion(pkg: string): Promise<string | null> {
+  const r = await output("dpkg-query", ["-W", "-f=${Version}", pkg]);
+  return r.ok && r.stdout.trim() ? r.stdout.trim() : null;
+}
+
+function osCodename(): string | null {
+  try {
+    const text = Deno.readTextFileSync("/etc/os-release");
+    return /^VERSION_CODENAME=(\S+)$/m.exec(text)?.[1] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+const BACKPORTS_FILE = "/etc/apt/sources.list.d/latent-bookworm-backports.sources";
+
+/**
+ * Adds bookworm-backports as an apt source, copying the machine's own Debian
+ * source (its mirror and keyring) with the suite changed. Returns false when
+ * no Debian bookworm source is found to copy.
+ */
+function addBackports(): boolean {
+  if (exists(BACKPORTS_FILE)) return true;
+  const dir = "/etc/apt/sources.list.d";
+  const stanzas: string[] = [];
+  try {
+    for (const e of Deno.readDirSync(dir)) {
+      if (e.isFile && e.name.endsWith(".sources")) {
+        stanzas.push(...Deno.readTextFileSync(`${dir}/${e.name}`).split(/\n\s*\n/));
+      }
+    }
+  } catch { /* no such folder: try sources.list below */ }
+  for (const st of stanzas) {
+    const uri = /^URIs:\s*(\S+)/m.exec(st)?.[1];
+    const suites = /^Suites:\s*(.+)$/m.exec(st)?.[1].split(/\s+/) ?? [];
+    if (!uri || !suites.includes("bookworm")) continue;
+    const key = /^Signed-By:\s*(\S+)/m.exec(st)?.[1];
+    const text = `Types: deb\nURIs: ${uri}\nSuites: bookworm-backports\nComponents: main\n` +
+      (key ? `Signed-By: ${key}\n` : "");
+    Deno.writeTextFileSync(BACKPORTS_FILE, text);
+    return true;
+  }
+  try {
+    const list = Deno.readTextFileSync("/etc/apt/sources.list");
+    const m = /^deb\s+(\[[^\]]*\]\s+)?(\S+)\s+bookworm\s/m.exec(list);
+    if (m) {
+      const file = BACKPORTS_FILE.replace(/\.sources$/, ".list");
+      Deno.writeTextFileSync(file, `deb ${m[1] ?? ""}${m[2]} bookworm-backports main\n`);
+      return true;
+    }
+  } catch { /* none */ }
+  return false;
+}
+
+function cacheDir(): string {
+  const base = Deno.env.get("XDG_CACHE_HOME") || `${Deno.env.get("HOME") ?? "/tmp"}/.cache`;
+  return `${base}/latent`;
+}
+
+/**
+ * Path of a Vulkan ICD file for Debian 12's own lavapipe (Mesa 22.3), unpacked
+ * beside the system's newer Mesa by {@link provision}; null when there is none.
+ * Select it per process with `VK_ICD_FILENAMES`.
+ */
+export function legacyLavapipeIcd(): string | null {
+  const fromEnv = Deno.env.get("LATENT_LEGACY_ICD");
+  if (fromEnv) return exists(fromEnv) ? fromEnv : null;
+  try {
+    for (const e of Deno.readDirSync(cacheDir())) {
+      const icd = `${cacheDir()}/${e.name}/lvp_icd.json`;
+      if (e.isDirectory && e.name.startsWith("mesa-22") && exists(icd)) return icd;
+    }
+  } catch { /* no cache yet */ }
+  return null;
+}
+
+/**
+ * On bookworm as root: upgrades lavapipe to Mesa 25 from bookworm-backports
+ * (Dawn needs it) and unpacks the 22.3 driver it replaces into the cache.
+ */
+async function upgradeMesa(): Promise<void> {
+  const version = await dpkgVersion(MESA);
+  const major = version ? parseInt(version, 10) : NaN;
+  if (!(major < MESA_FOR_DAWN) || osCodename() !== "bookworm") return;
+  if (Deno.uid() !== 0) {
+    say(
+      `note: Mesa ${version} is older than ${MESA_FOR_DAWN}: Node's Dawn finds no adapter on it;`,
+    );
+    say(`  as root this script installs ${MESA} from bookworm-backports`);
+    return;
+  }
+  await unpackMesa(version!);
+  if (!addBackports()) {
+    say(
+      "note: no Debian bookworm apt source to copy for bookworm-backports; keeping Mesa " +
+        version,
+    );
+    return;
+  }
+  say(`Mesa ${version} -> bookworm-backports (Dawn needs Mesa ${MESA_FOR_DAWN}+)`);
+  await apt(["update"]);
+  await apt(["install", "-y", "--no-install-recommends", "-t", "bookworm-backports", MESA]);
+}
+
+/** Unpacks the `mesa-vulkan-drivers` .deb of `version` into the cache, with an absolute-path ICD. */
+async function unpackMesa(version: string): Promise<void> {
+  const dir = `${cacheDir()}/mesa-${version.replace(/[^\w.+-]/g, "_")}`;
+  if (exists(`${dir}/lvp_icd.json`)) return;
+  await Deno.mkdir(dir, { recursive: true });
+  const r = await output("sh", ["-c", `cd "${dir}" && apt-get download ${MESA}=${version}`]);
+  const deb = [...Deno.readDirSync(dir)].find((e) => e.name.endsWith(".deb"));
+  if (!r.ok || !deb) {
+    say(`note: could not download ${MESA}=${version} (${r.stderr.trim().slice(-200)})`);
+    return;
+  }
+  const x = await output("dpkg", ["-x", `${dir}/${deb.name}`, `${dir}/root`]);
+  const icdDir = `${dir}/root/usr/share/vulkan/icd.d`;
+  const icdName = x.ok ? [...Deno.readDirSync(icdDir)].find((e) => e.name.startsWith("lvp")) : null;
+  if (!icdName) {
+    say(`note: ${deb.name} did not unpack a lavapipe ICD`);
+    return;
+  }
+  const icd = JSON.parse(Deno.readTextFileSync(`${icdDir}/${icdName.name}`));
+  const lib = String(icd.ICD.library_path);
+  icd.ICD.library_path = lib.startsWith("/") ? `${dir}/root${lib}` : `${icdDir}/${lib}`;
+  Deno.writeTextFileSync(`${dir}/lvp_icd.json`, JSON.stringify(icd, null, 2));
+  await Deno.remove(`${dir}/${deb.name}`);
+  say(`Mesa ${version} lavapipe unpacked for the size tests: ${dir}/lvp_icd.json`);
+}
+
 function describe(a: AdapterProbe): string {
   return a.description || `${a.vendor} ${a.architecture}`.trim() || "(no description)";
 }
@@ -176,8 +315,11 @@ export async function provision({ browser }: { browser: boolean }): Promise<stri
       await install(missing);
     }
   }
+  const before = linux ? await dpkgVersion(MESA) : null;
+  if (linux && (await hasApt())) await upgradeMesa();
+  const upgraded = linux && (await dpkgVersion(MESA)) !== before;
   // Re-probe after an install, in a new process, so the new driver is seen.
-  const vulkanNow = linux && missing.includes(MESA) && Deno.uid() === 0
+  const vulkanNow = linux && (missing.includes(MESA) || upgraded) && Deno.uid() === 0
     ? await probeAdapter("vulkan")
     : vulkan;
   const adapter = vulkanNow ?? (missing.includes(MESA) ? await probeAdapter() : anyAdapter);
@@ -191,7 +333,10 @@ export async function provision({ browser }: { browser: boolean }): Promise<stri
     );
   }
   const backend = !linux ? "" : vulkanNow ? " (Vulkan)" : " (not Vulkan: OpenGL fallback)";
-  say(`Deno WebGPU adapter: ${describe(adapter)}${backend}`);
+  const mesa = linux ? await dpkgVersion(MESA) : null;
+  say(`Deno WebGPU adapter: ${describe(adapter)}${backend}${mesa ? `, Mesa ${mesa}` : ""}`);
+  const legacy = legacyLavapipeIcd();
+  if (legacy) say(`Mesa 22.3 lavapipe for the size tests: ${legacy}`);
   let chromePath: string | null = null;
   if (browser) {
     chromePath = findChromium();

@@ -26,7 +26,7 @@
  *
  * @module
  */
-import { provision, ProvisionError } from "./provision.ts";
+import { legacyLavapipeIcd, provision, ProvisionError } from "./provision.ts";
 import { DEFAULT_ROOT_SEED, parseSeed, replayCommand, shellQuote } from "../test/seed.ts";
 
 const root = new URL("../", import.meta.url).pathname;
@@ -341,6 +341,18 @@ async function main(): Promise<number> {
   }
 
   const env: Record<string, string> = { LATENT_TEST_SEED: String(seed) };
+  // Deno runs on Debian 12's own lavapipe (Mesa 22.3) when provisioning unpacked
+  // it beside the system's Mesa 25: it is the driver that cuts long shader loops
+  // short, so every case checks latent's loop budget on it; and on 25.0.7 this
+  // suite's larger pipelines compiled several times slower here (the matmul
+  // tile case: 16 s against 3 s). Node (Dawn) and the large cases of
+  // test/size_test.ts run on Mesa 25. LATENT_TEST_DRIVER=system keeps the system's.
+  // Chromium brings its own driver (SwiftShader): its run does not get the variable.
+  const legacy = Deno.env.get("LATENT_TEST_DRIVER") === "system" ? null : legacyLavapipeIcd();
+  if (legacy && !Deno.env.get("VK_ICD_FILENAMES")) {
+    env.VK_ICD_FILENAMES = legacy;
+    console.log(`deno: Vulkan driver ${legacy} (LATENT_TEST_DRIVER=system for the system's)`);
+  }
   // wgpu complains on stderr about an unset XDG_RUNTIME_DIR on every start; give it one.
   const xdg = Deno.env.get("XDG_RUNTIME_DIR") ? undefined : await Deno.makeTempDir();
   if (xdg) env.XDG_RUNTIME_DIR = xdg;
@@ -357,8 +369,9 @@ async function main(): Promise<number> {
           () => runDenoTest(denoFiles, [...par, ...filter, ...o.passthrough], env, false),
         )
       : undefined;
+    const { VK_ICD_FILENAMES: _, ...browserBase } = env;
     const browserEnv = {
-      ...env,
+      ...browserBase,
       ...(o.filter === undefined ? {} : { LATENT_TEST_FILTER: o.filter }),
     };
     const browserFiles = [`${root}${BROWSER_FILE}`];
