@@ -37,13 +37,16 @@ export function family<S>(name: string, build: (spec: S) => Kernel): (spec: S) =
   };
 }
 
-/**
- * WGSL for the global linear invocation index over a dispatch that the
- * runtime may have split into x*y workgroups (x limited to 65535).
- */
-export const LINEAR_ID = /* wgsl */ `
+/** WGSL for the linear workgroup id of a 1-D launch the runtime folded into x·y·z (`foldGrid`). */
+export const LINEAR_WG = /* wgsl */ `
+fn linear_wg(wid: vec3u, nwg: vec3u) -> u32 {
+  return (wid.z * nwg.y + wid.y) * nwg.x + wid.x;
+}`;
+
+/** WGSL for the global linear invocation index of a folded 1-D launch (with {@link LINEAR_WG}). */
+export const LINEAR_ID = /* wgsl */ `${LINEAR_WG}
 fn linear_id(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
-  return (wid.y * nwg.x + wid.x) * WG + lid;
+  return linear_wg(wid, nwg) * WG + lid;
 }`;
 
 /** The standard entry point header of a 1-D family. */

@@ -33,7 +33,7 @@ struct U { n: u32, d: u32, size: u32 }
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
-  let e = (wid.y * nwg.x + wid.x) * 256u + lid;
+  let e = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * 256u + lid;
   if (e >= u.size) { return; }
   var v = 0.0;
   if (e < u.n * u.d) { v = X[e] - MEAN[e % u.d]; }
@@ -61,7 +61,7 @@ struct U { d: u32, splits: u32, scale: f32 }
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
-  let e = (wid.y * nwg.x + wid.x) * 256u + lid;
+  let e = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * 256u + lid;
   if (e >= u.d * u.d) { return; }
   let a = e / u.d;
   let b = e % u.d;

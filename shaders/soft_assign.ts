@@ -160,7 +160,7 @@ struct U { n: u32, k: u32, d: u32 }
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
-  let e = (wid.y * nwg.x + wid.x) * 256u + lid;
+  let e = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * 256u + lid;
   if (e >= u.n * u.d) { return; }
   let i = e / u.d;
   let f = e % u.d;
@@ -192,7 +192,7 @@ struct U { n: u32, k: u32 }
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * 256u + lid;
+  let i = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * 256u + lid;
   if (i >= u.n) { return; }
   var s = 0.0;
   for (var j = 0u; j < u.k; j++) {

@@ -18,6 +18,14 @@ export interface AdapterInfo {
   isFallback: boolean;
   /** Optional features this device was created with. */
   features: string[];
+  /**
+   * Loop iterations the driver runs per shader invocation before it stops a
+   * loop silently (Mesa < 25's llvmpipe: 65 535); null where none was found.
+   * Measured by `Runtime.create`.
+   */
+  loopCap?: number | null;
+  /** Lines worth telling the user about this adapter (e.g. a loop cap and what latent does about it). */
+  notes?: string[];
 }
 
 /** Options for {@link requestGpu}. */

@@ -19,6 +19,14 @@
  */
 import { type AdapterInfo, type DeviceOptions, requestGpu } from "./device.ts";
 import { BufferPool } from "./pool.ts";
+import {
+  type Budgets,
+  foldGrid,
+  loopBudget,
+  loopCapNote,
+  measureLoopCap,
+  MIN_LOOP_CAP,
+} from "./budget.ts";
 
 /** How a kernel uses one storage binding. */
 export type Access = "read" | "write";
@@ -50,7 +58,10 @@ export interface Dispatch {
   buffers: Binding[];
   /** Uniform block contents (at most {@link UNIFORM_SLOT} bytes). */
   uniforms?: ArrayBufferView;
-  /** Workgroup counts; a plain number is split over x/y when it exceeds the per-dimension limit. */
+  /**
+   * Workgroup counts; a plain number is folded into x·y·z under the
+   * workgroups-per-dimension budget (kernels read it back with `LINEAR_ID`).
+   */
   workgroups: number | [number, number?, number?];
 }
 
@@ -136,10 +147,37 @@ export class Runtime {
     });
   }
 
-  /** Creates a runtime on a new device. */
+  /**
+   * Creates a runtime on a new device, measuring the driver's loop cap
+   * (src/gpu/budget.ts). A cap below {@link MIN_LOOP_CAP} is refused here:
+   * latent could not keep its kernels under it, and would return wrong numbers.
+   */
   static async create(options: DeviceOptions = {}): Promise<Runtime> {
     const { device, info } = await requestGpu(options);
+    const cap = await measureLoopCap(device);
+    if (cap !== null && cap < MIN_LOOP_CAP) {
+      device.destroy();
+      throw new GpuError(
+        `latent: ${info.name}: the driver stops shader loops after ${cap} iterations; ` +
+          `latent needs at least ${MIN_LOOP_CAP} (on Mesa lavapipe, use Mesa 25 or newer)`,
+      );
+    }
+    info.loopCap = cap;
+    const note = loopCapNote(cap);
+    if (note) info.notes = [...(info.notes ?? []), note];
     return new Runtime(device, info);
+  }
+
+  /**
+   * The budgets every launch plans under: the device's workgroups per
+   * dimension and the loop iterations its driver runs per invocation
+   * (Infinity where no cap was measured); {@link withBudgets} lowers them.
+   */
+  get budgets(): Budgets {
+    return forcedBudgets ?? {
+      workgroupsPerDim: this.limits.maxComputeWorkgroupsPerDimension,
+      loopIterations: loopBudget(this.info.loopCap ?? null),
+    };
   }
 
   /** True once the device is lost. */
@@ -338,21 +376,22 @@ export class Runtime {
   }
 
   #grid(d: Dispatch): [number, number, number] {
-    const max = this.limits.maxComputeWorkgroupsPerDimension;
-    let x: number, y = 1, z = 1;
+    const max = this.budgets.workgroupsPerDim;
     if (typeof d.workgroups === "number") {
-      x = d.workgroups;
-      if (x > max) {
-        y = Math.ceil(x / max);
-        x = Math.ceil(x / y);
+      const n = d.workgroups;
+      const grid = Number.isInteger(n) && n >= 0 ? foldGrid(n, max) : null;
+      if (!grid) {
+        throw new RangeError(
+          `latent: ${d.op}: ${n} workgroups do not fold into a grid of at most ${max} per dimension`,
+        );
       }
-    } else {
-      [x, y = 1, z = 1] = d.workgroups;
+      return grid;
     }
+    const [x, y = 1, z = 1] = d.workgroups;
     for (const [n, v] of [["x", x], ["y", y], ["z", z]] as const) {
       if (!Number.isInteger(v) || v < 0 || v > max) {
         throw new RangeError(
-          `latent: ${d.op}: workgroup count ${n}=${v} outside 0..${max} (maxComputeWorkgroupsPerDimension)`,
+          `latent: ${d.op}: workgroup count ${n}=${v} outside 0..${max} (workgroups per dimension)`,
         );
       }
     }
@@ -535,6 +574,38 @@ export function init(options: DeviceOptions = {}): Promise<Runtime> {
     ).finally(() => (pending = null));
   }
   return pending;
+}
+
+let forcedBudgets: Budgets | null = null;
+
+/**
+ * Runs `fn` with lowered work budgets (src/gpu/budget.ts), so tests reach
+ * the folded-grid, multi-pass and chunked paths on small shapes. Budgets
+ * apply to what `fn` records; an async `fn` keeps them until it settles, so
+ * nothing else may record meanwhile.
+ *
+ * @example
+ * ```ts
+ * const s = await withBudgets({ workgroupsPerDim: 4, loopIterations: 64 }, () =>
+ *   lt.sum(x).data());
+ * ```
+ */
+export function withBudgets<T>(budgets: Partial<Budgets>, fn: () => T): T {
+  const prev = forcedBudgets;
+  const base = prev ?? runtime().budgets;
+  forcedBudgets = { ...base, ...budgets };
+  let result: T;
+  try {
+    result = fn();
+  } catch (e) {
+    forcedBudgets = prev;
+    throw e;
+  }
+  if (result instanceof Promise) {
+    return result.finally(() => (forcedBudgets = prev)) as T;
+  }
+  forcedBudgets = prev;
+  return result;
 }
 
 /** The initialised runtime; throws if {@link init} has not completed. */
