@@ -136,7 +136,7 @@ ${
 @compute @workgroup_size(${tx * ty})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
-  let w = wid.y * nwg.x + wid.x;
+  let w = (wid.z * nwg.y + wid.y) * nwg.x + wid.x;
   let tiles = (u.slots + TX - 1u) / TX;
   if (w >= tiles * u.chunks) { return; }
   let c = w / tiles;
@@ -255,8 +255,9 @@ export const GPU_REDUCE: ReduceProfile = { target: 256, perThread: 8, maxTy: WG 
 
 /**
  * Lays out one pass over `[outer, len, inner]`. The axis is split into
- * chunks only when the slots alone would give fewer than `target`
- * workgroups and each chunk still gives every thread `perThread` elements.
+ * chunks when the slots alone would give fewer than `target` workgroups and
+ * each chunk still gives every thread `perThread` elements, and whenever a
+ * thread would otherwise loop more than `loopIterations` times.
  */
 export function planReduce(
   op: ReduceOp,
@@ -266,7 +267,11 @@ export function planReduce(
   indexIn: boolean,
   profile: ReduceProfile,
   vec4 = false,
+  loopIterations = Infinity,
 ): ReducePlan {
+  if (!(loopIterations >= 2)) {
+    throw new RangeError(`reduce: a loop budget of ${loopIterations} iterations is below 2`);
+  }
   if (vec4) inner /= 4;
   const slots = outer * inner;
   const along = Math.min(profile.maxTy, pow2ceil(Math.ceil(len / profile.perThread)));
@@ -287,6 +292,9 @@ export function planReduce(
       Math.min(Math.ceil(profile.target / tiles), Math.floor(len / (ty * profile.perThread))),
     );
   }
+  // Each thread loops over ceil(chunk / ty) elements: keep that within the
+  // driver's loop budget (src/gpu/budget.ts) with more chunks, i.e. passes.
+  chunks = Math.max(chunks, Math.ceil(len / (ty * loopIterations)));
   const chunk = Math.ceil(len / chunks);
   chunks = Math.ceil(len / chunk);
   return {
@@ -403,6 +411,6 @@ export const MAIN_ROWS = /* wgsl */ `
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
-  let row = (wid.y * nwg.x + wid.x) * R + lid / T;
+  let row = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * R + lid / T;
   let t = lid % T;
   let valid = row < u.rows;`;

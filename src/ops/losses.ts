@@ -24,6 +24,7 @@ import { record } from "../autograd/tape.ts";
 import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
 import { launch, Uniforms } from "./kernel_call.ts";
 import { reduceAxisRaw, reduceProfile } from "./reduce.ts";
+import { runtime } from "../gpu/runtime.ts";
 
 /** Options of the cross-entropy losses. */
 export interface CrossentropyOptions {
@@ -257,6 +258,15 @@ function rowCrossentropy(
   const len = pred.shape[pred.rank - 1];
   const rows = pred.size / len;
   const spec: CrossentropySpec = { fromLogits, sparse, t: rowThreads(len, reduceProfile()) };
+  // The row kernels walk a row up to 4 times (max, sum, target sum, write).
+  const budget = runtime().budgets.loopIterations;
+  if (4 * Math.ceil(len / spec.t) > budget) {
+    throw new RangeError(
+      `${op}: rows of ${len} classes need ${4 * Math.ceil(len / spec.t)} loop iterations per ` +
+        `invocation; this driver runs at most ${budget} (Mesa < 25's llvmpipe; Mesa >= 25 has ` +
+        `no cap). For so many classes, compose the loss from lt.logSoftmax, lt.mul and lt.sum`,
+    );
+  }
   const workgroups = Math.ceil(rows / (256 / spec.t));
   const uniforms = () =>
     new Uniforms().u32(rows).u32(len).f32(eps).f32(-Infinity).f32(1 / rows).u32(0x7fc00000);

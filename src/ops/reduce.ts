@@ -115,13 +115,14 @@ export function reduceAxisRaw(
   const arg = isArgReduce(op);
   const init = op === "sum" ? 0 : op === "max" || op === "argmax" ? -Infinity : Infinity;
   const profile = reduceProfile();
+  const loops = runtime().budgets.loopIterations;
   let inputs = options.inputs ?? [x];
   let idxIn: Tensor | null = null;
   let first = true;
   for (;;) {
     // Column reductions move four columns per thread when they can.
     const vec4 = !arg && inner > 1 && inner % 4 === 0 && !(first && options.map);
-    const plan = planReduce(op, outer, len, inner, idxIn !== null, profile, vec4);
+    const plan = planReduce(op, outer, len, inner, idxIn !== null, profile, vec4, loops);
     const innerUnits = vec4 ? inner / 4 : inner;
     const last = plan.chunks === 1;
     const shape = last ? outShape : [outer, plan.chunks, inner];

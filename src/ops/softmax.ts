@@ -8,7 +8,10 @@ import { softmaxGradKernel, softmaxKernel, type SoftmaxSpec } from "../../shader
 import { record } from "../autograd/tape.ts";
 import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
 import { launch, Uniforms } from "./kernel_call.ts";
-import { reduceProfile } from "./reduce.ts";
+import { reduceAxisRaw, reduceProfile } from "./reduce.ts";
+import { binaryRaw } from "./binary.ts";
+import { unaryRaw } from "./unary.ts";
+import { runtime } from "../gpu/runtime.ts";
 
 function rowsOf(op: string, x: Tensor, axis: number): { rows: number; len: number } {
   if (x.dtype !== "f32") {
@@ -29,11 +32,69 @@ function rowsUniform(rows: number, len: number): Uniforms {
   return new Uniforms().u32(rows).u32(len).f32(-Infinity).u32(0);
 }
 
+/** Loops over the row one softmax invocation runs (max, sum, write), each of ceil(len / t) steps. */
+const ROW_LOOPS = 3;
+
+/**
+ * True when the one-kernel row softmax would loop past the driver's loop
+ * budget (src/gpu/budget.ts): then rows are composed from multi-pass
+ * reductions and elementwise kernels instead (a few more passes over memory).
+ */
+export function rowsTooLong(len: number, t: number): boolean {
+  return ROW_LOOPS * Math.ceil(len / t) > runtime().budgets.loopIterations;
+}
+
+/**
+ * Softmax / log-softmax of long rows, from kernels whose loops the planner
+ * bounds: the row maximum and the sum of exponentials are multi-pass axis
+ * reductions. Returns the output, and the gradient as a function of g.
+ */
+function longRows(op: SoftmaxSpec["op"], x: Tensor, rows: number, len: number): Tensor {
+  const kept = [...x.shape.slice(0, -1), 1];
+  const m = reduceAxisRaw("max", x, rows, len, 1, kept, { name: op }).values;
+  const z = binaryRaw("sub", x, m);
+  m.dispose();
+  const e = unaryRaw("exp", z);
+  const s = reduceAxisRaw("sum", e, rows, len, 1, kept, { name: op }).values;
+  let y: Tensor;
+  if (op === "softmax") {
+    z.dispose();
+    y = binaryRaw("div", e, s, e);
+  } else {
+    e.dispose();
+    const ls = unaryRaw("log", s);
+    y = binaryRaw("sub", z, ls, z);
+    ls.dispose();
+  }
+  s.dispose();
+  return record(y, op, [x], (g) => {
+    // softmax: y ⊙ (g − Σ g⊙y); log-softmax: g − exp(y) ⊙ Σ g.
+    if (op === "softmax") {
+      const gy = binaryRaw("mul", g, y);
+      const d = reduceAxisRaw("sum", gy, rows, len, 1, kept, { name: `${op} gradient` }).values;
+      gy.dispose();
+      const dx = binaryRaw("sub", g, d);
+      d.dispose();
+      return [binaryRaw("mul", dx, y, dx)];
+    }
+    const sg = reduceAxisRaw("sum", g, rows, len, 1, kept, { name: `${op} gradient` }).values;
+    const p = unaryRaw("exp", y);
+    const dx = binaryRaw("sub", g, binaryRaw("mul", p, sg, p));
+    p.dispose();
+    sg.dispose();
+    return [dx];
+  });
+}
+
 function run(op: SoftmaxSpec["op"], x: Tensor, axis: number): Tensor {
   const { rows, len } = rowsOf(op === "softmax" ? "softmax" : "logSoftmax", x, axis);
   const y = empty(x.shape, "f32", op);
   if (y.size === 0) return y;
   const spec: SoftmaxSpec = { op, t: rowThreads(len, reduceProfile()) };
+  if (rowsTooLong(len, spec.t)) {
+    y.dispose();
+    return longRows(op, x, rows, len);
+  }
   const perGroup = 256 / spec.t;
   const workgroups = Math.ceil(rows / perGroup);
   launch(op, softmaxKernel(spec), [x], [y], rowsUniform(rows, len), workgroups);
