@@ -32,9 +32,20 @@
  * [N, K] when `transB`), C is [M, N], bias is [N]. Batch b (workgroup z)
  * starts at `b · sa`, `b · sb`, `b · sc` elements (a stride of 0 broadcasts).
  *
- * Dispatch: `[ceil(N / BN), ceil(M / BM), batch]` workgroups.
+ * **Split K.** Workgroup z is `batch · splits + split`: split s covers
+ * k in [s · kLen, min(K, (s + 1) · kLen)) and writes its own partial
+ * product at `z · sc`. The host splits K when one invocation's K loop would
+ * exceed the driver's loop budget (src/gpu/budget.ts; Mesa 22's llvmpipe
+ * stops loops silently after 65 535 iterations), sums the partials and
+ * applies the epilogue afterwards. kLen is a multiple of 4 (direct) or BK
+ * (staged), so every split starts on a K step. With one split (kLen = K)
+ * the kernel is the plain product.
+ * **Row tiles** start at `tile0` (added to workgroup y), so the host covers
+ * more than the per-dimension workgroup limit of M tiles in several launches.
+ *
+ * Dispatch: `[ceil(N / BN), row tiles, batch · splits]` workgroups.
  * Bindings: A (read), B (read), [bias (read)], C (write), uniforms.
- * Uniform: M, N, K, alpha, sa, sb, sc.
+ * Uniform: M, N, K, alpha, sa, sb, sc, kLen, splits, tile0.
  *
  * @module
  */
@@ -135,7 +146,7 @@ function stageSlice(
     let gk = k0 + kk;
     let go = ${base} + o4 * 4u;
     var v = vec4f(0.0);
-    if (gk < u.K && go < ${lim}) { v = ${name}[(${off} + gk * ${lim} + go) / 4u]; }
+    if (gk < kEnd && go < ${lim}) { v = ${name}[(${off} + gk * ${lim} + go) / 4u]; }
     ${S}[kk * ${o4}u + o4] = v;
   }`;
     }
@@ -147,7 +158,7 @@ function stageSlice(
     let gk = k0 + kk;
     let go = ${base} + o;
     var v = 0.0;
-    if (gk < u.K && go < ${lim}) { v = ${name}[${off} + gk * ${lim} + go]; }
+    if (gk < kEnd && go < ${lim}) { v = ${name}[${off} + gk * ${lim} + go]; }
     ${S}[kk * ${o4}u + o / 4u][o % 4u] = v;
   }`;
   }
@@ -162,7 +173,7 @@ function stageSlice(
     let gk = k0 + kk;
     let go = ${base} + o;
     var v = vec4f(0.0);
-    if (gk < u.K && go < ${lim}) { v = ${name}[(${off} + go * u.K + gk) / 4u]; }
+    if (gk < kEnd && go < ${lim}) { v = ${name}[(${off} + go * u.K + gk) / 4u]; }
     let s = kk * ${o4}u + o / 4u;
     let c = o % 4u;
     ${S}[s][c] = v.x;
@@ -179,7 +190,7 @@ function stageSlice(
     let gk = k0 + kk;
     let go = ${base} + o;
     var v = 0.0;
-    if (gk < u.K && go < ${lim}) { v = ${name}[${off} + go * u.K + gk]; }
+    if (gk < kEnd && go < ${lim}) { v = ${name}[${off} + go * u.K + gk]; }
     ${S}[kk * ${o4}u + o / 4u][o % 4u] = v;
   }`;
 }
@@ -257,7 +268,7 @@ function directOperands(spec: MatmulSpec): DirectOperands {
   // Depth index kk of this step, clamped, and whether it exists.
   const kc = (kk: number) => spec.k4 ? `k + ${kk}u` : `min(k + ${kk}u, u.K - 1u)`;
   const guard = (kk: number, zero: string, v: string) =>
-    spec.k4 ? v : `select(${zero}, ${v}, k + ${kk}u < u.K)`;
+    spec.k4 ? v : `select(${zero}, ${v}, k + ${kk}u < kEnd)`;
   const row = (i: number) => `row0 + ${Math.floor(i / 4) * t.wgm * 4}u + ty * 4u + ${i % 4}u`;
   const col = (j: number, c: number) => `col0 + ${j * t.wgn * 4}u + tx * 4u + ${c}u`;
 
@@ -349,7 +360,7 @@ function directLoop(spec: MatmulSpec): string {
     }
   }
   return `  ${ops.setup.join("\n  ")}
-  for (var k = 0u; k < u.K; k += 4u) {
+  for (var k = kBegin; k < kEnd; k += 4u) {
     ${ops.loads.join("\n    ")}
     ${fmas.join("\n    ")}
   }`;
@@ -373,7 +384,7 @@ function stagedLoop(spec: MatmulSpec): string {
       }
     }
   }
-  return `  for (var k0 = 0u; k0 < u.K; k0 += ${t.bk}u) {
+  return `  for (var k0 = kBegin; k0 < kEnd; k0 += ${t.bk}u) {
 ${stageSlice("A", spec.transA, vecA, bm, t.bk, threads)}
 ${stageSlice("B", !spec.transB, vecB, bn, t.bk, threads)}
     workgroupBarrier();
@@ -428,7 +439,10 @@ export const matmulKernel: (spec: MatmulSpec) => Kernel = family(
       spec.activation,
     ].join("/");
     const code = /* wgsl */ `
-struct U { M: u32, N: u32, K: u32, alpha: f32, sa: u32, sb: u32, sc: u32, pad: u32 }
+struct U {
+  M: u32, N: u32, K: u32, alpha: f32, sa: u32, sb: u32, sc: u32, kLen: u32,
+  splits: u32, tile0: u32, pad0: u32, pad1: u32,
+}
 @group(0) @binding(0) var<storage, read> A: array<${fa}>;
 @group(0) @binding(1) var<storage, read> B: array<${fb}>;
 ${
@@ -455,10 +469,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
         @builtin(local_invocation_index) li: u32) {
   let tx = lid.x;
   let ty = lid.y;
-  let row0 = wid.y * ${bm}u;
+  let row0 = (wid.y + u.tile0) * ${bm}u;
   let col0 = wid.x * ${bn}u;
-  let offA = wid.z * u.sa;
-  let offB = wid.z * u.sb;
+  let batch = wid.z / u.splits;
+  let kBegin = (wid.z % u.splits) * u.kLen;
+  let kEnd = min(u.K, kBegin + u.kLen);
+  let offA = batch * u.sa;
+  let offB = batch * u.sb;
   let offC = wid.z * u.sc;
 ${accDecl}
 ${t.stage ? stagedLoop(spec) : directLoop(spec)}

@@ -12,18 +12,21 @@ import {
   denseGradKernel,
   matmulKernel,
   type MatmulTile,
+  tileName,
   tileShape,
 } from "../../shaders/matmul.ts";
 import { matmulNaiveKernel, NAIVE_WG } from "../../shaders/matmul_naive.ts";
 import { record } from "../autograd/tape.ts";
+import type { Budgets } from "../gpu/budget.ts";
 import { runtime } from "../gpu/runtime.ts";
-import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
+import { empty, fmtShape, sizeOf, type Tensor } from "../tensor/tensor.ts";
 import { reduceTo } from "./broadcast.ts";
 import { launch, Uniforms } from "./kernel_call.ts";
 import { DEFAULT_ALPHA } from "./activations.ts";
-import { sumAxesRaw } from "./reduce.ts";
+import { reduceAxisRaw, sumAxesRaw } from "./reduce.ts";
+import { binaryRaw } from "./binary.ts";
 import { matmulTile } from "./tuning.ts";
-import { unaryGradRaw } from "./unary.ts";
+import { unaryGradRaw, unaryRaw } from "./unary.ts";
 
 /** Options of {@link matmul}. */
 export interface MatmulOptions {
@@ -138,17 +141,26 @@ export function matmulRaw(a: Tensor, b: Tensor, options: MatmulRawOptions = {}):
       `${op}: expected a bias of shape [${p.n}] f32, got ${fmtShape(bias.shape)} ${bias.dtype}`,
     );
   }
-  const out = options.out ?? empty(p.shape, "f32", op);
-  if (out.shape.join() !== p.shape.join()) {
-    throw new Error(`${op}: output ${fmtShape(out.shape)} does not match ${fmtShape(p.shape)}`);
+  if (options.out && options.out.shape.join() !== p.shape.join()) {
+    throw new Error(
+      `${op}: output ${fmtShape(options.out.shape)} does not match ${fmtShape(p.shape)}`,
+    );
   }
-  if (out.size === 0) return out;
+  if (sizeOf(p.shape) === 0) return options.out ?? empty(p.shape, "f32", op);
   const { m, n, k } = p;
+  const budgets = runtime().budgets;
 
   if (options.naive) {
     if (bias || activation !== "linear" || p.batch !== 1) {
       throw new Error(`${op}: the naive kernel has no epilogue or batch`);
     }
+    if (k > budgets.loopIterations) {
+      throw new RangeError(
+        `${op}: the naive kernel loops K = ${k} times per output; this driver runs at most ` +
+          `${budgets.loopIterations} loop iterations per invocation`,
+      );
+    }
+    const out = options.out ?? empty(p.shape, "f32", op);
     launch(
       op,
       matmulNaiveKernel({ transA, transB }),
@@ -161,8 +173,11 @@ export function matmulRaw(a: Tensor, b: Tensor, options: MatmulRawOptions = {}):
   }
 
   const tile = options.tile ?? matmulTile(runtime(), m, n, k);
+  const { bm, bn } = tileShape(tile);
+  const plan = planProduct(op, p, tile, budgets);
   // vec4 bindings need at least 16 bytes: with K = 0 (empty operands) stay scalar.
   const aligned = (d: number) => k > 0 && d % 4 === 0;
+  const split = plan.splits > 1;
   const kernel = matmulKernel({
     transA,
     transB,
@@ -170,21 +185,95 @@ export function matmulRaw(a: Tensor, b: Tensor, options: MatmulRawOptions = {}):
     m4: aligned(m),
     n4: aligned(n),
     k4: aligned(k),
-    bias: bias !== undefined,
-    activation,
+    // With K split, the epilogue runs after the partial products are summed.
+    bias: bias !== undefined && !split,
+    activation: split ? "linear" : activation,
   });
-  const { bm, bn } = tileShape(tile);
-  const u = new Uniforms().u32(m).u32(n).u32(k).f32(options.alpha ?? DEFAULT_ALPHA[activation])
-    .u32(p.sa).u32(p.sb).u32(m * n);
-  launch(
-    op,
-    kernel,
-    bias ? [a, b, bias] : [a, b],
-    [out],
-    u,
-    [Math.ceil(n / bn), Math.ceil(m / bm), p.batch],
-  );
+  const alpha = options.alpha ?? DEFAULT_ALPHA[activation];
+  const target = split
+    ? empty([p.batch * plan.splits, m, n], "f32", `${op} (split-K partial products)`)
+    : options.out ?? empty(p.shape, "f32", op);
+  const tilesM = Math.ceil(m / bm);
+  for (let tile0 = 0; tile0 < tilesM; tile0 += budgets.workgroupsPerDim) {
+    const u = new Uniforms().u32(m).u32(n).u32(k).f32(alpha).u32(p.sa).u32(p.sb).u32(m * n)
+      .u32(plan.kLen).u32(plan.splits).u32(tile0);
+    launch(
+      op,
+      kernel,
+      bias && !split ? [a, b, bias] : [a, b],
+      [target],
+      u,
+      [
+        Math.ceil(n / bn),
+        Math.min(budgets.workgroupsPerDim, tilesM - tile0),
+        p.batch * plan.splits,
+      ],
+    );
+  }
+  if (!split) return target;
+  const sum = reduceAxisRaw("sum", target, p.batch, plan.splits, m * n, p.shape, { name: op })
+    .values;
+  target.dispose();
+  let z = sum;
+  if (bias) {
+    z = binaryRaw("add", sum, bias);
+    sum.dispose();
+  }
+  if (activation === "linear" && !options.out) return z;
+  const out = unaryRaw(activation, z, alpha, 0, options.out);
+  z.dispose();
   return out;
+}
+
+/** How a product's K is split so every invocation's loop stays within the budget. */
+interface ProductPlan {
+  /** K positions one split covers (a multiple of the tile's K step). */
+  kLen: number;
+  /** Splits of K: partial products summed afterwards when more than 1. */
+  splits: number;
+}
+
+/**
+ * Splits K so the kernel's K loop stays within the loop budget
+ * (src/gpu/budget.ts): a direct tile loops K / 4 times, a staged one runs
+ * per BK slice 1 + BK iterations plus its slice loads. Throws, naming the
+ * op, when the grid cannot fit the workgroups-per-dimension budget (M tiles
+ * never limit it: they are launched in several dispatches).
+ */
+function planProduct(
+  op: string,
+  p: Product,
+  tile: MatmulTile,
+  budgets: Budgets,
+): ProductPlan {
+  const { bm, bn, threads } = tileShape(tile);
+  const step = tile.stage ? tile.bk : 4;
+  const perStep = tile.stage
+    ? 1 + tile.bk + Math.ceil(tile.bk * bm / threads) + Math.ceil(tile.bk * bn / threads)
+    : 1;
+  const steps = Math.floor(budgets.loopIterations / perStep);
+  if (!(steps >= 1)) {
+    throw new RangeError(
+      `${op}: one K step of tile ${tileName(tile)} needs ${perStep} loop iterations; ` +
+        `the budget is ${budgets.loopIterations}`,
+    );
+  }
+  let kLen = Math.max(p.k, 1), splits = 1;
+  if (p.k > steps * step) {
+    splits = Math.ceil(p.k / (steps * step));
+    kLen = Math.ceil(p.k / splits / step) * step;
+    splits = Math.ceil(p.k / kLen);
+  }
+  const per = budgets.workgroupsPerDim;
+  const cols = Math.ceil(p.n / bn);
+  if (cols > per || p.batch * splits > per) {
+    throw new RangeError(
+      `${op}: a [${p.batch}, ${p.m}, ${p.n}] product over K = ${p.k} needs ${cols} column ` +
+        `tiles and ${p.batch} × ${splits} batch × K-split workgroups; at most ${per} fit ` +
+        `along one grid dimension`,
+    );
+  }
+  return { kLen, splits };
 }
 
 /** Sums a [batch, ...] gradient over the batch when the operand was broadcast (rank 2 or batch 1). */
