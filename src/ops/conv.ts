@@ -364,10 +364,49 @@ function gemmUniforms(
     .u32(e.n).u32(Math.ceil(e.n / e.bn)).u32(g.kh * g.kw * g.ci).u32(0).u32(0).u32(0);
 }
 
-function grid(mTiles: number, z: number): [number, number, number] {
-  const max = runtime().limits.maxComputeWorkgroupsPerDimension;
+/**
+ * The grid of a conv product: M tiles folded over x·y (the kernels read
+ * `wid.y · nwg.x + wid.x`), column tiles × K splits along z, all under the
+ * workgroups-per-dimension budget (src/gpu/budget.ts); throws, naming the
+ * op, when they do not fit.
+ */
+function grid(op: string, mTiles: number, z: number): [number, number, number] {
+  const max = runtime().budgets.workgroupsPerDim;
   const y = Math.ceil(mTiles / max);
+  if (y > max || z > max) {
+    throw new RangeError(
+      `${op}: ${mTiles} row tiles and ${z} column tiles × K splits do not fit a grid of ` +
+        `at most ${max} workgroups per dimension`,
+    );
+  }
   return [Math.ceil(mTiles / y), y, z];
+}
+
+/**
+ * The most K positions one invocation of a conv product may walk under the
+ * loop budget (src/gpu/budget.ts), a multiple of the tile's BK: the direct
+ * kernels (wgn = 1) loop once per position; the staged ones, per BK slice,
+ * once per position plus their slice loads.
+ */
+function kBudget(tile: ConvTile): number {
+  const budget = runtime().budgets.loopIterations;
+  if (budget === Infinity) return Infinity;
+  const { bm, bn, threads } = convTileShape(tile);
+  const perSlice = tile.wgn === 1
+    ? tile.bk
+    : 1 + tile.bk + 2 * Math.ceil((bm + bn) * tile.bk / threads) + tile.tm;
+  return Math.floor(budget / perSlice) * tile.bk;
+}
+
+/** Throws, naming the op, when a product's K positions per output exceed the loop budget. */
+function checkDepth(op: string, k: number, most: number): void {
+  if (k > most) {
+    throw new RangeError(
+      `${op}: each output sums ${k} products (kernel height × width × channels); this driver ` +
+        `runs at most ${runtime().budgets.loopIterations} loop iterations per invocation, ` +
+        `which holds ${most} (a driver without a loop cap, e.g. Mesa >= 25, has no such limit)`,
+    );
+  }
 }
 
 function bindGemm(spec: ConvGemmSpec, ops: GemmOperands, outs: Record<string, Tensor>): Tensor[] {
@@ -391,17 +430,20 @@ function gemmOut(
   const { m, k } = extents(mode, g, batch, false);
   const n = convGemmN(mode, g);
   const shape = mode === "fwd" ? [batch, g.ho, g.wo, n] : [batch, g.h, g.w, n];
-  const out = empty(shape, "f32", op);
-  if (out.size === 0) return out;
+  if (m * n === 0) return empty(shape, "f32", op);
   // Row runs: on CPU adapters for up to 8 output channels (1: 1.5x the GEMM
   // on lavapipe, 4 and 8: 1.3x; 16: 0.6x, where the GEMM's gathers are
   // already shared by 16 columns and the run's registers spill).
   const rows = overrides.rows ?? (!overrides.tile && n <= 8 && cpuAdapter());
   if (mode === "fwd" && !epi.foldA && rows) {
+    checkDepth(op, k, runtime().budgets.loopIterations);
+    const out = empty(shape, "f32", op);
     rowRuns(op, g, batch, ops, epi, out);
     return out;
   }
   const tile = overrides.tile ?? convTile(m, n, cpuAdapter());
+  checkDepth(op, k, kBudget(tile));
+  const out = empty(shape, "f32", op);
   const spec: ConvGemmSpec = {
     mode,
     tile,
@@ -419,7 +461,7 @@ function gemmOut(
     bound.slice(0, -1),
     [out],
     gemmUniforms(g, { m, k, chunk: k, alpha: epi.alpha, n, bn }),
-    grid(Math.ceil(m / bm), Math.ceil(n / bn)),
+    grid(op, Math.ceil(m / bm), Math.ceil(n / bn)),
   );
   return out;
 }
@@ -476,7 +518,7 @@ function rowRuns(
     inputs,
     [out],
     u,
-    grid(Math.ceil(runs / wgm), Math.ceil(g.co / tn)),
+    grid(op, Math.ceil(runs / wgm), Math.ceil(g.co / tn)),
   );
 }
 
@@ -506,6 +548,15 @@ function gemmFilter(
   const maxSplits = Math.max(1, Math.floor(k / (16 * tile.bk)));
   let splits = overrides.splits ?? Math.min(maxSplits, Math.ceil(target / tiles));
   splits = Math.max(1, Math.min(splits, Math.ceil(k / tile.bk)));
+  // Enough splits that no invocation walks more K positions than the loop budget holds.
+  const most = kBudget(tile);
+  if (!(most >= tile.bk)) {
+    throw new RangeError(
+      `${op}: a loop budget of ${runtime().budgets.loopIterations} iterations cannot hold ` +
+        `one K slice of the kernel gradient's product`,
+    );
+  }
+  splits = Math.max(splits, Math.ceil(k / most));
   const chunk = Math.ceil(k / splits / tile.bk) * tile.bk;
   splits = Math.ceil(k / chunk);
   const split = splits > 1;
@@ -519,7 +570,7 @@ function gemmFilter(
     split,
   };
   const u = gemmUniforms(g, { m, k, chunk, alpha: fold.alpha, n, bn });
-  const wg = grid(Math.ceil(m / bm), Math.ceil(n / bn) * splits);
+  const wg = grid(op, Math.ceil(m / bm), Math.ceil(n / bn) * splits);
   if (!split) {
     const outs: Record<string, Tensor> = dB ? { DW: dW, DB: dB } : { DW: dW };
     const bound = bindGemm(spec, ops, outs);
