@@ -87,8 +87,11 @@ function nextPow2(v: number): number {
  * ```
  */
 export function sumsPlan(n: number, d: number): SumsPlan {
-  const nChunks = Math.max(1, Math.min(64, Math.ceil(n / 256)));
   const fc = Math.min(64, nextPow2(d));
+  // 256 / fc lanes share a chunk: enough chunks to keep each lane's walk
+  // within the loop budget (src/gpu/budget.ts).
+  const most = Math.max(1, Math.floor(runtime().budgets.loopIterations * 256 / fc));
+  const nChunks = Math.max(1, Math.min(64, Math.ceil(n / 256)), Math.ceil(n / most));
   return { nChunks, chunk: Math.ceil(n / nChunks), fc, dBlocks: Math.ceil(d / fc) };
 }
 
@@ -315,7 +318,7 @@ function assignLaunch(
  * group as `wid.y · nwg.x + wid.x` and ignore the overshoot.
  */
 function runGrid(groups: number, runs: number): [number, number, number] {
-  const max = runtime().limits.maxComputeWorkgroupsPerDimension;
+  const max = runtime().budgets.workgroupsPerDim;
   const y = Math.ceil(groups / max);
   return [Math.ceil(groups / y), y, runs];
 }
@@ -325,9 +328,28 @@ function runGrid(groups: number, runs: number): [number, number, number] {
  * about 1024 points per chunk on GPUs; one on CPU adapters (the columns
  * already give enough threads, and one chunk allows running sums).
  */
-function kmeansChunks(n: number): number {
+function kmeansChunks(n: number, k: number): number {
   const points = kmeansOverrides.chunkPoints ?? (onGpu() ? 1024 : Infinity);
-  return Math.max(1, Math.min(128, Math.ceil(n / points)));
+  const chunks = Math.max(1, Math.min(128, Math.ceil(n / points)));
+  // A thread walks its chunk ceil(k / 16) times, 4 points per loop iteration:
+  // enough chunks to keep that within the loop budget (src/gpu/budget.ts).
+  const budget = runtime().budgets.loopIterations;
+  const most = Math.floor(budget / Math.ceil(k / 16)) * 4;
+  if (!(most >= 4)) {
+    throw new RangeError(
+      `KMeans: a loop budget of ${budget} iterations cannot hold one step over ${k} clusters`,
+    );
+  }
+  return Math.max(chunks, Math.ceil(n / most));
+}
+
+/**
+ * Whether the running sums (CPU adapters, one chunk) fit the loop budget:
+ * their change list is walked by one thread per column, up to n points
+ * ceil(k / 16) times.
+ */
+function runningSumsFit(n: number, k: number): boolean {
+  return n * Math.ceil(k / 16) <= runtime().budgets.loopIterations;
 }
 
 /** Overrides of {@link kmeansOverrides}. */
@@ -491,8 +513,17 @@ export class KMeans {
           `maxStorageBufferBindingSize (${limit} bytes); use fewer samples or a GPU with larger bindings`,
       );
     }
+    // The per-run statistics and the empty-cluster search walk every point
+    // with one workgroup of 256 threads per run.
+    const budget = rt.budgets.loopIterations;
+    if (Math.ceil(n / 256) > budget) {
+      throw new RangeError(
+        `${op}: ${n} samples need ${Math.ceil(n / 256)} loop iterations per invocation; this ` +
+          `driver runs at most ${budget} (at most ${256 * budget} samples; Mesa >= 25 has no cap)`,
+      );
+    }
     // Runs per batch: all of them unless a per-run workspace would outgrow a binding.
-    const chunks = kmeansChunks(n);
+    const chunks = kmeansChunks(n, k);
     const perRun = runBytes(n, d, k, this.localTrials, chunks);
     if (perRun > limit) {
       throw new Error(
@@ -598,7 +629,7 @@ export class KMeans {
     if (prune) fillInPlace(list, 0);
     // Running sums (CPU adapters, one chunk): after the first iteration only
     // the points that changed cluster change the sums.
-    const incremental = !onGpu() && chunks === 1;
+    const incremental = !onGpu() && chunks === 1 && runningSumsFit(n, k);
     if (incremental) {
       fillInPlace(acc, -1);
       fillInPlace(partlo, 0);

@@ -12,7 +12,13 @@
  *
  * @module
  */
-import { featureTile, silhouetteKernel, sumAllKernel } from "../../shaders/distance.ts";
+import {
+  featureTile,
+  SIL_TJ,
+  silhouetteKernel,
+  sumAllKernel,
+} from "../../shaders/distance.ts";
+import { runtime } from "../gpu/runtime.ts";
 import { tensor } from "../ops/creation.ts";
 import { launch, Uniforms } from "../ops/kernel_call.ts";
 import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
@@ -83,12 +89,25 @@ function samples(op: string, x: Tensor, labels: ArrayLike<number>): Tensor {
   const { codes, counts, k } = prepare(op, x, labels);
   const [n, d] = x.shape;
   const kmax = Math.max(2, 2 ** Math.ceil(Math.log2(k)));
+  // Each thread walks every sample in blocks of SIL_TJ, staging and
+  // comparing tf features at a time: that walk must fit the loop budget.
+  const tf = featureTile(d);
+  const perBlock = Math.ceil(d / tf) * (2 * tf + Math.ceil(SIL_TJ * tf / 64)) + 1;
+  const iterations = Math.ceil(n / SIL_TJ) * perBlock;
+  const budget = runtime().budgets.loopIterations;
+  if (iterations > budget) {
+    throw new RangeError(
+      `${op}: ${n} samples of ${d} features need about ${iterations} loop iterations per ` +
+        `invocation; this driver runs at most ${budget} (Mesa < 25's llvmpipe; Mesa >= 25 has ` +
+        `no cap). Score a random subset of the samples`,
+    );
+  }
   const codesT = tensor(codes, [n]);
   const countsT = tensor(counts, [k]);
   const s = empty([n], "f32", op);
   launch(
     op,
-    silhouetteKernel({ kmax, tf: featureTile(d) }),
+    silhouetteKernel({ kmax, tf }),
     [x, codesT, countsT],
     [s],
     new Uniforms().u32(n).u32(k).u32(d),

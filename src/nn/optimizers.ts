@@ -23,7 +23,14 @@
  * @module
  */
 import { WG } from "../../shaders/common.ts";
-import { optimKernel, optimSlots, type OptimSpec, sqnormKernel } from "../../shaders/optim.ts";
+import {
+  optimKernel,
+  optimSlots,
+  type OptimSpec,
+  SQNORM_WG,
+  sqnormKernel,
+} from "../../shaders/optim.ts";
+import { runtime } from "../gpu/runtime.ts";
 import { assign, zeros } from "../ops/creation.ts";
 import { launch, Uniforms } from "../ops/kernel_call.ts";
 import { keep } from "../tensor/scope.ts";
@@ -227,6 +234,17 @@ export abstract class Optimizer {
     const spec = this.#spec();
     const byNorm = spec.clip === "norm" || spec.clip === "global_norm";
     if (byNorm) {
+      // One workgroup sums each gradient's squares: its threads' loops must fit the loop budget.
+      const budget = runtime().budgets.loopIterations;
+      for (const p of live) {
+        if (Math.ceil(p.size / SQNORM_WG) > budget) {
+          throw new RangeError(
+            `${this.name}: clipping by norm sums a ${fmtShape(p.shape)} gradient in ` +
+              `${Math.ceil(p.size / SQNORM_WG)} loop iterations per invocation; this driver runs ` +
+              `at most ${budget} (Mesa < 25's llvmpipe; Mesa >= 25 has no cap)`,
+          );
+        }
+      }
       const norms = this.#normsFor(live.length);
       live.forEach((p, k) => {
         launch(
