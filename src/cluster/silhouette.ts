@@ -12,12 +12,7 @@
  *
  * @module
  */
-import {
-  featureTile,
-  SIL_TJ,
-  silhouetteKernel,
-  sumAllKernel,
-} from "../../shaders/distance.ts";
+import { featureTile, SIL_TJ, silhouetteKernel, sumAllKernel } from "../../shaders/distance.ts";
 import { runtime } from "../gpu/runtime.ts";
 import { tensor } from "../ops/creation.ts";
 import { launch, Uniforms } from "../ops/kernel_call.ts";

@@ -20,3 +20,4 @@ import "./dec_cases.ts";
 import "./vae_cases.ts";
 import "./misuse_cases.ts";
 import "./nonfinite_cases.ts";
+import "./size_cases.ts";
