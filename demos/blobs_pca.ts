@@ -174,6 +174,7 @@ export async function run(options: BlobsStudyOptions = {}): Promise<BlobsStudyRe
     throw new RangeError(`blobs_pca: --samples must be at least 200, got ${samples}`);
   }
   log(`adapter: ${rt.info.name}${rt.info.isFallback ? " (fallback)" : ""}`);
+  for (const note of rt.info.notes ?? []) log(`note: ${note}`);
 
   // Data: the tutorial's make_blobs, split and scaling.
   const d = TUTORIAL.nFeatures;

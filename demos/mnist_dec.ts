@@ -117,6 +117,7 @@ const { images, labels } = firstImages(mnist, n);
 console.log(
   `latent MNIST clustering study on ${rt.info.name}${fallback ? " (a fallback CPU adapter)" : ""}`,
 );
+for (const note of rt.info.notes ?? []) console.log(`Note: ${note}.`);
 if (!full) {
   console.log(
     `Using ${n} images and a shortened recipe (pretrain ${recipe.pretrainEpochs} epochs, ` +

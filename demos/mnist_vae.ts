@@ -159,6 +159,7 @@ export async function run(o: VaeDemoOptions = {}): Promise<VaeDemoReport> {
   await Deno.mkdir(out, { recursive: true });
 
   log(`latent MNIST VAE on ${rt.info.name}${fallback ? " (a fallback CPU adapter)" : ""}`);
+  for (const note of rt.info.notes ?? []) log(`Note: ${note}.`);
   if (full) log(`All ${samples} training images, ${epochs} epochs (the Keras recipe).`);
   else {
     log(
