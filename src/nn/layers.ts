@@ -11,7 +11,7 @@ import { add, mul } from "../ops/binary.ts";
 import { activation as applyActivation, type ActivationName } from "../ops/activations.ts";
 import { linear } from "../ops/matmul.ts";
 import { bernoulli, randomNormal, RandomStream } from "../ops/random.ts";
-import { isActivation } from "../../shaders/activations.ts";
+import { ACTIVATIONS, isActivation } from "../../shaders/activations.ts";
 import { reshape as viewOp } from "../ops/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { fmtShape, sizeOf } from "../tensor/tensor.ts";
@@ -44,7 +44,7 @@ function checkActivation(layer: string, a: string | undefined): ActivationName {
   const name = a ?? "linear";
   if (name !== "softmax" && !isActivation(name)) {
     throw new Error(
-      `${layer}: unknown activation "${name}" (expected linear, relu, leaky_relu, elu, sigmoid, tanh, softplus or softmax)`,
+      `${layer}: unknown activation "${name}" (expected ${ACTIVATIONS.join(", ")} or softmax)`,
     );
   }
   return name as ActivationName;

@@ -1,12 +1,18 @@
 /**
  * Activation functions as ops: relu, leakyRelu, elu, sigmoid, tanh,
- * softplus, and `activation(x, name)` for layers that take an activation by
- * its Keras name. Forward and backward run the unary family with the WGSL of
- * shaders/activations.ts, the same code a fused matmul epilogue uses; the
- * derivative is taken from the output, so only y is kept for backward.
+ * softplus, gelu, silu, and `activation(x, name)` for layers that take an
+ * activation by its Keras name. Forward and backward run the unary family
+ * with the WGSL of shaders/activations.ts, the same code a fused matmul or
+ * conv epilogue uses; the backward keeps the output where the derivative is
+ * a function of it, the input otherwise (`ACTIVATION_SAVES`).
  * @module
  */
-import { type Activation, isActivation } from "../../shaders/activations.ts";
+import {
+  type Activation,
+  ACTIVATION_SAVES,
+  ACTIVATIONS,
+  isActivation,
+} from "../../shaders/activations.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { softmax } from "./softmax.ts";
 import { unaryGradRaw, unaryOp } from "./unary.ts";
@@ -23,6 +29,10 @@ export const DEFAULT_ALPHA: Readonly<Record<Activation, number>> = Object.freeze
   sigmoid: 0,
   tanh: 0,
   softplus: 0,
+  gelu: 0,
+  gelu_tanh: 0,
+  silu: 0,
+  swish: 0,
 });
 
 /** Names {@link activation} accepts: the elementwise activations and "softmax". */
@@ -50,18 +60,20 @@ export function activation(x: Tensor, name: ActivationName, alpha?: number): Ten
   if (name === "softmax") return softmax(x);
   if (typeof name !== "string" || !isActivation(name)) {
     throw new Error(
-      `activation: unknown activation ${JSON.stringify(name)}; expected one of linear, relu, ` +
-        `leaky_relu, elu, sigmoid, tanh, softplus, softmax`,
+      `activation: unknown activation ${JSON.stringify(name)}; expected one of ` +
+        `${[...ACTIVATIONS, "softmax"].join(", ")}`,
     );
   }
   if (name === "linear") return x;
-  return unaryOp(name, x, checkAlpha(name, alpha ?? DEFAULT_ALPHA[name]), 0, "y");
+  const a = checkAlpha(name, alpha ?? DEFAULT_ALPHA[name]);
+  return unaryOp(name, x, a, 0, ACTIVATION_SAVES[name]);
 }
 
 /**
- * g ⊙ act'(y) from the activation's output y, in one kernel and without
- * recording autograd: the backward of layers that fused the activation into
- * their forward kernel.
+ * g ⊙ act'(s) in one kernel and without recording autograd, from the value
+ * the activation's backward keeps (`ACTIVATION_SAVES`: the output y, or the
+ * pre-activation for gelu and silu): the backward of layers that fused the
+ * activation into their forward kernel.
  *
  * @example
  * ```ts
@@ -101,4 +113,23 @@ export function tanh(x: Tensor): Tensor {
 /** log(1 + eˣ), stable for large |x|. @example `const h = lt.softplus(z);` */
 export function softplus(x: Tensor): Tensor {
   return activation(x, "softplus");
+}
+
+/**
+ * Gaussian error linear unit, Keras' `gelu`: x·Φ(x), or with `approximate`
+ * ½x(1 + tanh(√(2/π)(x + 0.044715x³))).
+ *
+ * @example
+ * ```ts
+ * const h = lt.gelu(z);
+ * const h2 = lt.gelu(z, { approximate: true });
+ * ```
+ */
+export function gelu(x: Tensor, options: { approximate?: boolean } = {}): Tensor {
+  return activation(x, options.approximate ? "gelu_tanh" : "gelu");
+}
+
+/** x·sigmoid(x) (also called swish). @example `const h = lt.silu(z);` */
+export function silu(x: Tensor): Tensor {
+  return activation(x, "silu");
 }

@@ -20,7 +20,7 @@
  *
  * @module
  */
-import { type Activation, isActivation } from "../../shaders/activations.ts";
+import { type Activation, ACTIVATION_SAVES, isActivation } from "../../shaders/activations.ts";
 import {
   conv2dColumnSumKernel,
   conv2dGemmKernel,
@@ -44,6 +44,7 @@ import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
 import { activationGrad, DEFAULT_ALPHA } from "./activations.ts";
 import { zeros } from "./creation.ts";
 import { launch, Uniforms } from "./kernel_call.ts";
+import { unaryRaw } from "./unary.ts";
 
 /** Keras padding modes. */
 export type Padding = "same" | "valid";
@@ -649,6 +650,21 @@ function channelSums(
 
 // ---------------------------------------------------------------- the ops
 
+/** The activation a product's epilogue applies: all but those whose derivative needs their input. */
+function fusable(act: Activation): Activation {
+  return ACTIVATION_SAVES[act] === "y" ? act : "linear";
+}
+
+/**
+ * The layer output y from a product's output z, and s, the value the
+ * backward's act' reads: y itself for fused activations; for gelu and silu
+ * (`ACTIVATION_SAVES` "x") y = act(z) in one more kernel and s = z.
+ */
+function activate(z: Tensor, act: Activation, alpha: number): { y: Tensor; s: Tensor } {
+  if (ACTIVATION_SAVES[act] === "y") return { y: z, s: z };
+  return { y: unaryRaw(act, z, alpha), s: z };
+}
+
 /**
  * 2-D convolution (Keras Conv2D): `act(conv(x, kernel) + bias)`, with x NHWC
  * `[batch, H, W, inC]` and kernel HWIO `[kh, kw, inC, outC]`. Output
@@ -670,18 +686,19 @@ export function conv2d(x: Tensor, kernel: Tensor, options: Conv2DOptions = {}): 
   const op = "conv2d";
   const r = resolve(op, x, kernel, options, false);
   const { g, batch, bias, act, alpha } = r;
-  const y = gemmOut(op, "fwd", g, batch, { A: x, B: kernel, BIAS: bias }, {
+  const z = gemmOut(op, "fwd", g, batch, { A: x, B: kernel, BIAS: bias }, {
     bias: !!bias,
-    act,
+    act: fusable(act),
     foldA: null,
     alpha,
   });
+  const { y, s } = activate(z, act, alpha);
   const inputs = bias ? [x, kernel, bias] : [x, kernel];
   return record(y, op, inputs, (gy0) => {
     const gop = `${op} (gradient)`;
-    const { g: gy, fold, temp } = foldOrPass(gy0, y, act, alpha);
+    const { g: gy, fold, temp } = foldOrPass(gy0, s, act, alpha);
     const dx = x.requiresGrad
-      ? gemmOut(gop, "dx", g, batch, { A: gy, YA: fold ? y : undefined, B: kernel }, {
+      ? gemmOut(gop, "dx", g, batch, { A: gy, YA: fold ? s : undefined, B: kernel }, {
         bias: false,
         act: "linear",
         foldA: fold,
@@ -690,7 +707,7 @@ export function conv2d(x: Tensor, kernel: Tensor, options: Conv2DOptions = {}): 
       : null;
     let dw: Tensor | null = null, db: Tensor | null = null;
     if (kernel.requiresGrad || bias?.requiresGrad) {
-      [dw, db] = gemmFilter(gop, g, batch, { A: x, B: gy, YB: fold ? y : undefined }, {
+      [dw, db] = gemmFilter(gop, g, batch, { A: x, B: gy, YB: fold ? s : undefined }, {
         foldA: null,
         foldB: fold,
         alpha,
@@ -719,17 +736,18 @@ export function conv2dTranspose(x: Tensor, kernel: Tensor, options: Conv2DOption
   const op = "conv2dTranspose";
   const { g, batch, bias, act, alpha } = resolve(op, x, kernel, options, true);
   // Forward: the dx product of the underlying conv, with x as its output gradient.
-  const y = gemmOut(op, "dx", g, batch, { A: x, B: kernel, BIAS: bias }, {
+  const z = gemmOut(op, "dx", g, batch, { A: x, B: kernel, BIAS: bias }, {
     bias: !!bias,
-    act,
+    act: fusable(act),
     foldA: null,
     alpha,
   });
+  const { y, s } = activate(z, act, alpha);
   const inputs = bias ? [x, kernel, bias] : [x, kernel];
   return record(y, op, inputs, (gy0) => {
     const gop = `${op} (gradient)`;
-    const { g: gy, fold, temp } = foldOrPass(gy0, y, act, alpha);
-    const ya = fold ? y : undefined;
+    const { g: gy, fold, temp } = foldOrPass(gy0, s, act, alpha);
+    const ya = fold ? s : undefined;
     const dx = x.requiresGrad
       ? gemmOut(gop, "fwd", g, batch, { A: gy, YA: ya, B: kernel }, {
         bias: false,

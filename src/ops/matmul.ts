@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type Activation, isActivation } from "../../shaders/activations.ts";
+import { type Activation, ACTIVATION_SAVES, isActivation } from "../../shaders/activations.ts";
 import {
   DENSE_GRAD_COLS,
   DENSE_GRAD_ROWS,
@@ -320,8 +320,10 @@ function gradB(g: Tensor, a: Tensor, transA: boolean, transB: boolean): Tensor {
 }
 
 /**
- * The backward of a fused dense layer's epilogue: dZ = g ⊙ act'(y) and, when
- * `withBias`, the bias gradient (column sums of dZ) from the same pass.
+ * The backward of a fused dense layer's epilogue: dZ = g ⊙ act'(s) and, when
+ * `withBias`, the bias gradient (column sums of dZ) from the same pass. `s`
+ * is what the activation's derivative reads: the output y, or the
+ * pre-activation z for gelu and silu (`ACTIVATION_SAVES`).
  */
 function denseGrad(
   g: Tensor,
@@ -360,10 +362,12 @@ function denseGrad(
  * The dense layer in one kernel: `y = act(x · w + bias)` with x [n, in],
  * w [in, out], bias [out]. `alpha` is leaky_relu's slope / elu's scale.
  *
- * The gradient works from the output y (every activation's derivative is a
- * function of it): one pass makes dZ = g ⊙ act'(y) and the bias gradient
- * (its column sums) together, then dx = dZ·wᵀ and dw = xᵀ·dZ read their
- * transposed operands in place.
+ * The gradient works from the output y where the activation's derivative
+ * is a function of it (relu, sigmoid, tanh, …); gelu and silu run as a
+ * second kernel after the product, and the backward reads the kept
+ * pre-activation z. One pass makes dZ = g ⊙ act'(y or z) and the bias
+ * gradient (its column sums) together, then dx = dZ·wᵀ and dw = xᵀ·dZ read
+ * their transposed operands in place.
  *
  * @example
  * ```ts
@@ -398,11 +402,16 @@ export function linear(
     throw new Error(`${op}: unknown activation "${activation}"`);
   }
   const a = alpha ?? DEFAULT_ALPHA[activation];
-  const y = matmulRaw(x, w, { bias, activation, alpha: a, op });
+  // An activation whose derivative needs its input (gelu, silu) runs after
+  // the product, which keeps the pre-activation z for the backward; the
+  // others are fused and the backward reads their output.
+  const fused = ACTIVATION_SAVES[activation] === "y";
+  const z = matmulRaw(x, w, { bias, activation: fused ? activation : "linear", alpha: a, op });
+  const y = fused ? z : unaryRaw(activation, z, a);
   const inputs = bias ? [x, w, bias] : [x, w];
   return record(y, op, inputs, (g) => {
     const name = `${op} (gradient)`;
-    const { dz, db } = denseGrad(g, y, activation, a, bias?.requiresGrad ?? false, name);
+    const { dz, db } = denseGrad(g, z, activation, a, bias?.requiresGrad ?? false, name);
     const grads: (Tensor | null)[] = [
       x.requiresGrad ? matmulRaw(dz, w, { transB: true, op: name }) : null,
       w.requiresGrad ? matmulRaw(x, dz, { transA: true, op: name }) : null,

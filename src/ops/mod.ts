@@ -68,9 +68,11 @@ export {
   type ActivationName,
   DEFAULT_ALPHA,
   elu,
+  gelu,
   leakyRelu,
   relu,
   sigmoid,
+  silu,
   softplus,
   tanh,
 } from "./activations.ts";

@@ -102,6 +102,8 @@ const FORWARD: ConvCase[] = [
   { x: [1, 9, 9, 3], w: [3, 3, 3, 4], padding: "same", strides: [2, 2], dilation: [2, 2] },
   { x: [2, 8, 6, 3], w: [3, 2, 3, 5], padding: "same", strides: [1, 2], activation: "leaky_relu" },
   { x: [1, 6, 6, 2], w: [3, 3, 2, 3], padding: "valid", bias: true, activation: "elu" },
+  { x: [2, 6, 5, 3], w: [3, 3, 3, 4], padding: "same", bias: true, activation: "silu" },
+  { x: [1, 7, 6, 2], w: [3, 3, 2, 9], padding: "valid", bias: true, activation: "gelu" },
   { x: [1, 5, 5, 2], w: [3, 3, 2, 2], padding: "same", bias: true, activation: "softplus" },
 ];
 
@@ -182,6 +184,8 @@ const GRADS: ConvCase[] = [
   { x: [2, 3, 3, 3], w: [1, 1, 3, 2], padding: "valid", bias: true, activation: "softplus" },
   { x: [1, 6, 5, 2], w: [5, 5, 2, 2], padding: "same", strides: [2, 2] },
   { x: [1, 1, 1, 2], w: [3, 3, 2, 3], padding: "same", bias: true },
+  { x: [2, 5, 4, 3], w: [3, 3, 3, 4], padding: "same", bias: true, activation: "silu" },
+  { x: [1, 6, 5, 2], w: [3, 3, 2, 3], padding: "valid", bias: true, activation: "gelu" },
 ];
 
 for (const c of GRADS) {
@@ -197,6 +201,10 @@ test("conv2d gradients with the activation folded into the products' loads match
   checkGrad(GRADS[0], false, { prefold: false }));
 test("conv2d gradients with a separate activation-gradient pass match finite differences", () =>
   checkGrad(GRADS[2], false, { prefold: true }));
+test("conv2d gradients with silu folded into the products' loads read the pre-activation", () =>
+  checkGrad(GRADS[6], false, { prefold: false }));
+test("conv2d gradients with a separate gelu-gradient pass read the pre-activation", () =>
+  checkGrad(GRADS[7], false, { prefold: true }));
 test("conv2d gradients with the direct 8x4 tile and 2 splits match finite differences", () =>
   checkGrad(GRADS[0], false, { tile: DIRECT_TILES["direct 8x4"], splits: 2 }));
 
@@ -211,6 +219,14 @@ const TGRADS: ConvCase[] = [
   },
   { x: [1, 3, 3, 2], w: [3, 3, 3, 2], padding: "valid", strides: [2, 2], bias: true },
   { x: [1, 4, 3, 2], w: [3, 3, 2, 2], padding: "same", dilation: [2, 2], activation: "tanh" },
+  {
+    x: [2, 3, 3, 2],
+    w: [3, 3, 3, 2],
+    padding: "same",
+    strides: [2, 2],
+    bias: true,
+    activation: "gelu_tanh",
+  },
 ];
 for (const c of TGRADS) {
   test(`conv2dTranspose gradients match finite differences: ${describe(c)}`, () =>

@@ -90,6 +90,10 @@ const ACTS: [Activation, number | undefined, number[]][] = [
   ["sigmoid", undefined, []],
   ["tanh", undefined, []],
   ["softplus", undefined, []],
+  ["gelu", undefined, []],
+  ["gelu_tanh", undefined, []],
+  ["silu", undefined, []],
+  ["swish", undefined, []],
 ];
 for (const [name, alpha, kinks] of ACTS) {
   CASES.push({
@@ -171,7 +175,7 @@ test("activations stay finite and exact at extreme inputs", async () => {
   await lt.init();
   const data = [-1000, -100, -30, 30, 100, 1000];
   const x = lt.tensor(data, [6]);
-  for (const name of ["sigmoid", "tanh", "softplus", "elu"] as const) {
+  for (const name of ["sigmoid", "tanh", "softplus", "elu", "gelu", "gelu_tanh", "silu"] as const) {
     const y = lt.activation(x, name);
     const got = await y.toArray();
     assert(Array.from(got).every(Number.isFinite), `${name} is finite: ${got}`);
