@@ -385,8 +385,8 @@ test("matmul refuses mismatched, wrongly ranked and non-f32 operands before any 
     "linear: expected a bias of shape [10] f32, got [9] f32",
   );
   assertThrows(
-    () => lt.linear(x, b, undefined, "swish" as Activation),
-    'linear: unknown activation "swish"',
+    () => lt.linear(x, b, undefined, "mish" as Activation),
+    'linear: unknown activation "mish"',
   );
   assertThrows(() => lt.linear(v, b), "linear: expected x to be 2-D, got [5]");
   assertEquals(rt.dispatchCount, before, "dispatches recorded by refused calls");

@@ -48,7 +48,7 @@ test("dense rejects a mismatched input naming the layer and shapes", async () =>
   const x = lt.zeros([32, 783]);
   assertThrows(() => d.apply(x), "dense(units=10): expected input [*, 784], got [*, 783]");
   assertThrows(() => lt.nn.dense(0), "dense: units must be a positive integer, got 0");
-  assertThrows(() => lt.nn.dense(3, "swish" as lt.ActivationName), /unknown activation "swish"/);
+  assertThrows(() => lt.nn.dense(3, "mish" as lt.ActivationName), /unknown activation "mish"/);
   await assertRejects(() => m.fit(x, x), /fit\(sequential.*\): call compile/);
   assertThrows(
     () => m.compile({ optimizer: "adam", loss: "hinge" as lt.nn.LossName }),

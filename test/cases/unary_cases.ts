@@ -228,8 +228,8 @@ test("unary ops refuse bad input by name", async () => {
   assertThrows(() => lt.clamp(x, 1, 0), "clamp: expected lo <= hi, got lo=1, hi=0");
   assertThrows(() => lt.powScalar(x, NaN), "powScalar: expected a finite exponent, got NaN");
   assertThrows(
-    () => lt.activation(x, "gelu" as Activation),
-    'activation: unknown activation "gelu"',
+    () => lt.activation(x, "mish" as Activation),
+    'activation: unknown activation "mish"',
   );
   assertThrows(() => lt.leakyRelu(x, Infinity), "leaky_relu: alpha must be a finite number");
   x.dispose();
