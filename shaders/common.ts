@@ -28,10 +28,13 @@ const built = new Map<string, Kernel>();
  * Wraps a family's builder so each spec's WGSL text is generated once; ops
  * call the family on every dispatch, so this keeps string work off the hot path.
  */
-export function family<S>(name: string, build: (spec: S) => Kernel): (spec: S) => Kernel {
+export function family<S, K extends Kernel = Kernel>(
+  name: string,
+  build: (spec: S) => K,
+): (spec: S) => K {
   return (spec: S) => {
     const id = name + JSON.stringify(spec);
-    let k = built.get(id);
+    let k = built.get(id) as K | undefined;
     if (!k) built.set(id, k = build(spec));
     return k;
   };

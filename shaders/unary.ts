@@ -20,7 +20,8 @@
  * @module
  */
 import { type Activation, activationWgsl, isActivation } from "./activations.ts";
-import { family, type Kernel, kernel, LINEAR_ID, MAIN_1D, WG } from "./common.ts";
+import { family, LINEAR_ID, MAIN_1D, WG } from "./common.ts";
+import { declare, type DeclaredKernel } from "./declare.ts";
 
 /** WGSL expressions of the non-activation unary ops, over `x` and the uniforms. */
 export const UNARY_OPS = {
@@ -92,9 +93,8 @@ function helpers(op: UnaryKind): string {
   return op === "pow" ? SPOW : "";
 }
 
-const HEADER = /* wgsl */ `
-const WG = ${WG}u;
-struct U { n: u32, a: f32, b: f32, inf: u32 }`;
+/** The unary families' uniform fields (see the module comment). */
+const FIELDS = { n: "u32", a: "f32", b: "f32", inf: "u32" } as const;
 
 /** Applies a scalar function `name` to each lane of `v` (vec4) or to `v` itself. */
 function apply(vec4: boolean, call: (args: string[]) => string, args: string[]): string {
@@ -104,15 +104,18 @@ function apply(vec4: boolean, call: (args: string[]) => string, args: string[]):
 }
 
 /** The forward unary kernel: out = f(x). */
-export const unaryKernel: (spec: UnarySpec) => Kernel = family("unary", (spec: UnarySpec) => {
-  const t = spec.vec4 ? "vec4f" : "f32";
-  const expr = isActivation(spec.op) ? "act(x, u.a)" : UNARY_OPS[spec.op];
-  return kernel(
-    `unary/${spec.op}${spec.vec4 ? "/vec4" : ""}`,
-    /* wgsl */ `${HEADER}
-@group(0) @binding(0) var<storage, read> X: array<${t}>;
-@group(0) @binding(1) var<storage, read_write> out: array<${t}>;
-@group(0) @binding(2) var<uniform> u: U;
+export const unaryKernel: (spec: UnarySpec) => DeclaredKernel = family(
+  "unary",
+  (spec: UnarySpec) => {
+    const t = spec.vec4 ? "vec4f" : "f32";
+    const expr = isActivation(spec.op) ? "act(x, u.a)" : UNARY_OPS[spec.op];
+    return declare({
+      key: `unary/${spec.op}${spec.vec4 ? "/vec4" : ""}`,
+      inputs: { X: t },
+      outputs: { out: t },
+      uniforms: FIELDS,
+      body: /* wgsl */ `
+const WG = ${WG}u;
 ${helpers(spec.op)}
 fn f(x: f32) -> f32 { return ${expr}; }
 ${LINEAR_ID}
@@ -121,24 +124,24 @@ ${MAIN_1D}
   let v = X[i];
   out[i] = ${apply(spec.vec4, ([v]) => `f(${v})`, ["v"])};
 }`,
-    ["read", "write"],
-  );
-});
+    });
+  },
+);
 
 /** The backward unary kernel: out = g · f'(s), s = saved x or y (see {@link UNARY_GRADS}). */
-export const unaryGradKernel: (spec: UnarySpec) => Kernel = family(
+export const unaryGradKernel: (spec: UnarySpec) => DeclaredKernel = family(
   "unary_grad",
   (spec: UnarySpec) => {
     const t = spec.vec4 ? "vec4f" : "f32";
     const expr = isActivation(spec.op) ? "g * act_grad(s, u.a)" : UNARY_GRADS[spec.op]?.[1];
     if (!expr) throw new Error(`unary_grad: ${spec.op} has no saved-value derivative`);
-    return kernel(
-      `unary_grad/${spec.op}${spec.vec4 ? "/vec4" : ""}`,
-      /* wgsl */ `${HEADER}
-@group(0) @binding(0) var<storage, read> G: array<${t}>;
-@group(0) @binding(1) var<storage, read> S: array<${t}>;
-@group(0) @binding(2) var<storage, read_write> out: array<${t}>;
-@group(0) @binding(3) var<uniform> u: U;
+    return declare({
+      key: `unary_grad/${spec.op}${spec.vec4 ? "/vec4" : ""}`,
+      inputs: { G: t, S: t },
+      outputs: { out: t },
+      uniforms: FIELDS,
+      body: /* wgsl */ `
+const WG = ${WG}u;
 ${helpers(spec.op)}
 fn df(g: f32, s: f32) -> f32 { return ${expr}; }
 ${LINEAR_ID}
@@ -148,7 +151,6 @@ ${MAIN_1D}
   let sv = S[i];
   out[i] = ${apply(spec.vec4, ([g, s]) => `df(${g}, ${s})`, ["gv", "sv"])};
 }`,
-      ["read", "read", "write"],
-    );
+    });
   },
 );

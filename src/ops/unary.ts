@@ -10,7 +10,7 @@ import { UNARY_GRADS, unaryGradKernel, unaryKernel, type UnaryKind } from "../..
 import { record } from "../autograd/tape.ts";
 import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
 import { zeros } from "./creation.ts";
-import { launch, Uniforms } from "./kernel_call.ts";
+import { launchKernel } from "./kernel_call.ts";
 
 const INF_BITS = 0x7f800000;
 
@@ -21,8 +21,8 @@ export function checkF32(op: string, x: Tensor): void {
   }
 }
 
-function uniforms(n: number, a: number, b: number): Uniforms {
-  return new Uniforms().u32(n).f32(a).f32(b).u32(INF_BITS);
+function uniforms(n: number, a: number, b: number) {
+  return { n, a, b, inf: INF_BITS };
 }
 
 /**
@@ -47,7 +47,13 @@ export function unaryRaw(op: UnaryKind, x: Tensor, a = 0, b = 0, out?: Tensor): 
   // see the unary benchmark case in test/cases/unary_cases.ts.
   const vec4 = x.size % 4 === 0;
   const n = vec4 ? x.size / 4 : x.size;
-  launch(op, unaryKernel({ op, vec4 }), [x], [o], uniforms(n, a, b), Math.ceil(n / WG));
+  launchKernel(
+    op,
+    unaryKernel({ op, vec4 }),
+    { X: x, out: o },
+    uniforms(n, a, b),
+    Math.ceil(n / WG),
+  );
   return o;
 }
 
@@ -73,11 +79,10 @@ export function unaryGradRaw(op: UnaryKind, g: Tensor, s: Tensor, a = 0, b = 0):
   if (s.size === 0) return o;
   const vec4 = s.size % 4 === 0;
   const n = vec4 ? s.size / 4 : s.size;
-  launch(
+  launchKernel(
     `${op} gradient`,
     unaryGradKernel({ op, vec4 }),
-    [g, s],
-    [o],
+    { G: g, S: s, out: o },
     uniforms(n, a, b),
     Math.ceil(n / WG),
   );

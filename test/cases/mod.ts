@@ -21,3 +21,4 @@ import "./vae_cases.ts";
 import "./misuse_cases.ts";
 import "./nonfinite_cases.ts";
 import "./size_cases.ts";
+import "./declare_cases.ts";

@@ -1,0 +1,198 @@
+/**
+ * Kernel declarations: the one statement of the host ↔ shader contract.
+ *
+ * A declaration names a kernel's storage buffers (inputs, then outputs, each
+ * with its WGSL element type) and its uniform fields (in order, each with its
+ * type). From it {@link declare} generates the WGSL that used to be written by
+ * hand twice — the `@binding` lines and the `struct U` block — and a layout
+ * the host packs uniforms with *by name*: `launchKernel` (src/ops/kernel_call.ts)
+ * refuses a missing or unknown buffer or field, a tensor of the wrong dtype,
+ * or a value of the wrong type, naming the kernel, before any GPU work. So the
+ * struct and its packing can no longer drift apart by position.
+ *
+ * ```ts
+ * const k = declare({
+ *   key: "scale/vec4",
+ *   inputs: { X: "vec4f" },
+ *   outputs: { Y: "vec4f" },
+ *   uniforms: { n: "u32", s: "f32" },
+ *   body: `${LINEAR_ID}${MAIN_1D}
+ *   if (i >= u.n) { return; }
+ *   Y[i] = X[i] * u.s;
+ * }`,
+ * });
+ * launchKernel("scale", k, { X: x, Y: y }, { n: x.size / 4, s: 2 }, Math.ceil(x.size / 4 / WG));
+ * ```
+ *
+ * Uniform layout follows WGSL's rules for the types allowed here: 4-byte
+ * scalars packed in order, `array<vec4u, n>` fields aligned to 16 bytes, the
+ * struct padded to a multiple of 16.
+ *
+ * @module
+ */
+import type { Access, Kernel } from "../src/gpu/runtime.ts";
+
+/** WGSL element type of a storage buffer. */
+export type Elem = "f32" | "vec4f" | "i32" | "vec4i" | "u32" | "vec4u";
+
+/**
+ * WGSL type of a uniform field: a 4-byte scalar, or an `array<vec4u, n>`
+ * written `vec4u[n]` (dimension lists, run maps; `dims` = `vec4u[2]`, the
+ * 8 slots of `packDims`).
+ */
+export type Field = "u32" | "i32" | "f32" | "dims" | `vec4u[${number}]`;
+
+/** What {@link declare} takes. */
+export interface Declaration {
+  /** Unique per (family, specialisation), e.g. `unary/relu/vec4`. */
+  key: string;
+  /** Storage buffers read, in binding order. */
+  inputs: Readonly<Record<string, Elem>>;
+  /** Storage buffers written (bound read_write), after the inputs. */
+  outputs: Readonly<Record<string, Elem>>;
+  /** Uniform fields in struct order; none: no uniform block. */
+  uniforms?: Readonly<Record<string, Field>>;
+  /** The WGSL after the generated struct and bindings: helpers and the entry point. */
+  body: string;
+}
+
+/** A uniform field's place in the packed block. */
+export interface FieldSlot {
+  name: string;
+  type: Field;
+  /** Byte offset in the block. */
+  offset: number;
+  /** 4-byte words: 1 for scalars, 4·n for `vec4u[n]`. */
+  words: number;
+}
+
+/** A declared kernel: a runtime {@link Kernel} plus the names and layout launches are checked against. */
+export interface DeclaredKernel extends Kernel {
+  inputs: readonly [string, Elem][];
+  outputs: readonly [string, Elem][];
+  fields: readonly FieldSlot[];
+  /** Bytes of the uniform block (a multiple of 16; 0 without uniforms). */
+  uniformBytes: number;
+}
+
+function vec4Count(t: Field): number {
+  if (t === "dims") return 2;
+  const m = /^vec4u\[(\d+)\]$/.exec(t);
+  return m ? Number(m[1]) : 0;
+}
+
+function wgslField(t: Field): string {
+  const n = vec4Count(t);
+  return n > 0 ? `array<vec4u, ${n}>` : t;
+}
+
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * Generates a kernel's bindings and uniform struct from its declaration and
+ * computes the uniform layout. Throws on a malformed declaration (bad or
+ * repeated names, unknown types).
+ */
+export function declare(d: Declaration): DeclaredKernel {
+  const inputs = Object.entries(d.inputs);
+  const outputs = Object.entries(d.outputs);
+  const seen = new Set<string>();
+  for (const [name] of [...inputs, ...outputs, ...Object.entries(d.uniforms ?? {})]) {
+    if (!IDENT.test(name) || seen.has(name) || name === "u") {
+      throw new Error(`${d.key}: bad or repeated name "${name}" in the kernel declaration`);
+    }
+    seen.add(name);
+  }
+  const fields: FieldSlot[] = [];
+  let at = 0;
+  for (const [name, type] of Object.entries(d.uniforms ?? {})) {
+    const n = vec4Count(type);
+    if (n === 0 && type !== "u32" && type !== "i32" && type !== "f32") {
+      throw new Error(`${d.key}: uniform field ${name} has unknown type ${type}`);
+    }
+    if (n > 0) at = Math.ceil(at / 16) * 16;
+    fields.push({ name, type, offset: at, words: n > 0 ? 4 * n : 1 });
+    at += n > 0 ? 16 * n : 4;
+  }
+  const uniformBytes = fields.length ? Math.max(16, Math.ceil(at / 16) * 16) : 0;
+  const lines: string[] = [];
+  if (fields.length) {
+    lines.push(
+      `struct U {\n${fields.map((f) => `  ${f.name}: ${wgslField(f.type)},`).join("\n")}\n}`,
+    );
+  }
+  let b = 0;
+  for (const [name, elem] of inputs) {
+    lines.push(`@group(0) @binding(${b++}) var<storage, read> ${name}: array<${elem}>;`);
+  }
+  for (const [name, elem] of outputs) {
+    lines.push(`@group(0) @binding(${b++}) var<storage, read_write> ${name}: array<${elem}>;`);
+  }
+  if (fields.length) lines.push(`@group(0) @binding(${b}) var<uniform> u: U;`);
+  const bindings: Access[] = [
+    ...inputs.map((): Access => "read"),
+    ...outputs.map((): Access => "write"),
+  ];
+  return {
+    key: d.key,
+    code: `${lines.join("\n")}\n${d.body}`,
+    bindings,
+    uniforms: fields.length > 0,
+    inputs,
+    outputs,
+    fields,
+    uniformBytes,
+  };
+}
+
+/** A uniform value: a number for scalars, up to 4·n numbers for `vec4u[n]` (the rest are 0). */
+export type UniformValue = number | readonly number[];
+
+/**
+ * Packs named uniform values into a kernel's block. Throws, naming the
+ * kernel, on a missing or unknown field, a non-integer or out-of-range
+ * u32/i32, a non-number, or too many numbers for an array field.
+ */
+export function packUniforms(
+  k: DeclaredKernel,
+  values: Readonly<Record<string, UniformValue>>,
+): Uint8Array {
+  const view = new DataView(new ArrayBuffer(k.uniformBytes));
+  for (const name of Object.keys(values)) {
+    if (!k.fields.some((f) => f.name === name)) {
+      throw new Error(
+        `${k.key}: no uniform field "${name}" (fields: ${k.fields.map((f) => f.name).join(", ")})`,
+      );
+    }
+  }
+  for (const f of k.fields) {
+    const v = values[f.name];
+    if (v === undefined) throw new Error(`${k.key}: uniform field "${f.name}" is missing`);
+    const list = typeof v === "number" ? [v] : v;
+    if (typeof v === "number" ? f.words !== 1 : f.words === 1 || list.length > f.words) {
+      throw new Error(
+        `${k.key}: uniform field "${f.name}" (${f.type}) cannot hold ${JSON.stringify(v)}`,
+      );
+    }
+    list.forEach((x, i) => {
+      const at = f.offset + 4 * i;
+      if (f.type === "f32") {
+        if (typeof x !== "number") {
+          throw new TypeError(`${k.key}: ${f.name} = ${x} is not a number`);
+        }
+        view.setFloat32(at, x, true);
+      } else if (f.type === "i32") {
+        if (!Number.isInteger(x) || x < -(2 ** 31) || x >= 2 ** 31) {
+          throw new RangeError(`${k.key}: ${f.name} = ${x} is not an i32`);
+        }
+        view.setInt32(at, x, true);
+      } else {
+        if (!Number.isInteger(x) || x < 0 || x >= 2 ** 32) {
+          throw new RangeError(`${k.key}: ${f.name} = ${x} is not a u32`);
+        }
+        view.setUint32(at, x, true);
+      }
+    });
+  }
+  return new Uint8Array(view.buffer);
+}

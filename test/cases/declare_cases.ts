@@ -1,0 +1,115 @@
+/**
+ * Kernel declarations (shaders/declare.ts): the generated bindings and
+ * uniform struct, the uniform layout WGSL gives it, and the checks
+ * `launchKernel` makes by name before any GPU work.
+ */
+import * as lt from "../../src/mod.ts";
+import { declare, packUniforms } from "../../shaders/declare.ts";
+import { LINEAR_ID, MAIN_1D, WG } from "../../shaders/common.ts";
+import { launchKernel } from "../../src/ops/kernel_call.ts";
+import { assert, assertClose, assertEquals, assertThrows } from "../assert.ts";
+import { test } from "../harness.ts";
+import { freshRng } from "../ref.ts";
+
+/** y = x · s + bias[dims[1]] (one dims field to check the 16-byte alignment). */
+const SCALE = declare({
+  key: "test/scale",
+  inputs: { X: "f32" },
+  outputs: { Y: "f32" },
+  uniforms: { n: "u32", s: "f32", shape: "dims", bias: "f32", k: "i32" },
+  body: /* wgsl */ `
+const WG = ${WG}u;
+${LINEAR_ID}
+${MAIN_1D}
+  if (i >= u.n) { return; }
+  Y[i] = X[i] * u.s + u.bias + f32(u.shape[0].y) + f32(u.k);
+}`,
+});
+
+test("a declaration generates the bindings and a struct laid out as WGSL lays it out", () => {
+  assertEquals(SCALE.bindings, ["read", "write"]);
+  assert(SCALE.code.includes("@group(0) @binding(0) var<storage, read> X: array<f32>;"), "X");
+  assert(SCALE.code.includes("@group(0) @binding(1) var<storage, read_write> Y: array<f32>;"), "Y");
+  assert(SCALE.code.includes("@group(0) @binding(2) var<uniform> u: U;"), "u");
+  assert(SCALE.code.includes("shape: array<vec4u, 2>,"), "dims field");
+  // n, s at 0 and 4; shape aligned to 16 (two vec4u); bias and k after it; 64 bytes in all.
+  assertEquals(
+    SCALE.fields.map((f) => [f.name, f.offset]),
+    [["n", 0], ["s", 4], ["shape", 16], ["bias", 48], ["k", 52]],
+  );
+  assertEquals(SCALE.uniformBytes, 64);
+  const bytes = packUniforms(SCALE, { n: 3, s: 0.5, shape: [7, 9], bias: -1, k: -2 });
+  const v = new DataView(bytes.buffer);
+  assertEquals(
+    [v.getUint32(0, true), v.getFloat32(4, true), v.getUint32(20, true), v.getInt32(52, true)],
+    [3, 0.5, 9, -2],
+  );
+  assertThrows(
+    () => declare({ key: "bad", inputs: { X: "f32" }, outputs: { X: "f32" }, body: "" }),
+    /repeated name "X"/,
+  );
+});
+
+test("launchKernel runs a declared kernel, binding and packing by name", async () => {
+  await lt.init();
+  const rng = freshRng();
+  const x = rng.uniform(1001, -1, 1);
+  const xt = lt.tensor(x, [1001]), y = lt.empty([1001]);
+  try {
+    launchKernel("scale", SCALE, { X: xt, Y: y }, {
+      n: 1001,
+      s: 3,
+      shape: [1, 5],
+      bias: 0.25,
+      k: -4,
+    }, Math.ceil(1001 / WG));
+    assertClose(await y.toArray(), Float64Array.from(x, (v) => 3 * v + 0.25 + 5 - 4), {
+      rtol: 1e-6,
+      atol: 1e-6,
+      label: `seed ${rng.seed}`,
+    });
+  } finally {
+    xt.dispose();
+    y.dispose();
+  }
+});
+
+test("launchKernel names the op and kernel for a wrong buffer, dtype or uniform", async () => {
+  await lt.init();
+  const x = lt.zeros([8]), y = lt.zeros([8]), i = lt.zeros([8], "i32");
+  const ok = { n: 8, s: 1, shape: [1], bias: 0, k: 0 };
+  try {
+    const cases: [() => void, RegExp][] = [
+      [() => launchKernel("op", SCALE, { X: x }, ok, 1), /op: kernel test\/scale needs buffer "Y"/],
+      [() => launchKernel("op", SCALE, { X: x, Y: y, Z: y }, ok, 1), /no buffer "Z"/],
+      [
+        () => launchKernel("op", SCALE, { X: i, Y: y }, ok, 1),
+        /reads "X" as f32, got a i32 tensor/,
+      ],
+      [
+        () =>
+          launchKernel(
+            "op",
+            SCALE,
+            { X: x, Y: y },
+            { ...ok, k: undefined as unknown as number },
+            1,
+          ),
+        /op: test\/scale: uniform field "k" is missing/,
+      ],
+      [() => launchKernel("op", SCALE, { X: x, Y: y }, { ...ok, m: 1 }, 1), /no uniform field "m"/],
+      [() => launchKernel("op", SCALE, { X: x, Y: y }, { ...ok, n: -1 }, 1), /n = -1 is not a u32/],
+      [
+        () => launchKernel("op", SCALE, { X: x, Y: y }, { ...ok, n: [1, 2] }, 1),
+        /"n" \(u32\) cannot hold/,
+      ],
+      [
+        () => launchKernel("op", SCALE, { X: x, Y: y }, { ...ok, shape: new Array(9).fill(1) }, 1),
+        /"shape" \(dims\) cannot hold/,
+      ],
+    ];
+    for (const [f, pattern] of cases) assertThrows(f, pattern);
+  } finally {
+    for (const t of [x, y, i]) t.dispose();
+  }
+});
