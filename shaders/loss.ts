@@ -18,7 +18,8 @@
  * stops the gradient outside that range, as tf.clip_by_value does.
  * @module
  */
-import { family, type Kernel, kernel, LINEAR_ID, MAIN_1D, WG } from "./common.ts";
+import { family, LINEAR_ID, MAIN_1D, WG } from "./common.ts";
+import { declare, type DeclaredKernel, type Elem } from "./declare.ts";
 import { MAIN_ROWS, type ReduceMap, segmentWgsl } from "./reduce.ts";
 
 /** Elementwise losses: [term(p, t, eps), dterm(p, t, eps)] in WGSL, p = prediction, t = target. */
@@ -75,30 +76,30 @@ export function lossMap(loss: ElementwiseLoss): ReduceMap {
 
 /**
  * Backward of an elementwise loss: out[i] = G[0] · scale · dterm(P[i], T[i], eps).
- * Bindings: P, [T,] G (read), out (write). Uniform: n, scale (f32), eps (f32), pad.
+ * Bindings: P, [T,] G (read), out (write). Uniform: n, scale (f32), eps (f32).
  * Dispatch: ceil(n / WG).
  */
-export const lossGradKernel: (spec: { loss: ElementwiseLoss }) => Kernel = family(
+export const lossGradKernel: (spec: { loss: ElementwiseLoss }) => DeclaredKernel = family(
   "loss_grad",
   (spec: { loss: ElementwiseLoss }) => {
     const one = isPenalty(spec.loss);
-    const inputs = one ? ["P", "G"] : ["P", "T", "G"];
-    return kernel(
-      `loss_grad/${spec.loss}`,
-      /* wgsl */ `
+    const inputs: Record<string, Elem> = one
+      ? { P: "f32", G: "f32" }
+      : { P: "f32", T: "f32", G: "f32" };
+    return declare({
+      key: `loss_grad/${spec.loss}`,
+      inputs,
+      outputs: { out: "f32" },
+      uniforms: { n: "u32", scale: "f32", eps: "f32" },
+      body: /* wgsl */ `
 const WG = ${WG}u;
-struct U { n: u32, scale: f32, eps: f32, pad: u32 }
-${inputs.map((n, i) => `@group(0) @binding(${i}) var<storage, read> ${n}: array<f32>;`).join("\n")}
-@group(0) @binding(${inputs.length}) var<storage, read_write> out: array<f32>;
-@group(0) @binding(${inputs.length + 1}) var<uniform> u: U;
 ${termWgsl(spec.loss)}
 ${LINEAR_ID}
 ${MAIN_1D}
   if (i >= u.n) { return; }
   out[i] = G[0] * u.scale * dterm(P[i], ${one ? "0.0" : "T[i]"}, u.eps);
 }`,
-      [...inputs.map(() => "read" as const), "write"],
-    );
+    });
   },
 );
 
@@ -112,23 +113,21 @@ export interface CrossentropySpec {
   t: number;
 }
 
-const CE_UNIFORM = "struct U { rows: u32, len: u32, eps: f32, ninf: f32, scale: f32, nan: u32 }";
+/** The cross-entropy kernels' uniform fields (nan: the bits of a quiet NaN). */
+const CE_FIELDS = {
+  rows: "u32",
+  len: "u32",
+  eps: "f32",
+  ninf: "f32",
+  scale: "f32",
+  nan: "u32",
+} as const;
 
-function ceBindings(spec: CrossentropySpec, grad: boolean): string {
-  const tType = spec.sparse ? "i32" : "f32";
-  const lines = [
-    "@group(0) @binding(0) var<storage, read> P: array<f32>;",
-    `@group(0) @binding(1) var<storage, read> Tg: array<${tType}>;`,
-  ];
-  if (grad) {
-    lines.push("@group(0) @binding(2) var<storage, read> G: array<f32>;");
-    lines.push("@group(0) @binding(3) var<storage, read_write> out: array<f32>;");
-    lines.push("@group(0) @binding(4) var<uniform> u: U;");
-  } else {
-    lines.push("@group(0) @binding(2) var<storage, read_write> out: array<f32>;");
-    lines.push("@group(0) @binding(3) var<uniform> u: U;");
-  }
-  return lines.join("\n");
+/** Storage of a cross-entropy kernel: P, Tg (i32 labels when sparse) [, G] (read), out (write). */
+function ceInputs(spec: CrossentropySpec, grad: boolean): Record<string, Elem> {
+  const inputs: Record<string, Elem> = { P: "f32", Tg: spec.sparse ? "i32" : "f32" };
+  if (grad) inputs.G = "f32";
+  return inputs;
 }
 
 // The target of element j of the row: a probability, or [j == label].
@@ -150,24 +149,31 @@ const LOOP = "for (var j = t; j < u.len; j += T)";
  * G): a segment of T threads per row, `base` at the row's start and, for
  * sparse targets, the row's label `y`, then `body`.
  */
-function ceKernel(name: string, spec: CrossentropySpec, grad: boolean, body: string): Kernel {
+function ceKernel(
+  name: string,
+  spec: CrossentropySpec,
+  grad: boolean,
+  body: string,
+): DeclaredKernel {
   const label = spec.sparse ? "var y = -1; if (valid) { y = Tg[row]; }" : "";
-  return kernel(
-    `${name}/${spec.fromLogits ? "logits" : "probs"}${spec.sparse ? "/sparse" : ""}/t${spec.t}`,
-    /* wgsl */ `
-${CE_UNIFORM}
-${ceBindings(spec, grad)}
+  return declare({
+    key: `${name}/${spec.fromLogits ? "logits" : "probs"}${
+      spec.sparse ? "/sparse" : ""
+    }/t${spec.t}`,
+    inputs: ceInputs(spec, grad),
+    outputs: { out: "f32" },
+    uniforms: CE_FIELDS,
+    body: /* wgsl */ `
 ${segmentWgsl(spec.t)}
 ${MAIN_ROWS}
   let base = row * u.len;
   ${label}
   ${body}
 }`,
-    grad ? ["read", "read", "read", "write"] : ["read", "read", "write"],
-  );
+  });
 }
 
-export const crossentropyKernel: (spec: CrossentropySpec) => Kernel = family(
+export const crossentropyKernel: (spec: CrossentropySpec) => DeclaredKernel = family(
   "crossentropy",
   (spec: CrossentropySpec) => {
     let body: string;
@@ -227,7 +233,7 @@ export const crossentropyKernel: (spec: CrossentropySpec) => Kernel = family(
  * Sparse probabilities (q = c/Σc, c = clip(p)): 1/Σc − [j = y]/c_y inside
  * the clip range of p. Dispatch: ceil(rows / R) workgroups.
  */
-export const crossentropyGradKernel: (spec: CrossentropySpec) => Kernel = family(
+export const crossentropyGradKernel: (spec: CrossentropySpec) => DeclaredKernel = family(
   "crossentropy_grad",
   (spec: CrossentropySpec) => {
     let body: string;

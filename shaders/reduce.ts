@@ -33,16 +33,8 @@
  * Uniform: outer, len, inner, chunk, chunks, slots, scale (f32), init (f32), p0, p1 (f32).
  * @module
  */
-import {
-  family,
-  type Kernel,
-  kernel,
-  LINEAR_ID,
-  MAIN_1D,
-  MAX_RANK,
-  stridedOffset,
-  WG,
-} from "./common.ts";
+import { family, LINEAR_ID, MAIN_1D, stridedOffset, WG } from "./common.ts";
+import { declare, type DeclaredKernel, type Elem } from "./declare.ts";
 
 /** Reduction operators. */
 export type ReduceOp = "sum" | "max" | "min" | "argmax" | "argmin";
@@ -86,19 +78,34 @@ export function isArgReduce(op: ReduceOp): op is "argmax" | "argmin" {
   return op === "argmax" || op === "argmin";
 }
 
-/** WGSL text of an axis reduction with an optional first-pass map. */
-export function reduceWgsl(spec: ReduceSpec, map: ReduceMap = PLAIN): string {
+/** The uniform fields of the axis reduction family (see the module comment). */
+const REDUCE_FIELDS = {
+  outer: "u32",
+  len: "u32",
+  inner: "u32",
+  chunk: "u32",
+  chunks: "u32",
+  slots: "u32",
+  scale: "f32",
+  init: "f32",
+  p0: "f32",
+  p1: "f32",
+} as const;
+
+/**
+ * Declares an axis reduction with an optional first-pass map: the map's
+ * inputs (then I_in for arg ops after the first pass) are read, V (then I
+ * for arg ops) written.
+ */
+function declareReduce(key: string, spec: ReduceSpec, map: ReduceMap = PLAIN): DeclaredKernel {
   const { op, tx, ty } = spec;
   const arg = isArgReduce(op);
   const vt = spec.vec4 ? "vec4f" : "f32";
-  const inputs = spec.indexIn ? [...map.inputs, "I_in"] : map.inputs;
-  let b = 0;
-  const decl = inputs.map((name) =>
-    `@group(0) @binding(${b++}) var<storage, read> ${name}: array<${name === "I_in" ? "i32" : vt}>;`
-  );
-  decl.push(`@group(0) @binding(${b++}) var<storage, read_write> V: array<${vt}>;`);
-  if (arg) decl.push(`@group(0) @binding(${b++}) var<storage, read_write> I: array<i32>;`);
-  decl.push(`@group(0) @binding(${b++}) var<uniform> u: U;`);
+  const inputs: Record<string, Elem> = {};
+  for (const name of map.inputs) inputs[name] = vt;
+  if (spec.indexIn) inputs.I_in = "i32";
+  const outputs: Record<string, Elem> = { V: vt };
+  if (arg) outputs.I = "i32";
   // Lower index wins ties, so argmax returns the first maximum.
   const cmp = op === "argmax" ? ">" : "<";
   const step = {
@@ -116,23 +123,25 @@ export function reduceWgsl(spec: ReduceSpec, map: ReduceMap = PLAIN): string {
     argmin: "if (better(rv[lid], ri[lid], rv[p], ri[p])) { rv[lid] = rv[p]; ri[lid] = ri[p]; }",
   }[op];
   const axisFast = spec.fast === "axis";
-  return /* wgsl */ `
+  return declare({
+    key,
+    inputs,
+    outputs,
+    uniforms: REDUCE_FIELDS,
+    body: /* wgsl */ `
 const TX = ${tx}u;
 const TY = ${ty}u;
-struct U { outer: u32, len: u32, inner: u32, chunk: u32, chunks: u32, slots: u32,
-           scale: f32, init: f32, p0: f32, p1: f32 }
-${decl.join("\n")}
 var<workgroup> rv: array<${vt}, ${tx * ty}>;
 ${arg ? `var<workgroup> ri: array<i32, ${tx * ty}>;` : ""}
 ${map.helpers ?? ""}
 fn load(i: u32) -> ${vt} { return ${map.expr}; }
 ${
-    arg
-      ? `fn better(v: f32, i: i32, w: f32, j: i32) -> bool {
+      arg
+        ? `fn better(v: f32, i: i32, w: f32, j: i32) -> bool {
   return w ${cmp} v || (w == v && j < i);
 }`
-      : ""
-  }
+        : ""
+    }
 @compute @workgroup_size(${tx * ty})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
@@ -146,17 +155,17 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let s = tile * TX + tx;
   let valid = s < u.slots;
 ${
-    axisFast
-      ? `  // Rows (inner = 1): the slot is the row.
+      axisFast
+        ? `  // Rows (inner = 1): the slot is the row.
   let base = s * u.len;
   let stride_k = 1u;
   let at_out = s * u.chunks + c;`
-      : `  let o = s / u.inner;
+        : `  let o = s / u.inner;
   let j = s - o * u.inner;
   let base = o * u.len * u.inner + j;
   let stride_k = u.inner;
   let at_out = (o * u.chunks + c) * u.inner + j;`
-  }
+    }
   let k0 = c * u.chunk;
   let k1 = min(u.len, k0 + u.chunk);
   var acc = ${vt}(u.init);
@@ -183,14 +192,8 @@ ${
     V[at_out] = ${op === "sum" ? "rv[lid] * u.scale" : "rv[lid]"};
     ${arg ? "I[at_out] = ri[lid];" : ""}
   }
-}`;
-}
-
-/** Storage bindings of a reduction kernel over `inputs` inputs. */
-export function reduceBindings(spec: ReduceSpec, inputs: number): ("read" | "write")[] {
-  const reads = inputs + (spec.indexIn ? 1 : 0);
-  const writes = isArgReduce(spec.op) ? 2 : 1;
-  return [...new Array(reads).fill("read"), ...new Array(writes).fill("write")];
+}`,
+  });
 }
 
 function specKey(spec: ReduceSpec): string {
@@ -200,19 +203,14 @@ function specKey(spec: ReduceSpec): string {
 }
 
 /** The axis reduction kernel (plain input X). */
-export const reduceKernel: (spec: ReduceSpec) => Kernel = family(
+export const reduceKernel: (spec: ReduceSpec) => DeclaredKernel = family(
   "reduce",
-  (spec: ReduceSpec) =>
-    kernel(`reduce/${specKey(spec)}`, reduceWgsl(spec), reduceBindings(spec, 1)),
+  (spec: ReduceSpec) => declareReduce(`reduce/${specKey(spec)}`, spec),
 );
 
 /** Builds a first-pass kernel with a map prologue (used by loss families). */
-export function mappedReduceKernel(spec: ReduceSpec, map: ReduceMap): Kernel {
-  return kernel(
-    `reduce/${map.name}/${specKey(spec)}`,
-    reduceWgsl(spec, map),
-    reduceBindings(spec, map.inputs.length),
-  );
+export function mappedReduceKernel(spec: ReduceSpec, map: ReduceMap): DeclaredKernel {
+  return declareReduce(`reduce/${map.name}/${specKey(spec)}`, spec, map);
 }
 
 /** Smallest power of two ≥ n (n ≥ 1). */
@@ -315,41 +313,36 @@ export interface ReduceGradSpec {
 
 /**
  * The reduction backward kernel. `spread` — bindings G (read), out (write);
- * uniform n, rank, scale (f32), pad, shape[8], gstrides[8] (0 on reduced
- * dims). `pick` — bindings G (read), I (read, i32), out (write); uniform n,
- * len, inner, pad. Dispatch: ceil(n / WG).
+ * uniform n, rank, scale (f32), shape (dims), gs (dims: strides of G, 0 on
+ * reduced dims). `pick` — bindings G (read), I (read, i32), out (write);
+ * uniform n, len, inner. Dispatch: ceil(n / WG).
  */
-export const reduceGradKernel: (spec: ReduceGradSpec) => Kernel = family(
+export const reduceGradKernel: (spec: ReduceGradSpec) => DeclaredKernel = family(
   "reduce_grad",
   (spec: ReduceGradSpec) => {
     if (spec.mode === "spread") {
-      return kernel(
-        "reduce_grad/spread",
-        /* wgsl */ `
+      return declare({
+        key: "reduce_grad/spread",
+        inputs: { G: "f32" },
+        outputs: { out: "f32" },
+        uniforms: { n: "u32", rank: "u32", scale: "f32", shape: "dims", gs: "dims" },
+        body: /* wgsl */ `
 const WG = ${WG}u;
-struct U { n: u32, rank: u32, scale: f32, pad: u32,
-           shape: array<vec4u, ${MAX_RANK / 4}>, gs: array<vec4u, ${MAX_RANK / 4}> }
-@group(0) @binding(0) var<storage, read> G: array<f32>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
-@group(0) @binding(2) var<uniform> u: U;
 ${LINEAR_ID}
 ${MAIN_1D}
   if (i >= u.n) { return; }
   ${stridedOffset("ig", "i", "u.shape", "u.gs")}
   out[i] = G[ig] * u.scale;
 }`,
-        ["read", "write"],
-      );
+      });
     }
-    return kernel(
-      "reduce_grad/pick",
-      /* wgsl */ `
+    return declare({
+      key: "reduce_grad/pick",
+      inputs: { G: "f32", I: "i32" },
+      outputs: { out: "f32" },
+      uniforms: { n: "u32", len: "u32", inner: "u32" },
+      body: /* wgsl */ `
 const WG = ${WG}u;
-struct U { n: u32, len: u32, inner: u32, pad: u32 }
-@group(0) @binding(0) var<storage, read> G: array<f32>;
-@group(0) @binding(1) var<storage, read> I: array<i32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-@group(0) @binding(3) var<uniform> u: U;
 ${LINEAR_ID}
 ${MAIN_1D}
   if (i >= u.n) { return; }
@@ -359,8 +352,7 @@ ${MAIN_1D}
   let at = o * u.inner + j;
   out[i] = select(0.0, G[at], I[at] == i32(k));
 }`,
-      ["read", "read", "write"],
-    );
+    });
   },
 );
 

@@ -13,10 +13,11 @@
  *
  * Dispatch: ceil(rows / R) workgroups of WG threads, R = WG / T.
  * Forward bindings: X (read), Y (write). Backward: G (read), Y (read), DX (write).
- * Uniform: rows, len, ninf (f32, −Infinity), pad.
+ * Uniform: rows, len, ninf (f32, −Infinity).
  * @module
  */
-import { family, type Kernel, kernel } from "./common.ts";
+import { family } from "./common.ts";
+import { declare, type DeclaredKernel } from "./declare.ts";
 import { MAIN_ROWS, segmentWgsl } from "./reduce.ts";
 
 /** Specialisation of the softmax families. */
@@ -26,22 +27,22 @@ export interface SoftmaxSpec {
   t: number;
 }
 
-const UNIFORM = "struct U { rows: u32, len: u32, ninf: f32, pad: u32 }";
+/** The softmax families' uniform fields. */
+const FIELDS = { rows: "u32", len: "u32", ninf: "f32" } as const;
 
 /** The forward kernel. */
-export const softmaxKernel: (spec: SoftmaxSpec) => Kernel = family(
+export const softmaxKernel: (spec: SoftmaxSpec) => DeclaredKernel = family(
   "softmax",
   (spec: SoftmaxSpec) => {
     const write = spec.op === "softmax"
       ? "let inv = 1.0 / s;\n    for (var j = t; j < u.len; j += T) { Y[base + j] = exp(X[base + j] - m) * inv; }"
       : "let ls = log(s);\n    for (var j = t; j < u.len; j += T) { Y[base + j] = (X[base + j] - m) - ls; }";
-    return kernel(
-      `${spec.op}/t${spec.t}`,
-      /* wgsl */ `
-${UNIFORM}
-@group(0) @binding(0) var<storage, read> X: array<f32>;
-@group(0) @binding(1) var<storage, read_write> Y: array<f32>;
-@group(0) @binding(2) var<uniform> u: U;
+    return declare({
+      key: `${spec.op}/t${spec.t}`,
+      inputs: { X: "f32" },
+      outputs: { Y: "f32" },
+      uniforms: FIELDS,
+      body: /* wgsl */ `
 ${segmentWgsl(spec.t)}
 ${MAIN_ROWS}
   let base = row * u.len;
@@ -55,13 +56,12 @@ ${MAIN_ROWS}
     ${write}
   }
 }`,
-      ["read", "write"],
-    );
+    });
   },
 );
 
 /** The backward kernel. */
-export const softmaxGradKernel: (spec: SoftmaxSpec) => Kernel = family(
+export const softmaxGradKernel: (spec: SoftmaxSpec) => DeclaredKernel = family(
   "softmax_grad",
   (spec: SoftmaxSpec) => {
     const body = spec.op === "softmax"
@@ -79,20 +79,17 @@ export const softmaxGradKernel: (spec: SoftmaxSpec) => Kernel = family(
   if (valid) {
     for (var j = t; j < u.len; j += T) { DX[base + j] = G[base + j] - exp(Y[base + j]) * sg; }
   }`;
-    return kernel(
-      `${spec.op}_grad/t${spec.t}`,
-      /* wgsl */ `
-${UNIFORM}
-@group(0) @binding(0) var<storage, read> G: array<f32>;
-@group(0) @binding(1) var<storage, read> Y: array<f32>;
-@group(0) @binding(2) var<storage, read_write> DX: array<f32>;
-@group(0) @binding(3) var<uniform> u: U;
+    return declare({
+      key: `${spec.op}_grad/t${spec.t}`,
+      inputs: { G: "f32", Y: "f32" },
+      outputs: { DX: "f32" },
+      uniforms: FIELDS,
+      body: /* wgsl */ `
 ${segmentWgsl(spec.t)}
 ${MAIN_ROWS}
   let base = row * u.len;
 ${body}
 }`,
-      ["read", "read", "write"],
-    );
+    });
   },
 );

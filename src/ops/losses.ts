@@ -22,7 +22,7 @@ import {
 import { rowThreads } from "../../shaders/reduce.ts";
 import { record } from "../autograd/tape.ts";
 import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
-import { launch, Uniforms } from "./kernel_call.ts";
+import { launchKernel } from "./kernel_call.ts";
 import { reduceAxisRaw, reduceProfile } from "./reduce.ts";
 import { runtime } from "../gpu/runtime.ts";
 
@@ -96,13 +96,14 @@ function elementwiseLoss(
   }).values;
   return record(out, op, inputs, (g) => {
     const dp = empty(pred.shape, "f32", `${op} gradient`);
-    const gradInputs = isPenalty(loss) ? [pred, g] : [pred, target!, g];
-    launch(
+    const gradInputs: Record<string, Tensor> = isPenalty(loss)
+      ? { P: pred, G: g }
+      : { P: pred, T: target!, G: g };
+    launchKernel(
       `${op} gradient`,
       lossGradKernel({ loss }),
-      gradInputs,
-      [dp],
-      new Uniforms().u32(pred.size).f32(scale).f32(eps).u32(0),
+      { ...gradInputs, out: dp },
+      { n: pred.size, scale, eps },
       Math.ceil(pred.size / WG),
     );
     return [dp, null];
@@ -268,20 +269,24 @@ function rowCrossentropy(
     );
   }
   const workgroups = Math.ceil(rows / (256 / spec.t));
-  const uniforms = () =>
-    new Uniforms().u32(rows).u32(len).f32(eps).f32(-Infinity).f32(1 / rows).u32(0x7fc00000);
+  const uniforms = { rows, len, eps, ninf: -Infinity, scale: 1 / rows, nan: 0x7fc00000 };
   const perRow = empty([rows], "f32", op);
-  launch(op, crossentropyKernel(spec), [pred, target], [perRow], uniforms(), workgroups);
+  launchKernel(
+    op,
+    crossentropyKernel(spec),
+    { P: pred, Tg: target, out: perRow },
+    uniforms,
+    workgroups,
+  );
   const out = reduceAxisRaw("sum", perRow, 1, rows, 1, [], { scale: 1 / rows, name: op }).values;
   perRow.dispose();
   return record(out, op, [pred, target], (g) => {
     const dp = empty(pred.shape, "f32", `${op} gradient`);
-    launch(
+    launchKernel(
       `${op} gradient`,
       crossentropyGradKernel(spec),
-      [pred, target, g],
-      [dp],
-      uniforms(),
+      { P: pred, Tg: target, G: g, out: dp },
+      uniforms,
       workgroups,
     );
     return [dp, null];

@@ -4,7 +4,8 @@
  * memory (shaders/reduce.ts); long axes take several passes, all on the GPU.
  * @module
  */
-import { WG } from "../../shaders/common.ts";
+import { packDims, WG } from "../../shaders/common.ts";
+import type { DeclaredKernel } from "../../shaders/declare.ts";
 import {
   CPU_REDUCE,
   GPU_REDUCE,
@@ -19,10 +20,10 @@ import {
   type ReduceSpec,
 } from "../../shaders/reduce.ts";
 import { record } from "../autograd/tape.ts";
-import { type Kernel, runtime } from "../gpu/runtime.ts";
+import { runtime } from "../gpu/runtime.ts";
 import { empty, fmtShape, sizeOf, type Tensor } from "../tensor/tensor.ts";
 import { fillInPlace } from "./creation.ts";
-import { launch, Uniforms } from "./kernel_call.ts";
+import { launchKernel } from "./kernel_call.ts";
 
 /** An axis, a list of axes (negative counts from the end), or undefined for all. */
 export type Axis = number | readonly number[] | undefined;
@@ -87,7 +88,7 @@ export interface ReduceRawOptions {
   scale?: number;
   /** A first-pass kernel with a map prologue over `inputs` (losses). */
   map?: ReduceMap;
-  /** Inputs of the map (default: `[x]`). */
+  /** Inputs of the map, bound to its `inputs` names in order (default: `[x]`). */
   inputs?: Tensor[];
   /** Map parameters `u.p0`, `u.p1`. */
   p0?: number;
@@ -117,6 +118,14 @@ export function reduceAxisRaw(
   const profile = reduceProfile();
   const loops = runtime().budgets.loopIterations;
   let inputs = options.inputs ?? [x];
+  // The first pass binds the inputs to the map's names (a plain pass reads X).
+  const reads = options.map?.inputs.length ?? 1;
+  if (inputs.length !== reads) {
+    throw new Error(
+      `${name}: ${options.map ? `the reduction map ${options.map.name}` : "a plain reduction"} ` +
+        `reads ${reads} input(s), got ${inputs.length}`,
+    );
+  }
   let idxIn: Tensor | null = null;
   let first = true;
   for (;;) {
@@ -128,20 +137,25 @@ export function reduceAxisRaw(
     const shape = last ? outShape : [outer, plan.chunks, inner];
     const values = empty(shape, "f32", name);
     const indices = arg ? empty(shape, "i32", name) : null;
-    const kernel = first && options.map
-      ? mappedKernel(plan.spec, options.map)
-      : reduceKernel(plan.spec);
-    const u = new Uniforms().u32(outer).u32(len).u32(innerUnits).u32(plan.chunk).u32(plan.chunks)
-      .u32(outer * innerUnits).f32(last ? options.scale ?? 1 : 1).f32(init)
-      .f32(options.p0 ?? 0).f32(options.p1 ?? 0);
-    launch(
-      name,
-      kernel,
-      idxIn ? [...inputs, idxIn] : inputs,
-      indices ? [values, indices] : [values],
-      u,
-      plan.workgroups,
-    );
+    const map = first ? options.map : undefined;
+    const kernel = map ? mappedKernel(plan.spec, map) : reduceKernel(plan.spec);
+    const names = map ? map.inputs : ["X"];
+    const buffers: Record<string, Tensor> = { V: values };
+    names.forEach((n, i) => (buffers[n] = inputs[i]));
+    if (idxIn) buffers.I_in = idxIn;
+    if (indices) buffers.I = indices;
+    launchKernel(name, kernel, buffers, {
+      outer,
+      len,
+      inner: innerUnits,
+      chunk: plan.chunk,
+      chunks: plan.chunks,
+      slots: outer * innerUnits,
+      scale: last ? options.scale ?? 1 : 1,
+      init,
+      p0: options.p0 ?? 0,
+      p1: options.p1 ?? 0,
+    }, plan.workgroups);
     if (!first) {
       for (const t of inputs) t.dispose();
       idxIn?.dispose();
@@ -155,8 +169,8 @@ export function reduceAxisRaw(
 }
 
 // Mapped kernels are keyed by the map's name (its WGSL is fixed per name).
-const mappedCache = new Map<string, Kernel>();
-function mappedKernel(spec: ReduceSpec, map: ReduceMap): Kernel {
+const mappedCache = new Map<string, DeclaredKernel>();
+function mappedKernel(spec: ReduceSpec, map: ReduceMap): DeclaredKernel {
   const key = map.name + JSON.stringify(spec);
   let k = mappedCache.get(key);
   if (!k) mappedCache.set(key, k = mappedReduceKernel(spec, map));
@@ -241,13 +255,17 @@ function spreadRaw(g: Tensor, xShape: readonly number[], axes: readonly number[]
       s *= groups[i].size;
     }
   }
-  launch(
+  launchKernel(
     "sum gradient",
     reduceGradKernel({ mode: "spread" }),
-    [g],
-    [out],
-    new Uniforms().u32(out.size).u32(groups.length).f32(scale).u32(0)
-      .dims(groups.map((x) => x.size)).dims(gs, 0),
+    { G: g, out },
+    {
+      n: out.size,
+      rank: groups.length,
+      scale,
+      shape: packDims(groups.map((x) => x.size)),
+      gs: packDims(gs, 0),
+    },
     Math.ceil(out.size / WG),
   );
   return out;
@@ -333,12 +351,11 @@ function extremum(op: "max" | "min", x: Tensor, axis: number | undefined, keepDi
     });
     values.dispose();
     const dx = empty(x.shape, "f32", `${op} gradient`);
-    launch(
+    launchKernel(
       `${op} gradient`,
       reduceGradKernel({ mode: "pick" }),
-      [g, indices!],
-      [dx],
-      new Uniforms().u32(x.size).u32(v.len).u32(v.inner).u32(0),
+      { G: g, I: indices!, out: dx },
+      { n: x.size, len: v.len, inner: v.inner },
       Math.ceil(x.size / WG),
     );
     indices!.dispose();

@@ -7,7 +7,7 @@ import { rowThreads } from "../../shaders/reduce.ts";
 import { softmaxGradKernel, softmaxKernel, type SoftmaxSpec } from "../../shaders/softmax.ts";
 import { record } from "../autograd/tape.ts";
 import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
-import { launch, Uniforms } from "./kernel_call.ts";
+import { launchKernel } from "./kernel_call.ts";
 import { reduceAxisRaw, reduceProfile } from "./reduce.ts";
 import { binaryRaw } from "./binary.ts";
 import { unaryRaw } from "./unary.ts";
@@ -28,8 +28,8 @@ function rowsOf(op: string, x: Tensor, axis: number): { rows: number; len: numbe
   return { rows: len === 0 ? 0 : x.size / len, len };
 }
 
-function rowsUniform(rows: number, len: number): Uniforms {
-  return new Uniforms().u32(rows).u32(len).f32(-Infinity).u32(0);
+function rowsUniform(rows: number, len: number) {
+  return { rows, len, ninf: -Infinity };
 }
 
 /** Loops over the row one softmax invocation runs (max, sum, write), each of ceil(len / t) steps. */
@@ -97,14 +97,13 @@ function run(op: SoftmaxSpec["op"], x: Tensor, axis: number): Tensor {
   }
   const perGroup = 256 / spec.t;
   const workgroups = Math.ceil(rows / perGroup);
-  launch(op, softmaxKernel(spec), [x], [y], rowsUniform(rows, len), workgroups);
+  launchKernel(op, softmaxKernel(spec), { X: x, Y: y }, rowsUniform(rows, len), workgroups);
   return record(y, op, [x], (g) => {
     const dx = empty(x.shape, "f32", `${op} gradient`);
-    launch(
+    launchKernel(
       `${op} gradient`,
       softmaxGradKernel(spec),
-      [g, y],
-      [dx],
+      { G: g, Y: y, DX: dx },
       rowsUniform(rows, len),
       workgroups,
     );
