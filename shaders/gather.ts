@@ -28,14 +28,15 @@
  * row's end) of batch row `r`, where `t = r · quads + c` and
  * `quads = ceil(features / 4)`: one index read per thread, and for u8 one or
  * two word loads. ceil(count · quads / WG) workgroups. Bindings: idx (read),
- * [map (read)], shard 0..k−1 (read), out (write). Uniform: `U` below, filled
- * by src/data/dataset.ts.
+ * [map (read)], shards s0..s(k−1) (read), out (write). Uniform:
+ * {@link GATHER_FIELDS}, filled by src/data/dataset.ts.
  *
  * Dispatch (labels): ceil(count · (oneHot ? classes : 1) / WG) workgroups.
- * Bindings: idx, [map], labels (i32, read), out (write).
+ * Bindings: idx, [map], labels (i32, read), out (write). Uniform: {@link GATHER_FIELDS}.
  * @module
  */
-import { family, type Kernel, kernel, LINEAR_ID, MAIN_1D, WG } from "./common.ts";
+import { family, LINEAR_ID, MAIN_1D, WG } from "./common.ts";
+import { declare, type DeclaredKernel, type Elem } from "./declare.ts";
 import { PHILOX_WGSL } from "./random.ts";
 
 /** Most shards one gather dispatch binds (plus idx, map and out: 7 of the 8 guaranteed bindings). */
@@ -58,19 +59,43 @@ export interface GatherSpec {
   clip: boolean;
 }
 
-const UNIFORMS = /* wgsl */ `
-struct U {
-  count: u32, features: u32, offset: u32, n: u32,
-  base: u32, rows: u32, first: u32, quads: u32,
-  scale: f32, shift: f32, sigma: f32, lo: f32,
-  hi: f32, seed_lo: u32, seed_hi: u32, step: u32,
-  bad: u32,
-}`;
+/**
+ * The uniform fields of both gather families, in struct order: rows `count`
+ * of `features` values (classes for one-hot labels) from index row `offset`;
+ * the view's `n` samples start at storage sample `base`; `rows` samples per
+ * shard, `first` the first shard of this dispatch's group, `quads` =
+ * ceil(features / 4); values `· scale + shift`, noise `sigma`, clip
+ * `[lo, hi]`, the 64-bit noise seed and batch `step`; `bad` the bits written
+ * for a bad index (NaN).
+ */
+export const GATHER_FIELDS = {
+  count: "u32",
+  features: "u32",
+  offset: "u32",
+  n: "u32",
+  base: "u32",
+  rows: "u32",
+  first: "u32",
+  quads: "u32",
+  scale: "f32",
+  shift: "f32",
+  sigma: "f32",
+  lo: "f32",
+  hi: "f32",
+  seed_lo: "u32",
+  seed_hi: "u32",
+  step: "u32",
+  bad: "u32",
+} as const;
 
-/** Bindings shared by both families: idx, then the subset map if any. */
-function indexBindings(mapped: boolean): string {
-  return `@group(0) @binding(0) var<storage, read> idx: array<i32>;\n` +
-    (mapped ? `@group(0) @binding(1) var<storage, read> map: array<i32>;\n` : "");
+/** The buffer name of the `s`-th shard bound in one feature gather dispatch. */
+export function shardBuffer(s: number): string {
+  return `s${s}`;
+}
+
+/** Buffers shared by both families: idx, then the subset map if any. */
+function indexInputs(mapped: boolean): Record<string, Elem> {
+  return mapped ? { idx: "i32", map: "i32" } : { idx: "i32" };
 }
 
 /** The dataset sample of batch row `r`, or -1 when its index is outside [0, n). */
@@ -84,24 +109,21 @@ fn sample_of(r: u32) -> i32 {
 }
 
 /** The feature gather kernel for a spec. */
-export const gatherKernel: (spec: GatherSpec) => Kernel = family(
+export const gatherKernel: (spec: GatherSpec) => DeclaredKernel = family(
   "gather",
   (spec: GatherSpec) => {
     const { source, shards, mapped, noise, clip } = spec;
     if (!Number.isInteger(shards) || shards < 1 || shards > MAX_SHARDS_PER_DISPATCH) {
       throw new RangeError(`gather: shards per dispatch must be 1..4, got ${shards}`);
     }
-    const first = mapped ? 2 : 1;
     const elem = source === "u8" ? "u32" : "f32";
-    const decls = Array.from(
-      { length: shards },
-      (_, s) => `@group(0) @binding(${first + s}) var<storage, read> s${s}: array<${elem}>;`,
-    ).join("\n");
+    const inputs = indexInputs(mapped);
+    for (let s = 0; s < shards; s++) inputs[shardBuffer(s)] = elem;
     // One `switch` arm per bound shard (WGSL cannot index an array of bindings).
     const perShard = (body: (name: string) => string) =>
       Array.from(
         { length: shards },
-        (_, s) => `${s === shards - 1 ? "default" : `case ${s}u`} { ${body(`s${s}`)} }`,
+        (_, s) => `${s === shards - 1 ? "default" : `case ${s}u`} { ${body(shardBuffer(s))} }`,
       ).join("\n    ");
     // u8: element a of a shard is byte (a & 3) of word a >> 2; four elements
     // starting at a span at most two words.
@@ -129,19 +151,17 @@ fn load4(s: u32, a: u32, width: u32) -> vec4f {
   }
   return v;
 }`;
-    const out = first + shards;
-    return kernel(
-      `gather/${source}/s${shards}${mapped ? "/map" : ""}${noise ? "/noise" : ""}${
+    return declare({
+      key: `gather/${source}/s${shards}${mapped ? "/map" : ""}${noise ? "/noise" : ""}${
         clip ? "/clip" : ""
       }`,
-      /* wgsl */ `
+      inputs,
+      outputs: { out: "f32" },
+      uniforms: GATHER_FIELDS,
+      body: /* wgsl */ `
 const WG = ${WG}u;
 const SHARDS = ${shards}u;
 const NOISE_STREAM = ${NOISE_STREAM}u;
-${UNIFORMS}
-${indexBindings(mapped)}${decls}
-@group(0) @binding(${out}) var<storage, read_write> out: array<f32>;
-@group(0) @binding(${out + 1}) var<uniform> u: U;
 ${noise ? PHILOX_WGSL : ""}
 ${sampleOf(mapped)}
 ${load}
@@ -174,8 +194,7 @@ ${
 ${clip ? "  v = clamp(v, vec4f(u.lo), vec4f(u.hi));" : ""}
   for (var j = 0u; j < width; j++) { out[e0 + j] = v[j]; }
 }`,
-      ["read", ...(mapped ? ["read" as const] : []), ...Array(shards).fill("read"), "write"],
-    );
+    });
   },
 );
 
@@ -188,19 +207,17 @@ export interface GatherLabelsSpec {
 }
 
 /** The label gather kernel for a spec. Uniform: the feature gather's block, `features` = classes. */
-export const gatherLabelsKernel: (spec: GatherLabelsSpec) => Kernel = family(
+export const gatherLabelsKernel: (spec: GatherLabelsSpec) => DeclaredKernel = family(
   "gather_labels",
   (spec: GatherLabelsSpec) => {
     const { mapped, oneHot } = spec;
-    const first = mapped ? 2 : 1;
-    return kernel(
-      `gather_labels${mapped ? "/map" : ""}${oneHot ? "/onehot" : ""}`,
-      /* wgsl */ `
+    return declare({
+      key: `gather_labels${mapped ? "/map" : ""}${oneHot ? "/onehot" : ""}`,
+      inputs: { ...indexInputs(mapped), labels: "i32" },
+      outputs: { out: oneHot ? "f32" : "i32" },
+      uniforms: GATHER_FIELDS,
+      body: /* wgsl */ `
 const WG = ${WG}u;
-${UNIFORMS}
-${indexBindings(mapped)}@group(0) @binding(${first}) var<storage, read> labels: array<i32>;
-@group(0) @binding(${first + 1}) var<storage, read_write> out: array<${oneHot ? "f32" : "i32"}>;
-@group(0) @binding(${first + 2}) var<uniform> u: U;
 ${sampleOf(mapped)}
 ${LINEAR_ID}
 ${MAIN_1D}
@@ -216,7 +233,6 @@ ${
   out[i] = select(-1, labels[max(sample, 0)], sample >= 0);`
       }
 }`,
-      ["read", ...(mapped ? ["read" as const] : []), "read", "write"],
-    );
+    });
   },
 );

@@ -5,10 +5,12 @@
  * (first index on ties, as NumPy). `binary`: one thread per element compares
  * pred > 0.5 with target > 0.5 (Keras' binary_accuracy threshold).
  *
- * Dispatch: ceil(rows / WG) or ceil(n / WG) workgroups. Bindings: pred, target (read), hits (write).
+ * Dispatch: ceil(rows / WG) or ceil(n / WG) workgroups. Bindings: P = pred, T = target (read),
+ * hits (write).
  * @module
  */
-import { family, type Kernel, kernel, LINEAR_ID, MAIN_1D, WG } from "./common.ts";
+import { family, LINEAR_ID, MAIN_1D, WG } from "./common.ts";
+import { declare, type DeclaredKernel } from "./declare.ts";
 
 /** Specialisation of the accuracy family. */
 export interface AccuracySpec {
@@ -16,18 +18,16 @@ export interface AccuracySpec {
 }
 
 /** The accuracy kernel. Uniform: n (rows or elements), classes. */
-export const accuracyKernel: (spec: AccuracySpec) => Kernel = family(
+export const accuracyKernel: (spec: AccuracySpec) => DeclaredKernel = family(
   "accuracy",
   (spec: AccuracySpec) =>
-    kernel(
-      `accuracy/${spec.mode}`,
-      /* wgsl */ `
+    declare({
+      key: `accuracy/${spec.mode}`,
+      inputs: { P: "f32", T: "f32" },
+      outputs: { hits: "f32" },
+      uniforms: { n: "u32", classes: "u32" },
+      body: /* wgsl */ `
 const WG = ${WG}u;
-struct U { n: u32, classes: u32 }
-@group(0) @binding(0) var<storage, read> P: array<f32>;
-@group(0) @binding(1) var<storage, read> T: array<f32>;
-@group(0) @binding(2) var<storage, read_write> hits: array<f32>;
-@group(0) @binding(3) var<uniform> u: U;
 ${LINEAR_ID}
 ${MAIN_1D}
   if (i >= u.n) { return; }
@@ -43,6 +43,5 @@ ${
   hits[i] = select(0.0, 1.0, bp == bt);`
       }
 }`,
-      ["read", "read", "write"],
-    ),
+    }),
 );

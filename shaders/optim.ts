@@ -22,7 +22,8 @@
  * Dispatch: ceil(n / WG) workgroups.
  * @module
  */
-import { type Access, family, type Kernel, kernel, LINEAR_ID, MAIN_1D, WG } from "./common.ts";
+import { family, LINEAR_ID, MAIN_1D, WG } from "./common.ts";
+import { declare, type DeclaredKernel, type Elem } from "./declare.ts";
 
 /** How gradients are clipped before the update. */
 export type ClipMode = "none" | "value" | "norm" | "global_norm";
@@ -41,11 +42,20 @@ export interface OptimSpec {
   decay?: boolean;
 }
 
-/** The uniform block shared by every optimizer kernel (64 bytes). */
-const UNIFORMS = /* wgsl */ `
-struct U { n: u32, slot: u32, count: u32, pad: u32,
-           lr: f32, decay: f32, clip: f32, momentum: f32,
-           beta1: f32, beta2: f32, eps: f32, lr_t: f32 }`;
+/** The uniform fields of the update kernel, in struct order (48 bytes). */
+const FIELDS = {
+  n: "u32",
+  slot: "u32",
+  count: "u32",
+  lr: "f32",
+  decay: "f32",
+  clip: "f32",
+  momentum: "f32",
+  beta1: "f32",
+  beta2: "f32",
+  eps: "f32",
+  lr_t: "f32",
+} as const;
 
 /** The names of the state buffers a spec keeps per parameter, in binding order. */
 export function optimSlots(spec: OptimSpec): string[] {
@@ -53,68 +63,65 @@ export function optimSlots(spec: OptimSpec): string[] {
   return spec.amsgrad ? ["m", "v", "vhat"] : ["m", "v"];
 }
 
+/** The kernel's buffer name for a state slot of {@link optimSlots} (`m` → `M`). */
+export function slotBuffer(slot: string): string {
+  return slot.toUpperCase();
+}
+
 /**
  * The fused update kernel. Uniform: n, slot (this parameter's entry in NORMS),
  * count (entries for the global norm), lr, decay = lr·wd, clip (value or
  * norm), momentum, beta1, beta2, eps, lr_t.
  */
-export const optimKernel: (spec: OptimSpec) => Kernel = family("optim", (spec: OptimSpec) => {
-  const slots = optimSlots(spec);
-  const byNorm = spec.clip === "norm" || spec.clip === "global_norm";
-  const bindings: Access[] = ["read", ...(byNorm ? ["read" as const] : []), "write"];
-  const decls = [
-    "@group(0) @binding(0) var<storage, read> G: array<f32>;",
-    ...(byNorm ? ["@group(0) @binding(1) var<storage, read> NORMS: array<f32>;"] : []),
-  ];
-  const writable = ["P", ...slots.map((s) => s.toUpperCase())];
-  for (const name of writable) {
-    if (name !== "P") bindings.push("write");
-    decls.push(
-      `@group(0) @binding(${decls.length}) var<storage, read_write> ${name}: array<f32>;`,
-    );
-  }
-  decls.push(`@group(0) @binding(${decls.length}) var<uniform> u: U;`);
+export const optimKernel: (spec: OptimSpec) => DeclaredKernel = family(
+  "optim",
+  (spec: OptimSpec) => {
+    const byNorm = spec.clip === "norm" || spec.clip === "global_norm";
+    const inputs: Record<string, Elem> = byNorm ? { G: "f32", NORMS: "f32" } : { G: "f32" };
+    const outputs: Record<string, Elem> = { P: "f32" };
+    for (const s of optimSlots(spec)) outputs[slotBuffer(s)] = "f32";
 
-  const clip = {
-    none: "",
-    value: "g = clamp(g, -u.clip, u.clip);",
-    // Keras: g * c / max(|g|, c); a zero gradient stays zero.
-    norm: "g = g * (u.clip / max(sqrt(NORMS[u.slot]), u.clip));",
-    global_norm: `var sq = 0.0;
+    const clip = {
+      none: "",
+      value: "g = clamp(g, -u.clip, u.clip);",
+      // Keras: g * c / max(|g|, c); a zero gradient stays zero.
+      norm: "g = g * (u.clip / max(sqrt(NORMS[u.slot]), u.clip));",
+      global_norm: `var sq = 0.0;
   for (var k = 0u; k < u.count; k++) { sq += NORMS[k]; }
   g = g * (u.clip / max(sqrt(sq), u.clip));`,
-  }[spec.clip];
+    }[spec.clip];
 
-  let rule: string;
-  if (spec.rule === "sgd") {
-    rule = !spec.momentum ? "p = p - u.lr * g;" : `
+    let rule: string;
+    if (spec.rule === "sgd") {
+      rule = !spec.momentum ? "p = p - u.lr * g;" : `
   let v = u.momentum * MOMENTUM[i] - u.lr * g;
   MOMENTUM[i] = v;
   p = p + ${spec.nesterov ? "u.momentum * v - u.lr * g" : "v"};`;
-  } else {
-    rule = `
+    } else {
+      rule = `
   let m = M[i] + (g - M[i]) * (1.0 - u.beta1);
   var v = V[i] + (g * g - V[i]) * (1.0 - u.beta2);
   M[i] = m;
   V[i] = v;
   ${spec.amsgrad ? "v = max(VHAT[i], v); VHAT[i] = v;" : ""}
   p = p - u.lr_t * m / (sqrt(v) + u.eps);`;
-  }
+    }
 
-  const key = [
-    "optim",
-    spec.rule,
-    spec.momentum ? (spec.nesterov ? "nesterov" : "momentum") : "",
-    spec.amsgrad ? "amsgrad" : "",
-    `clip-${spec.clip}`,
-    spec.decay ? "decay" : "",
-  ].filter(Boolean).join("/");
-  return kernel(
-    key,
-    /* wgsl */ `
+    const key = [
+      "optim",
+      spec.rule,
+      spec.momentum ? (spec.nesterov ? "nesterov" : "momentum") : "",
+      spec.amsgrad ? "amsgrad" : "",
+      `clip-${spec.clip}`,
+      spec.decay ? "decay" : "",
+    ].filter(Boolean).join("/");
+    return declare({
+      key,
+      inputs,
+      outputs,
+      uniforms: FIELDS,
+      body: /* wgsl */ `
 const WG = ${WG}u;
-${UNIFORMS}
-${decls.join("\n")}
 ${LINEAR_ID}
 ${MAIN_1D}
   if (i >= u.n) { return; }
@@ -125,9 +132,9 @@ ${MAIN_1D}
   ${rule}
   P[i] = p;
 }`,
-    bindings,
-  );
-});
+    });
+  },
+);
 
 /** Threads of the one-workgroup squared-norm reduction. */
 export const SQNORM_WG = 256;
@@ -139,17 +146,16 @@ export const SQNORM_WG = 256;
  * and the cost is one read of the gradient.
  * Bindings: G (read), NORMS (write). Uniform: n, slot. Dispatch: 1 workgroup.
  */
-export const sqnormKernel: (spec: Record<string, never>) => Kernel = family(
+export const sqnormKernel: (spec: Record<string, never>) => DeclaredKernel = family(
   "optim_sqnorm",
   (_spec: Record<string, never>) =>
-    kernel(
-      "optim/sqnorm",
-      /* wgsl */ `
+    declare({
+      key: "optim/sqnorm",
+      inputs: { G: "f32" },
+      outputs: { NORMS: "f32" },
+      uniforms: { n: "u32", slot: "u32" },
+      body: /* wgsl */ `
 const WG = ${SQNORM_WG}u;
-struct U { n: u32, slot: u32 }
-@group(0) @binding(0) var<storage, read> G: array<f32>;
-@group(0) @binding(1) var<storage, read_write> NORMS: array<f32>;
-@group(0) @binding(2) var<uniform> u: U;
 var<workgroup> part: array<f32, WG>;
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_index) lid: u32) {
@@ -162,6 +168,5 @@ fn main(@builtin(local_invocation_index) lid: u32) {
   }
   if (lid == 0u) { NORMS[u.slot] = part[0]; }
 }`,
-      ["read", "write"],
-    ),
+    }),
 );

@@ -18,7 +18,8 @@
  * ∂L/∂μ_j = −Σ_i H_ij (z_i − μ_j) (a segmented column sum).
  * @module
  */
-import { family, type Kernel, kernel } from "./common.ts";
+import { family } from "./common.ts";
+import { declare, type DeclaredKernel } from "./declare.ts";
 import { pairwiseMain } from "./distance.ts";
 
 /** WGSL: w = (b / bmin)^(−e), with the common α = 1 (e = 1) as a division. */
@@ -33,24 +34,23 @@ fn ratio(b: f32, bmin: f32) -> f32 {
  * before it receives q_ij. Bindings: A = Z [n, d], B = MU [k, d], Q [n, k].
  * Uniform: n, k, d, alpha, expo. Dispatch: ceil(n / 64).
  */
-export const softAssignKernel: (spec: { tj: number; tf: number; stage: boolean }) => Kernel =
-  family(
-    "soft_assign",
-    (spec: { tj: number; tf: number; stage: boolean }) =>
-      kernel(
-        `soft_assign/${spec.tj}x${spec.tf}${spec.stage ? "" : "/direct"}`,
-        /* wgsl */ `
-struct U { n: u32, k: u32, d: u32, alpha: f32, expo: f32 }
-@group(0) @binding(0) var<storage, read> A: array<f32>;
-@group(0) @binding(1) var<storage, read> B: array<f32>;
-@group(0) @binding(2) var<storage, read_write> Q: array<f32>;
-@group(0) @binding(3) var<uniform> u: U;
+export const softAssignKernel: (
+  spec: { tj: number; tf: number; stage: boolean },
+) => DeclaredKernel = family(
+  "soft_assign",
+  (spec: { tj: number; tf: number; stage: boolean }) =>
+    declare({
+      key: `soft_assign/${spec.tj}x${spec.tf}${spec.stage ? "" : "/direct"}`,
+      inputs: { A: "f32", B: "f32" },
+      outputs: { Q: "f32" },
+      uniforms: { n: "u32", k: "u32", d: "u32", alpha: "f32", expo: "f32" },
+      body: /* wgsl */ `
 ${RATIO}
 ${
-          pairwiseMain({ combine: "sqdist", ...spec }, {
-            before: "var bmin = 3.4e38;",
-            each: "let b = 1.0 + v / u.alpha; Q[i * u.k + j] = b; bmin = min(bmin, b);",
-            after: /* wgsl */ `
+        pairwiseMain({ combine: "sqdist", ...spec }, {
+          before: "var bmin = 3.4e38;",
+          each: "let b = 1.0 + v / u.alpha; Q[i * u.k + j] = b; bmin = min(bmin, b);",
+          after: /* wgsl */ `
   if (valid) {
     var s = 0.0;
     for (var j = 0u; j < u.k; j++) {
@@ -61,11 +61,10 @@ ${
     let inv = 1.0 / s;
     for (var j = 0u; j < u.k; j++) { Q[i * u.k + j] *= inv; }
   }`,
-          })
-        }`,
-        ["read", "read", "write"],
-      ),
-  );
+        })
+      }`,
+    }),
+);
 
 /** Specialisation of the gradient family. */
 export interface SoftAssignGradSpec {
@@ -94,7 +93,7 @@ export interface SoftAssignGradSpec {
  * Bindings: A = Z, B = MU, Q or P [n, k], G ([n, k] upstream, [1] kl), H [n, k].
  * Uniform: n, k, d, alpha, expo, coef = (α+1)/α, invN. Dispatch: ceil(n / 64).
  */
-export const softAssignGradKernel: (spec: SoftAssignGradSpec) => Kernel = family(
+export const softAssignGradKernel: (spec: SoftAssignGradSpec) => DeclaredKernel = family(
   "soft_assign_grad",
   (spec: SoftAssignGradSpec) => {
     const upstream = spec.mode === "upstream";
@@ -122,20 +121,23 @@ export const softAssignGradKernel: (spec: SoftAssignGradSpec) => Kernel = family
     }
   }`,
       };
-    return kernel(
-      `soft_assign_grad/${spec.mode}/${spec.tj}x${spec.tf}${spec.stage ? "" : "/direct"}`,
-      /* wgsl */ `
-struct U { n: u32, k: u32, d: u32, alpha: f32, expo: f32, coef: f32, inv_n: f32 }
-@group(0) @binding(0) var<storage, read> A: array<f32>;
-@group(0) @binding(1) var<storage, read> B: array<f32>;
-@group(0) @binding(2) var<storage, read> QP: array<f32>;
-@group(0) @binding(3) var<storage, read> G: array<f32>;
-@group(0) @binding(4) var<storage, read_write> H: array<f32>;
-@group(0) @binding(5) var<uniform> u: U;
+    return declare({
+      key: `soft_assign_grad/${spec.mode}/${spec.tj}x${spec.tf}${spec.stage ? "" : "/direct"}`,
+      inputs: { A: "f32", B: "f32", QP: "f32", G: "f32" },
+      outputs: { H: "f32" },
+      uniforms: {
+        n: "u32",
+        k: "u32",
+        d: "u32",
+        alpha: "f32",
+        expo: "f32",
+        coef: "f32",
+        inv_n: "f32",
+      },
+      body: /* wgsl */ `
 ${RATIO}
 ${pairwiseMain({ combine: "sqdist", tj: spec.tj, tf: spec.tf, stage: spec.stage }, hooks)}`,
-      ["read", "read", "read", "read", "write"],
-    );
+    });
   },
 );
 
@@ -145,18 +147,15 @@ ${pairwiseMain({ combine: "sqdist", tj: spec.tj, tf: spec.tf, stage: spec.stage 
  * Bindings: Z [n, d], MU [k, d], H [n, k], DZ [n, d]. Uniform: n, k, d.
  * Dispatch: ceil(n·d / 256).
  */
-export const softAssignDzKernel: (spec: Record<string, never>) => Kernel = family(
+export const softAssignDzKernel: (spec: Record<string, never>) => DeclaredKernel = family(
   "soft_assign_dz",
   (_spec: Record<string, never>) =>
-    kernel(
-      "soft_assign_dz",
-      /* wgsl */ `
-struct U { n: u32, k: u32, d: u32 }
-@group(0) @binding(0) var<storage, read> Z: array<f32>;
-@group(0) @binding(1) var<storage, read> MU: array<f32>;
-@group(0) @binding(2) var<storage, read> H: array<f32>;
-@group(0) @binding(3) var<storage, read_write> DZ: array<f32>;
-@group(0) @binding(4) var<uniform> u: U;
+    declare({
+      key: "soft_assign_dz",
+      inputs: { Z: "f32", MU: "f32", H: "f32" },
+      outputs: { DZ: "f32" },
+      uniforms: { n: "u32", k: "u32", d: "u32" },
+      body: /* wgsl */ `
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
@@ -169,8 +168,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   for (var j = 0u; j < u.k; j++) { s = fma(H[i * u.k + j], z - MU[j * u.d + f], s); }
   DZ[e] = s;
 }`,
-      ["read", "read", "read", "write"],
-    ),
+    }),
 );
 
 /**
@@ -178,17 +176,15 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
  * thread per row. Bindings: Q [n, k], F [k], P [n, k]. Uniform: n, k.
  * Dispatch: ceil(n / 256).
  */
-export const targetKernel: (spec: Record<string, never>) => Kernel = family(
+export const targetKernel: (spec: Record<string, never>) => DeclaredKernel = family(
   "target_distribution",
   (_spec: Record<string, never>) =>
-    kernel(
-      "target_distribution",
-      /* wgsl */ `
-struct U { n: u32, k: u32 }
-@group(0) @binding(0) var<storage, read> Q: array<f32>;
-@group(0) @binding(1) var<storage, read> F: array<f32>;
-@group(0) @binding(2) var<storage, read_write> P: array<f32>;
-@group(0) @binding(3) var<uniform> u: U;
+    declare({
+      key: "target_distribution",
+      inputs: { Q: "f32", F: "f32" },
+      outputs: { P: "f32" },
+      uniforms: { n: "u32", k: "u32" },
+      body: /* wgsl */ `
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
@@ -204,6 +200,5 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let inv = 1.0 / s;
   for (var j = 0u; j < u.k; j++) { P[i * u.k + j] *= inv; }
 }`,
-      ["read", "read", "write"],
-    ),
+    }),
 );

@@ -26,7 +26,7 @@ import { TI } from "../../shaders/distance.ts";
 import * as S from "../../shaders/soft_assign.ts";
 import { noGrad, record } from "../autograd/tape.ts";
 import { assign, tensor } from "../ops/creation.ts";
-import { launch, Uniforms } from "../ops/kernel_call.ts";
+import { launchKernel } from "../ops/kernel_call.ts";
 import { klDivergence } from "../ops/losses.ts";
 import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
 import { keep } from "../tensor/scope.ts";
@@ -52,18 +52,17 @@ function checkPair(op: string, z: Tensor, mu: Tensor): [number, number, number] 
 }
 
 /** Uniform fields shared by the forward and gradient kernels. */
-function params(n: number, k: number, d: number, alpha: number): Uniforms {
-  return new Uniforms().u32(n).u32(k).u32(d).f32(alpha).f32((alpha + 1) / 2);
+function params(n: number, k: number, d: number, alpha: number) {
+  return { n, k, d, alpha, expo: (alpha + 1) / 2 };
 }
 
 function forwardRaw(op: string, z: Tensor, mu: Tensor, alpha: number): Tensor {
   const [n, k, d] = checkPair(op, z, mu);
   const q = empty([n, k], "f32", op);
-  launch(
+  launchKernel(
     op,
     S.softAssignKernel(pairSpec(k, d)),
-    [z, mu],
-    [q],
+    { A: z, B: mu, Q: q },
     params(n, k, d, alpha),
     Math.ceil(n / TI),
   );
@@ -76,12 +75,11 @@ function gradsFromH(op: string, z: Tensor, mu: Tensor, h: Tensor): [Tensor | nul
   let dz: Tensor | null = null, dmu: Tensor | null = null;
   if (z.requiresGrad) {
     dz = empty([n, d], "f32", op);
-    launch(
+    launchKernel(
       op,
       S.softAssignDzKernel({}),
-      [z, mu, h],
-      [dz],
-      new Uniforms().u32(n).u32(k).u32(d),
+      { Z: z, MU: mu, H: h, DZ: dz },
+      { n, k, d },
       Math.ceil((n * d) / 256),
     );
   }
@@ -111,12 +109,11 @@ export function softAssign(z: Tensor, mu: Tensor, alpha = 1): Tensor {
   const [n, k, d] = [z.shape[0], mu.shape[0], z.shape[1]];
   return record(q, "softAssign", [z, mu], (g) => {
     const h = empty([n, k], "f32", op);
-    launch(
+    launchKernel(
       op,
       S.softAssignGradKernel({ mode: "upstream", ...pairSpec(k, d) }),
-      [z, mu, q, g],
-      [h],
-      params(n, k, d, alpha).f32((alpha + 1) / alpha).f32(1 / n),
+      { A: z, B: mu, QP: q, G: g, H: h },
+      { ...params(n, k, d, alpha), coef: (alpha + 1) / alpha, inv_n: 1 / n },
       Math.ceil(n / TI),
     );
     return gradsFromH(op, z, mu, h);
@@ -142,7 +139,7 @@ export function targetDistribution(q: Tensor): Tensor {
     const f = empty([k], "f32", op);
     clusterSums(op, { weight: "ones", value: "x" }, q, 1, [], f);
     const p = empty([n, k], "f32", op);
-    launch(op, S.targetKernel({}), [q, f], [p], new Uniforms().u32(n).u32(k), Math.ceil(n / 256));
+    launchKernel(op, S.targetKernel({}), { Q: q, F: f, P: p }, { n, k }, Math.ceil(n / 256));
     f.dispose();
     return p;
   });
@@ -212,12 +209,11 @@ export function decLossFused(z: Tensor, mu: Tensor, p: Tensor, alpha = 1): Tenso
   q.dispose();
   return record(out, "decLossFused", [z, mu, p], (g) => {
     const h = empty([n, k], "f32", op);
-    launch(
+    launchKernel(
       op,
       S.softAssignGradKernel({ mode: "kl", ...pairSpec(k, d) }),
-      [z, mu, p, g],
-      [h],
-      params(n, k, d, alpha).f32((alpha + 1) / alpha).f32(1 / n),
+      { A: z, B: mu, QP: p, G: g, H: h },
+      { ...params(n, k, d, alpha), coef: (alpha + 1) / alpha, inv_n: 1 / n },
       Math.ceil(n / TI),
     );
     return [...gradsFromH(op, z, mu, h), null];

@@ -25,11 +25,16 @@
  * @module
  */
 import { WG } from "../../shaders/common.ts";
-import { gatherKernel, gatherLabelsKernel, MAX_SHARDS_PER_DISPATCH } from "../../shaders/gather.ts";
+import {
+  gatherKernel,
+  gatherLabelsKernel,
+  MAX_SHARDS_PER_DISPATCH,
+  shardBuffer,
+} from "../../shaders/gather.ts";
 import { runtime } from "../gpu/runtime.ts";
 import { tensor } from "../ops/creation.ts";
 import { firstNonFiniteRow, nonFiniteRowsRaw } from "../ops/finite.ts";
-import { launch, Uniforms } from "../ops/kernel_call.ts";
+import { launchKernel } from "../ops/kernel_call.ts";
 import { keep } from "../tensor/scope.ts";
 import { empty, fmtShape, sizeOf, Tensor } from "../tensor/tensor.ts";
 import type { ImageSet } from "./mnist.ts";
@@ -337,11 +342,28 @@ export class Dataset implements Disposable {
     return out;
   }
 
-  #uniforms(offset: number, count: number, features: number, first: number): Uniforms {
+  /** The gather kernels' uniform fields (shaders/gather.ts, `GATHER_FIELDS`) without noise. */
+  #uniforms(offset: number, count: number, features: number, first: number) {
     const p = this.#p;
-    return new Uniforms()
-      .u32(count).u32(features).u32(offset).u32(this.n)
-      .u32(p.base).u32(p.rows).u32(first).u32(Math.ceil(features / 4));
+    return {
+      count,
+      features,
+      offset,
+      n: this.n,
+      base: p.base,
+      rows: p.rows,
+      first,
+      quads: Math.ceil(features / 4),
+      scale: 0,
+      shift: 0,
+      sigma: 0,
+      lo: 0,
+      hi: 0,
+      seed_lo: 0,
+      seed_hi: 0,
+      step: 0,
+      bad: NAN_BITS,
+    };
   }
 
   /**
@@ -373,7 +395,7 @@ export class Dataset implements Disposable {
     const noise = (options.training ?? true) ? p.noise : null;
     const step = noise ? this.noiseStep++ : 0;
     const workgroups = Math.ceil((count * Math.ceil(this.features / 4)) / WG);
-    const head = p.map ? [indices, p.map] : [indices];
+    const head: Record<string, Tensor> = p.map ? { idx: indices, map: p.map } : { idx: indices };
     for (let g = 0; g < p.groups.length; g++) {
       const group = p.groups[g];
       const kernel = gatherKernel({
@@ -384,12 +406,20 @@ export class Dataset implements Disposable {
         clip: noise !== null && noise.clip !== null,
       });
       const [lo, hi] = noise?.clip ?? [0, 0];
-      const u = this.#uniforms(offset, count, this.features, g * MAX_SHARDS_PER_DISPATCH)
-        .f32(p.scale).f32(p.offset).f32(noise?.std ?? 0).f32(lo)
-        .f32(hi).u32(noise ? noise.seed % TWO_32 : 0)
-        .u32(noise ? Math.floor(noise.seed / TWO_32) : 0).u32(step)
-        .u32(NAN_BITS);
-      launch(op, kernel, [...head, ...group], [out], u, workgroups);
+      const u = {
+        ...this.#uniforms(offset, count, this.features, g * MAX_SHARDS_PER_DISPATCH),
+        scale: p.scale,
+        shift: p.offset,
+        sigma: noise?.std ?? 0,
+        lo,
+        hi,
+        seed_lo: noise ? noise.seed % TWO_32 : 0,
+        seed_hi: noise ? Math.floor(noise.seed / TWO_32) : 0,
+        step: step % TWO_32, // a 32-bit Philox counter word
+      };
+      const buffers: Record<string, Tensor> = { ...head, out };
+      group.forEach((t, s) => buffers[shardBuffer(s)] = t);
+      launchKernel(op, kernel, buffers, u, workgroups);
     }
     return out;
   }
@@ -448,11 +478,17 @@ export class Dataset implements Disposable {
       oneHot ? "f32" : "i32",
       options.out,
     );
-    const u = this.#uniforms(offset, count, width, 0)
-      .f32(0).f32(0).f32(0).f32(0).f32(0).u32(0).u32(0).u32(0).u32(NAN_BITS);
-    const inputs = p.map ? [indices, p.map, p.labels] : [indices, p.labels];
+    const buffers: Record<string, Tensor> = p.map
+      ? { idx: indices, map: p.map, labels: p.labels, out }
+      : { idx: indices, labels: p.labels, out };
     const kernel = gatherLabelsKernel({ mapped: p.map !== null, oneHot });
-    launch(op, kernel, inputs, [out], u, Math.ceil((count * width) / WG));
+    launchKernel(
+      op,
+      kernel,
+      buffers,
+      this.#uniforms(offset, count, width, 0),
+      Math.ceil((count * width) / WG),
+    );
     return out;
   }
 

@@ -27,12 +27,13 @@ import {
   optimKernel,
   optimSlots,
   type OptimSpec,
+  slotBuffer,
   SQNORM_WG,
   sqnormKernel,
 } from "../../shaders/optim.ts";
 import { runtime } from "../gpu/runtime.ts";
 import { assign, zeros } from "../ops/creation.ts";
-import { launch, Uniforms } from "../ops/kernel_call.ts";
+import { launchKernel } from "../ops/kernel_call.ts";
 import { keep } from "../tensor/scope.ts";
 import { empty, fmtShape, Tensor } from "../tensor/tensor.ts";
 
@@ -247,12 +248,11 @@ export abstract class Optimizer {
       }
       const norms = this.#normsFor(live.length);
       live.forEach((p, k) => {
-        launch(
+        launchKernel(
           `${this.name}.clip`,
           sqnormKernel({}),
-          [p.grad!],
-          [norms],
-          new Uniforms().u32(p.size).u32(k),
+          { G: p.grad!, NORMS: norms },
+          { n: p.size, slot: k },
           1,
         );
       });
@@ -260,19 +260,31 @@ export abstract class Optimizer {
     const r = this.ruleParams(t, lr);
     const clip = this.clipValue ?? this.clipNorm ?? this.globalClipNorm ?? 0;
     const kernel = optimKernel(spec);
+    const slots = optimSlots(spec);
     live.forEach((p, k) => {
       const g = p.grad!;
       if (p.size > 0) {
-        const u = new Uniforms()
-          .u32(p.size).u32(k).u32(live.length).u32(0)
-          .f32(lr).f32(lr * this.weightDecay).f32(clip).f32(r.momentum)
-          .f32(r.beta1).f32(r.beta2).f32(r.eps).f32(r.lrT);
-        launch(
+        const buffers: Record<string, Tensor> = { G: g, P: p };
+        if (byNorm) buffers.NORMS = this.#norms!;
+        const state = this.#slotsOf(p);
+        slots.forEach((s, i) => buffers[slotBuffer(s)] = state[i]);
+        launchKernel(
           this.name,
           kernel,
-          byNorm ? [g, this.#norms!] : [g],
-          [p, ...this.#slotsOf(p)],
-          u,
+          buffers,
+          {
+            n: p.size,
+            slot: k,
+            count: live.length,
+            lr,
+            decay: lr * this.weightDecay,
+            clip,
+            momentum: r.momentum,
+            beta1: r.beta1,
+            beta2: r.beta2,
+            eps: r.eps,
+            lr_t: r.lrT,
+          },
           Math.ceil(p.size / WG),
         );
       }

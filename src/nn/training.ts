@@ -18,7 +18,7 @@ import { runtime } from "../gpu/runtime.ts";
 import { add, binaryRaw } from "../ops/binary.ts";
 import { clone, fillInPlace, zeros } from "../ops/creation.ts";
 import { decodeNonFiniteRow, nonFiniteRowRaw } from "../ops/finite.ts";
-import { launch, Uniforms } from "../ops/kernel_call.ts";
+import { launchKernel } from "../ops/kernel_call.ts";
 import {
   binaryCrossentropy,
   categoricalCrossentropy,
@@ -274,12 +274,11 @@ function hits(pred: Tensor, target: Tensor, mode: "categorical" | "binary"): Ten
       `accuracy: prediction ${fmtShape(pred.shape)} and target ${fmtShape(t.shape)} differ`,
     );
   }
-  launch(
+  launchKernel(
     "accuracy",
     accuracyKernel({ mode }),
-    [pred, t],
-    [h],
-    new Uniforms().u32(rows).u32(classes),
+    { P: pred, T: t, hits: h },
+    { n: rows, classes },
     Math.ceil(rows / WG),
   );
   t = sum(h);
