@@ -6,10 +6,12 @@
  * a suffix of a's, as in a bias add: `j = i % nb`), and `general` (strided
  * index decoding, rank <= 8, broadcast dims have stride 0).
  *
- * Dispatch: ceil(n / WG) workgroups. Bindings: a (read), b (read), out (write).
+ * Dispatch: ceil(n / WG) workgroups. Declared buffers: A, B (read), out (write);
+ * in place: B (read), A (read_write). Uniforms: see `FIELDS`.
  * @module
  */
-import { family, kernel, LINEAR_ID, MAIN_1D, stridedOffset, WG } from "./common.ts";
+import { family, LINEAR_ID, MAIN_1D, stridedOffset, WG } from "./common.ts";
+import { type Declaration, declare, type DeclaredKernel } from "./declare.ts";
 
 /** WGSL expressions of the binary ops, over `a` and `b`. */
 export const BINARY_OPS = {
@@ -44,33 +46,42 @@ export interface BinarySpec {
   inplace?: boolean;
 }
 
-/** The binary kernel for a spec. Uniform: n, rank, nb, shape[8], aStrides[8], bStrides[8]. */
-export const binaryKernel = family("binary", (spec: BinarySpec) => {
-  const t = spec.dtype;
-  const index = {
-    same: "let ia = i; let ib = i;",
-    scalar_a: "let ia = 0u; let ib = i;",
-    scalar_b: "let ia = i; let ib = 0u;",
-    suffix_b: "let ia = i; let ib = i % u.nb;",
-    general: stridedOffset("ia", "i", "u.shape", "u.sa") +
-      stridedOffset("ib", "i", "u.shape", "u.sb"),
-  }[spec.mode];
-  return kernel(
-    `binary/${spec.op}/${t}/${spec.mode}${spec.inplace ? "/inplace" : ""}`,
-    /* wgsl */ `
+/**
+ * The binary family's uniform fields: n, rank, nb, pad, then shape, a strides
+ * (`sa`) and b strides (`sb`), 8 slots each (`general` mode only; 0 otherwise).
+ */
+const FIELDS = {
+  n: "u32",
+  rank: "u32",
+  nb: "u32",
+  pad: "u32",
+  shape: "dims",
+  sa: "dims",
+  sb: "dims",
+} as const;
+
+/** The binary kernel for a spec; uniforms: `FIELDS`. */
+export const binaryKernel: (spec: BinarySpec) => DeclaredKernel = family(
+  "binary",
+  (spec: BinarySpec) => {
+    const t = spec.dtype;
+    const index = {
+      same: "let ia = i; let ib = i;",
+      scalar_a: "let ia = 0u; let ib = i;",
+      scalar_b: "let ia = i; let ib = 0u;",
+      suffix_b: "let ia = i; let ib = i % u.nb;",
+      general: stridedOffset("ia", "i", "u.shape", "u.sa") +
+        stridedOffset("ib", "i", "u.shape", "u.sb"),
+    }[spec.mode];
+    const io: Pick<Declaration, "inputs" | "outputs"> = spec.inplace
+      ? { inputs: { B: t }, outputs: { A: t } }
+      : { inputs: { A: t, B: t }, outputs: { out: t } };
+    return declare({
+      key: `binary/${spec.op}/${t}/${spec.mode}${spec.inplace ? "/inplace" : ""}`,
+      ...io,
+      uniforms: FIELDS,
+      body: /* wgsl */ `
 const WG = ${WG}u;
-struct U { n: u32, rank: u32, nb: u32, pad: u32,
-           shape: array<vec4u, 2>, sa: array<vec4u, 2>, sb: array<vec4u, 2> }
-${
-      spec.inplace
-        ? `@group(0) @binding(0) var<storage, read> B: array<${t}>;
-@group(0) @binding(1) var<storage, read_write> A: array<${t}>;
-@group(0) @binding(2) var<uniform> u: U;`
-        : `@group(0) @binding(0) var<storage, read> A: array<${t}>;
-@group(0) @binding(1) var<storage, read> B: array<${t}>;
-@group(0) @binding(2) var<storage, read_write> out: array<${t}>;
-@group(0) @binding(3) var<uniform> u: U;`
-    }
 ${LINEAR_ID}
 ${MAIN_1D}
   if (i >= u.n) { return; }
@@ -79,6 +90,6 @@ ${MAIN_1D}
   let b = B[ib];
   ${spec.inplace ? "A" : "out"}[i] = ${t}(${BINARY_OPS[spec.op]});
 }`,
-    spec.inplace ? ["read", "write"] : ["read", "read", "write"],
-  );
-});
+    });
+  },
+);

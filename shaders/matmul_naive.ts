@@ -5,11 +5,12 @@
  *
  * Layouts as in `matmul.ts` (row-major; A [M, K] or [K, M] when `transA`,
  * B [K, N] or [N, K] when `transB`). Dispatch: `[ceil(N / 16), ceil(M / 16)]`.
- * Bindings: A (read), B (read), C (write), uniforms. Uniform: M, N, K.
+ * Declared buffers: A (read), B (read), C (write). Uniforms: M, N, K, pad (0).
  *
  * @module
  */
-import { family, type Kernel, kernel } from "./common.ts";
+import { family } from "./common.ts";
+import { declare, type DeclaredKernel } from "./declare.ts";
 
 /** Specialisation of the naive family. */
 export interface MatmulNaiveSpec {
@@ -28,19 +29,17 @@ export const NAIVE_WG = 16;
  * const k = matmulNaiveKernel({ transA: false, transB: true });
  * ```
  */
-export const matmulNaiveKernel: (spec: MatmulNaiveSpec) => Kernel = family(
+export const matmulNaiveKernel: (spec: MatmulNaiveSpec) => DeclaredKernel = family(
   "matmul_naive",
-  (spec: MatmulNaiveSpec): Kernel => {
+  (spec: MatmulNaiveSpec): DeclaredKernel => {
     const a = spec.transA ? "A[p * u.M + row]" : "A[row * u.K + p]";
     const b = spec.transB ? "B[col * u.K + p]" : "B[p * u.N + col]";
-    return kernel(
-      `matmul_naive/${spec.transA ? "t" : "n"}${spec.transB ? "t" : "n"}`,
-      /* wgsl */ `
-struct U { M: u32, N: u32, K: u32, pad: u32 }
-@group(0) @binding(0) var<storage, read> A: array<f32>;
-@group(0) @binding(1) var<storage, read> B: array<f32>;
-@group(0) @binding(2) var<storage, read_write> C: array<f32>;
-@group(0) @binding(3) var<uniform> u: U;
+    return declare({
+      key: `matmul_naive/${spec.transA ? "t" : "n"}${spec.transB ? "t" : "n"}`,
+      inputs: { A: "f32", B: "f32" },
+      outputs: { C: "f32" },
+      uniforms: { M: "u32", N: "u32", K: "u32", pad: "u32" },
+      body: /* wgsl */ `
 
 @compute @workgroup_size(${NAIVE_WG}, ${NAIVE_WG}, 1)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
@@ -51,7 +50,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   for (var p = 0u; p < u.K; p++) { acc = fma(${a}, ${b}, acc); }
   C[row * u.N + col] = acc;
 }`,
-      ["read", "read", "write"],
-    );
+    });
   },
 );

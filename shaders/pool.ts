@@ -29,14 +29,16 @@
  * pools with a compiled-in size (`size`, up to 3×3 from the op) scan their
  * window unrolled and branch-free (1.3–1.5× the loops on lavapipe for 2×2).
  *
- * Dispatch: ceil(n / WG) workgroups. Bindings: fwd X (read), OUT (write); bwd
- * X (read; max only), G (read), DX (write). Uniform: n (elements: written by
- * fwd and the gather bwd; output elements for the tiled bwd), then the
- * {@link PoolGeometry} in its field order.
+ * Dispatch: ceil(n / WG) workgroups. Declared buffers: fwd X (read), OUT
+ * (write); bwd X (read; max only), G (read), DX (write). Uniforms: n
+ * (elements: written by fwd and the gather bwd; output elements for the
+ * tiled bwd), then the {@link PoolGeometry} in its field order, upper-cased
+ * (H, W, C, HO, WO, PH, PW, SH, SW, PT, PL).
  *
  * @module
  */
-import { family, type Kernel, kernel, LINEAR_ID, MAIN_1D, WG } from "./common.ts";
+import { family, LINEAR_ID, MAIN_1D, WG } from "./common.ts";
+import { declare, type DeclaredKernel } from "./declare.ts";
 import { DIVMOD } from "./conv2d.ts";
 
 /** Geometry of one pooling (uniforms, after the element count). */
@@ -99,13 +101,21 @@ function unrolledScan(ph: number, pw: number, at: boolean): string {
   return lines.join("\n");
 }
 
-/** WGSL of the uniform block: the element count, then the geometry. */
-const UNIFORMS = /* wgsl */ `
-struct U {
-  n: u32, H: i32, W: i32, C: i32,
-  HO: i32, WO: i32, PH: i32, PW: i32,
-  SH: i32, SW: i32, PT: i32, PL: i32,
-}`;
+/** The uniform fields: the element count, then the geometry ({@link PoolGeometry}'s order). */
+const FIELDS = {
+  n: "u32",
+  H: "i32",
+  W: "i32",
+  C: "i32",
+  HO: "i32",
+  WO: "i32",
+  PH: "i32",
+  PW: "i32",
+  SH: "i32",
+  SW: "i32",
+  PT: "i32",
+  PL: "i32",
+} as const;
 
 /** WGSL: (n, y, x, c) of element i of an NHWC tensor with `rows`×`cols` pixels. */
 const SPLIT = (rows: string, cols: string) => /* wgsl */ `
@@ -190,16 +200,15 @@ function tiledUnrolled(ph: number, pw: number): string {
  * const k = poolKernel({ mode: "max", dir: "fwd" });
  * ```
  */
-export const poolKernel: (spec: PoolSpec) => Kernel = family(
+export const poolKernel: (spec: PoolSpec) => DeclaredKernel = family(
   "pool2d",
-  (spec: PoolSpec): Kernel => {
+  (spec: PoolSpec): DeclaredKernel => {
     const { mode, dir } = spec;
     const tiled = dir === "bwd" && mode === "max" && !!spec.tiled;
     const size = mode === "max" ? spec.size : undefined;
     const key = `pool2d/${mode}/${dir}${tiled ? "/tiled" : ""}${size ? `/${size.join("x")}` : ""}`;
     const head = /* wgsl */ `
-const WG = ${WG}u;
-${UNIFORMS}`;
+const WG = ${WG}u;`;
     if (dir === "fwd") {
       const body = size
         ? `\n${unrolledScan(size[0], size[1], false)}\n  OUT[i] = best;`
@@ -216,12 +225,12 @@ ${UNIFORMS}`;
     for (var x = r.z; x < r.w; x++) { s += X[((n * u.H + y) * u.W + x) * u.C + c]; }
   }
   OUT[i] = s / f32((r.y - r.x) * (r.w - r.z));`;
-      return kernel(
+      return declare({
         key,
-        /* wgsl */ `${head}
-@group(0) @binding(0) var<storage, read> X: array<f32>;
-@group(0) @binding(1) var<storage, read_write> OUT: array<f32>;
-@group(0) @binding(2) var<uniform> u: U;
+        inputs: { X: "f32" },
+        outputs: { OUT: "f32" },
+        uniforms: FIELDS,
+        body: /* wgsl */ `${head}
 ${LINEAR_ID}
 ${WINDOW.split("// The first")[0]}
 ${SPLIT("u.HO", "u.WO")}
@@ -232,17 +241,15 @@ ${MAIN_1D}
   let c = q.w;
   let r = window(q.y, q.z);${body}
 }`,
-        ["read", "write"],
-      );
+      });
     }
     if (tiled) {
-      return kernel(
+      return declare({
         key,
-        /* wgsl */ `${head}
-@group(0) @binding(0) var<storage, read> X: array<f32>;
-@group(0) @binding(1) var<storage, read> G: array<f32>;
-@group(0) @binding(2) var<storage, read_write> DX: array<f32>;
-@group(0) @binding(3) var<uniform> u: U;
+        inputs: { X: "f32", G: "f32" },
+        outputs: { DX: "f32" },
+        uniforms: FIELDS,
+        body: /* wgsl */ `${head}
 ${LINEAR_ID}
 ${WINDOW}
 ${SPLIT("u.HO", "u.WO")}
@@ -256,25 +263,18 @@ ${MAIN_1D}
   let g = G[i];
 ${size ? tiledUnrolled(size[0], size[1]) : TILED_LOOPS}
 }`,
-        ["read", "read", "write"],
-      );
+      });
     }
     const contribution = mode === "max"
       ? "if (argmax(n, oh, ow, c) == me) { s += G[o]; }"
       : "let r = window(oh, ow);\n      s += G[o] / f32((r.y - r.x) * (r.w - r.z));";
-    return kernel(
+    return declare({
       key,
-      /* wgsl */ `${head}
-${
-        mode === "max"
-          ? `@group(0) @binding(0) var<storage, read> X: array<f32>;
-@group(0) @binding(1) var<storage, read> G: array<f32>;
-@group(0) @binding(2) var<storage, read_write> DX: array<f32>;
-@group(0) @binding(3) var<uniform> u: U;`
-          : `@group(0) @binding(0) var<storage, read> G: array<f32>;
-@group(0) @binding(1) var<storage, read_write> DX: array<f32>;
-@group(0) @binding(2) var<uniform> u: U;`
-      }
+      // The max gather re-scans windows of X; the average needs only G.
+      inputs: mode === "max" ? { X: "f32", G: "f32" } : { G: "f32" },
+      outputs: { DX: "f32" },
+      uniforms: FIELDS,
+      body: /* wgsl */ `${head}
 ${LINEAR_ID}
 ${mode === "max" ? WINDOW : WINDOW.split("// The first")[0]}
 // Windows containing row y: oh·SH − PT ≤ y < oh·SH − PT + PH.
@@ -302,7 +302,6 @@ ${MAIN_1D}
   }
   DX[i] = s;
 }`,
-      mode === "max" ? ["read", "read", "write"] : ["read", "write"],
-    );
+    });
   },
 );

@@ -22,11 +22,13 @@
  *   GPU Computing Gems, 2011), relative error about 1e-7 on this range.
  * - bernoulli: `value` where `(r >> 8) · 2^-24 < p`, else 0.
  *
- * Dispatch: ceil(ceil(n / 4) / WG) workgroups. Binding: out (write).
- * Uniform: n, key0, key1, stream, a, b, c (f32 parameters of the transform).
+ * Dispatch: ceil(ceil(n / 4) / WG) workgroups. Declared buffer: out (write;
+ * f32, or u32 / i32 for bits). Uniforms: n, key0, key1, stream, a, b, c (f32
+ * parameters of the transform), pad (0).
  * @module
  */
-import { family, type Kernel, kernel, LINEAR_ID, MAIN_1D, WG } from "./common.ts";
+import { family, LINEAR_ID, MAIN_1D, WG } from "./common.ts";
+import { declare, type DeclaredKernel } from "./declare.ts";
 
 /** Distributions the random family draws. */
 export type RandomDist = "bits" | "uniform" | "normal" | "truncated_normal" | "bernoulli";
@@ -34,6 +36,8 @@ export type RandomDist = "bits" | "uniform" | "normal" | "truncated_normal" | "b
 /** Specialisation of the random family. */
 export interface RandomSpec {
   dist: RandomDist;
+  /** bits only: the output is an i32 tensor (the same bits, declared `i32`). */
+  i32?: boolean;
 }
 
 /**
@@ -108,17 +112,27 @@ const TRANSFORMS: Record<Exclude<RandomDist, "bits">, string> = {
  * are (lo, hi − lo, −) for uniform, (mean, std, −) for the normals and
  * (−, p, value) for bernoulli.
  */
-export const randomKernel: (spec: RandomSpec) => Kernel = family(
+export const randomKernel: (spec: RandomSpec) => DeclaredKernel = family(
   "random",
   (spec: RandomSpec) => {
     const bits = spec.dist === "bits";
-    return kernel(
-      `random/${spec.dist}`,
-      /* wgsl */ `
+    const signed = bits && !!spec.i32;
+    return declare({
+      key: `random/${spec.dist}${signed ? "/i32" : ""}`,
+      inputs: {},
+      outputs: { out: signed ? "i32" : bits ? "u32" : "f32" },
+      uniforms: {
+        n: "u32",
+        key0: "u32",
+        key1: "u32",
+        stream: "u32",
+        a: "f32",
+        b: "f32",
+        c: "f32",
+        pad: "u32",
+      },
+      body: /* wgsl */ `
 const WG = ${WG}u;
-struct U { n: u32, key0: u32, key1: u32, stream: u32, a: f32, b: f32, c: f32, pad: u32 }
-@group(0) @binding(0) var<storage, read_write> out: array<${bits ? "u32" : "f32"}>;
-@group(0) @binding(1) var<uniform> u: U;
 ${PHILOX_WGSL}
 ${spec.dist === "truncated_normal" ? ERFINV_WGSL : ""}
 ${LINEAR_ID}
@@ -126,12 +140,17 @@ ${MAIN_1D}
   let base = i * 4u;
   if (base >= u.n) { return; }
   let r = philox(vec4u(i, 0u, u.stream, 0u), vec2u(u.key0, u.key1));
-  ${bits ? "let v = r;" : TRANSFORMS[spec.dist as Exclude<RandomDist, "bits">]}
+  ${
+        signed
+          ? "let v = bitcast<vec4i>(r);"
+          : bits
+          ? "let v = r;"
+          : TRANSFORMS[spec.dist as Exclude<RandomDist, "bits">]
+      }
   for (var j = 0u; j < 4u; j++) {
     if (base + j < u.n) { out[base + j] = v[j]; }
   }
 }`,
-      ["write"],
-    );
+    });
   },
 );

@@ -22,13 +22,14 @@
  * decompositions use the float-reciprocal `divmod` of the conv kernels (CPU
  * adapters scalarise integer division by a run-time value per lane).
  *
- * Dispatch: ceil(n / WG) workgroups. Bindings: X or G (read), OUT or DX
- * (write). Uniform: n (threads: input elements, except output elements for
+ * Dispatch: ceil(n / WG) workgroups. Declared buffers: X or G (read), OUT or
+ * DX (write). Uniforms: n (threads: input elements, except output elements for
  * the bilinear forward), H, W, C, SH, SW, HO, WO.
  *
  * @module
  */
-import { family, type Kernel, kernel, LINEAR_ID, MAIN_1D, WG } from "./common.ts";
+import { family, LINEAR_ID, MAIN_1D, WG } from "./common.ts";
+import { declare, type DeclaredKernel } from "./declare.ts";
 import { DIVMOD } from "./conv2d.ts";
 
 /** Specialisation of the upsampling family. */
@@ -61,6 +62,18 @@ fn weight(l: Lerp, j: i32) -> f32 {
   return select(0.0, 1.0 - l.t, l.lo == j) + select(0.0, l.t, l.hi == j);
 }`;
 
+/** The upsampling family's uniform fields (see the module comment). */
+const FIELDS = {
+  n: "u32",
+  H: "i32",
+  W: "i32",
+  C: "i32",
+  SH: "i32",
+  SW: "i32",
+  HO: "i32",
+  WO: "i32",
+} as const;
+
 /**
  * The upsampling kernel for a spec.
  *
@@ -69,9 +82,9 @@ fn weight(l: Lerp, j: i32) -> f32 {
  * const k = upsampleKernel({ mode: "nearest", dir: "fwd" });
  * ```
  */
-export const upsampleKernel: (spec: UpsampleSpec) => Kernel = family(
+export const upsampleKernel: (spec: UpsampleSpec) => DeclaredKernel = family(
   "upsample2d",
-  (spec: UpsampleSpec): Kernel => {
+  (spec: UpsampleSpec): DeclaredKernel => {
     const { mode, dir } = spec;
     const size = mode === "nearest" ? spec.size : undefined;
     const key = `upsample2d/${mode}/${dir}${size ? `/${size.join("x")}` : ""}`;
@@ -124,14 +137,13 @@ export const upsampleKernel: (spec: UpsampleSpec) => Kernel = family(
     }
     // Threads walk the outputs (bilinear fwd) or the inputs (the rest).
     const [rows, cols] = fwd && mode === "bilinear" ? ["u.HO", "u.WO"] : ["u.H", "u.W"];
-    return kernel(
+    return declare({
       key,
-      /* wgsl */ `
+      inputs: { [fwd ? "X" : "G"]: "f32" },
+      outputs: { [fwd ? "OUT" : "DX"]: "f32" },
+      uniforms: FIELDS,
+      body: /* wgsl */ `
 const WG = ${WG}u;
-struct U { n: u32, H: i32, W: i32, C: i32, SH: i32, SW: i32, HO: i32, WO: i32 }
-@group(0) @binding(0) var<storage, read> ${fwd ? "X" : "G"}: array<f32>;
-@group(0) @binding(1) var<storage, read_write> ${fwd ? "OUT" : "DX"}: array<f32>;
-@group(0) @binding(2) var<uniform> u: U;
 ${LINEAR_ID}
 ${mode === "bilinear" ? WEIGHTS : ""}
 ${
@@ -151,7 +163,6 @@ ${MAIN_1D}
   let n = i32(qy.x);
   ${body}
 }`,
-      ["read", "write"],
-    );
+    });
   },
 );

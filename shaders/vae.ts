@@ -6,22 +6,23 @@
  *
  * - `sample`: z = mean + exp(0.5 · logvar) · eps (the reparameterisation
  *   trick, §2.4), or z = mean without noise (inference). One thread per
- *   element of z. Bindings: H, [E,] (read), Z (write).
+ *   element of z. Declared buffers: H, [E,] (read), Z (write).
  * - `sample_grad`: dmean = g, dlogvar = g · 0.5 · exp(0.5 · logvar) · eps
- *   (0 without noise). One thread per element of h. Bindings: H, [E,] G
- *   (read), out (write).
+ *   (0 without noise). One thread per element of h. Declared buffers: with
+ *   noise H, E, G (read); without, G (read); then out (write).
  * - `kl_grad`: d/dh of scale · KL, with KL = −0.5 · Σ (1 + logvar − mean² −
  *   exp(logvar)): dmean = scale · mean, dlogvar = scale · 0.5 · (exp(logvar) − 1),
- *   times the upstream scalar G[0]. Bindings: H, G (read), out (write).
+ *   times the upstream scalar G[0]. Declared buffers: H, G (read), out (write).
  *
  * The KL forward is a reduction map ({@link KL_MAP}) run by the reduction
  * family, so it gets its tree reductions and multi-pass plans for free.
  *
  * Dispatch: ceil(elements / WG) workgroups.
- * Uniform: n (elements the dispatch covers), d, scale (f32), pad.
+ * Uniforms: n (elements the dispatch covers), d, scale (f32), pad (0).
  * @module
  */
-import { family, type Kernel, kernel, LINEAR_ID, MAIN_1D, WG } from "./common.ts";
+import { family, LINEAR_ID, MAIN_1D, WG } from "./common.ts";
+import { declare, type DeclaredKernel } from "./declare.ts";
 import type { ReduceMap } from "./reduce.ts";
 
 /** Specialisation of the VAE family. */
@@ -31,10 +32,11 @@ export interface VaeSpec {
   noise: boolean;
 }
 
-const UNIFORM = "struct U { n: u32, d: u32, scale: f32, pad: u32 }";
+/** The VAE family's uniform fields (see the module comment). */
+const FIELDS = { n: "u32", d: "u32", scale: "f32", pad: "u32" } as const;
 
 /** The VAE kernel for a spec. */
-export const vaeKernel: (spec: VaeSpec) => Kernel = family("vae", (spec: VaeSpec) => {
+export const vaeKernel: (spec: VaeSpec) => DeclaredKernel = family("vae", (spec: VaeSpec) => {
   const noise = spec.kind !== "kl_grad" && spec.noise;
   const reads = spec.kind === "sample"
     ? (noise ? ["H", "E"] : ["H"])
@@ -69,21 +71,19 @@ export const vaeKernel: (spec: VaeSpec) => Kernel = family("vae", (spec: VaeSpec
   let v = H[i];
   out[i] = G[0] * u.scale * select(0.5 * (exp(v) - 1.0), v, c < u.d);`,
   }[spec.kind];
-  return kernel(
-    `vae/${spec.kind}${noise ? "/noise" : ""}`,
-    /* wgsl */ `
+  return declare({
+    key: `vae/${spec.kind}${noise ? "/noise" : ""}`,
+    inputs: Object.fromEntries(reads.map((n) => [n, "f32" as const])),
+    outputs: { [out]: "f32" },
+    uniforms: FIELDS,
+    body: /* wgsl */ `
 const WG = ${WG}u;
-${UNIFORM}
-${reads.map((n, b) => `@group(0) @binding(${b}) var<storage, read> ${n}: array<f32>;`).join("\n")}
-@group(0) @binding(${reads.length}) var<storage, read_write> ${out}: array<f32>;
-@group(0) @binding(${reads.length + 1}) var<uniform> u: U;
 ${LINEAR_ID}
 ${MAIN_1D}
   if (i >= u.n) { return; }
 ${body}
 }`,
-    [...reads.map(() => "read" as const), "write"],
-  );
+  });
 });
 
 /**

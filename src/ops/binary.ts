@@ -3,13 +3,13 @@
  * minimum, pow. Each op's gradient rule sits beside its forward.
  * @module
  */
-import { WG } from "../../shaders/common.ts";
+import { packDims, WG } from "../../shaders/common.ts";
 import { binaryKernel, type BinaryOp, type BroadcastMode } from "../../shaders/binary.ts";
 import { gradOps, record } from "../autograd/tape.ts";
 import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
 import { full } from "./creation.ts";
 import { broadcastShapes, broadcastStrides, collapse, reduceTo } from "./broadcast.ts";
-import { launch, Uniforms } from "./kernel_call.ts";
+import { launchKernel } from "./kernel_call.ts";
 import { unaryRaw } from "./unary.ts";
 
 /** A tensor or a plain number (broadcast as a scalar). */
@@ -36,7 +36,6 @@ export function binaryRaw(op: BinaryOp, a: Tensor, b: Tensor, out?: Tensor): Ten
     throw new Error(`${op}: output ${fmtShape(o.shape)} does not match ${fmtShape(shape)}`);
   }
   if (o.size === 0) return o;
-  const u = new Uniforms();
   let mode: BroadcastMode;
   if (a.size === o.size && b.size === o.size) mode = "same";
   else if (a.size === 1 && b.size === o.size) mode = "scalar_a";
@@ -46,25 +45,24 @@ export function binaryRaw(op: BinaryOp, a: Tensor, b: Tensor, out?: Tensor): Ten
     b.shape.every((d, i) => d === a.shape[a.rank - b.rank + i])
   ) mode = "suffix_b";
   else mode = "general";
-  u.u32(o.size);
+  // Only `general` reads rank and the dims; the other modes leave them 0.
+  let dims = { rank: 0, shape: [] as number[], sa: [] as number[], sb: [] as number[] };
   if (mode === "general") {
     const c = collapse(
       [...shape],
       broadcastStrides(a.shape, shape),
       broadcastStrides(b.shape, shape),
     );
-    u.u32(c.shape.length).u32(b.size).u32(0).dims(c.shape).dims(c.strides[0], 0).dims(
-      c.strides[1],
-      0,
-    );
-  } else {
-    u.u32(0).u32(b.size).u32(0);
+    // Shape slots past the rank are 1, stride slots 0, as before.
+    dims = { rank: c.shape.length, shape: packDims(c.shape), sa: c.strides[0], sb: c.strides[1] };
   }
   // Writing into an operand needs the in-place variant: WebGPU forbids binding
   // one buffer as both read-only and writable storage in a dispatch.
   const inplace = o === a;
   const kernel = binaryKernel({ op, dtype: a.dtype, mode, inplace });
-  launch(op, kernel, inplace ? [b] : [a, b], [o], u, Math.ceil(o.size / WG));
+  const buffers: Record<string, Tensor> = inplace ? { B: b, A: o } : { A: a, B: b, out: o };
+  const u = { n: o.size, nb: b.size, pad: 0, ...dims };
+  launchKernel(op, kernel, buffers, u, Math.ceil(o.size / WG));
   return o;
 }
 

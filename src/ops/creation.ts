@@ -16,7 +16,7 @@ import {
   sizeOf,
   Tensor,
 } from "../tensor/tensor.ts";
-import { launch, Uniforms } from "./kernel_call.ts";
+import { launchKernel } from "./kernel_call.ts";
 
 function dtypeOf(data: HostArray | number[]): DType {
   if (data instanceof Float32Array || Array.isArray(data)) return "f32";
@@ -70,7 +70,7 @@ function bitsOf(value: number, dtype: DType): number {
     case "f32":
       return new Uint32Array(new Float32Array([value]).buffer)[0];
     case "i32":
-      return value | 0;
+      return (value | 0) >>> 0; // the two's-complement pattern, as a u32
     case "u32":
       return value >>> 0;
     case "u8":
@@ -82,12 +82,11 @@ function bitsOf(value: number, dtype: DType): number {
 export function fillInPlace(t: Tensor, value: number, bits?: number): Tensor {
   const words = Math.ceil(t.byteLength / 4);
   if (words === 0) return t;
-  launch(
+  launchKernel(
     "fill",
-    fillKernel({}),
-    [],
-    [t],
-    new Uniforms().u32(words).u32(bits ?? bitsOf(value, t.dtype)),
+    fillKernel({ elem: t.dtype === "u8" ? "u32" : t.dtype }),
+    { out: t },
+    { n: words, bits: bits ?? bitsOf(value, t.dtype) },
     Math.ceil(words / WG),
   );
   return t;

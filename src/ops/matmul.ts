@@ -21,7 +21,7 @@ import type { Budgets } from "../gpu/budget.ts";
 import { runtime } from "../gpu/runtime.ts";
 import { empty, fmtShape, sizeOf, type Tensor } from "../tensor/tensor.ts";
 import { reduceTo } from "./broadcast.ts";
-import { launch, Uniforms } from "./kernel_call.ts";
+import { launch, launchKernel, Uniforms } from "./kernel_call.ts";
 import { DEFAULT_ALPHA } from "./activations.ts";
 import { reduceAxisRaw, sumAxesRaw } from "./reduce.ts";
 import { binaryRaw } from "./binary.ts";
@@ -161,12 +161,11 @@ export function matmulRaw(a: Tensor, b: Tensor, options: MatmulRawOptions = {}):
       );
     }
     const out = options.out ?? empty(p.shape, "f32", op);
-    launch(
+    launchKernel(
       op,
       matmulNaiveKernel({ transA, transB }),
-      [a, b],
-      [out],
-      new Uniforms().u32(m).u32(n).u32(k),
+      { A: a, B: b, C: out },
+      { M: m, N: n, K: k, pad: 0 },
       [Math.ceil(n / NAIVE_WG), Math.ceil(m / NAIVE_WG), 1],
     );
     return out;

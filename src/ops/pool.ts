@@ -15,7 +15,7 @@ import { WG } from "../../shaders/common.ts";
 import { record } from "../autograd/tape.ts";
 import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
 import { convAxis, type Padding, paddingOf, type Size2, size2 } from "./conv.ts";
-import { launch, Uniforms } from "./kernel_call.ts";
+import { launchKernel } from "./kernel_call.ts";
 
 /** Options of {@link maxPool2d} and {@link avgPool2d}. */
 export interface Pool2DOptions {
@@ -47,11 +47,20 @@ function pool(op: string, mode: "max" | "avg", x: Tensor, o: Pool2DOptions): Ten
     );
   }
   const g = { h, w, c, ho: ah.out, wo: aw.out, ph, pw, sh, sw, pt: ah.before, pl: aw.before };
-  const uniforms = (n: number) => {
-    const u = new Uniforms().u32(n);
-    for (const v of Object.values(g)) u.i32(v);
-    return u;
-  };
+  const uniforms = (n: number) => ({
+    n,
+    H: g.h,
+    W: g.w,
+    C: g.c,
+    HO: g.ho,
+    WO: g.wo,
+    PH: g.ph,
+    PW: g.pw,
+    SH: g.sh,
+    SW: g.sw,
+    PT: g.pt,
+    PL: g.pl,
+  });
   // Max pools up to 3x3 get unrolled, branch-free window scans.
   const fixed: [number, number] | undefined = mode === "max" && ph <= 3 && pw <= 3
     ? [ph, pw]
@@ -59,7 +68,7 @@ function pool(op: string, mode: "max" | "avg", x: Tensor, o: Pool2DOptions): Ten
   const y = empty([batch, g.ho, g.wo, c], "f32", op);
   if (y.size > 0) {
     const spec: PoolSpec = { mode, dir: "fwd", size: fixed };
-    launch(op, poolKernel(spec), [x], [y], uniforms(y.size), Math.ceil(y.size / WG));
+    launchKernel(op, poolKernel(spec), { X: x, OUT: y }, uniforms(y.size), Math.ceil(y.size / WG));
   }
   return record(y, op, [x], (gy) => {
     const dx = empty(x.shape, "f32", `${op} (gradient)`);
@@ -68,11 +77,10 @@ function pool(op: string, mode: "max" | "avg", x: Tensor, o: Pool2DOptions): Ten
     const tiled = mode === "max" && sh === ph && sw === pw;
     const spec: PoolSpec = { mode, dir: "bwd", tiled, size: tiled ? fixed : undefined };
     const n = tiled ? gy.size : dx.size;
-    launch(
+    launchKernel(
       `${op} (gradient)`,
       poolKernel(spec),
-      mode === "max" ? [x, gy] : [gy],
-      [dx],
+      mode === "max" ? { X: x, G: gy, DX: dx } : { G: gy, DX: dx },
       uniforms(n),
       Math.ceil(n / WG),
     );

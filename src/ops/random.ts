@@ -14,7 +14,7 @@
 import { WG } from "../../shaders/common.ts";
 import { type RandomDist, randomKernel } from "../../shaders/random.ts";
 import { checkShape, empty, fmtShape, sizeOf, type Tensor } from "../tensor/tensor.ts";
-import { launch, Uniforms } from "./kernel_call.ts";
+import { launchKernel } from "./kernel_call.ts";
 
 const TWO_32 = 4294967296;
 
@@ -219,7 +219,7 @@ function params(op: string, d: RandomDistribution): [number, number, number] {
 
 interface Prepared {
   dist: RandomDist;
-  uniforms: Uniforms;
+  uniforms: Record<string, number>;
 }
 
 /** Validates everything and packs the uniforms, before any allocation or GPU work. */
@@ -230,15 +230,18 @@ function prepare(op: string, d: RandomDistribution, o: RandomOptions, size: numb
     throw new RangeError(`${op}: stream must be an integer in [0, 2^32), got ${stream}`);
   }
   const [key0, key1] = splitSeed(resolveSeed(op, o.seed));
-  const uniforms = new Uniforms().u32(size).u32(key0).u32(key1).u32(stream)
-    .f32(a).f32(b).f32(c).u32(0);
+  const uniforms = { n: size, key0, key1, stream, a, b, c, pad: 0 };
   return { dist: d.dist, uniforms };
 }
 
 function run(op: string, t: Tensor, p: Prepared): Tensor {
   if (t.size === 0) return t;
   const blocks = Math.ceil(t.size / 4);
-  launch(op, randomKernel({ dist: p.dist }), [], [t], p.uniforms, Math.ceil(blocks / WG));
+  // Bits into an i32 tensor: the kernel declares its output i32.
+  const spec = p.dist === "bits" && t.dtype === "i32"
+    ? { dist: p.dist, i32: true }
+    : { dist: p.dist };
+  launchKernel(op, randomKernel(spec), { out: t }, p.uniforms, Math.ceil(blocks / WG));
   return t;
 }
 

@@ -14,7 +14,7 @@ import { WG } from "../../shaders/common.ts";
 import { record } from "../autograd/tape.ts";
 import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
 import { type Size2, size2 } from "./conv.ts";
-import { launch, Uniforms } from "./kernel_call.ts";
+import { launchKernel } from "./kernel_call.ts";
 
 /** Options of {@link upSampling2d}. */
 export interface UpSampling2DOptions {
@@ -49,8 +49,16 @@ export function upSampling2d(x: Tensor, options: UpSampling2DOptions = {}): Tens
     );
   }
   const [batch, h, w, c] = x.shape;
-  const uniforms = (n: number) =>
-    new Uniforms().u32(n).i32(h).i32(w).i32(c).i32(sh).i32(sw).i32(h * sh).i32(w * sw);
+  const uniforms = (n: number) => ({
+    n,
+    H: h,
+    W: w,
+    C: c,
+    SH: sh,
+    SW: sw,
+    HO: h * sh,
+    WO: w * sw,
+  });
   // Nearest factors up to 4x4 get an unrolled block.
   const size: [number, number] | undefined = mode === "nearest" && sh <= 4 && sw <= 4
     ? [sh, sw]
@@ -60,17 +68,16 @@ export function upSampling2d(x: Tensor, options: UpSampling2DOptions = {}): Tens
     const spec: UpsampleSpec = { mode, dir: "fwd", size };
     // Nearest: a thread per input element writes its block.
     const n = mode === "nearest" ? x.size : y.size;
-    launch(op, upsampleKernel(spec), [x], [y], uniforms(n), Math.ceil(n / WG));
+    launchKernel(op, upsampleKernel(spec), { X: x, OUT: y }, uniforms(n), Math.ceil(n / WG));
   }
   return record(y, op, [x], (gy) => {
     const dx = empty(x.shape, "f32", `${op} (gradient)`);
     if (dx.size === 0) return [dx];
     const spec: UpsampleSpec = { mode, dir: "bwd", size };
-    launch(
+    launchKernel(
       `${op} (gradient)`,
       upsampleKernel(spec),
-      [gy],
-      [dx],
+      { G: gy, DX: dx },
       uniforms(dx.size),
       Math.ceil(dx.size / WG),
     );

@@ -13,7 +13,7 @@ import { WG } from "../../shaders/common.ts";
 import { KL_MAP, vaeKernel } from "../../shaders/vae.ts";
 import { record } from "../autograd/tape.ts";
 import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
-import { launch, Uniforms } from "./kernel_call.ts";
+import { launchKernel } from "./kernel_call.ts";
 import { reduceAxisRaw } from "./reduce.ts";
 
 /** Throws unless `h` is an f32 `[n, 2d]` with n, d ≥ 1; returns [n, d]. */
@@ -34,29 +34,27 @@ function checkH(op: string, h: Tensor): [number, number] {
   return [h.shape[0], h.shape[1] / 2];
 }
 
-function uniforms(n: number, d: number, scale = 0): Uniforms {
-  return new Uniforms().u32(n).u32(d).f32(scale).u32(0);
+function uniforms(n: number, d: number, scale = 0) {
+  return { n, d, scale, pad: 0 };
 }
 
 /** z from h (and eps, when given), recorded for autograd; `op` names messages. */
 function sample(op: string, h: Tensor, eps: Tensor | null, n: number, d: number): Tensor {
   const noise = eps !== null;
   const z = empty([n, d], "f32", op);
-  launch(
+  launchKernel(
     op,
     vaeKernel({ kind: "sample", noise }),
-    noise ? [h, eps] : [h],
-    [z],
+    noise ? { H: h, E: eps, Z: z } : { H: h, Z: z },
     uniforms(n * d, d),
     Math.ceil((n * d) / WG),
   );
   return record(z, op, noise ? [h, eps] : [h], (g) => {
     const dh = empty(h.shape, "f32", `${op} gradient`);
-    launch(
+    launchKernel(
       `${op} gradient`,
       vaeKernel({ kind: "sample_grad", noise }),
-      noise ? [h, eps, g] : [g],
-      [dh],
+      noise ? { H: h, E: eps, G: g, out: dh } : { G: g, out: dh },
       uniforms(h.size, d),
       Math.ceil(h.size / WG),
     );
@@ -149,11 +147,10 @@ export function gaussianKl(h: Tensor, options: GaussianKlOptions = {}): Tensor {
   }).values;
   return record(out, op, [h], (g) => {
     const dh = empty(h.shape, "f32", `${op} gradient`);
-    launch(
+    launchKernel(
       `${op} gradient`,
       vaeKernel({ kind: "kl_grad", noise: false }),
-      [h, g],
-      [dh],
+      { H: h, G: g, out: dh },
       uniforms(h.size, d, weight / n),
       Math.ceil(h.size / WG),
     );

@@ -135,7 +135,22 @@ test("fill and typed tensors round-trip every dtype", async () => {
   assertEquals(await b.toArray(), new Uint8Array([1, 2, 3, 250, 7]));
   const z = lt.zeros([7], "u8");
   assertEquals(await z.toArray(), new Uint8Array(7));
-  for (const t of [f, i, u, b, z]) t.dispose();
+  // Fills store exact bit patterns: negative i32, −0, an f32 subnormal, a u8 byte.
+  const ni = lt.full([3], -7, "i32");
+  assertEquals(await ni.toArray(), new Int32Array([-7, -7, -7]));
+  const special = [-0, 2 ** -140, -Infinity];
+  const fs = special.map((v) => lt.full([2], v));
+  for (const [k, t] of fs.entries()) {
+    const want = new Float32Array([special[k], special[k]]);
+    assertEquals(
+      new Uint32Array((await t.toArray()).buffer),
+      new Uint32Array(want.buffer),
+      `full(${special[k]})`,
+    );
+  }
+  const fb = lt.full([5], 200, "u8");
+  assertEquals(await fb.toArray(), new Uint8Array([200, 200, 200, 200, 200]));
+  for (const t of [f, i, u, b, z, ni, fb, ...fs]) t.dispose();
 });
 
 test("poisoned outputs show unwritten elements as NaN", async () => {

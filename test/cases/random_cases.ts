@@ -320,6 +320,11 @@ test("fillRandom writes every element in place without allocating", async () => 
   lt.fillRandom(u, { dist: "bits" }, { seed: 3 });
   assertEquals(await u.toArray(), bitsRef(10, 3));
   u.dispose();
+  // An i32 target gets the same bits (the kernel declares its output i32).
+  const i = lt.zeros([10], "i32");
+  lt.fillRandom(i, { dist: "bits" }, { seed: 3 });
+  assertEquals(await i.toArray(), new Int32Array(bitsRef(10, 3).buffer));
+  i.dispose();
   const z = lt.randomUniform([0, 4], { seed: 1 });
   assertEquals(z.shape, [0, 4]);
   z.dispose();
