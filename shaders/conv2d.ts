@@ -55,16 +55,18 @@
  * the layer's output at the same index), so no dZ = dY ⊙ act'(Y) pass runs.
  *
  * Dispatch: `[mx, my, ceil(N / BN) · splits]` with mx·my ≥ ceil(M / BM).
- * Bindings (in order): A source, [YA if foldA], B source, [YB if foldB],
- * [bias if bias and mode ≠ dw], then outputs: C (fwd/dx); dW, [dB if bias]
- * (dw, not split); partials (dw, split). Uniform: m, k, chunk, alpha, then the
- * geometry (H, W, CI, HO, WO, CO, KH, KW, SH, SW, DILH, DILW, PT, PL), N, the
- * number of N tiles and the tap count KK = KH·KW·CI (see `UNIFORMS`).
+ * Bindings (in order, see `convGemmBuffers`): A source, [YA if foldA], B
+ * source, [YB if foldB], [BIAS if bias and mode ≠ dw], then outputs: OUT
+ * (fwd/dx); DW, [DB if bias] (dw, not split); P, the partials (dw, split).
+ * Uniform: m, k, chunk, alpha, then the geometry (H, W, CI, HO, WO, CO, KH,
+ * KW, SH, SW, DILH, DILW, PT, PL), N (NG), the number of N tiles (NTILES),
+ * the tap count KK = KH·KW·CI and pad0 (see `CONV_FIELDS`).
  *
  * @module
  */
 import { type Activation, activationWgsl } from "./activations.ts";
-import { family, type Kernel, kernel, LINEAR_ID, WG } from "./common.ts";
+import { family, LINEAR_ID, WG } from "./common.ts";
+import { declare, type DeclaredKernel, type Elem } from "./declare.ts";
 
 /**
  * The geometry of one convolution (compiled into its kernels): the input's
@@ -126,16 +128,35 @@ export function convGemmN(mode: ConvGemmMode, g: ConvGeometry): number {
   return mode === "dx" ? g.ci : g.co;
 }
 
-/** WGSL of the uniform block shared by every mode. */
-const UNIFORMS = /* wgsl */ `
-struct U {
-  m: u32, k: u32, chunk: u32, alpha: f32,
-  H: u32, W: u32, CI: u32, HO: u32,
-  WO: u32, CO: u32, KH: u32, KW: u32,
-  SH: u32, SW: u32, DILH: u32, DILW: u32,
-  PT: i32, PL: i32, NG: u32, NTILES: u32,
-  KK: u32, pad0: u32, pad1: u32, pad2: u32,
-}`;
+/**
+ * The uniform fields shared by every mode and the row-run kernel: m, k,
+ * chunk, alpha, the geometry, N (`NG`), the number of N tiles, the tap count
+ * KK = KH·KW·CI, and `pad0` (the row-run kernel's runs per row; 0 otherwise).
+ */
+export const CONV_FIELDS = {
+  m: "u32",
+  k: "u32",
+  chunk: "u32",
+  alpha: "f32",
+  H: "u32",
+  W: "u32",
+  CI: "u32",
+  HO: "u32",
+  WO: "u32",
+  CO: "u32",
+  KH: "u32",
+  KW: "u32",
+  SH: "u32",
+  SW: "u32",
+  DILH: "u32",
+  DILW: "u32",
+  PT: "i32",
+  PL: "i32",
+  NG: "u32",
+  NTILES: "u32",
+  KK: "u32",
+  pad0: "u32",
+} as const;
 
 /** Rows and columns of a tile, and its thread count. */
 export function convTileShape(t: ConvTile): { bm: number; bn: number; threads: number } {
@@ -483,21 +504,24 @@ function registerTile(
   return { accDecl, fmas, epilogue };
 }
 
-/** Names (and access) of a spec's bindings, in binding order. */
-export function convGemmBindings(spec: ConvGemmSpec): [string, "read" | "write"][] {
-  const b: [string, "read" | "write"][] = [["A", "read"]];
-  if (spec.foldA) b.push(["YA", "read"]);
-  b.push(["B", "read"]);
-  if (spec.foldB) b.push(["YB", "read"]);
+/** A spec's storage buffers (all f32), inputs and outputs each in binding order. */
+export function convGemmBuffers(
+  spec: ConvGemmSpec,
+): { inputs: Record<string, Elem>; outputs: Record<string, Elem> } {
+  const inputs: Record<string, Elem> = { A: "f32" };
+  if (spec.foldA) inputs.YA = "f32";
+  inputs.B = "f32";
+  if (spec.foldB) inputs.YB = "f32";
+  const outputs: Record<string, Elem> = {};
   if (spec.mode !== "dw") {
-    if (spec.bias) b.push(["BIAS", "read"]);
-    b.push(["OUT", "write"]);
-  } else if (spec.split) b.push(["P", "write"]);
+    if (spec.bias) inputs.BIAS = "f32";
+    outputs.OUT = "f32";
+  } else if (spec.split) outputs.P = "f32";
   else {
-    b.push(["DW", "write"]);
-    if (spec.bias) b.push(["DB", "write"]);
+    outputs.DW = "f32";
+    if (spec.bias) outputs.DB = "f32";
   }
-  return b;
+  return { inputs, outputs };
 }
 
 /**
@@ -511,9 +535,9 @@ export function convGemmBindings(spec: ConvGemmSpec): [string, "read" | "write"]
  * });
  * ```
  */
-export const conv2dGemmKernel: (spec: ConvGemmSpec) => Kernel = family(
+export const conv2dGemmKernel: (spec: ConvGemmSpec) => DeclaredKernel = family(
   "conv2d_gemm",
-  (spec: ConvGemmSpec): Kernel => {
+  (spec: ConvGemmSpec): DeclaredKernel => {
     const t = spec.tile;
     const { bm, bn, threads } = convTileShape(t);
     const folds = [spec.foldA, spec.foldB].filter((f) => f !== null) as Activation[];
@@ -523,12 +547,6 @@ export const conv2dGemmKernel: (spec: ConvGemmSpec) => Kernel = family(
     if (folds.length === 2 && folds[0] !== folds[1]) {
       throw new Error("conv2d_gemm: both folded derivatives must use one activation");
     }
-    const bindings = convGemmBindings(spec);
-    const decls = bindings.map(([name, access], i) =>
-      `@group(0) @binding(${i}) var<storage, ${
-        access === "read" ? "read" : "read_write"
-      }> ${name}: array<f32>;`
-    ).join("\n");
     const key = [
       "conv2d_gemm",
       spec.mode,
@@ -539,10 +557,15 @@ export const conv2dGemmKernel: (spec: ConvGemmSpec) => Kernel = family(
       `fb=${spec.foldB ?? "-"}`,
       spec.split ? "split" : "whole",
     ].join("/");
-    const access = bindings.map(([, a]) => a);
+    const buffers = convGemmBuffers(spec);
     // Direct variant: one thread owns whole rows (see directCode).
     if (t.wgn === 1) {
-      return kernel(key, directCode(spec, bindings.length, decls, folds[0] ?? spec.act), access);
+      return declare({
+        key,
+        ...buffers,
+        uniforms: CONV_FIELDS,
+        body: directCode(spec, folds[0] ?? spec.act),
+      });
     }
     const a = stageA(bm, t.bk, threads);
     const b = stageB(spec, t.bk, threads);
@@ -554,16 +577,13 @@ export const conv2dGemmKernel: (spec: ConvGemmSpec) => Kernel = family(
       (i) => `m0 + ty + ${i * t.wgm}u`,
       (j) => `n0 + tx + ${j * t.wgn}u`,
     );
-    const code = /* wgsl */ `
+    const body = /* wgsl */ `
 const BM = ${bm}u;
 const BN = ${bn}u;
 const BK = ${t.bk}u;
 const WGT = ${threads}u;
 const AS = ${bm + 1}u;
 const BS = ${bn + 1}u;
-${UNIFORMS}
-${decls}
-@group(0) @binding(${bindings.length}) var<uniform> u: U;
 var<workgroup> As: array<f32, ${t.bk * (bm + 1)}>;
 var<workgroup> Bs: array<f32, ${t.bk * (bn + 1)}>;
 ${activationWgsl(folds[0] ?? spec.act)}
@@ -599,7 +619,7 @@ ${fmas.join("\n")}
   }
 ${epilogue.join("\n")}
 }`;
-    return kernel(key, code, access);
+    return declare({ key, ...buffers, uniforms: CONV_FIELDS, body });
   },
 );
 
@@ -613,7 +633,7 @@ ${epilogue.join("\n")}
  * and the staged form measured slower at every conv-autoencoder shape.
  * Columns past N are clamped to N − 1 for the loads and dropped at the store.
  */
-function directCode(spec: ConvGemmSpec, nBindings: number, decls: string, act: Activation): string {
+function directCode(spec: ConvGemmSpec, act: Activation): string {
   const t = spec.tile;
   const fold = spec.foldB ? " * act_grad(YB[i], u.alpha)" : "";
   // dx: B(k, n) = W[tap, n, co] for k = tap·CO + co, at kb + n·CO, with kb
@@ -632,9 +652,6 @@ function directCode(spec: ConvGemmSpec, nBindings: number, decls: string, act: A
   );
   return /* wgsl */ `
 const BM = ${t.wgm * t.tm}u;
-${UNIFORMS}
-${decls}
-@group(0) @binding(${nBindings}) var<uniform> u: U;
 ${activationWgsl(act)}
 ${DIVMOD}
 ${gatherAWgsl(spec)}
@@ -704,29 +721,25 @@ export interface ConvRowsSpec {
  * for all lanes; no workgroup memory, no barrier.
  *
  * Dispatch: `[mx, my, ceil(N / TN)]`, mx·my ≥ ceil(runs / WGM). Bindings: X,
- * W, [bias], OUT. Uniform: the implicit-GEMM block (`UNIFORMS`) with m =
- * the number of runs (batch·HO·runs per row) and pad0 = runs per row.
+ * KER (the weights; not `W`, which names the input width field), [BIAS],
+ * OUT. Uniform: the implicit-GEMM fields (`CONV_FIELDS`) with m = the number
+ * of runs (batch·HO·runs per row) and pad0 = runs per row.
  *
  * @example
  * ```ts
  * const k = conv2dRowsKernel({ tm: 7, tn: 1, wgm: 16, kw: 3, sw: 1, dw: 1, bias: true, act: "sigmoid" });
  * ```
  */
-export const conv2dRowsKernel: (spec: ConvRowsSpec) => Kernel = family(
+export const conv2dRowsKernel: (spec: ConvRowsSpec) => DeclaredKernel = family(
   "conv2d_rows",
-  (spec: ConvRowsSpec): Kernel => {
+  (spec: ConvRowsSpec): DeclaredKernel => {
     const { tm, tn, kw, sw, dw } = spec;
     const win = (tm - 1) * sw + (kw - 1) * dw + 1;
     const key = `conv2d_rows/${tm}x${tn}/${spec.wgm}/k${kw}s${sw}d${dw}/` +
       `${spec.bias ? "bias" : "nobias"}/${spec.act}`;
-    const bindings: ["read" | "write", string][] = [["read", "X"], ["read", "W"]];
-    if (spec.bias) bindings.push(["read", "BIAS"]);
-    bindings.push(["write", "OUT"]);
-    const decls = bindings.map(([access, name], i) =>
-      `@group(0) @binding(${i}) var<storage, ${
-        access === "read" ? "read" : "read_write"
-      }> ${name}: array<f32>;`
-    ).join("\n");
+    const inputs: Record<string, Elem> = spec.bias
+      ? { X: "f32", KER: "f32", BIAS: "f32" }
+      : { X: "f32", KER: "f32" };
     // The window's element j sits at input column iw0 + j (clamped into the
     // row for the address; lanes outside the input read 0).
     const cols = range(win).map((j) =>
@@ -740,7 +753,7 @@ export const conv2dRowsKernel: (spec: ConvRowsSpec) => Kernel = family(
     for (let kx = 0; kx < kw; kx++) {
       body.push(
         `      let wb${kx} = ((ky * ${kw}u + ${kx}u) * u.CI + c) * u.CO;`,
-        ...range(tn).map((j) => `      let b${kx}_${j} = W[wb${kx} + nc${j}];`),
+        ...range(tn).map((j) => `      let b${kx}_${j} = KER[wb${kx} + nc${j}];`),
         ...range(tm).flatMap((i) =>
           range(tn).map((j) =>
             `      c${i}_${j} = fma(x${i * sw + kx * dw}, b${kx}_${j}, c${i}_${j});`
@@ -758,9 +771,6 @@ export const conv2dRowsKernel: (spec: ConvRowsSpec) => Kernel = family(
       )
     );
     const code = /* wgsl */ `
-${UNIFORMS}
-${decls}
-@group(0) @binding(${bindings.length}) var<uniform> u: U;
 ${activationWgsl(spec.act)}
 ${DIVMOD}
 
@@ -798,7 +808,7 @@ ${body.join("\n")}
   }
 ${epilogue.join("\n")}
 }`;
-    return kernel(key, code, bindings.map(([a]) => a));
+    return declare({ key, inputs, outputs: { OUT: "f32" }, uniforms: CONV_FIELDS, body: code });
   },
 );
 
@@ -806,7 +816,7 @@ ${epilogue.join("\n")}
  * Finishes a split `dw` product: sums the per-split partials `P[s, i]` and
  * routes element i to dW (i < kk) or dB (the bias row).
  *
- * Dispatch: ceil(n / WG) workgroups. Bindings: P (read), dW (write), [dB
+ * Dispatch: ceil(n / WG) workgroups. Bindings: P (read), DW (write), [DB
  * (write)]. Uniform: n (= rows·N), splits, kk (= taps·N).
  *
  * @example
@@ -814,22 +824,16 @@ ${epilogue.join("\n")}
  * const k = conv2dSplitSumKernel({ bias: true });
  * ```
  */
-export const conv2dSplitSumKernel: (spec: { bias: boolean }) => Kernel = family(
+export const conv2dSplitSumKernel: (spec: { bias: boolean }) => DeclaredKernel = family(
   "conv2d_split_sum",
-  (spec: { bias: boolean }): Kernel =>
-    kernel(
-      `conv2d_split_sum/${spec.bias ? "bias" : "nobias"}`,
-      /* wgsl */ `
+  (spec: { bias: boolean }): DeclaredKernel =>
+    declare({
+      key: `conv2d_split_sum/${spec.bias ? "bias" : "nobias"}`,
+      inputs: { P: "f32" },
+      outputs: spec.bias ? { DW: "f32", DB: "f32" } : { DW: "f32" },
+      uniforms: { n: "u32", splits: "u32", kk: "u32" },
+      body: /* wgsl */ `
 const WG = ${WG}u;
-struct U { n: u32, splits: u32, kk: u32, pad: u32 }
-@group(0) @binding(0) var<storage, read> P: array<f32>;
-@group(0) @binding(1) var<storage, read_write> DW: array<f32>;
-${
-        spec.bias
-          ? `@group(0) @binding(2) var<storage, read_write> DB: array<f32>;
-@group(0) @binding(3) var<uniform> u: U;`
-          : `@group(0) @binding(2) var<uniform> u: U;`
-      }
 ${LINEAR_ID}
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -840,8 +844,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   for (var z = 0u; z < u.splits; z++) { s += P[z * u.n + i]; }
   ${spec.bias ? "if (i < u.kk) { DW[i] = s; } else { DB[i - u.kk] = s; }" : "DW[i] = s;"}
 }`,
-      spec.bias ? ["read", "write", "write"] : ["read", "write"],
-    ),
+    }),
 );
 
 /** Columns per column-sum workgroup. */
@@ -865,24 +868,17 @@ export const CONV_COLSUM_ROWS = 256;
  * const k = conv2dColumnSumKernel({ fold: "relu" });
  * ```
  */
-export const conv2dColumnSumKernel: (spec: { fold: Activation | null }) => Kernel = family(
+export const conv2dColumnSumKernel: (spec: { fold: Activation | null }) => DeclaredKernel = family(
   "conv2d_colsum",
-  (spec: { fold: Activation | null }): Kernel => {
+  (spec: { fold: Activation | null }): DeclaredKernel => {
     const f = spec.fold;
-    return kernel(
-      `conv2d_colsum/${f ?? "plain"}`,
-      /* wgsl */ `
-struct U { n: u32, cols: u32, alpha: f32, pad: u32 }
-@group(0) @binding(0) var<storage, read> G: array<f32>;
-${
-        f
-          ? `@group(0) @binding(1) var<storage, read> Y: array<f32>;
-@group(0) @binding(2) var<storage, read_write> partial: array<f32>;
-@group(0) @binding(3) var<uniform> u: U;
-${activationWgsl(f)}`
-          : `@group(0) @binding(1) var<storage, read_write> partial: array<f32>;
-@group(0) @binding(2) var<uniform> u: U;`
-      }
+    return declare({
+      key: `conv2d_colsum/${f ?? "plain"}`,
+      inputs: f ? { G: "f32", Y: "f32" } : { G: "f32" },
+      outputs: { partial: "f32" },
+      uniforms: { n: "u32", cols: "u32", alpha: "f32" },
+      body: /* wgsl */ `
+${f ? activationWgsl(f) : ""}
 var<workgroup> part: array<f32, ${CONV_COLSUM_COLS * 4}>;
 
 @compute @workgroup_size(${CONV_COLSUM_COLS}, 4, 1)
@@ -907,7 +903,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     partial[wid.y * u.cols + col] = part[lid.x] + part[lid.x + ${CONV_COLSUM_COLS}u];
   }
 }`,
-      f ? ["read", "read", "write"] : ["read", "write"],
-    );
+    });
   },
 );

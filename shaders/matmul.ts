@@ -50,7 +50,8 @@
  * @module
  */
 import { type Activation, activationWgsl } from "./activations.ts";
-import { family, type Kernel, kernel } from "./common.ts";
+import { family } from "./common.ts";
+import { declare, type DeclaredKernel, type Elem } from "./declare.ts";
 
 /** Work split of the kernel. Tile = (WGM·TM) × (WGN·TN) outputs. */
 export interface MatmulTile {
@@ -399,6 +400,20 @@ ${stageSlice("B", !spec.transB, vecB, bn, t.bk, threads)}
   }`;
 }
 
+/** The matmul kernel's uniform fields (see the module comment). */
+const MATMUL_FIELDS = {
+  M: "u32",
+  N: "u32",
+  K: "u32",
+  alpha: "f32",
+  sa: "u32",
+  sb: "u32",
+  sc: "u32",
+  kLen: "u32",
+  splits: "u32",
+  tile0: "u32",
+} as const;
+
 /**
  * The matmul kernel for a spec.
  *
@@ -411,9 +426,9 @@ ${stageSlice("B", !spec.transB, vecB, bn, t.bk, threads)}
  * });
  * ```
  */
-export const matmulKernel: (spec: MatmulSpec) => Kernel = family(
+export const matmulKernel: (spec: MatmulSpec) => DeclaredKernel = family(
   "matmul",
-  (spec: MatmulSpec): Kernel => {
+  (spec: MatmulSpec): DeclaredKernel => {
     const t = spec.tile;
     checkTile(t);
     const { bm, bn } = tileShape(t);
@@ -421,15 +436,12 @@ export const matmulKernel: (spec: MatmulSpec) => Kernel = family(
     const vecA = spec.transA ? spec.m4 : spec.k4;
     const vecB = spec.transB ? spec.k4 : spec.n4;
     // Direct mode reads vec4 along K only when K % 4 == 0, along M/N likewise.
-    const fa = vecA ? "vec4f" : "f32";
-    const fb = vecB ? "vec4f" : "f32";
-    const fc = spec.n4 ? "vec4f" : "f32";
+    const fa: Elem = vecA ? "vec4f" : "f32";
+    const fb: Elem = vecB ? "vec4f" : "f32";
+    const fc: Elem = spec.n4 ? "vec4f" : "f32";
     const accDecl = range(t.tm).flatMap((r) =>
       range(nj).map((j) => `  var acc_${r}_${j} = vec4f(0.0);`)
     ).join("\n");
-    const bindings: ("read" | "write")[] = spec.bias
-      ? ["read", "read", "read", "write"]
-      : ["read", "read", "write"];
     const key = [
       "matmul",
       (spec.transA ? "t" : "n") + (spec.transB ? "t" : "n"),
@@ -438,21 +450,8 @@ export const matmulKernel: (spec: MatmulSpec) => Kernel = family(
       spec.bias ? "bias" : "nobias",
       spec.activation,
     ].join("/");
-    const code = /* wgsl */ `
-struct U {
-  M: u32, N: u32, K: u32, alpha: f32, sa: u32, sb: u32, sc: u32, kLen: u32,
-  splits: u32, tile0: u32, pad0: u32, pad1: u32,
-}
-@group(0) @binding(0) var<storage, read> A: array<${fa}>;
-@group(0) @binding(1) var<storage, read> B: array<${fb}>;
-${
-      spec.bias
-        ? `@group(0) @binding(2) var<storage, read> bias: array<${fc}>;
-@group(0) @binding(3) var<storage, read_write> C: array<${fc}>;
-@group(0) @binding(4) var<uniform> u: U;`
-        : `@group(0) @binding(2) var<storage, read_write> C: array<${fc}>;
-@group(0) @binding(3) var<uniform> u: U;`
-    }
+    const inputs: Record<string, Elem> = spec.bias ? { A: fa, B: fb, bias: fc } : { A: fa, B: fb };
+    const body = /* wgsl */ `
 ${
       t.stage
         ? `var<workgroup> As: array<vec4f, ${t.bk * bm / 4}>;
@@ -481,7 +480,7 @@ ${accDecl}
 ${t.stage ? stagedLoop(spec) : directLoop(spec)}
 ${epilogue(spec, t.tm / 4, nj, t.wgm, t.wgn)}
 }`;
-    return kernel(key, code, bindings);
+    return declare({ key, inputs, outputs: { C: fc }, uniforms: MATMUL_FIELDS, body });
   },
 );
 
@@ -515,19 +514,16 @@ export const DENSE_GRAD_ROWS = 256;
  * const k = denseGradKernel({ activation: "relu" });
  * ```
  */
-export const denseGradKernel: (spec: DenseGradSpec) => Kernel = family(
+export const denseGradKernel: (spec: DenseGradSpec) => DeclaredKernel = family(
   "dense_grad",
-  (spec: DenseGradSpec): Kernel => {
+  (spec: DenseGradSpec): DeclaredKernel => {
     const lanes = 4;
-    return kernel(
-      `dense_grad/${spec.activation}`,
-      /* wgsl */ `
-struct U { n: u32, cols: u32, alpha: f32, pad: u32 }
-@group(0) @binding(0) var<storage, read> G: array<f32>;
-@group(0) @binding(1) var<storage, read> Y: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dZ: array<f32>;
-@group(0) @binding(3) var<storage, read_write> partial: array<f32>;
-@group(0) @binding(4) var<uniform> u: U;
+    return declare({
+      key: `dense_grad/${spec.activation}`,
+      inputs: { G: "f32", Y: "f32" },
+      outputs: { dZ: "f32", partial: "f32" },
+      uniforms: { n: "u32", cols: "u32", alpha: "f32" },
+      body: /* wgsl */ `
 ${activationWgsl(spec.activation)}
 var<workgroup> part: array<f32, ${DENSE_GRAD_COLS * lanes}>;
 
@@ -555,7 +551,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     partial[wid.y * u.cols + col] = part[lid.x] + part[lid.x + ${DENSE_GRAD_COLS}u];
   }
 }`,
-      ["read", "read", "write", "write"],
-    );
+    });
   },
 );

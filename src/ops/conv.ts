@@ -28,7 +28,6 @@ import {
   conv2dSplitSumKernel,
   CONV_COLSUM_COLS,
   CONV_COLSUM_ROWS,
-  convGemmBindings,
   type ConvGemmMode,
   convGemmN,
   type ConvGemmSpec,
@@ -43,7 +42,7 @@ import { runtime } from "../gpu/runtime.ts";
 import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
 import { activationGrad, DEFAULT_ALPHA } from "./activations.ts";
 import { zeros } from "./creation.ts";
-import { launch, Uniforms } from "./kernel_call.ts";
+import { launchKernel } from "./kernel_call.ts";
 import { unaryRaw } from "./unary.ts";
 
 /** Keras padding modes. */
@@ -354,15 +353,42 @@ function extents(mode: ConvGemmMode, g: ConvGeometry, batch: number, bias: boole
   }
 }
 
-/** The uniform block of one product (field order of `UNIFORMS` in shaders/conv2d.ts). */
+/** The geometry's uniform fields (`CONV_FIELDS` in shaders/conv2d.ts). */
+function geometryUniforms(g: ConvGeometry) {
+  return {
+    H: g.h,
+    W: g.w,
+    CI: g.ci,
+    HO: g.ho,
+    WO: g.wo,
+    CO: g.co,
+    KH: g.kh,
+    KW: g.kw,
+    SH: g.sh,
+    SW: g.sw,
+    DILH: g.dh,
+    DILW: g.dw,
+    PT: g.pt,
+    PL: g.pl,
+    KK: g.kh * g.kw * g.ci,
+  };
+}
+
+/** The uniform fields of one product (`CONV_FIELDS` in shaders/conv2d.ts). */
 function gemmUniforms(
   g: ConvGeometry,
   e: { m: number; k: number; chunk: number; alpha: number; n: number; bn: number },
-): Uniforms {
-  return new Uniforms().u32(e.m).u32(e.k).u32(e.chunk).f32(e.alpha)
-    .u32(g.h).u32(g.w).u32(g.ci).u32(g.ho).u32(g.wo).u32(g.co).u32(g.kh).u32(g.kw)
-    .u32(g.sh).u32(g.sw).u32(g.dh).u32(g.dw).i32(g.pt).i32(g.pl)
-    .u32(e.n).u32(Math.ceil(e.n / e.bn)).u32(g.kh * g.kw * g.ci).u32(0).u32(0).u32(0);
+) {
+  return {
+    m: e.m,
+    k: e.k,
+    chunk: e.chunk,
+    alpha: e.alpha,
+    ...geometryUniforms(g),
+    NG: e.n,
+    NTILES: Math.ceil(e.n / e.bn),
+    pad0: 0,
+  };
 }
 
 /**
@@ -410,13 +436,14 @@ function checkDepth(op: string, k: number, most: number): void {
   }
 }
 
-function bindGemm(spec: ConvGemmSpec, ops: GemmOperands, outs: Record<string, Tensor>): Tensor[] {
-  const all: Record<string, Tensor | undefined> = { ...ops, ...outs };
-  return convGemmBindings(spec).map(([name]) => {
-    const t = all[name];
-    if (!t) throw new Error(`conv2d_gemm: missing operand ${name}`);
-    return t;
-  });
+/**
+ * A product's buffers by name: the operands given and the outputs (the
+ * kernel's declaration checks them against its spec when launched).
+ */
+function gemmBuffers(ops: GemmOperands, outs: Record<string, Tensor>): Record<string, Tensor> {
+  const all: Record<string, Tensor> = { ...outs };
+  for (const [name, t] of Object.entries(ops)) if (t) all[name] = t;
+  return all;
 }
 
 /** fwd / dx product: an NHWC output of the given spatial size with N channels. */
@@ -455,12 +482,10 @@ function gemmOut(
     split: false,
   };
   const { bm, bn } = convTileShape(tile);
-  const bound = bindGemm(spec, ops, { OUT: out });
-  launch(
+  launchKernel(
     op,
     conv2dGemmKernel(spec),
-    bound.slice(0, -1),
-    [out],
+    gemmBuffers(ops, { OUT: out }),
     gemmUniforms(g, { m, k, chunk: k, alpha: epi.alpha, n, bn }),
     grid(op, Math.ceil(m / bm), Math.ceil(n / bn)),
   );
@@ -508,16 +533,22 @@ function rowRuns(
     bias: epi.bias,
     act: epi.act,
   };
-  const u = new Uniforms().u32(runs).u32(0).u32(0).f32(epi.alpha)
-    .u32(g.h).u32(g.w).u32(g.ci).u32(g.ho).u32(g.wo).u32(g.co).u32(g.kh).u32(g.kw)
-    .u32(g.sh).u32(g.sw).u32(g.dh).u32(g.dw).i32(g.pt).i32(g.pl)
-    .u32(g.co).u32(1).u32(g.kh * g.kw * g.ci).u32(perRow).u32(0).u32(0);
-  const inputs = epi.bias ? [ops.A, ops.B, ops.BIAS!] : [ops.A, ops.B];
-  launch(
+  const u = {
+    m: runs,
+    k: 0,
+    chunk: 0,
+    alpha: epi.alpha,
+    ...geometryUniforms(g),
+    NG: g.co,
+    NTILES: 1,
+    pad0: perRow,
+  };
+  launchKernel(
     op,
     conv2dRowsKernel(spec),
-    inputs,
-    [out],
+    epi.bias
+      ? { X: ops.A, KER: ops.B, BIAS: ops.BIAS!, OUT: out }
+      : { X: ops.A, KER: ops.B, OUT: out },
     u,
     grid(op, Math.ceil(runs / wgm), Math.ceil(g.co / tn)),
   );
@@ -574,20 +605,16 @@ function gemmFilter(
   const wg = grid(op, Math.ceil(m / bm), Math.ceil(n / bn) * splits);
   if (!split) {
     const outs: Record<string, Tensor> = dB ? { DW: dW, DB: dB } : { DW: dW };
-    const bound = bindGemm(spec, ops, outs);
-    const nOut = dB ? 2 : 1;
-    launch(op, conv2dGemmKernel(spec), bound.slice(0, -nOut), bound.slice(-nOut), u, wg);
+    launchKernel(op, conv2dGemmKernel(spec), gemmBuffers(ops, outs), u, wg);
     return [dW, dB];
   }
   const partial = empty([splits, m, n], "f32", op);
-  const bound = bindGemm(spec, ops, { P: partial });
-  launch(op, conv2dGemmKernel(spec), bound.slice(0, -1), [partial], u, wg);
-  launch(
+  launchKernel(op, conv2dGemmKernel(spec), gemmBuffers(ops, { P: partial }), u, wg);
+  launchKernel(
     op,
     conv2dSplitSumKernel({ bias }),
-    [partial],
-    dB ? [dW, dB] : [dW],
-    new Uniforms().u32(m * n).u32(splits).u32(g.kh * g.kw * g.ci * n),
+    dB ? { P: partial, DW: dW, DB: dB } : { P: partial, DW: dW },
+    { n: m * n, splits, kk: g.kh * g.kw * g.ci * n },
     Math.ceil((m * n) / WG),
   );
   partial.dispose();
@@ -631,12 +658,11 @@ function channelSums(
   for (;;) {
     const dst = blocks === 1 ? out : empty([blocks, c], "f32", op);
     const f = first && y ? fold : null;
-    launch(
+    launchKernel(
       op,
       conv2dColumnSumKernel({ fold: f }),
-      f && y ? [src, y] : [src],
-      [dst],
-      new Uniforms().u32(rows).u32(c).f32(alpha),
+      f && y ? { G: src, Y: y, partial: dst } : { G: src, partial: dst },
+      { n: rows, cols: c, alpha },
       [Math.ceil(c / CONV_COLSUM_COLS), blocks],
     );
     if (!first) src.dispose();

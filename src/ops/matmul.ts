@@ -194,14 +194,22 @@ export function matmulRaw(a: Tensor, b: Tensor, options: MatmulRawOptions = {}):
     : options.out ?? empty(p.shape, "f32", op);
   const tilesM = Math.ceil(m / bm);
   for (let tile0 = 0; tile0 < tilesM; tile0 += budgets.workgroupsPerDim) {
-    const u = new Uniforms().u32(m).u32(n).u32(k).f32(alpha).u32(p.sa).u32(p.sb).u32(m * n)
-      .u32(plan.kLen).u32(plan.splits).u32(tile0);
-    launch(
+    launchKernel(
       op,
       kernel,
-      bias && !split ? [a, b, bias] : [a, b],
-      [target],
-      u,
+      bias && !split ? { A: a, B: b, bias, C: target } : { A: a, B: b, C: target },
+      {
+        M: m,
+        N: n,
+        K: k,
+        alpha,
+        sa: p.sa,
+        sb: p.sb,
+        sc: m * n,
+        kLen: plan.kLen,
+        splits: plan.splits,
+        tile0,
+      },
       [
         Math.ceil(n / bn),
         Math.min(budgets.workgroupsPerDim, tilesM - tile0),
@@ -342,12 +350,11 @@ function denseGrad(
   const dz = empty(g.shape, "f32", op);
   const partial = empty(blocks === 1 ? [cols] : [blocks, cols], "f32", op);
   if (cols > 0) {
-    launch(
+    launchKernel(
       op,
       denseGradKernel({ activation }),
-      [g, y],
-      [dz, partial],
-      new Uniforms().u32(n).u32(cols).f32(alpha),
+      { G: g, Y: y, dZ: dz, partial },
+      { n, cols, alpha },
       [Math.ceil(cols / DENSE_GRAD_COLS), blocks, 1],
     );
   }
