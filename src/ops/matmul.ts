@@ -21,7 +21,7 @@ import type { Budgets } from "../gpu/budget.ts";
 import { runtime } from "../gpu/runtime.ts";
 import { empty, fmtShape, sizeOf, type Tensor } from "../tensor/tensor.ts";
 import { reduceTo } from "./broadcast.ts";
-import { launch, launchKernel, Uniforms } from "./kernel_call.ts";
+import { launchKernel } from "./kernel_call.ts";
 import { DEFAULT_ALPHA } from "./activations.ts";
 import { reduceAxisRaw, sumAxesRaw } from "./reduce.ts";
 import { binaryRaw } from "./binary.ts";
