@@ -53,7 +53,7 @@ import { runtime } from "../gpu/runtime.ts";
 import { adapterKind } from "../ops/tuning.ts";
 import * as K from "../../shaders/kmeans.ts";
 import { fillInPlace, tensor } from "../ops/creation.ts";
-import { launch, Uniforms } from "../ops/kernel_call.ts";
+import { launch, launchKernel, Uniforms } from "../ops/kernel_call.ts";
 import { empty, fmtShape, Tensor } from "../tensor/tensor.ts";
 import { keep } from "../tensor/scope.ts";
 import { Rng } from "../data/prng.ts";
@@ -1073,12 +1073,11 @@ export function squaredDistances(x: Tensor, c: Tensor): Tensor {
   }
   const [n, d] = x.shape, k = c.shape[0];
   const out = empty([n, k], "f32", op);
-  launch(
+  launchKernel(
     op,
     pairwiseKernel({ combine: "sqdist", ...pairSpec(k, d) }),
-    [x, c],
-    [out],
-    new Uniforms().u32(n).u32(k).u32(d),
+    { A: x, B: c, OUT: out },
+    { n, k, d },
     Math.ceil(n / TI),
   );
   return out;

@@ -18,7 +18,7 @@ import {
   type AssignSpec,
   directAssignSpec,
 } from "../../shaders/kmeans.ts";
-import { launch, Uniforms } from "../../src/ops/kernel_call.ts";
+import { launch, launchKernel, Uniforms } from "../../src/ops/kernel_call.ts";
 import { silhouetteSamplesGpu, silhouetteScoreGpu } from "../../src/cluster/silhouette.ts";
 import { clusteringAccuracy, silhouetteSamples, silhouetteScore } from "../../src/metrics/mod.ts";
 import { assert, assertClose, assertEquals, assertRejects, assertThrows } from "../assert.ts";
@@ -554,22 +554,20 @@ test("pairwise core: staged (GPU) and direct (CPU adapter) variants match float6
         lt.tensor(bias, [k]),
       ];
       const tiles = pairTiles(k, d, stage);
-      const u = () => new Uniforms().u32(n).u32(k).u32(d);
+      const u = { n, k, d };
       const dist = lt.empty([n, k]), dot = lt.empty([n, k]);
-      launch(
+      launchKernel(
         "t",
         pairwiseKernel({ combine: "sqdist", ...tiles }),
-        [xt, ct],
-        [dist],
-        u(),
+        { A: xt, B: ct, OUT: dist },
+        u,
         Math.ceil(n / TI),
       );
-      launch(
+      launchKernel(
         "t",
         pairwiseKernel({ combine: "dot", ...tiles, shiftA: true, biasOut: true }),
-        [xt, ct, st, bt],
-        [dot],
-        u(),
+        { A: xt, B: ct, SHIFT: st, BIAS: bt, OUT: dot },
+        u,
         Math.ceil(n / TI),
       );
       const refDist = new Float64Array(n * k), refDot = new Float64Array(n * k);
