@@ -14,6 +14,7 @@ import {
 import { pairTiles, pairwiseKernel, TI } from "../../shaders/distance.ts";
 import {
   assignKernel,
+  assignListKernel,
   assignRowsPerGroup,
   type AssignSpec,
   directAssignSpec,
@@ -621,18 +622,27 @@ test("kmeans assignment: staged, direct and register-tiled variants over several
       const labels = lt.full([runs * np], -1, "i32");
       const mind = lt.full([runs * np], -7), changed = lt.full([runs * np], 7, "u32");
       const bounds = lt.full([runs * np * 2], -7);
-      const u = new Uniforms().u32(n).u32(k).u32(d).u32(1).u32(np).u32(np + 4);
+      const u = { n, k, d, gate: 1, np };
       const grid: [number, number, number] = [Math.ceil(n / assignRowsPerGroup(spec)), 1, runs];
       if (spec.list) {
         launch(
           "t",
-          assignKernel(spec),
+          assignListKernel(spec),
           [xt, ct, state, listT],
           [labels, mind, changed, bounds],
+          new Uniforms().u32(n).u32(k).u32(d).u32(1).u32(np).u32(np + 4),
+          grid,
+        );
+      } else {
+        const io: Record<string, lt.Tensor> = spec.stage ? { A: xt, B: ct } : { X: xt, C: ct };
+        launchKernel(
+          "t",
+          assignKernel(spec),
+          { ...io, STATE: state, LABELS: labels, MIND: mind, CHANGED: changed },
           u,
           grid,
         );
-      } else launch("t", assignKernel(spec), [xt, ct, state], [labels, mind, changed], u, grid);
+      }
       const [lab, mi, ch, bo] = await Promise.all(
         [labels, mind, changed, bounds].map((t) => t.toArray()),
       );
