@@ -30,7 +30,7 @@
  * return is uniform; barrier-free kernels simply return.
  * @module
  */
-import { family, type Kernel, kernel } from "./common.ts";
+import { family } from "./common.ts";
 import { declare, type DeclaredKernel, type Elem } from "./declare.ts";
 import { pairwiseMain } from "./distance.ts";
 
@@ -88,7 +88,6 @@ export interface AssignSpec {
    * `ls`, the list's stride between runs (0: shared). Several rows per
    * thread need a list: with rows computed from the thread index,
    * SwiftShader's compiler spends minutes on the kernel (seen with 4 rows).
-   * This variant is {@link assignListKernel}.
    */
   list?: boolean;
 }
@@ -137,49 +136,11 @@ const ASSIGN_FIELDS = { n: "u32", k: "u32", d: "u32", gate: "u32", np: "u32" } a
  * straight from storage (as vec4 when d % 4 = 0), so every loaded value
  * feeds several multiply-adds — lavapipe runs a lane-varying load as eight
  * scalar loads, and the register tile is what amortises them. Several rows
- * per thread come from a row list (`list`; see {@link AssignSpec}), and
- * those take {@link assignListKernel}.
+ * per thread come from a row list (`list`; see {@link AssignSpec}).
  */
 export const assignKernel: (spec: AssignSpec) => DeclaredKernel = family(
   "kmeans_assign",
-  (spec: AssignSpec) => {
-    if (!spec.stage && spec.list) {
-      throw new Error("kmeans_assign: the row-list variant is assignListKernel");
-    }
-    return spec.stage ? stagedAssign(spec) : directAssign(spec);
-  },
-);
-
-/**
- * The direct assignment over a row list ({@link AssignSpec} `list`), which
- * also stores each listed row's bounds. Bindings: X, C, STATE, LIST u32
- * [R, ls], LABELS, MIND, CHANGED, BOUNDS vec2f [R, np] (rw). Uniform: n, k,
- * d, gate, np, ls. Still written by hand: declarations have no `vec2f`
- * storage type yet.
- */
-export const assignListKernel: (spec: AssignSpec) => Kernel = family(
-  "kmeans_assign_list",
-  (spec: AssignSpec) => {
-    if (spec.stage || !spec.list) {
-      throw new Error("kmeans_assign_list: needs a direct spec with list: true");
-    }
-    const { key, T, body } = directAssignBody(spec);
-    return kernel(
-      key,
-      /* wgsl */ `
-@group(0) @binding(0) var<storage, read> X: array<${T}>;
-@group(0) @binding(1) var<storage, read> C: array<${T}>;
-struct U { n: u32, k: u32, d: u32, gate: u32, np: u32, ls: u32 }
-@group(0) @binding(2) var<storage, read> STATE: array<f32>;
-@group(0) @binding(3) var<storage, read> LIST: array<u32>;
-@group(0) @binding(4) var<storage, read_write> LABELS: array<i32>;
-@group(0) @binding(5) var<storage, read_write> MIND: array<f32>;
-@group(0) @binding(6) var<storage, read_write> CHANGED: array<u32>;
-@group(0) @binding(7) var<storage, read_write> BOUNDS: array<vec2f>;
-@group(0) @binding(8) var<uniform> u: U;${body}`,
-      ["read", "read", "read", "read", "write", "write", "write", "write"],
-    );
-  },
+  (spec: AssignSpec) => (spec.stage ? stagedAssign(spec) : directAssign(spec)),
 );
 
 function stagedAssign(spec: AssignSpec): DeclaredKernel {
@@ -210,11 +171,12 @@ ${
 
 function directAssign(spec: AssignSpec): DeclaredKernel {
   const { key, T, body } = directAssignBody(spec);
+  // The row-list variant reads LIST after STATE, stores bounds, and takes the list's stride `ls`.
   return declare({
     key,
-    inputs: { X: T, C: T, STATE: "f32" },
-    outputs: ASSIGN_OUTPUTS,
-    uniforms: ASSIGN_FIELDS,
+    inputs: spec.list ? { X: T, C: T, STATE: "f32", LIST: "u32" } : { X: T, C: T, STATE: "f32" },
+    outputs: spec.list ? { ...ASSIGN_OUTPUTS, BOUNDS: "vec2f" } : ASSIGN_OUTPUTS,
+    uniforms: spec.list ? { ...ASSIGN_FIELDS, ls: "u32" } : ASSIGN_FIELDS,
     body,
   });
 }
@@ -310,7 +272,7 @@ const PRUNE_EPS = "1e-4";
  * the last centre shifts (u += δ_a, l −= max_{j≠a} δ_j), the label cannot
  * change if u < l. Points that fail (and every point of the first
  * iteration, label −1) are appended to the run's candidate list for the full
- * scan ({@link assignListKernel}), which also renews their bounds.
+ * scan ({@link assignKernel} with `list`), which also renews their bounds.
  * (Hamerly's tightening of u by one exact distance before the full scan does
  * not pay on lavapipe: one distance costs over half a tiled full scan.)
  * The order of the list depends on the atomics, the result of each point
@@ -322,20 +284,15 @@ const PRUNE_EPS = "1e-4";
  * (count at 0, entries from 4). Uniform: n, k, d, gate, np.
  * Dispatch: (ceil(n / 64) split over x·y, 1, R).
  */
-export const pruneKernel: (spec: Record<string, never>) => Kernel = family(
+export const pruneKernel: (spec: Record<string, never>) => DeclaredKernel = family(
   "kmeans_prune",
   (_spec: Record<string, never>) =>
-    kernel(
-      "kmeans_prune",
-      /* wgsl */ `
-struct U { n: u32, k: u32, d: u32, gate: u32, np: u32 }
-@group(0) @binding(0) var<storage, read> STATE: array<f32>;
-@group(0) @binding(1) var<storage, read> CS: array<f32>;
-@group(0) @binding(2) var<storage, read> LABELS: array<i32>;
-@group(0) @binding(3) var<storage, read_write> CHANGED: array<u32>;
-@group(0) @binding(4) var<storage, read_write> BOUNDS: array<vec2f>;
-@group(0) @binding(5) var<storage, read_write> LIST: array<atomic<u32>>;
-@group(0) @binding(6) var<uniform> u: U;
+    declare({
+      key: "kmeans_prune",
+      inputs: { STATE: "f32", CS: "f32", LABELS: "i32" },
+      outputs: { CHANGED: "u32", BOUNDS: "vec2f", LIST: "atomic<u32>" },
+      uniforms: { n: "u32", k: "u32", d: "u32", gate: "u32", np: "u32" },
+      body: /* wgsl */ `
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
@@ -362,8 +319,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     atomicStore(&LIST[lb + 4u + slot], i);
   }
 }`,
-      ["read", "read", "read", "write", "write", "write"],
-    ),
+    }),
 );
 
 /**

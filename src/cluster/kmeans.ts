@@ -53,7 +53,7 @@ import { runtime } from "../gpu/runtime.ts";
 import { adapterKind } from "../ops/tuning.ts";
 import * as K from "../../shaders/kmeans.ts";
 import { fillInPlace, tensor } from "../ops/creation.ts";
-import { launch, launchKernel, Uniforms } from "../ops/kernel_call.ts";
+import { launchKernel } from "../ops/kernel_call.ts";
 import { empty, fmtShape, Tensor } from "../tensor/tensor.ts";
 import { keep } from "../tensor/scope.ts";
 import { Rng } from "../data/prng.ts";
@@ -303,29 +303,22 @@ function assignLaunch(
   u: { n: number; k: number; d: number; gate: number; np: number },
 ): void {
   const grid = runGrid(Math.ceil(u.n / K.assignRowsPerGroup(spec)), runs);
+  const { labels, mind, changed } = out;
+  // The staged kernel is the pairwise core, which names its operands A and B.
+  const io: Record<string, Tensor> = spec.stage ? { A: x, B: c } : { X: x, C: c };
+  const outs: Record<string, Tensor> = { LABELS: labels, MIND: mind, CHANGED: changed };
   if (spec.list) {
-    // Not declared yet (its BOUNDS are vec2f): bound by position.
-    launch(
-      op,
-      K.assignListKernel(spec),
-      [x, c, state, rows!],
-      [out.labels, out.mind, out.changed, out.bounds!],
-      new Uniforms().u32(u.n).u32(u.k).u32(u.d).u32(u.gate).u32(u.np).u32(stride),
-      grid,
-    );
-  } else {
-    const kernel = K.assignKernel(spec);
-    const { labels, mind, changed } = out;
-    // The staged kernel is the pairwise core, which names its operands A and B.
-    const io: Record<string, Tensor> = spec.stage ? { A: x, B: c } : { X: x, C: c };
-    launchKernel(
-      op,
-      kernel,
-      { ...io, STATE: state, LABELS: labels, MIND: mind, CHANGED: changed },
-      u,
-      grid,
-    );
+    // The row-list variant also reads the list and stores the rows' bounds.
+    io.LIST = rows!;
+    outs.BOUNDS = out.bounds!;
   }
+  launchKernel(
+    op,
+    K.assignKernel(spec),
+    { ...io, STATE: state, ...outs },
+    spec.list ? { ...u, ls: stride } : u,
+    grid,
+  );
 }
 
 /**
@@ -708,12 +701,11 @@ export class KMeans {
       );
     const iteration = (t: number) => {
       if (prune) {
-        launch(
+        launchKernel(
           op,
           K.pruneKernel({}),
-          [state, cs, labels],
-          [changed, bounds, list],
-          new Uniforms().u32(n).u32(k).u32(d).u32(1).u32(np),
+          { STATE: state, CS: cs, LABELS: labels, CHANGED: changed, BOUNDS: bounds, LIST: list },
+          { n, k, d, gate: 1, np },
           runGrid(Math.ceil(n / 64), runs),
         );
         assignLaunch(op, spec, x, c, state, outs, list, np + 4, runs, { ...dims, gate: 1 });

@@ -14,12 +14,11 @@ import {
 import { pairTiles, pairwiseKernel, TI } from "../../shaders/distance.ts";
 import {
   assignKernel,
-  assignListKernel,
   assignRowsPerGroup,
   type AssignSpec,
   directAssignSpec,
 } from "../../shaders/kmeans.ts";
-import { launch, launchKernel, Uniforms } from "../../src/ops/kernel_call.ts";
+import { launchKernel } from "../../src/ops/kernel_call.ts";
 import { silhouetteSamplesGpu, silhouetteScoreGpu } from "../../src/cluster/silhouette.ts";
 import { clusteringAccuracy, silhouetteSamples, silhouetteScore } from "../../src/metrics/mod.ts";
 import { assert, assertClose, assertEquals, assertRejects, assertThrows } from "../assert.ts";
@@ -624,25 +623,15 @@ test("kmeans assignment: staged, direct and register-tiled variants over several
       const bounds = lt.full([runs * np * 2], -7);
       const u = { n, k, d, gate: 1, np };
       const grid: [number, number, number] = [Math.ceil(n / assignRowsPerGroup(spec)), 1, runs];
-      if (spec.list) {
-        launch(
-          "t",
-          assignListKernel(spec),
-          [xt, ct, state, listT],
-          [labels, mind, changed, bounds],
-          new Uniforms().u32(n).u32(k).u32(d).u32(1).u32(np).u32(np + 4),
-          grid,
-        );
-      } else {
-        const io: Record<string, lt.Tensor> = spec.stage ? { A: xt, B: ct } : { X: xt, C: ct };
-        launchKernel(
-          "t",
-          assignKernel(spec),
-          { ...io, STATE: state, LABELS: labels, MIND: mind, CHANGED: changed },
-          u,
-          grid,
-        );
-      }
+      const io: Record<string, lt.Tensor> = spec.stage ? { A: xt, B: ct } : { X: xt, C: ct };
+      if (spec.list) Object.assign(io, { LIST: listT, BOUNDS: bounds });
+      launchKernel(
+        "t",
+        assignKernel(spec),
+        { ...io, STATE: state, LABELS: labels, MIND: mind, CHANGED: changed },
+        spec.list ? { ...u, ls: np + 4 } : u,
+        grid,
+      );
       const [lab, mi, ch, bo] = await Promise.all(
         [labels, mind, changed, bounds].map((t) => t.toArray()),
       );
