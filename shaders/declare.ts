@@ -32,8 +32,16 @@
  */
 import type { Access, Kernel } from "../src/gpu/runtime.ts";
 
-/** WGSL element type of a storage buffer. */
-export type Elem = "f32" | "vec4f" | "i32" | "vec4i" | "u32" | "vec4u";
+/** WGSL element type of a storage buffer (`atomic<u32>` only as an output). */
+export type Elem =
+  | "f32"
+  | "vec2f"
+  | "vec4f"
+  | "i32"
+  | "vec4i"
+  | "u32"
+  | "vec4u"
+  | "atomic<u32>";
 
 /**
  * WGSL type of a uniform field: a 4-byte scalar, or an `array<vec4u, n>`

@@ -19,7 +19,8 @@
  * length), then the kernel's own fields.
  * @module
  */
-import { family, type Kernel, kernel } from "./common.ts";
+import { family } from "./common.ts";
+import { declare, type DeclaredKernel } from "./declare.ts";
 
 /** Rows of A per workgroup (one per thread). */
 export const TI = 64;
@@ -113,10 +114,11 @@ export function pairwiseMain(core: PairCore, hooks: PairHooks): string {
   const js = Array.from({ length: tj }, (_, jj) => jj);
   // The accumulators are unrolled into scalars: a private array indexed in a
   // loop may live in memory (lavapipe's LLVM does that), scalars stay in registers.
-  const step = (jj: number) =>
+  // `b` is the WGSL of B's element: staged in workgroup memory by default.
+  const step = (jj: number, b = `Bs[${jj}u * TF + c]`) =>
     core.combine === "sqdist"
-      ? `{ let diff = a - Bs[${jj}u * TF + c]; acc${jj} = fma(diff, diff, acc${jj}); }`
-      : `acc${jj} = fma(a, Bs[${jj}u * TF + c], acc${jj});`;
+      ? `{ let diff = a - ${b}; acc${jj} = fma(diff, diff, acc${jj}); }`
+      : `acc${jj} = fma(a, ${b}, acc${jj});`;
   if (!core.stage) return directMain(core, hooks, js, step, runDecl, bOff);
   return /* wgsl */ `
 const TI = ${TI}u;
@@ -155,7 +157,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
       workgroupBarrier();
       for (var c = 0u; c < TF; c++) {
         let a = As[lid * (TF + 1u) + c];
-        ${js.map(step).join("\n        ")}
+        ${js.map((jj) => step(jj)).join("\n        ")}
       }
       workgroupBarrier();
     }
@@ -186,14 +188,14 @@ function directMain(
   core: PairCore,
   hooks: PairHooks,
   js: number[],
-  step: (jj: number) => string,
+  step: (jj: number, b?: string) => string,
   runDecl: string,
   bOff: string,
 ): string {
   const load = core.shiftA ? "A[i * u.d + t] - SHIFT[t]" : "A[i * u.d + t]";
   // B rows past k are clamped to row k − 1 (read, never used by the epilogue).
   const bRow = (jj: number) => `let b${jj} = ${bOff}min(j0 + ${jj}u, u.k - 1u) * u.d;`;
-  const stepDirect = (jj: number) => step(jj).replace(`Bs[${jj}u * TF + c]`, `B[b${jj} + t]`);
+  const stepDirect = (jj: number) => step(jj, `B[b${jj} + t]`);
   return /* wgsl */ `
 const TI = ${TI}u;
 const TJ = ${core.tj}u;
@@ -232,30 +234,28 @@ export interface PairwiseSpec extends PairCore {
  * out[i, j] = Σ_t combine(A[i, t] (− SHIFT[t]), B[j, t]) (+ BIAS[j]).
  * Bindings: A, B, [SHIFT], [BIAS], OUT. Uniform: n, k, d.
  */
-export const pairwiseKernel: (spec: PairwiseSpec) => Kernel = family(
+export const pairwiseKernel: (spec: PairwiseSpec) => DeclaredKernel = family(
   "pairwise",
-  (spec: PairwiseSpec) => {
-    const names = ["A", "B", ...(spec.shiftA ? ["SHIFT"] : []), ...(spec.biasOut ? ["BIAS"] : [])];
-    const decl = names.map((n, b) =>
-      `@group(0) @binding(${b}) var<storage, read> ${n}: array<f32>;`
-    ).join("\n");
-    return kernel(
-      `pairwise/${spec.combine}/${spec.tj}x${spec.tf}${spec.stage ? "" : "/direct"}${
+  (spec: PairwiseSpec) =>
+    declare({
+      key: `pairwise/${spec.combine}/${spec.tj}x${spec.tf}${spec.stage ? "" : "/direct"}${
         spec.shiftA ? "/shift" : ""
       }${spec.biasOut ? "/bias" : ""}`,
-      /* wgsl */ `
-struct U { n: u32, k: u32, d: u32 }
-${decl}
-@group(0) @binding(${names.length}) var<storage, read_write> OUT: array<f32>;
-@group(0) @binding(${names.length + 1}) var<uniform> u: U;
+      inputs: {
+        A: "f32",
+        B: "f32",
+        ...(spec.shiftA ? { SHIFT: "f32" } as const : {}),
+        ...(spec.biasOut ? { BIAS: "f32" } as const : {}),
+      },
+      outputs: { OUT: "f32" },
+      uniforms: { n: "u32", k: "u32", d: "u32" },
+      body: /* wgsl */ `
 ${
         pairwiseMain(spec, {
           each: `OUT[i * u.k + j] = v${spec.biasOut ? " + BIAS[j]" : ""};`,
         })
       }`,
-      [...names.map(() => "read" as const), "write"],
-    );
-  },
+    }),
 );
 
 /** Specialisation of the silhouette family. */
@@ -283,18 +283,15 @@ const SIL_JS = Array.from({ length: SIL_TJ }, (_, jj) => jj);
  * Bindings: X [n, d], CODES i32 [n] (0..k−1), COUNTS f32 [k], S f32 [n].
  * Uniform: n, k, d. Dispatch: ceil(n / 64) workgroups of 64.
  */
-export const silhouetteKernel: (spec: SilhouetteSpec) => Kernel = family(
+export const silhouetteKernel: (spec: SilhouetteSpec) => DeclaredKernel = family(
   "silhouette",
   (spec: SilhouetteSpec) =>
-    kernel(
-      `silhouette/k${spec.kmax}/tf${spec.tf}`,
-      /* wgsl */ `
-struct U { n: u32, k: u32, d: u32 }
-@group(0) @binding(0) var<storage, read> X: array<f32>;
-@group(0) @binding(1) var<storage, read> CODES: array<i32>;
-@group(0) @binding(2) var<storage, read> COUNTS: array<f32>;
-@group(0) @binding(3) var<storage, read_write> S: array<f32>;
-@group(0) @binding(4) var<uniform> u: U;
+    declare({
+      key: `silhouette/k${spec.kmax}/tf${spec.tf}`,
+      inputs: { X: "f32", CODES: "i32", COUNTS: "f32" },
+      outputs: { S: "f32" },
+      uniforms: { n: "u32", k: "u32", d: "u32" },
+      body: /* wgsl */ `
 const TI = 64u;
 const TJ = ${SIL_TJ}u;
 const TF = ${spec.tf}u;
@@ -377,8 +374,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   }
   S[i] = select(s, 3.0e38, bad);
 }`,
-      ["read", "read", "read", "write"],
-    ),
+    }),
 );
 
 /**
@@ -387,16 +383,15 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
  * for the small vectors clustering reduces (per-point values, n ≤ ~10⁶).
  * Bindings: X, OUT. Uniform: n, scale. Dispatch: 1 workgroup.
  */
-export const sumAllKernel: (spec: Record<string, never>) => Kernel = family(
+export const sumAllKernel: (spec: Record<string, never>) => DeclaredKernel = family(
   "sum_all",
   (_spec: Record<string, never>) =>
-    kernel(
-      "sum_all",
-      /* wgsl */ `
-struct U { n: u32, scale: f32 }
-@group(0) @binding(0) var<storage, read> X: array<f32>;
-@group(0) @binding(1) var<storage, read_write> OUT: array<f32>;
-@group(0) @binding(2) var<uniform> u: U;
+    declare({
+      key: "sum_all",
+      inputs: { X: "f32" },
+      outputs: { OUT: "f32" },
+      uniforms: { n: "u32", scale: "f32" },
+      body: /* wgsl */ `
 var<workgroup> sh: array<f32, 256>;
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_index) lid: u32) {
@@ -410,6 +405,5 @@ fn main(@builtin(local_invocation_index) lid: u32) {
   }
   if (lid == 0u) { OUT[0] = sh[0] * u.scale; }
 }`,
-      ["read", "write"],
-    ),
+    }),
 );

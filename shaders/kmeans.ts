@@ -30,7 +30,8 @@
  * return is uniform; barrier-free kernels simply return.
  * @module
  */
-import { family, type Kernel, kernel } from "./common.ts";
+import { family } from "./common.ts";
+import { declare, type DeclaredKernel, type Elem } from "./declare.ts";
 import { pairwiseMain } from "./distance.ts";
 
 /** Slots of a run's f32 state vector shared by the k-means kernels and the host. */
@@ -115,19 +116,17 @@ export function directAssignSpec(k: number, d: number): AssignSpec {
   };
 }
 
-const ASSIGN_BINDINGS = /* wgsl */ `
-struct U { n: u32, k: u32, d: u32, gate: u32, np: u32 }
-@group(0) @binding(2) var<storage, read> STATE: array<f32>;
-@group(0) @binding(3) var<storage, read_write> LABELS: array<i32>;
-@group(0) @binding(4) var<storage, read_write> MIND: array<f32>;
-@group(0) @binding(5) var<storage, read_write> CHANGED: array<u32>;
-@group(0) @binding(6) var<uniform> u: U;`;
+/** The assignment kernels' outputs. */
+const ASSIGN_OUTPUTS = { LABELS: "i32", MIND: "f32", CHANGED: "u32" } as const;
+/** The assignment kernels' uniform fields (the list variant adds `ls`). */
+const ASSIGN_FIELDS = { n: "u32", k: "u32", d: "u32", gate: "u32", np: "u32" } as const;
 
 /**
  * Assignment step of every run: labels[r, i] = argmin_j ‖x_i − c_{r,j}‖²
  * (lowest j on ties), mind[r, i] = that distance, changed[r, i] = label
  * differs from the previous one. Distances are Σ (x − c)², no expansion.
- * Bindings: X [n, d], C [R, k, d], STATE [R, 8], LABELS i32 [R, np]
+ * Bindings: X [n, d], C [R, k, d] (named A and B in the staged variant,
+ * the pairwise core's names), STATE [R, 8], LABELS i32 [R, np]
  * (read-write), MIND [R, np], CHANGED u32 [R, np] (np ≥ n: the per-run
  * stride). Uniform: n, k, d, gate, np.
  * Dispatch: (ceil(n / {@link assignRowsPerGroup}) split over x·y, 1, R).
@@ -139,18 +138,18 @@ struct U { n: u32, k: u32, d: u32, gate: u32, np: u32 }
  * scalar loads, and the register tile is what amortises them. Several rows
  * per thread come from a row list (`list`; see {@link AssignSpec}).
  */
-export const assignKernel: (spec: AssignSpec) => Kernel = family(
+export const assignKernel: (spec: AssignSpec) => DeclaredKernel = family(
   "kmeans_assign",
-  (spec: AssignSpec) => spec.stage ? stagedAssign(spec) : directAssign(spec),
+  (spec: AssignSpec) => (spec.stage ? stagedAssign(spec) : directAssign(spec)),
 );
 
-function stagedAssign(spec: AssignSpec): Kernel {
-  return kernel(
-    `kmeans_assign/${spec.tj}x${spec.tf}`,
-    /* wgsl */ `
-@group(0) @binding(0) var<storage, read> A: array<f32>;
-@group(0) @binding(1) var<storage, read> B: array<f32>;
-${ASSIGN_BINDINGS}
+function stagedAssign(spec: AssignSpec): DeclaredKernel {
+  return declare({
+    key: `kmeans_assign/${spec.tj}x${spec.tf}`,
+    inputs: { A: "f32", B: "f32", STATE: "f32" },
+    outputs: ASSIGN_OUTPUTS,
+    uniforms: ASSIGN_FIELDS,
+    body: /* wgsl */ `
 var<workgroup> gate_flag: u32;
 ${
       pairwiseMain({ combine: "sqdist", tj: spec.tj, tf: spec.tf, stage: true, batched: true }, {
@@ -167,11 +166,23 @@ ${
   }`,
       })
     }`,
-    ["read", "read", "read", "write", "write", "write"],
-  );
+  });
 }
 
-function directAssign(spec: AssignSpec): Kernel {
+function directAssign(spec: AssignSpec): DeclaredKernel {
+  const { key, T, body } = directAssignBody(spec);
+  // The row-list variant reads LIST after STATE, stores bounds, and takes the list's stride `ls`.
+  return declare({
+    key,
+    inputs: spec.list ? { X: T, C: T, STATE: "f32", LIST: "u32" } : { X: T, C: T, STATE: "f32" },
+    outputs: spec.list ? { ...ASSIGN_OUTPUTS, BOUNDS: "vec2f" } : ASSIGN_OUTPUTS,
+    uniforms: spec.list ? { ...ASSIGN_FIELDS, ls: "u32" } : ASSIGN_FIELDS,
+    body,
+  });
+}
+
+/** The direct assignment's key, X and C's element type, and WGSL after the bindings. */
+function directAssignBody(spec: AssignSpec): { key: string; T: "f32" | "vec4f"; body: string } {
   const rm = spec.rows ?? 1, tj = spec.tj, v4 = spec.vec4 ?? false, list = spec.list ?? false;
   if (rm > 1 && !list) {
     throw new Error(`kmeans_assign: ${rm} rows per thread need a row list (spec.list)`);
@@ -206,24 +217,10 @@ function directAssign(spec: AssignSpec): Kernel {
       if (v < best${r}) { sec${r} = best${r}; best${r} = v; bj${r} = j0 + ${j}u; } else if (v < sec${r}) { sec${r} = v; }
     }`
       : `if (${j}u < jn && acc${r}_${j} < best${r}) { best${r} = acc${r}_${j}; bj${r} = j0 + ${j}u; }`;
-  return kernel(
-    `kmeans_assign/${tj}/direct/r${rm}${v4 ? "/vec4" : ""}${list ? "/list" : ""}`,
-    /* wgsl */ `
-@group(0) @binding(0) var<storage, read> X: array<${T}>;
-@group(0) @binding(1) var<storage, read> C: array<${T}>;
-${
-      list
-        ? /* wgsl */ `
-struct U { n: u32, k: u32, d: u32, gate: u32, np: u32, ls: u32 }
-@group(0) @binding(2) var<storage, read> STATE: array<f32>;
-@group(0) @binding(3) var<storage, read> LIST: array<u32>;
-@group(0) @binding(4) var<storage, read_write> LABELS: array<i32>;
-@group(0) @binding(5) var<storage, read_write> MIND: array<f32>;
-@group(0) @binding(6) var<storage, read_write> CHANGED: array<u32>;
-@group(0) @binding(7) var<storage, read_write> BOUNDS: array<vec2f>;
-@group(0) @binding(8) var<uniform> u: U;`
-        : ASSIGN_BINDINGS
-    }
+  return {
+    key: `kmeans_assign/${tj}/direct/r${rm}${v4 ? "/vec4" : ""}${list ? "/list" : ""}`,
+    T,
+    body: /* wgsl */ `
 @compute @workgroup_size(${ASSIGN_WG})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
@@ -262,10 +259,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
       ).join("\n  ")
     }
 }`,
-    list
-      ? ["read", "read", "read", "read", "write", "write", "write", "write"]
-      : ["read", "read", "read", "write", "write", "write"],
-  );
+  };
 }
 
 /** Relative margin of the pruning tests: a bound must win by more than float32 rounding. */
@@ -290,20 +284,15 @@ const PRUNE_EPS = "1e-4";
  * (count at 0, entries from 4). Uniform: n, k, d, gate, np.
  * Dispatch: (ceil(n / 64) split over x·y, 1, R).
  */
-export const pruneKernel: (spec: Record<string, never>) => Kernel = family(
+export const pruneKernel: (spec: Record<string, never>) => DeclaredKernel = family(
   "kmeans_prune",
   (_spec: Record<string, never>) =>
-    kernel(
-      "kmeans_prune",
-      /* wgsl */ `
-struct U { n: u32, k: u32, d: u32, gate: u32, np: u32 }
-@group(0) @binding(0) var<storage, read> STATE: array<f32>;
-@group(0) @binding(1) var<storage, read> CS: array<f32>;
-@group(0) @binding(2) var<storage, read> LABELS: array<i32>;
-@group(0) @binding(3) var<storage, read_write> CHANGED: array<u32>;
-@group(0) @binding(4) var<storage, read_write> BOUNDS: array<vec2f>;
-@group(0) @binding(5) var<storage, read_write> LIST: array<atomic<u32>>;
-@group(0) @binding(6) var<uniform> u: U;
+    declare({
+      key: "kmeans_prune",
+      inputs: { STATE: "f32", CS: "f32", LABELS: "i32" },
+      outputs: { CHANGED: "u32", BOUNDS: "vec2f", LIST: "atomic<u32>" },
+      uniforms: { n: "u32", k: "u32", d: "u32", gate: "u32", np: "u32" },
+      body: /* wgsl */ `
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
@@ -330,8 +319,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     atomicStore(&LIST[lb + 4u + slot], i);
   }
 }`,
-      ["read", "read", "read", "write", "write", "write"],
-    ),
+    }),
 );
 
 /**
@@ -344,18 +332,15 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
  * Bindings: SHIFT [R, k·d], STATE, CS (rw) [R, k + 3], LIST (rw).
  * Uniform: k, d, gate, np. Dispatch: (1, 1, R).
  */
-export const centreStatsKernel: (spec: { vec4: boolean }) => Kernel = family(
+export const centreStatsKernel: (spec: { vec4: boolean }) => DeclaredKernel = family(
   "kmeans_centre_stats",
   (spec: { vec4: boolean }) =>
-    kernel(
-      `kmeans_centre_stats${spec.vec4 ? "/vec4" : ""}`,
-      /* wgsl */ `
-struct U { k: u32, d: u32, gate: u32, np: u32 }
-@group(0) @binding(0) var<storage, read> SHIFT: array<${spec.vec4 ? "vec4f" : "f32"}>;
-@group(0) @binding(1) var<storage, read> STATE: array<f32>;
-@group(0) @binding(2) var<storage, read_write> CS: array<f32>;
-@group(0) @binding(3) var<storage, read_write> LIST: array<u32>;
-@group(0) @binding(4) var<uniform> u: U;
+    declare({
+      key: `kmeans_centre_stats${spec.vec4 ? "/vec4" : ""}`,
+      inputs: { SHIFT: spec.vec4 ? "vec4f" : "f32", STATE: "f32" },
+      outputs: { CS: "f32", LIST: "u32" },
+      uniforms: { k: "u32", d: "u32", gate: "u32", np: "u32" },
+      body: /* wgsl */ `
 var<workgroup> gate_flag: u32;
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
@@ -386,8 +371,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     LIST[run * (u.np + 4u)] = 0u;
   }
 }`,
-      ["read", "read", "write", "write"],
-    ),
+    }),
 );
 
 /** Threads per workgroup of {@link sumsKernel}. */
@@ -395,6 +379,9 @@ export const KSUMS_WG = 64;
 
 /** Most runs one {@link sumsKernel} dispatch names in its uniform run map. */
 export const KSUMS_MAX_RUNS = 32;
+
+/** The uniform run map of {@link sumsKernel} and {@link deltaKernel}: `array<vec4u, 8>`. */
+const RUN_MAP = `vec4u[${KSUMS_MAX_RUNS / 4}]` as const;
 
 /** Specialisation of {@link sumsKernel}. */
 export interface SumsSpec {
@@ -422,7 +409,7 @@ export interface SumsSpec {
  * the run map (array<vec4u, 8>). Dispatch: (ceil((d + 1) / 64), chunks,
  * ceil(active / g)).
  */
-export const sumsKernel: (spec: SumsSpec) => Kernel = family(
+export const sumsKernel: (spec: SumsSpec) => DeclaredKernel = family(
   "kmeans_sums",
   (spec: SumsSpec) => {
     const js = Array.from({ length: spec.tj }, (_, j) => j);
@@ -438,18 +425,22 @@ export const sumsKernel: (spec: SumsSpec) => Kernel = family(
       ).join("\n        ")
     }
       }`;
-    return kernel(
-      `kmeans_sums/${spec.tj}/g${spec.g}`,
-      /* wgsl */ `
-struct U {
-  n: u32, k: u32, d: u32, np: u32, chunk: u32, chunks: u32, gate: u32, n_active: u32,
-  runs: array<vec4u, ${KSUMS_MAX_RUNS / 4}>,
-}
-@group(0) @binding(0) var<storage, read> X: array<f32>;
-@group(0) @binding(1) var<storage, read> LABELS: array<vec4i>;
-@group(0) @binding(2) var<storage, read> STATE: array<f32>;
-@group(0) @binding(3) var<storage, read_write> PART: array<f32>;
-@group(0) @binding(4) var<uniform> u: U;
+    return declare({
+      key: `kmeans_sums/${spec.tj}/g${spec.g}`,
+      inputs: { X: "f32", LABELS: "vec4i", STATE: "f32" },
+      outputs: { PART: "f32" },
+      uniforms: {
+        n: "u32",
+        k: "u32",
+        d: "u32",
+        np: "u32",
+        chunk: "u32",
+        chunks: "u32",
+        gate: "u32",
+        n_active: "u32",
+        runs: RUN_MAP,
+      },
+      body: /* wgsl */ `
 fn run_of(slot: u32) -> u32 {
   let s = min(slot, u.n_active - 1u);
   return u.runs[s / 4u][s % 4u];
@@ -497,8 +488,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
       }
   }
 }`,
-      ["read", "read", "read", "write"],
-    );
+    });
   },
 );
 
@@ -515,18 +505,15 @@ export const CHANGES_WG = 64;
  * Bindings: LABELS [R, np], STATE, ACC (rw) [R, np], CH (rw) [R, 2np + 4].
  * Uniform: n, np, gate. Dispatch: (1, 1, R).
  */
-export const changesKernel: (spec: Record<string, never>) => Kernel = family(
+export const changesKernel: (spec: Record<string, never>) => DeclaredKernel = family(
   "kmeans_changes",
   (_spec: Record<string, never>) =>
-    kernel(
-      "kmeans_changes",
-      /* wgsl */ `
-struct U { n: u32, np: u32, gate: u32 }
-@group(0) @binding(0) var<storage, read> LABELS: array<i32>;
-@group(0) @binding(1) var<storage, read> STATE: array<f32>;
-@group(0) @binding(2) var<storage, read_write> ACC: array<i32>;
-@group(0) @binding(3) var<storage, read_write> CH: array<u32>;
-@group(0) @binding(4) var<uniform> u: U;
+    declare({
+      key: "kmeans_changes",
+      inputs: { LABELS: "i32", STATE: "f32" },
+      outputs: { ACC: "i32", CH: "u32" },
+      uniforms: { n: "u32", np: "u32", gate: "u32" },
+      body: /* wgsl */ `
 const T = ${CHANGES_WG}u;
 var<workgroup> gate_flag: u32;
 var<workgroup> offs: array<u32, ${CHANGES_WG}>;
@@ -561,8 +548,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     }
   }
 }`,
-      ["read", "read", "write", "write"],
-    ),
+    }),
 );
 
 /**
@@ -578,24 +564,24 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
  * (rw), both [R, k, d + 1]. Uniform: n, k, d, np, gate, n_active, then the
  * run map (array<vec4u, 8>). Dispatch: (ceil((d + 1) / 64), 1, active).
  */
-export const deltaKernel: (spec: { tj: number }) => Kernel = family(
+export const deltaKernel: (spec: { tj: number }) => DeclaredKernel = family(
   "kmeans_delta",
   (spec: { tj: number }) => {
     const js = Array.from({ length: spec.tj }, (_, j) => j);
-    return kernel(
-      `kmeans_delta/${spec.tj}`,
-      /* wgsl */ `
-struct U {
-  n: u32, k: u32, d: u32, np: u32, gate: u32, n_active: u32, pad0: u32, pad1: u32,
-  runs: array<vec4u, ${KSUMS_MAX_RUNS / 4}>,
-}
-@group(0) @binding(0) var<storage, read> X: array<f32>;
-@group(0) @binding(1) var<storage, read> LABELS: array<i32>;
-@group(0) @binding(2) var<storage, read> CH: array<u32>;
-@group(0) @binding(3) var<storage, read> STATE: array<f32>;
-@group(0) @binding(4) var<storage, read_write> PART: array<f32>;
-@group(0) @binding(5) var<storage, read_write> PARTLO: array<f32>;
-@group(0) @binding(6) var<uniform> u: U;
+    return declare({
+      key: `kmeans_delta/${spec.tj}`,
+      inputs: { X: "f32", LABELS: "i32", CH: "u32", STATE: "f32" },
+      outputs: { PART: "f32", PARTLO: "f32" },
+      uniforms: {
+        n: "u32",
+        k: "u32",
+        d: "u32",
+        np: "u32",
+        gate: "u32",
+        n_active: "u32",
+        runs: RUN_MAP,
+      },
+      body: /* wgsl */ `
 @compute @workgroup_size(${KSUMS_WG})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let f = wid.x * ${KSUMS_WG}u + lid;
@@ -634,8 +620,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
       }
   }
 }`,
-      ["read", "read", "read", "read", "write", "write"],
-    );
+    });
   },
 );
 
@@ -672,21 +657,18 @@ export const SUMS_WG = 256;
  * Bindings: X, [W or LABELS], [M], [STATE], PART, WPART. Uniform: n, d, k,
  * chunk, gate. Dispatch: (nChunks, k, ceil(d / fc)).
  */
-export const clusterSumsKernel: (spec: ClusterSumsSpec) => Kernel = family(
+export const clusterSumsKernel: (spec: ClusterSumsSpec) => DeclaredKernel = family(
   "cluster_sums",
   (spec: ClusterSumsSpec) => {
     const fc = spec.fc, lanes = SUMS_WG / fc;
     if (!Number.isInteger(Math.log2(fc)) || fc > 64) {
       throw new Error(`cluster_sums: fc must be a power of two ≤ 64, got ${fc}`);
     }
-    const binds: [string, string][] = [["X", "f32"]];
-    if (spec.weight === "labels") binds.push(["LABELS", "i32"]);
-    if (spec.weight === "dense") binds.push(["W", "f32"]);
-    if (spec.value !== "x") binds.push(["M", "f32"]);
-    if (spec.gated) binds.push(["STATE", "f32"]);
-    const decl = binds.map(([n, t], b) =>
-      `@group(0) @binding(${b}) var<storage, read> ${n}: array<${t}>;`
-    ).join("\n");
+    const inputs: Record<string, Elem> = { X: "f32" };
+    if (spec.weight === "labels") inputs.LABELS = "i32";
+    if (spec.weight === "dense") inputs.W = "f32";
+    if (spec.value !== "x") inputs.M = "f32";
+    if (spec.gated) inputs.STATE = "f32";
     const weight = {
       labels: "select(0.0, 1.0, LABELS[i] == i32(j))",
       dense: "W[i * u.k + j]",
@@ -697,14 +679,12 @@ export const clusterSumsKernel: (spec: ClusterSumsSpec) => Kernel = family(
       sqdev: "sq(X[i * u.d + f] - M[f])",
       dev: "X[i * u.d + f] - M[j * u.d + f]",
     }[spec.value];
-    return kernel(
-      `cluster_sums/${spec.weight}/${spec.value}/fc${fc}${spec.gated ? "/gated" : ""}`,
-      /* wgsl */ `
-struct U { n: u32, d: u32, k: u32, chunk: u32, gate: u32 }
-${decl}
-@group(0) @binding(${binds.length}) var<storage, read_write> PART: array<f32>;
-@group(0) @binding(${binds.length + 1}) var<storage, read_write> WPART: array<f32>;
-@group(0) @binding(${binds.length + 2}) var<uniform> u: U;
+    return declare({
+      key: `cluster_sums/${spec.weight}/${spec.value}/fc${fc}${spec.gated ? "/gated" : ""}`,
+      inputs,
+      outputs: { PART: "f32", WPART: "f32" },
+      uniforms: { n: "u32", d: "u32", k: "u32", chunk: "u32", gate: "u32" },
+      body: /* wgsl */ `
 const FC = ${fc}u;
 const LANES = ${lanes}u;
 var<workgroup> sh: array<f32, ${SUMS_WG}>;
@@ -743,8 +723,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   if (p == 0u && f < u.d) { PART[(c * u.k + j) * u.d + f] = sh[fl]; }
   if (lid == 0u && wid.z == 0u) { WPART[c * u.k + j] = shw[0]; }
 }`,
-      [...binds.map(() => "read" as const), "write", "write"],
-    );
+    });
   },
 );
 
@@ -752,16 +731,15 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
  * Adds the chunks of {@link clusterSumsKernel}: OUT[e] = scale · Σ_c PART[c·E + e].
  * Bindings: PART, OUT. Uniform: E, chunks, scale. Dispatch: ceil(E / 256).
  */
-export const chunkSumKernel: (spec: Record<string, never>) => Kernel = family(
+export const chunkSumKernel: (spec: Record<string, never>) => DeclaredKernel = family(
   "chunk_sum",
   (_spec: Record<string, never>) =>
-    kernel(
-      "chunk_sum",
-      /* wgsl */ `
-struct U { e: u32, chunks: u32, scale: f32 }
-@group(0) @binding(0) var<storage, read> PART: array<f32>;
-@group(0) @binding(1) var<storage, read_write> OUT: array<f32>;
-@group(0) @binding(2) var<uniform> u: U;
+    declare({
+      key: "chunk_sum",
+      inputs: { PART: "f32" },
+      outputs: { OUT: "f32" },
+      uniforms: { e: "u32", chunks: "u32", scale: "f32" },
+      body: /* wgsl */ `
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
@@ -771,8 +749,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   for (var c = 0u; c < u.chunks; c++) { s += PART[c * u.e + e]; }
   OUT[e] = s * u.scale;
 }`,
-      ["read", "write"],
-    ),
+    }),
 );
 
 /**
@@ -801,7 +778,7 @@ export interface RelocateSpec {
   incremental: boolean;
 }
 
-export const relocateKernel: (spec: RelocateSpec) => Kernel = family(
+export const relocateKernel: (spec: RelocateSpec) => DeclaredKernel = family(
   "kmeans_relocate",
   (spec: RelocateSpec) => {
     // With pruning MIND is stale for unlisted points: recompute it (with the
@@ -831,28 +808,27 @@ export const relocateKernel: (spec: RelocateSpec) => Kernel = family(
   }
   storageBarrier();`
       : "";
-    const names: [string, string, boolean][] = [
-      ["X", "f32", false],
-      ["LABELS", "i32", false],
-      ["STATE", "f32", false],
-      ...(spec.recompute ? [["C", "f32", false] as [string, string, boolean]] : []),
-      ["MIND", "f32", spec.recompute],
-      ["PART", "f32", true],
-      ...(spec.incremental
-        ? [["ACC", "i32", true], ["PARTLO", "f32", true]] as [string, string, boolean][]
-        : []),
-    ];
-    const decl = names.map(([n, t, rw], b) =>
-      `@group(0) @binding(${b}) var<storage, ${rw ? "read_write" : "read"}> ${n}: array<${t}>;`
-    ).join("\n");
-    return kernel(
-      `kmeans_relocate${spec.recompute ? `/recompute${spec.vec4 ? "/vec4" : ""}` : ""}${
+    // Binding order: X, LABELS, STATE, [C], MIND (written with `recompute`),
+    // PART, [ACC, PARTLO]; the read-only ones come first either way.
+    const inputs: Record<string, Elem> = { X: "f32", LABELS: "i32", STATE: "f32" };
+    const outputs: Record<string, Elem> = {};
+    if (spec.recompute) {
+      inputs.C = "f32";
+      outputs.MIND = "f32";
+    } else inputs.MIND = "f32";
+    outputs.PART = "f32";
+    if (spec.incremental) {
+      outputs.ACC = "i32";
+      outputs.PARTLO = "f32";
+    }
+    return declare({
+      key: `kmeans_relocate${spec.recompute ? `/recompute${spec.vec4 ? "/vec4" : ""}` : ""}${
         spec.incremental ? "/incremental" : ""
       }`,
-      /* wgsl */ `
-struct U { n: u32, k: u32, d: u32, chunks: u32, gate: u32, np: u32 }
-${decl}
-@group(0) @binding(${names.length}) var<uniform> u: U;
+      inputs,
+      outputs,
+      uniforms: { n: "u32", k: "u32", d: "u32", chunks: "u32", gate: "u32", np: "u32" },
+      body: /* wgsl */ `
 var<workgroup> gate_flag: u32;
 var<workgroup> flag: u32;
 var<workgroup> far: u32;
@@ -938,8 +914,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     workgroupBarrier();
   }
 }`,
-      names.map(([, , rw]) => (rw ? "write" : "read")),
-    );
+    });
   },
 );
 
@@ -951,25 +926,19 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
  * STATE, [PARTLO], C (rw), SHIFT [R, k·d]. Uniform: kd, d, chunks, gate. Dispatch: (ceil(kd / 256) split
  * over x·y, 1, R).
  */
-export const updateKernel: (spec: { incremental: boolean }) => Kernel = family(
+export const updateKernel: (spec: { incremental: boolean }) => DeclaredKernel = family(
   "kmeans_update",
   (spec: { incremental: boolean }) =>
-    kernel(
-      `kmeans_update${spec.incremental ? "/incremental" : ""}`,
-      /* wgsl */ `
-struct U { kd: u32, d: u32, chunks: u32, gate: u32 }
-@group(0) @binding(0) var<storage, read> PART: array<f32>;
-@group(0) @binding(1) var<storage, read> STATE: array<f32>;
-${
-        spec.incremental
-          ? `@group(0) @binding(2) var<storage, read> PARTLO: array<f32>;
-@group(0) @binding(3) var<storage, read_write> C: array<f32>;
-@group(0) @binding(4) var<storage, read_write> SHIFT: array<f32>;
-@group(0) @binding(5) var<uniform> u: U;`
-          : `@group(0) @binding(2) var<storage, read_write> C: array<f32>;
-@group(0) @binding(3) var<storage, read_write> SHIFT: array<f32>;
-@group(0) @binding(4) var<uniform> u: U;`
-      }
+    declare({
+      key: `kmeans_update${spec.incremental ? "/incremental" : ""}`,
+      inputs: {
+        PART: "f32",
+        STATE: "f32",
+        ...(spec.incremental ? { PARTLO: "f32" } as const : {}),
+      },
+      outputs: { C: "f32", SHIFT: "f32" },
+      uniforms: { kd: "u32", d: "u32", chunks: "u32", gate: "u32" },
+      body: /* wgsl */ `
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
@@ -994,10 +963,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   C[o] = cn;
   SHIFT[o] = (cn - old) * (cn - old);
 }`,
-      spec.incremental
-        ? ["read", "read", "read", "write", "write"]
-        : ["read", "read", "write", "write"],
-    ),
+    }),
 );
 
 /**
@@ -1009,19 +975,15 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
  * Bindings: MIND [R, np], CHANGED [R, np], SHIFT [R, kd], STATE (rw), HIST
  * (rw) [R, maxIter]. Uniform: n, kd, maxIter, final, np. Dispatch: (1, 1, R).
  */
-export const statsKernel: (spec: Record<string, never>) => Kernel = family(
+export const statsKernel: (spec: Record<string, never>) => DeclaredKernel = family(
   "kmeans_stats",
   (_spec: Record<string, never>) =>
-    kernel(
-      "kmeans_stats",
-      /* wgsl */ `
-struct U { n: u32, kd: u32, max_iter: u32, final_pass: u32, np: u32 }
-@group(0) @binding(0) var<storage, read> MIND: array<f32>;
-@group(0) @binding(1) var<storage, read> CHANGED: array<u32>;
-@group(0) @binding(2) var<storage, read> SHIFT: array<f32>;
-@group(0) @binding(3) var<storage, read_write> STATE: array<f32>;
-@group(0) @binding(4) var<storage, read_write> HIST: array<f32>;
-@group(0) @binding(5) var<uniform> u: U;
+    declare({
+      key: "kmeans_stats",
+      inputs: { MIND: "f32", CHANGED: "u32", SHIFT: "f32" },
+      outputs: { STATE: "f32", HIST: "f32" },
+      uniforms: { n: "u32", kd: "u32", max_iter: "u32", final_pass: "u32", np: "u32" },
+      body: /* wgsl */ `
 var<workgroup> flag: u32;
 var<workgroup> s_in: array<f32, 256>;
 var<workgroup> s_sh: array<f32, 256>;
@@ -1068,8 +1030,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   }
   if (it + 1u >= u.max_iter) { STATE[sb] = 1.0; }
 }`,
-      ["read", "read", "read", "write", "write"],
-    ),
+    }),
 );
 
 /**
@@ -1078,17 +1039,15 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
  * (NaN/±Inf anywhere in the data propagates into them). Bindings: MEAN [d],
  * VAR [d], STATE (rw) [R, 8]. Uniform: d, tol, runs. Dispatch: 1 workgroup.
  */
-export const resetKernel: (spec: Record<string, never>) => Kernel = family(
+export const resetKernel: (spec: Record<string, never>) => DeclaredKernel = family(
   "kmeans_reset",
   (_spec: Record<string, never>) =>
-    kernel(
-      "kmeans_reset",
-      /* wgsl */ `
-struct U { d: u32, tol: f32, runs: u32 }
-@group(0) @binding(0) var<storage, read> MEAN: array<f32>;
-@group(0) @binding(1) var<storage, read> VAR: array<f32>;
-@group(0) @binding(2) var<storage, read_write> STATE: array<f32>;
-@group(0) @binding(3) var<uniform> u: U;
+    declare({
+      key: "kmeans_reset",
+      inputs: { MEAN: "f32", VAR: "f32" },
+      outputs: { STATE: "f32" },
+      uniforms: { d: "u32", tol: "f32", runs: "u32" },
+      body: /* wgsl */ `
 var<workgroup> sv: array<f32, 256>;
 var<workgroup> sb: array<u32, 256>;
 fn bad(x: f32) -> u32 {
@@ -1115,8 +1074,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
     STATE[r * 8u + 7u] = f32(sb[0] | bad(sv[0]));
   }
 }`,
-      ["read", "read", "write"],
-    ),
+    }),
 );
 
 /**
@@ -1124,17 +1082,15 @@ fn main(@builtin(local_invocation_index) lid: u32) {
  * all runs' centres). Bindings: X, IDX u32 [R·k], C. Uniform: total, d.
  * Dispatch: ceil(total / 256).
  */
-export const gatherRowsKernel: (spec: Record<string, never>) => Kernel = family(
+export const gatherRowsKernel: (spec: Record<string, never>) => DeclaredKernel = family(
   "gather_rows",
   (_spec: Record<string, never>) =>
-    kernel(
-      "gather_rows",
-      /* wgsl */ `
-struct U { kd: u32, d: u32 }
-@group(0) @binding(0) var<storage, read> X: array<f32>;
-@group(0) @binding(1) var<storage, read> IDX: array<u32>;
-@group(0) @binding(2) var<storage, read_write> C: array<f32>;
-@group(0) @binding(3) var<uniform> u: U;
+    declare({
+      key: "gather_rows",
+      inputs: { X: "f32", IDX: "u32" },
+      outputs: { C: "f32" },
+      uniforms: { kd: "u32", d: "u32" },
+      body: /* wgsl */ `
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
@@ -1142,8 +1098,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   if (e >= u.kd) { return; }
   C[e] = X[IDX[e / u.d] * u.d + e % u.d];
 }`,
-      ["read", "read", "write"],
-    ),
+    }),
 );
 
 // ------------------------------------------------------------- k-means++
@@ -1163,19 +1118,15 @@ export const PP_BLOCK = 1024;
  * Bindings: X, FIRST u32 [R], C, SEL u32, CAND u32. Uniform: d, k, trials.
  * Dispatch: (ceil(d / 256), 1, R).
  */
-export const ppFirstKernel: (spec: Record<string, never>) => Kernel = family(
+export const ppFirstKernel: (spec: Record<string, never>) => DeclaredKernel = family(
   "kmeanspp_first",
   (_spec: Record<string, never>) =>
-    kernel(
-      "kmeanspp_first",
-      /* wgsl */ `
-struct U { d: u32, k: u32, trials: u32 }
-@group(0) @binding(0) var<storage, read> X: array<f32>;
-@group(0) @binding(1) var<storage, read> FIRST: array<u32>;
-@group(0) @binding(2) var<storage, read_write> C: array<f32>;
-@group(0) @binding(3) var<storage, read_write> SEL: array<u32>;
-@group(0) @binding(4) var<storage, read_write> CAND: array<u32>;
-@group(0) @binding(5) var<uniform> u: U;
+    declare({
+      key: "kmeanspp_first",
+      inputs: { X: "f32", FIRST: "u32" },
+      outputs: { C: "f32", SEL: "u32", CAND: "u32" },
+      uniforms: { d: "u32", k: "u32", trials: "u32" },
+      body: /* wgsl */ `
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let run = wid.z;
@@ -1187,8 +1138,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     CAND[run * u.trials] = first;
   }
 }`,
-      ["read", "read", "write", "write", "write"],
-    ),
+    }),
 );
 
 /**
@@ -1196,16 +1146,15 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
  * row, b·1024 .. b·1024+1023], with `rowStride` rows between runs.
  * Bindings: IN, OUT. Uniform: n, blocks, rowStride. Dispatch: (blocks, rows, R).
  */
-export const blockSumKernel: (spec: Record<string, never>) => Kernel = family(
+export const blockSumKernel: (spec: Record<string, never>) => DeclaredKernel = family(
   "block_sum",
   (_spec: Record<string, never>) =>
-    kernel(
-      "block_sum",
-      /* wgsl */ `
-struct U { n: u32, blocks: u32, row_stride: u32 }
-@group(0) @binding(0) var<storage, read> IN: array<f32>;
-@group(0) @binding(1) var<storage, read_write> OUT: array<f32>;
-@group(0) @binding(2) var<uniform> u: U;
+    declare({
+      key: "block_sum",
+      inputs: { IN: "f32" },
+      outputs: { OUT: "f32" },
+      uniforms: { n: "u32", blocks: "u32", row_stride: "u32" },
+      body: /* wgsl */ `
 var<workgroup> sh: array<f32, 256>;
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
@@ -1224,8 +1173,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   }
   if (lid == 0u) { OUT[r * u.blocks + b] = sh[0]; }
 }`,
-      ["read", "write"],
-    ),
+    }),
 );
 
 /**
@@ -1238,19 +1186,15 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
  * Bindings: DC, BS, SEL, RAND, CAND u32 [R, L]. Uniform: n, blocks, trials,
  * off, draws (per run). Dispatch: (1, 1, R).
  */
-export const ppSearchKernel: (spec: Record<string, never>) => Kernel = family(
+export const ppSearchKernel: (spec: Record<string, never>) => DeclaredKernel = family(
   "kmeanspp_search",
   (_spec: Record<string, never>) =>
-    kernel(
-      "kmeanspp_search",
-      /* wgsl */ `
-struct U { n: u32, blocks: u32, trials: u32, off: u32, draws: u32 }
-@group(0) @binding(0) var<storage, read> DC: array<f32>;
-@group(0) @binding(1) var<storage, read> BS: array<f32>;
-@group(0) @binding(2) var<storage, read> SEL: array<u32>;
-@group(0) @binding(3) var<storage, read> RAND: array<f32>;
-@group(0) @binding(4) var<storage, read_write> CAND: array<u32>;
-@group(0) @binding(5) var<uniform> u: U;
+    declare({
+      key: "kmeanspp_search",
+      inputs: { DC: "f32", BS: "f32", SEL: "u32", RAND: "f32" },
+      outputs: { CAND: "u32" },
+      uniforms: { n: "u32", blocks: "u32", trials: "u32", off: "u32", draws: "u32" },
+      body: /* wgsl */ `
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   if (lid >= u.trials) { return; }
@@ -1280,8 +1224,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   if (!found) { pick = lastPos; }
   CAND[run * u.trials + lid] = pick;
 }`,
-      ["read", "read", "read", "read", "write"],
-    ),
+    }),
 );
 
 /** Specialisation of {@link ppCandDistKernel}. */
@@ -1304,7 +1247,7 @@ export interface CandDistSpec {
  * Bindings: X, CAND, SEL, DC (rw). Uniform: n, d, trials, count, first.
  * Dispatch: (ceil(n / (64 · rows)) split over x·y, 1, R).
  */
-export const ppCandDistKernel: (spec: CandDistSpec) => Kernel = family(
+export const ppCandDistKernel: (spec: CandDistSpec) => DeclaredKernel = family(
   "kmeanspp_cand_dist",
   (spec: CandDistSpec) => {
     const ls = Array.from({ length: spec.lb }, (_, l) => l);
@@ -1314,15 +1257,12 @@ export const ppCandDistKernel: (spec: CandDistSpec) => Kernel = family(
       spec.vec4
         ? `{ let q = a${r} - b${l}; s${r}_${l} = fma(q.x, q.x, fma(q.y, q.y, fma(q.z, q.z, fma(q.w, q.w, s${r}_${l})))); }`
         : `{ let q = a${r} - b${l}; s${r}_${l} = fma(q, q, s${r}_${l}); }`;
-    return kernel(
-      `kmeanspp_cand_dist/${spec.lb}/r${spec.rows}${spec.vec4 ? "/vec4" : ""}`,
-      /* wgsl */ `
-struct U { n: u32, d: u32, trials: u32, count: u32, first: u32 }
-@group(0) @binding(0) var<storage, read> X: array<${T}>;
-@group(0) @binding(1) var<storage, read> CAND: array<u32>;
-@group(0) @binding(2) var<storage, read> SEL: array<u32>;
-@group(0) @binding(3) var<storage, read_write> DC: array<f32>;
-@group(0) @binding(4) var<uniform> u: U;
+    return declare({
+      key: `kmeanspp_cand_dist/${spec.lb}/r${spec.rows}${spec.vec4 ? "/vec4" : ""}`,
+      inputs: { X: T, CAND: "u32", SEL: "u32" },
+      outputs: { DC: "f32" },
+      uniforms: { n: "u32", d: "u32", trials: "u32", count: "u32", first: "u32" },
+      body: /* wgsl */ `
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
@@ -1362,8 +1302,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
       }
   }
 }`,
-      ["read", "read", "read", "write"],
-    );
+    });
   },
 );
 
@@ -1374,19 +1313,15 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
  * Bindings: BS [R, L, blocks], CAND, X, C (rw), SEL (rw). Uniform: blocks,
  * trials, d, c, k. Dispatch: (1, 1, R).
  */
-export const ppSelectKernel: (spec: Record<string, never>) => Kernel = family(
+export const ppSelectKernel: (spec: Record<string, never>) => DeclaredKernel = family(
   "kmeanspp_select",
   (_spec: Record<string, never>) =>
-    kernel(
-      "kmeanspp_select",
-      /* wgsl */ `
-struct U { blocks: u32, trials: u32, d: u32, c: u32, k: u32 }
-@group(0) @binding(0) var<storage, read> BS: array<f32>;
-@group(0) @binding(1) var<storage, read> CAND: array<u32>;
-@group(0) @binding(2) var<storage, read> X: array<f32>;
-@group(0) @binding(3) var<storage, read_write> C: array<f32>;
-@group(0) @binding(4) var<storage, read_write> SEL: array<u32>;
-@group(0) @binding(5) var<uniform> u: U;
+    declare({
+      key: "kmeanspp_select",
+      inputs: { BS: "f32", CAND: "u32", X: "f32" },
+      outputs: { C: "f32", SEL: "u32" },
+      uniforms: { blocks: "u32", trials: "u32", d: "u32", c: "u32", k: "u32" },
+      body: /* wgsl */ `
 var<workgroup> pots: array<f32, 64>;
 var<workgroup> bestRow: u32;
 @compute @workgroup_size(256)
@@ -1410,6 +1345,5 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let cb = (run * u.k + u.c) * u.d;
   for (var f = lid; f < u.d; f += 256u) { C[cb + f] = X[src * u.d + f]; }
 }`,
-      ["read", "read", "read", "write", "write"],
-    ),
+    }),
 );

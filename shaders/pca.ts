@@ -11,7 +11,8 @@
  * pairwise core of `distance.ts` with `combine: "dot"`.
  * @module
  */
-import { family, type Kernel, kernel } from "./common.ts";
+import { family } from "./common.ts";
+import { declare, type DeclaredKernel } from "./declare.ts";
 
 /**
  * Centred row blocks for the batched product: XC[s, r, f] = X[s·rows + r, f] −
@@ -19,17 +20,15 @@ import { family, type Kernel, kernel } from "./common.ts";
  * Bindings: X [n, d], MEAN [d], XC [splits, rows, d]. Uniform: n, d, size.
  * Dispatch: ceil(size / 256).
  */
-export const centerRowsKernel: (spec: Record<string, never>) => Kernel = family(
+export const centerRowsKernel: (spec: Record<string, never>) => DeclaredKernel = family(
   "center_rows",
   (_spec: Record<string, never>) =>
-    kernel(
-      "center_rows",
-      /* wgsl */ `
-struct U { n: u32, d: u32, size: u32 }
-@group(0) @binding(0) var<storage, read> X: array<f32>;
-@group(0) @binding(1) var<storage, read> MEAN: array<f32>;
-@group(0) @binding(2) var<storage, read_write> XC: array<f32>;
-@group(0) @binding(3) var<uniform> u: U;
+    declare({
+      key: "center_rows",
+      inputs: { X: "f32", MEAN: "f32" },
+      outputs: { XC: "f32" },
+      uniforms: { n: "u32", d: "u32", size: "u32" },
+      body: /* wgsl */ `
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
@@ -39,8 +38,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   if (e < u.n * u.d) { v = X[e] - MEAN[e % u.d]; }
   XC[e] = v;
 }`,
-      ["read", "read", "write"],
-    ),
+    }),
 );
 
 /**
@@ -48,16 +46,15 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
  * products and makes the result exactly symmetric.
  * Bindings: PART, COV [d, d]. Uniform: d, splits, scale. Dispatch: ceil(d² / 256).
  */
-export const covFinalizeKernel: (spec: Record<string, never>) => Kernel = family(
+export const covFinalizeKernel: (spec: Record<string, never>) => DeclaredKernel = family(
   "cov_finalize",
   (_spec: Record<string, never>) =>
-    kernel(
-      "cov_finalize",
-      /* wgsl */ `
-struct U { d: u32, splits: u32, scale: f32 }
-@group(0) @binding(0) var<storage, read> PART: array<f32>;
-@group(0) @binding(1) var<storage, read_write> COV: array<f32>;
-@group(0) @binding(2) var<uniform> u: U;
+    declare({
+      key: "cov_finalize",
+      inputs: { PART: "f32" },
+      outputs: { COV: "f32" },
+      uniforms: { d: "u32", splits: "u32", scale: "f32" },
+      body: /* wgsl */ `
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
@@ -71,6 +68,5 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   for (var z = 0u; z < u.splits; z++) { s += PART[z * u.d * u.d + lo * u.d + hi]; }
   COV[e] = s * u.scale;
 }`,
-      ["read", "write"],
-    ),
+    }),
 );

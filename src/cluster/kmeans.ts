@@ -53,7 +53,7 @@ import { runtime } from "../gpu/runtime.ts";
 import { adapterKind } from "../ops/tuning.ts";
 import * as K from "../../shaders/kmeans.ts";
 import { fillInPlace, tensor } from "../ops/creation.ts";
-import { launch, Uniforms } from "../ops/kernel_call.ts";
+import { launchKernel } from "../ops/kernel_call.ts";
 import { empty, fmtShape, Tensor } from "../tensor/tensor.ts";
 import { keep } from "../tensor/scope.ts";
 import { Rng } from "../data/prng.ts";
@@ -124,12 +124,26 @@ export function clusterSums(
   const plan = sumsPlan(n, d);
   const part = empty([plan.nChunks * k * d], "f32", op);
   const wpart = empty([plan.nChunks * k], "f32", op);
-  launch(
+  const kernel = K.clusterSumsKernel({ ...spec, fc: plan.fc, gated: spec.gated ?? false });
+  // `aux` fills the inputs after X in the order the kernel declares them.
+  const extra = kernel.inputs.slice(1);
+  if (aux.length !== extra.length) {
+    throw new Error(
+      `${op}: cluster sums ${spec.weight}/${spec.value} take ${extra.length} auxiliary tensors (${
+        extra.map(([name]) => name).join(", ")
+      }), got ${aux.length}`,
+    );
+  }
+  launchKernel(
     op,
-    K.clusterSumsKernel({ ...spec, fc: plan.fc, gated: spec.gated ?? false }),
-    [x, ...aux],
-    [part, wpart],
-    new Uniforms().u32(n).u32(d).u32(k).u32(plan.chunk).u32(gate),
+    kernel,
+    {
+      X: x,
+      ...Object.fromEntries(extra.map(([name], i) => [name, aux[i]])),
+      PART: part,
+      WPART: wpart,
+    },
+    { n, d, k, chunk: plan.chunk, gate },
     [plan.nChunks, k, plan.dBlocks],
   );
   sumChunks(op, part, out, k * d, plan.nChunks, scale);
@@ -146,12 +160,11 @@ function sumChunks(
   chunks: number,
   scale: number,
 ): void {
-  launch(
+  launchKernel(
     op,
     K.chunkSumKernel({}),
-    [part],
-    [out],
-    new Uniforms().u32(e).u32(chunks).f32(scale),
+    { PART: part, OUT: out },
+    { e, chunks, scale },
     Math.ceil(e / 256),
   );
 }
@@ -289,27 +302,23 @@ function assignLaunch(
   runs: number,
   u: { n: number; k: number; d: number; gate: number; np: number },
 ): void {
-  const uniforms = new Uniforms().u32(u.n).u32(u.k).u32(u.d).u32(u.gate).u32(u.np).u32(stride);
   const grid = runGrid(Math.ceil(u.n / K.assignRowsPerGroup(spec)), runs);
+  const { labels, mind, changed } = out;
+  // The staged kernel is the pairwise core, which names its operands A and B.
+  const io: Record<string, Tensor> = spec.stage ? { A: x, B: c } : { X: x, C: c };
+  const outs: Record<string, Tensor> = { LABELS: labels, MIND: mind, CHANGED: changed };
   if (spec.list) {
-    launch(
-      op,
-      K.assignKernel(spec),
-      [x, c, state, rows!],
-      [out.labels, out.mind, out.changed, out.bounds!],
-      uniforms,
-      grid,
-    );
-  } else {
-    launch(
-      op,
-      K.assignKernel(spec),
-      [x, c, state],
-      [out.labels, out.mind, out.changed],
-      uniforms,
-      grid,
-    );
+    // The row-list variant also reads the list and stores the rows' bounds.
+    io.LIST = rows!;
+    outs.BOUNDS = out.bounds!;
   }
+  launchKernel(
+    op,
+    K.assignKernel(spec),
+    { ...io, STATE: state, ...outs },
+    spec.list ? { ...u, ls: stride } : u,
+    grid,
+  );
 }
 
 /**
@@ -610,12 +619,11 @@ export class KMeans {
     const { bounds, list, cs, acc, chg, partlo } = w;
     const rt = runtime();
     const kd = k * d;
-    launch(
+    launchKernel(
       op,
       K.resetKernel({}),
-      [w.mean, w.variance],
-      [state],
-      new Uniforms().u32(d).f32(this.tol).u32(runs),
+      { MEAN: w.mean, VAR: w.variance, STATE: state },
+      { d, tol: this.tol, runs },
       1,
     );
     fillInPlace(labels, -1);
@@ -648,87 +656,96 @@ export class KMeans {
         const cost = (h: number) => Math.ceil(active.length / h) * (h + 2);
         if (cost(cand) < cost(g)) g = cand;
       }
-      const u = new Uniforms().u32(n).u32(k).u32(d).u32(np).u32(chunk).u32(chunks).u32(1)
-        .u32(active.length);
-      for (let s = 0; s < K.KSUMS_MAX_RUNS; s++) u.u32(active[s] ?? 0);
       const grid: [number, number, number] = [
         Math.ceil((d + 1) / K.KSUMS_WG),
         chunks,
         Math.ceil(active.length / g),
       ];
       if (incremental) {
-        launch(
+        launchKernel(
           op,
           K.changesKernel({}),
-          [labels, state],
-          [acc, chg],
-          new Uniforms().u32(n).u32(np).u32(1),
+          { LABELS: labels, STATE: state, ACC: acc, CH: chg },
+          { n, np, gate: 1 },
           [1, 1, runs],
         );
       }
       if (incremental && t > 0) {
-        const ud = new Uniforms().u32(n).u32(k).u32(d).u32(np).u32(1).u32(active.length).u32(0)
-          .u32(0);
-        for (let s = 0; s < K.KSUMS_MAX_RUNS; s++) ud.u32(active[s] ?? 0);
-        launch(
+        launchKernel(
           op,
           K.deltaKernel({ tj }),
-          [x, labels, chg, state],
-          [part, partlo],
-          ud,
+          { X: x, LABELS: labels, CH: chg, STATE: state, PART: part, PARTLO: partlo },
+          { n, k, d, np, gate: 1, n_active: active.length, runs: active },
           [Math.ceil((d + 1) / K.KSUMS_WG), 1, active.length],
         );
-      } else launch(op, K.sumsKernel({ tj, g }), [x, labels, state], [part], u, grid);
+      } else {
+        launchKernel(
+          op,
+          K.sumsKernel({ tj, g }),
+          { X: x, LABELS: labels, STATE: state, PART: part },
+          { n, k, d, np, chunk, chunks, gate: 1, n_active: active.length, runs: active },
+          grid,
+        );
+      }
     };
     const outs = { labels, mind, changed, bounds };
     const dims = { n, k, d, np };
     // Per-run convergence state and history; `final` marks the closing E-step.
     const stats = (final: 0 | 1) =>
-      launch(
+      launchKernel(
         op,
         K.statsKernel({}),
-        [mind, changed, shift],
-        [state, hist],
-        new Uniforms().u32(n).u32(kd).u32(this.maxIter).u32(final).u32(np),
+        { MIND: mind, CHANGED: changed, SHIFT: shift, STATE: state, HIST: hist },
+        { n, kd, max_iter: this.maxIter, final_pass: final, np },
         [1, 1, runs],
       );
     const iteration = (t: number) => {
       if (prune) {
-        launch(
+        launchKernel(
           op,
           K.pruneKernel({}),
-          [state, cs, labels],
-          [changed, bounds, list],
-          new Uniforms().u32(n).u32(k).u32(d).u32(1).u32(np),
+          { STATE: state, CS: cs, LABELS: labels, CHANGED: changed, BOUNDS: bounds, LIST: list },
+          { n, k, d, gate: 1, np },
           runGrid(Math.ceil(n / 64), runs),
         );
         assignLaunch(op, spec, x, c, state, outs, list, np + 4, runs, { ...dims, gate: 1 });
       } else assignLaunch(op, spec, x, c, state, outs, all, 0, runs, { ...dims, gate: 1 });
       sumsLaunch(t);
       const relocate = K.relocateKernel({ recompute: prune, vec4: prune && vec4, incremental });
-      launch(
+      launchKernel(
         op,
         relocate,
-        prune ? [x, labels, state, c] : [x, labels, state, mind],
-        [...(prune ? [mind] : []), part, ...(incremental ? [acc, partlo] : [])],
-        new Uniforms().u32(n).u32(k).u32(d).u32(chunks).u32(1).u32(np),
+        {
+          X: x,
+          LABELS: labels,
+          STATE: state,
+          ...(prune ? { C: c } : {}),
+          MIND: mind,
+          PART: part,
+          ...(incremental ? { ACC: acc, PARTLO: partlo } : {}),
+        },
+        { n, k, d, chunks, gate: 1, np },
         [1, 1, runs],
       );
-      launch(
+      launchKernel(
         op,
         K.updateKernel({ incremental }),
-        incremental ? [part, state, partlo] : [part, state],
-        [c, shift],
-        new Uniforms().u32(kd).u32(d).u32(chunks).u32(1),
+        {
+          PART: part,
+          STATE: state,
+          ...(incremental ? { PARTLO: partlo } : {}),
+          C: c,
+          SHIFT: shift,
+        },
+        { kd, d, chunks, gate: 1 },
         runGrid(Math.ceil(kd / 256), runs),
       );
       if (prune) {
-        launch(
+        launchKernel(
           op,
           K.centreStatsKernel({ vec4 }),
-          [shift, state],
-          [cs, list],
-          new Uniforms().u32(k).u32(d).u32(1).u32(np),
+          { SHIFT: shift, STATE: state, CS: cs, LIST: list },
+          { k, d, gate: 1, np },
           [1, 1, runs],
         );
       }
@@ -852,12 +869,11 @@ export class KMeans {
         idx.set(perm.subarray(0, k), r * k);
       }
       const it = tensor(idx, [runs * k]);
-      launch(
+      launchKernel(
         op,
         K.gatherRowsKernel({}),
-        [x, it],
-        [c],
-        new Uniforms().u32(runs * k * d).u32(d),
+        { X: x, IDX: it, C: c },
+        { kd: runs * k * d, d },
         Math.ceil((runs * k * d) / 256),
       );
       it.dispose();
@@ -1001,50 +1017,45 @@ function kmeansPlusPlus(
   const vec4 = d % 4 === 0;
   // Distances to `count` candidates (or, with `first`, to the first centre alone).
   const distances = (count: number, first: number) =>
-    launch(
+    launchKernel(
       op,
       K.ppCandDistKernel({ lb: first ? 1 : Math.min(trials, 8), vec4, rows }),
-      [x, cand, sel],
-      [dc],
-      new Uniforms().u32(n).u32(d).u32(trials).u32(count).u32(first),
+      { X: x, CAND: cand, SEL: sel, DC: dc },
+      { n, d, trials, count, first },
       runGrid(Math.ceil(n / (64 * rows)), runs),
     );
   const blockSums = (rows: number) =>
-    launch(
+    launchKernel(
       op,
       K.blockSumKernel({}),
-      [dc],
-      [bs],
-      new Uniforms().u32(n).u32(blocks).u32(trials),
+      { IN: dc, OUT: bs },
+      { n, blocks, row_stride: trials },
       [blocks, rows, runs],
     );
-  launch(
+  launchKernel(
     op,
     K.ppFirstKernel({}),
-    [x, first],
-    [c, sel, cand],
-    new Uniforms().u32(d).u32(k).u32(trials),
+    { X: x, FIRST: first, C: c, SEL: sel, CAND: cand },
+    { d, k, trials },
     [Math.ceil(d / 256), 1, runs],
   );
   distances(1, 1);
   blockSums(1);
   for (let j = 1; j < k; j++) {
-    launch(
+    launchKernel(
       op,
       K.ppSearchKernel({}),
-      [dc, bs, sel, rand],
-      [cand],
-      new Uniforms().u32(n).u32(blocks).u32(trials).u32((j - 1) * trials).u32(per),
+      { DC: dc, BS: bs, SEL: sel, RAND: rand, CAND: cand },
+      { n, blocks, trials, off: (j - 1) * trials, draws: per },
       [1, 1, runs],
     );
     distances(trials, 0);
     blockSums(trials);
-    launch(
+    launchKernel(
       op,
       K.ppSelectKernel({}),
-      [bs, cand, x],
-      [c, sel],
-      new Uniforms().u32(blocks).u32(trials).u32(d).u32(j).u32(k),
+      { BS: bs, CAND: cand, X: x, C: c, SEL: sel },
+      { blocks, trials, d, c: j, k },
       [1, 1, runs],
     );
   }
@@ -1073,12 +1084,11 @@ export function squaredDistances(x: Tensor, c: Tensor): Tensor {
   }
   const [n, d] = x.shape, k = c.shape[0];
   const out = empty([n, k], "f32", op);
-  launch(
+  launchKernel(
     op,
     pairwiseKernel({ combine: "sqdist", ...pairSpec(k, d) }),
-    [x, c],
-    [out],
-    new Uniforms().u32(n).u32(k).u32(d),
+    { A: x, B: c, OUT: out },
+    { n, k, d },
     Math.ceil(n / TI),
   );
   return out;

@@ -19,7 +19,7 @@
 import { pairwiseKernel, TI } from "../../shaders/distance.ts";
 import { centerRowsKernel, covFinalizeKernel } from "../../shaders/pca.ts";
 import { tensor } from "../ops/creation.ts";
-import { launch, Uniforms } from "../ops/kernel_call.ts";
+import { launchKernel } from "../ops/kernel_call.ts";
 import { matmulRaw } from "../ops/matmul.ts";
 import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
 import { keep } from "../tensor/scope.ts";
@@ -52,23 +52,21 @@ export function covariance(x: Tensor, mean: Tensor): Tensor {
   );
   const rows = Math.ceil(n / splits);
   const xc = empty([splits, rows, d], "f32", op);
-  launch(
+  launchKernel(
     op,
     centerRowsKernel({}),
-    [x, mean],
-    [xc],
-    new Uniforms().u32(n).u32(d).u32(xc.size),
+    { X: x, MEAN: mean, XC: xc },
+    { n, d, size: xc.size },
     Math.ceil(xc.size / 256),
   );
   const part = matmulRaw(xc, xc, { transA: true, op });
   xc.dispose();
   const cov = empty([d, d], "f32", op);
-  launch(
+  launchKernel(
     op,
     covFinalizeKernel({}),
-    [part],
-    [cov],
-    new Uniforms().u32(d).u32(splits).f32(1 / (n - 1)),
+    { PART: part, COV: cov },
+    { d, splits, scale: 1 / (n - 1) },
     Math.ceil((d * d) / 256),
   );
   part.dispose();
@@ -207,12 +205,11 @@ export class PCA {
     }
     const [n, d] = x.shape, c = fwd.shape[0];
     const out = empty([n, c], "f32", op);
-    launch(
+    launchKernel(
       op,
       pairwiseKernel({ combine: "dot", ...pairSpec(c, d), shiftA: true }),
-      [x, fwd, mean],
-      [out],
-      new Uniforms().u32(n).u32(c).u32(d),
+      { A: x, B: fwd, SHIFT: mean, OUT: out },
+      { n, k: c, d },
       Math.ceil(n / TI),
     );
     return out;
@@ -237,12 +234,11 @@ export class PCA {
     }
     const n = z.shape[0];
     const out = empty([n, d], "f32", op);
-    launch(
+    launchKernel(
       op,
       pairwiseKernel({ combine: "dot", ...pairSpec(d, c), biasOut: true }),
-      [z, bwd, mean],
-      [out],
-      new Uniforms().u32(n).u32(d).u32(c),
+      { A: z, B: bwd, BIAS: mean, OUT: out },
+      { n, k: d, d: c },
       Math.ceil(n / TI),
     );
     return out;

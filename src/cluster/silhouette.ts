@@ -15,7 +15,7 @@
 import { featureTile, SIL_TJ, silhouetteKernel, sumAllKernel } from "../../shaders/distance.ts";
 import { runtime } from "../gpu/runtime.ts";
 import { tensor } from "../ops/creation.ts";
-import { launch, Uniforms } from "../ops/kernel_call.ts";
+import { launchKernel } from "../ops/kernel_call.ts";
 import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
 import { checkMatrix } from "./kmeans.ts";
 
@@ -100,12 +100,11 @@ function samples(op: string, x: Tensor, labels: ArrayLike<number>): Tensor {
   const codesT = tensor(codes, [n]);
   const countsT = tensor(counts, [k]);
   const s = empty([n], "f32", op);
-  launch(
+  launchKernel(
     op,
     silhouetteKernel({ kmax, tf }),
-    [x, codesT, countsT],
-    [s],
-    new Uniforms().u32(n).u32(k).u32(d),
+    { X: x, CODES: codesT, COUNTS: countsT, S: s },
+    { n, k, d },
     Math.ceil(n / 64),
   );
   codesT.dispose();
@@ -138,7 +137,13 @@ export async function silhouetteScoreGpu(
   } else host = labels as ArrayLike<number>;
   const s = samples(op, x, host);
   const mean = empty([1], "f32", op);
-  launch(op, sumAllKernel({}), [s], [mean], new Uniforms().u32(s.size).f32(1 / s.size), 1);
+  launchKernel(
+    op,
+    sumAllKernel({}),
+    { X: s, OUT: mean },
+    { n: s.size, scale: 1 / s.size },
+    1,
+  );
   s.dispose();
   try {
     const v = await mean.item();

@@ -78,11 +78,13 @@ export function launch(
 /** Tensor dtypes a storage element type may view (u8 tensors are read as packed u32 words). */
 const VIEWS: Readonly<Record<Elem, readonly DType[]>> = {
   f32: ["f32"],
+  vec2f: ["f32"],
   vec4f: ["f32"],
   i32: ["i32"],
   vec4i: ["i32"],
   u32: ["u32", "u8"],
   vec4u: ["u32", "u8"],
+  "atomic<u32>": ["u32"],
 };
 
 /**

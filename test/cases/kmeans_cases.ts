@@ -18,7 +18,7 @@ import {
   type AssignSpec,
   directAssignSpec,
 } from "../../shaders/kmeans.ts";
-import { launch, Uniforms } from "../../src/ops/kernel_call.ts";
+import { launchKernel } from "../../src/ops/kernel_call.ts";
 import { silhouetteSamplesGpu, silhouetteScoreGpu } from "../../src/cluster/silhouette.ts";
 import { clusteringAccuracy, silhouetteSamples, silhouetteScore } from "../../src/metrics/mod.ts";
 import { assert, assertClose, assertEquals, assertRejects, assertThrows } from "../assert.ts";
@@ -554,22 +554,20 @@ test("pairwise core: staged (GPU) and direct (CPU adapter) variants match float6
         lt.tensor(bias, [k]),
       ];
       const tiles = pairTiles(k, d, stage);
-      const u = () => new Uniforms().u32(n).u32(k).u32(d);
+      const u = { n, k, d };
       const dist = lt.empty([n, k]), dot = lt.empty([n, k]);
-      launch(
+      launchKernel(
         "t",
         pairwiseKernel({ combine: "sqdist", ...tiles }),
-        [xt, ct],
-        [dist],
-        u(),
+        { A: xt, B: ct, OUT: dist },
+        u,
         Math.ceil(n / TI),
       );
-      launch(
+      launchKernel(
         "t",
         pairwiseKernel({ combine: "dot", ...tiles, shiftA: true, biasOut: true }),
-        [xt, ct, st, bt],
-        [dot],
-        u(),
+        { A: xt, B: ct, SHIFT: st, BIAS: bt, OUT: dot },
+        u,
         Math.ceil(n / TI),
       );
       const refDist = new Float64Array(n * k), refDot = new Float64Array(n * k);
@@ -623,18 +621,17 @@ test("kmeans assignment: staged, direct and register-tiled variants over several
       const labels = lt.full([runs * np], -1, "i32");
       const mind = lt.full([runs * np], -7), changed = lt.full([runs * np], 7, "u32");
       const bounds = lt.full([runs * np * 2], -7);
-      const u = new Uniforms().u32(n).u32(k).u32(d).u32(1).u32(np).u32(np + 4);
+      const u = { n, k, d, gate: 1, np };
       const grid: [number, number, number] = [Math.ceil(n / assignRowsPerGroup(spec)), 1, runs];
-      if (spec.list) {
-        launch(
-          "t",
-          assignKernel(spec),
-          [xt, ct, state, listT],
-          [labels, mind, changed, bounds],
-          u,
-          grid,
-        );
-      } else launch("t", assignKernel(spec), [xt, ct, state], [labels, mind, changed], u, grid);
+      const io: Record<string, lt.Tensor> = spec.stage ? { A: xt, B: ct } : { X: xt, C: ct };
+      if (spec.list) Object.assign(io, { LIST: listT, BOUNDS: bounds });
+      launchKernel(
+        "t",
+        assignKernel(spec),
+        { ...io, STATE: state, LABELS: labels, MIND: mind, CHANGED: changed },
+        spec.list ? { ...u, ls: np + 4 } : u,
+        grid,
+      );
       const [lab, mi, ch, bo] = await Promise.all(
         [labels, mind, changed, bounds].map((t) => t.toArray()),
       );
