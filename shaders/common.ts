@@ -1,6 +1,7 @@
 /**
- * Pieces shared by shader families: the kernel record, the linear invocation
- * id over a 2-D dispatch grid, and index arithmetic for broadcasting.
+ * Pieces shared by shader families: the family cache, the linear invocation
+ * id over a folded dispatch grid, and index arithmetic for broadcasting.
+ * Kernels themselves are declared with `declare` (shaders/declare.ts).
  *
  * Shader modules are pure functions from a small spec to WGSL text; they make
  * no GPU calls. The runtime compiles each distinct `key` once.
@@ -16,11 +17,6 @@ export const WG = 256;
 
 /** Most dimensions a broadcasting kernel handles. */
 export const MAX_RANK = 8;
-
-/** Builds a kernel record; `key` must identify the family and every specialisation choice. */
-export function kernel(key: string, code: string, bindings: Access[], uniforms = true): Kernel {
-  return { key, code, bindings, uniforms };
-}
 
 const built = new Map<string, Kernel>();
 
