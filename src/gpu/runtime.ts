@@ -120,6 +120,8 @@ export class Runtime {
   #align: number;
 
   #errors: Error[] = [];
+  /** Compile-error reports still being formatted (see {@link Runtime.pipeline}). */
+  #compiling: Promise<void>[] = [];
   #lost: DeviceLostError | null = null;
   #pendingReads = new Set<(e: Error) => void>();
   #inflight: Promise<void>[] = [];
@@ -288,7 +290,21 @@ export class Runtime {
         compute: { module, entryPoint: "main" },
         label: kernel.key,
       });
-      this.#capture(`${op}: compiling kernel ${kernel.key}`);
+      // A compile error is reported with the kernel, line, column and source
+      // lines (the driver's own message may carry none of them); sync and
+      // read wait for this report before they throw.
+      const what = `${op}: compiling kernel ${kernel.key}`;
+      this.#compiling.push(
+        this.device.popErrorScope().then(async (e) => {
+          if (!e) return;
+          const info = await module.getCompilationInfo?.().catch(() => null);
+          const where = info ? formatCompilation(kernel.key, kernel.code, info.messages) : "";
+          // First in line: the invalid pipeline is what fails the batches that use it.
+          this.#errors.unshift(
+            new GpuError(`latent: GPU validation error in ${what}: ${where || e.message}`),
+          );
+        }, () => {}),
+      );
       entry = { pipeline, layout };
       this.#pipelines.set(kernel.key, entry);
     }
@@ -464,6 +480,11 @@ export class Runtime {
     this.submitCount++;
   }
 
+  /** Waits for the compile-error reports of the pipelines created so far. */
+  async #compiled(): Promise<void> {
+    while (this.#compiling.length) await Promise.all(this.#compiling.splice(0));
+  }
+
   /** Throws (once) the first GPU error captured so far. */
   #throwErrors(): void {
     if (this.#errors.length) {
@@ -482,6 +503,7 @@ export class Runtime {
     await this.#guard(this.device.queue.onSubmittedWorkDone());
     // Error scopes resolve after the work they cover; give them a turn.
     await new Promise((r) => setTimeout(r, 0));
+    await this.#compiled();
     this.#throwErrors();
   }
 
@@ -509,6 +531,7 @@ export class Runtime {
       await this.#guard(staging.mapAsync(1, /* READ */ 0, bytes));
     } catch (e) {
       await new Promise((r) => setTimeout(r, 0));
+      await this.#compiled();
       this.#throwErrors();
       throw e;
     }
@@ -516,6 +539,7 @@ export class Runtime {
     staging.unmap();
     this.pool.release(staging);
     await new Promise((r) => setTimeout(r, 0));
+    await this.#compiled();
     this.#throwErrors();
     return out;
   }
@@ -606,6 +630,44 @@ export function withBudgets<T>(budgets: Partial<Budgets>, fn: () => T): T {
   }
   forcedBudgets = prev;
   return result;
+}
+
+/** One message of a shader's compilation (the fields of `GPUCompilationMessage` used here). */
+export interface CompileMessage {
+  type: string;
+  message: string;
+  lineNum: number;
+  linePos: number;
+}
+
+/**
+ * The errors of a shader's compilation as `kernel K, line L, column C:
+ * message`, each followed by the source line before it, the line itself and
+ * a caret under the column; "" when there are no errors (or no positions).
+ *
+ * @example
+ * ```ts
+ * formatCompilation("unary/relu", code, (await module.getCompilationInfo()).messages);
+ * ```
+ */
+export function formatCompilation(
+  key: string,
+  code: string,
+  messages: readonly CompileMessage[],
+): string {
+  const lines = code.split("\n");
+  const out: string[] = [];
+  for (const m of messages) {
+    if (m.type !== "error" || !(m.lineNum > 0)) continue;
+    const text = m.message.trim().split("\n")[0].replace(/^Shader '[^']*' /, "");
+    out.push(`kernel ${key}, line ${m.lineNum}, column ${m.linePos}: ${text}`);
+    const width = String(m.lineNum).length;
+    for (let n = Math.max(1, m.lineNum - 1); n <= m.lineNum; n++) {
+      out.push(`  ${String(n).padStart(width)} | ${lines[n - 1] ?? ""}`);
+    }
+    out.push(`  ${" ".repeat(width)} | ${" ".repeat(Math.max(0, m.linePos - 1))}^`);
+  }
+  return out.join("\n");
 }
 
 /** The initialised runtime; throws if {@link init} has not completed. */

@@ -113,3 +113,40 @@ test("launchKernel names the op and kernel for a wrong buffer, dtype or uniform"
     for (const t of [x, y, i]) t.dispose();
   }
 });
+
+test("a kernel that does not compile is reported with its line, column and source", async () => {
+  await lt.init();
+  const broken = declare({
+    key: "test/broken",
+    inputs: { X: "f32" },
+    outputs: { Y: "f32" },
+    uniforms: { n: "u32" },
+    body: /* wgsl */ `
+const WG = ${WG}u;
+${LINEAR_ID}
+${MAIN_1D}
+  if (i >= u.n) { return; }
+  let bad: f32 = u.n;
+  Y[i] = X[i] + bad;
+}`,
+  });
+  const line = broken.code.split("\n").findIndex((l) => l.includes("let bad")) + 1;
+  const x = lt.zeros([4]), y = lt.empty([4]);
+  try {
+    await lt.runtime().sync();
+    launchKernel("broken op", broken, { X: x, Y: y }, { n: 4 }, 1);
+    let message = "";
+    try {
+      await lt.runtime().sync();
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    assert(message.includes("broken op: compiling kernel test/broken"), message);
+    assert(message.includes(`kernel test/broken, line ${line}, column`), message);
+    assert(message.includes(`${line} |   let bad: f32 = u.n;`), message);
+    assert(/\n\s+\|\s+\^/.test(message), `no caret under the column: ${message}`);
+  } finally {
+    x.dispose();
+    y.dispose();
+  }
+});
