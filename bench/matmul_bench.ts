@@ -15,6 +15,7 @@
  * @module
  */
 import * as lt from "../src/mod.ts";
+import * as internal from "../src/internal.ts";
 import { type MatmulTile, tileName } from "../shaders/matmul.ts";
 import {
   type BenchContext,
@@ -57,12 +58,12 @@ async function timeLatent(
   ctx: BenchContext,
   sa: number[],
   sb: number[],
-  options: lt.MatmulRawOptions,
+  options: internal.MatmulRawOptions,
 ): Promise<Timing> {
   const a = lt.tensor(random(numel(sa)), sa);
   const b = lt.tensor(random(numel(sb)), sb);
   try {
-    return await ctx.timeGpu(() => lt.matmulRaw(a, b, options).dispose());
+    return await ctx.timeGpu(() => internal.matmulRaw(a, b, options).dispose());
   } finally {
     a.dispose();
     b.dispose();
@@ -174,8 +175,7 @@ export const matmulTilesBench: BenchModule = {
   optIn: true,
   async run(ctx) {
     const rows: Row[] = [];
-    const chosen = (m: number, n: number, k: number) =>
-      tileName(lt.matmulTile(lt.runtime(), m, n, k));
+    const chosen = (m: number, n: number, k: number) => tileName(internal.matmulTile(m, n, k));
     for (const [m, k, n] of MATMUL_SHAPES.slice(0, 3)) {
       for (const v of VARIANTS) {
         const name = `${m}x${k}x${n} ${v.name}`;

@@ -6,6 +6,8 @@
  *
  * The package's faces: `.` is the library, and under Node (the `node` export
  * condition) the library with Dawn's WebGPU binding (`src/node.ts`);
+ * `./internal` is the internal face (`src/internal.ts`: raw kernels and
+ * tuning, for tests and benchmarks, no stable API) on the same modules;
  * `./data/mnist` and `./data/fashion-mnist` are the Node data loaders. The
  * compiler and type packages are installed with npm into `dist/npm-build/`
  * once.
@@ -36,6 +38,7 @@ export const VERSIONS = {
 /** The source files the package compiles from (their imports follow). */
 const ENTRIES = [
   "src/mod.ts",
+  "src/internal.ts",
   "src/node.ts",
   "src/data/mnist_node.ts",
   "src/data/fashion_mnist_node.ts",
@@ -79,6 +82,7 @@ export function packageJson(version: string): Record<string, unknown> {
     type: "module",
     exports: {
       ".": face("src/node", "src/mod"),
+      "./internal": face(undefined, "src/internal"),
       "./data/mnist": face(undefined, "src/data/mnist_node"),
       "./data/fashion-mnist": face(undefined, "src/data/fashion_mnist_node"),
     },

@@ -50,7 +50,12 @@
  */
 import { pairTiles, pairwiseKernel, TI } from "../../shaders/distance.ts";
 import { runtime } from "../gpu/runtime.ts";
-import { adapterKind } from "../ops/tuning.ts";
+import {
+  adapterKind,
+  kmeansChunkPoints,
+  kmeansMaxRunsPerBatch,
+  kmeansPrune,
+} from "../ops/tuning.ts";
 import * as K from "../../shaders/kmeans.ts";
 import { fillInPlace, tensor } from "../ops/creation.ts";
 import { launchKernel } from "../ops/kernel_call.ts";
@@ -193,7 +198,7 @@ export function columnMeans(op: string, x: Tensor): Tensor {
  * ```
  */
 export function pairSpec(k: number, d: number): { tj: number; tf: number; stage: boolean } {
-  return pairTiles(k, d, adapterKind(runtime().info) === "gpu");
+  return pairTiles(k, d, adapterKind() === "gpu");
 }
 
 /**
@@ -274,7 +279,7 @@ export interface KMeansResult {
  * ```
  */
 export function assignSpec(k: number, d: number): K.AssignSpec {
-  return onGpu() ? pairTiles(k, d, true) : K.directAssignSpec(k, d);
+  return adapterKind() === "gpu" ? pairTiles(k, d, true) : K.directAssignSpec(k, d);
 }
 
 /** A list of all n rows for list-driven assignment kernels: count, 3 unused words, 0..n−1. */
@@ -338,7 +343,7 @@ function runGrid(groups: number, runs: number): [number, number, number] {
  * already give enough threads, and one chunk allows running sums).
  */
 function kmeansChunks(n: number, k: number): number {
-  const points = kmeansOverrides.chunkPoints ?? (onGpu() ? 1024 : Infinity);
+  const points = kmeansChunkPoints();
   const chunks = Math.max(1, Math.min(128, Math.ceil(n / points)));
   // A thread walks its chunk ceil(k / 16) times, 4 points per loop iteration:
   // enough chunks to keep that within the loop budget (src/gpu/budget.ts).
@@ -359,44 +364,6 @@ function kmeansChunks(n: number, k: number): number {
  */
 function runningSumsFit(n: number, k: number): boolean {
   return n * Math.ceil(k / 16) <= runtime().budgets.loopIterations;
-}
-
-/** Overrides of {@link kmeansOverrides}. */
-export interface KMeansOverrides {
-  /** Most restarts run side by side (normally only the storage-binding limit splits them). */
-  maxRunsPerBatch: number;
-  /** Tune as for this kind of adapter instead of the actual one (null: the actual one). */
-  adapter: "gpu" | "cpu" | null;
-  /** Points per chunk of the column sums (null: the adapter's choice; more than one chunk also turns off the running sums of CPU adapters). */
-  chunkPoints: number | null;
-  /** Prune the assignment with Hamerly's bounds (null: on CPU adapters, without history). */
-  prune: boolean | null;
-}
-
-/**
- * Test hooks: batch the restarts more finely, or pick the GPU (or CPU)
- * configuration of the kernels on any adapter, so tests on a CPU adapter
- * also check the GPU path (staged assignment, many chunks per sum).
- *
- * @example
- * ```ts
- * kmeansOverrides.maxRunsPerBatch = 2; // nInit = 5 runs as batches of 2, 2, 1
- * kmeansOverrides.adapter = "gpu";
- * ```
- */
-export const kmeansOverrides: KMeansOverrides = {
-  maxRunsPerBatch: Infinity,
-  adapter: null,
-  chunkPoints: null,
-  prune: null,
-};
-
-function onGpu(): boolean {
-  const o = kmeansOverrides.adapter;
-  // CPU adapters (lavapipe, SwiftShader) get the register-tiled, pruned
-  // kernels; their several rows per thread come from a row list, since rows
-  // computed from the thread index stall SwiftShader's compiler for minutes.
-  return o ? o === "gpu" : adapterKind(runtime().info) === "gpu";
 }
 
 /** GPU time one block of recorded iterations aims at, between state reads. */
@@ -546,7 +513,7 @@ export class KMeans {
         this.nInit,
         Math.floor(limit / perRun),
         K.KSUMS_MAX_RUNS,
-        kmeansOverrides.maxRunsPerBatch,
+        kmeansMaxRunsPerBatch(),
       ),
     );
     // Per-run stride of labels, distances and flags: a multiple of 4 (vec4 label loads).
@@ -572,8 +539,11 @@ export class KMeans {
         mind: own(empty([batch * np], "f32", op)),
         changed: own(empty([batch * np], "u32", op)),
         part: own(empty([batch * chunks * k * (d + 1)], "f32", op)),
-        // Every row, for list-driven assignments that scan all points (CPU adapters).
-        all: !onGpu() || kmeansOverrides.prune ? own(allRows(n)) : null,
+        // Every row, for list-driven assignments that scan all points (CPU adapters:
+        // rows from the thread index stall SwiftShader's compiler for minutes).
+        all: adapterKind() === "cpu" || kmeansPrune(options.history ?? false)
+          ? own(allRows(n))
+          : null,
         acc: own(empty([batch * np], "i32", op)),
         chg: own(empty([batch * (2 * np + 4)], "u32", op)),
         partlo: own(empty([batch * k * (d + 1)], "f32", op)),
@@ -630,14 +600,14 @@ export class KMeans {
     this.#initCenters(op, x, c, runs, rng);
     // Hamerly's pruning pays off where each scanned distance is expensive
     // (CPU adapters); its per-iteration inertia is inexact, so not with history.
-    const prune = kmeansOverrides.prune ?? (!onGpu() && !history);
+    const prune = kmeansPrune(history);
     const spec = prune ? K.directAssignSpec(k, d) : assignSpec(k, d);
     const all = w.all;
     const vec4 = spec.vec4 ?? false;
     if (prune) fillInPlace(list, 0);
     // Running sums (CPU adapters, one chunk): after the first iteration only
     // the points that changed cluster change the sums.
-    const incremental = !onGpu() && chunks === 1 && runningSumsFit(n, k);
+    const incremental = adapterKind() === "cpu" && chunks === 1 && runningSumsFit(n, k);
     if (incremental) {
       fillInPlace(acc, -1);
       fillInPlace(partlo, 0);
@@ -1013,7 +983,7 @@ function kmeansPlusPlus(
   const bs = empty([runs * trials * blocks], "f32", op);
   const sel = empty([runs], "u32", op);
   const cand = empty([runs * trials], "u32", op);
-  const rows = onGpu() ? 1 : 4;
+  const rows = adapterKind() === "gpu" ? 1 : 4;
   const vec4 = d % 4 === 0;
   // Distances to `count` candidates (or, with `first`, to the first centre alone).
   const distances = (count: number, first: number) =>

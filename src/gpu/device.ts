@@ -14,7 +14,10 @@ export interface AdapterInfo {
   name: string;
   vendor: string;
   architecture: string;
-  /** True for software adapters (lavapipe, SwiftShader): expect CPU speed. */
+  /**
+   * True for adapters that run shaders on the CPU (lavapipe, SwiftShader):
+   * expect CPU speed. latent's kernel tuning follows it (src/ops/tuning.ts).
+   */
   isFallback: boolean;
   /** Optional features this device was created with. */
   features: string[];
@@ -130,14 +133,17 @@ export async function requestGpu(
   const raw = (adapter as unknown as { info?: GPUAdapterInfo }).info;
   const a = adapter as unknown as { isFallbackAdapter?: boolean };
   const name = raw?.description || raw?.device || raw?.architecture || "unknown adapter";
+  const vendor = raw?.vendor ?? "", architecture = raw?.architecture ?? "";
   const info: AdapterInfo = {
     name,
-    vendor: raw?.vendor ?? "",
-    architecture: raw?.architecture ?? "",
+    vendor,
+    architecture,
+    // The adapter's own flag, or its name where an implementation leaves the
+    // flag unset or false: the one place latent decides "CPU adapter".
     isFallback: Boolean(
-      (raw as unknown as { isFallbackAdapter?: boolean })?.isFallbackAdapter ??
-        a.isFallbackAdapter ??
-        /llvmpipe|lavapipe|swiftshader|software/i.test(name + " " + (raw?.architecture ?? "")),
+      (raw as unknown as { isFallbackAdapter?: boolean })?.isFallbackAdapter ||
+        a.isFallbackAdapter ||
+        /llvmpipe|lavapipe|swiftshader|software/i.test(`${name} ${vendor} ${architecture}`),
     ),
     features: requiredFeatures,
   };

@@ -8,13 +8,5 @@ export {
   requestGpu,
   WebGPUUnavailableError,
 } from "./device.ts";
-export {
-  DeviceLostError,
-  GpuError,
-  init,
-  type Kernel,
-  Runtime,
-  runtime,
-  withBudgets,
-} from "./runtime.ts";
+export { DeviceLostError, GpuError, init, type Kernel, Runtime, runtime } from "./runtime.ts";
 export type { Budgets } from "./budget.ts";

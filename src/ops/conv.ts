@@ -43,6 +43,7 @@ import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
 import { activationGrad, DEFAULT_ALPHA } from "./activations.ts";
 import { zeros } from "./creation.ts";
 import { launchKernel } from "./kernel_call.ts";
+import { convPrefold, convRowRuns, convSplits, convTile } from "./tuning.ts";
 import { unaryRaw } from "./unary.ts";
 
 /** Keras padding modes. */
@@ -232,105 +233,6 @@ function resolve(
   };
 }
 
-// ------------------------------------------------------------------ tiles
-
-/** Whether the adapter runs shaders on the CPU (lavapipe, SwiftShader). */
-function cpuAdapter(): boolean {
-  const info = runtime().info;
-  return info.isFallback ||
-    /llvmpipe|lavapipe|swiftshader/i.test(`${info.name} ${info.architecture}`);
-}
-
-/**
- * The tile for a product of M rows and N columns.
- *
- * GPUs: 4×4 outputs per thread, threads spread over N as far as N fills
- * them, and over M (up to 256 threads) for the rest; small M shrinks the
- * tile so a small product still fills workgroups. Unmeasured on real GPUs so
- * far: a conventional choice.
- *
- * CPU adapters (lavapipe, SwiftShader) run 8 invocations per vector, pay a
- * scalar load per lane for every address that differs between lanes, and
- * have no vector integer division. Their tiles are direct (one thread owns
- * whole rows across all N columns): A is gathered straight into registers
- * with incremental index stepping, and every thread reads the same B
- * element at once, from storage: no workgroup memory and no barriers (with
- * a barrier, lavapipe runs a workgroup's invocations as coroutines; dropping
- * the staged B made the conv autoencoder's products 1.5–4× faster, most for
- * K = 9 and N = 1). Measured on lavapipe at the conv-autoencoder shapes
- * (see bench/conv_bench.ts): with B read from storage, 8 rows × 16 columns
- * per thread for N = 16 was the fastest of the tiles tried (1.2–1.4× 4 × 16
- * for fwd, dx and dw; 2 × 16 slowest: what counts is how many FMAs share a
- * gather and a B load, not register pressure); for N = 1, 16 rows measured
- * ~15% faster than 8 with the staged B, but 8 is the cap (see below).
- */
-export function convTile(m: number, n: number, cpu: boolean): ConvTile {
-  if (cpu) {
-    let tn = 1;
-    while (tn < n && tn < 16) tn *= 2;
-    // At most 8 rows per thread: SwiftShader's shader compiler stalls for
-    // minutes on 16 (16 hoisted row descriptors, 16 inlined gathers a step).
-    let t: ConvTile = { tm: Math.min(8, 128 / tn), tn, wgm: 16, wgn: 1, bk: 16 };
-    while (t.wgm > 4 && (t.wgm * t.tm) / 2 >= m) t = { ...t, wgm: t.wgm / 2 };
-    while (t.tm > 1 && (t.wgm * t.tm) / 2 >= m) t = { ...t, tm: t.tm / 2 };
-    // Few rows (the dw products: taps): one workgroup spans them all rather
-    // than a second tile of mostly idle rows (145 rows: ~10% faster on lavapipe).
-    if (m <= 64 * t.tm) t = { ...t, wgm: Math.ceil(m / t.tm) };
-    return t;
-  }
-  let t: ConvTile;
-  if (n >= 48) t = { tm: 4, tn: 4, wgm: 16, wgn: 16, bk: 16 };
-  else if (n >= 24) t = { tm: 4, tn: 4, wgm: 32, wgn: 8, bk: 16 };
-  else if (n >= 12) t = { tm: 4, tn: 4, wgm: 64, wgn: 4, bk: 8 };
-  else if (n >= 6) t = { tm: 4, tn: 2, wgm: 64, wgn: 4, bk: 8 };
-  else if (n >= 3) t = { tm: 4, tn: 1, wgm: 64, wgn: 4, bk: 8 };
-  else if (n === 2) t = { tm: 2, tn: 1, wgm: 128, wgn: 2, bk: 8 };
-  else t = { tm: 1, tn: 1, wgm: 256, wgn: 1, bk: 8 };
-  while (t.wgm > 1 && (t.wgm * t.tm) / 2 >= m && t.wgm * t.wgn > 32) t = { ...t, wgm: t.wgm / 2 };
-  while (t.tm > 1 && (t.wgm * t.tm) / 2 >= m) t = { ...t, tm: t.tm / 2 };
-  return t;
-}
-
-/** Explicit kernel choices (benchmarks and tests); defaults come from {@link convTile}. */
-export interface ConvKernelOverrides {
-  tile?: ConvTile;
-  /** dw: number of K splits. */
-  splits?: number;
-  /**
-   * fwd products without a folded derivative: the row-run kernel
-   * (`conv2dRowsKernel`) instead of the implicit GEMM. Default: on CPU
-   * adapters for up to 8 output channels, unless a tile is given.
-   */
-  rows?: boolean;
-  /**
-   * Backward: multiply the output gradient by act'(y) in one pass before the
-   * products (true) or inside their loads (false). Default: a pass first on
-   * CPU adapters, folded on GPUs.
-   */
-  prefold?: boolean;
-}
-
-let overrides: ConvKernelOverrides = {};
-
-/**
- * Runs `fn` with fixed tile / split choices for every convolution product
- * it records (benchmarks compare tiles; tests cover split and unsplit paths).
- *
- * @example
- * ```ts
- * lt.withConvKernels({ splits: 1 }, () => lt.backward(loss));
- * ```
- */
-export function withConvKernels<T>(o: ConvKernelOverrides, fn: () => T): T {
-  const prev = overrides;
-  overrides = o;
-  try {
-    return fn();
-  } finally {
-    overrides = prev;
-  }
-}
-
 // ------------------------------------------------------------- the products
 
 interface GemmOperands {
@@ -459,17 +361,13 @@ function gemmOut(
   const n = convGemmN(mode, g);
   const shape = mode === "fwd" ? [batch, g.ho, g.wo, n] : [batch, g.h, g.w, n];
   if (m * n === 0) return empty(shape, "f32", op);
-  // Row runs: on CPU adapters for up to 8 output channels (1: 1.5x the GEMM
-  // on lavapipe, 4 and 8: 1.3x; 16: 0.6x, where the GEMM's gathers are
-  // already shared by 16 columns and the run's registers spill).
-  const rows = overrides.rows ?? (!overrides.tile && n <= 8 && cpuAdapter());
-  if (mode === "fwd" && !epi.foldA && rows) {
+  if (mode === "fwd" && !epi.foldA && convRowRuns(n)) {
     checkDepth(op, k, runtime().budgets.loopIterations);
     const out = empty(shape, "f32", op);
     rowRuns(op, g, batch, ops, epi, out);
     return out;
   }
-  const tile = overrides.tile ?? convTile(m, n, cpuAdapter());
+  const tile = convTile(m, n);
   checkDepth(op, k, kBudget(tile));
   const out = empty(shape, "f32", op);
   const spec: ConvGemmSpec = {
@@ -572,13 +470,12 @@ function gemmFilter(
   if (k === 0) return [zeros([g.kh, g.kw, g.ci, g.co]), bias ? zeros([g.co]) : null];
   const dW = empty([g.kh, g.kw, g.ci, g.co], "f32", op);
   const dB = bias ? empty([g.co], "f32", op) : null;
-  const tile = overrides.tile ?? convTile(m, n, cpuAdapter());
+  const tile = convTile(m, n);
   const { bm, bn } = convTileShape(tile);
   const tiles = Math.ceil(m / bm) * Math.ceil(n / bn);
-  // Enough workgroups to fill the adapter, each reducing at least 16 slices.
-  const target = cpuAdapter() ? 8 : 512;
+  // Each split reduces at least 16 slices.
   const maxSplits = Math.max(1, Math.floor(k / (16 * tile.bk)));
-  let splits = overrides.splits ?? Math.min(maxSplits, Math.ceil(target / tiles));
+  let splits = convSplits(tiles, maxSplits);
   splits = Math.max(1, Math.min(splits, Math.ceil(k / tile.bk)));
   // Enough splits that no invocation walks more K positions than the loop budget holds.
   const most = kBudget(tile);
@@ -623,11 +520,8 @@ function gemmFilter(
 
 /**
  * The backward's output gradient and the activation to fold into the
- * products' loads. The fold costs a load of y and act' per gathered element,
- * and the dx product gathers each gradient element kh·kw times: on CPU
- * adapters, where every gathered element is a scalar load per lane, one
- * elementwise pass dZ = dY ⊙ act'(y) first made the conv autoencoder's
- * 16→16 backward ~1.3× faster. GPUs keep the fold (one pass over memory less).
+ * products' loads, or, where {@link convPrefold} says so, the gradient
+ * already multiplied by act'(y) in one elementwise pass.
  */
 function foldOrPass(
   gy: Tensor,
@@ -636,7 +530,7 @@ function foldOrPass(
   alpha: number,
 ): { g: Tensor; fold: Activation | null; temp: boolean } {
   if (act === "linear") return { g: gy, fold: null, temp: false };
-  if (!(overrides.prefold ?? cpuAdapter())) return { g: gy, fold: act, temp: false };
+  if (!convPrefold()) return { g: gy, fold: act, temp: false };
   return { g: activationGrad(gy, y, act, alpha), fold: null, temp: true };
 }
 

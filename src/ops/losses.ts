@@ -23,7 +23,8 @@ import { rowThreads } from "../../shaders/reduce.ts";
 import { record } from "../autograd/tape.ts";
 import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
 import { launchKernel } from "./kernel_call.ts";
-import { reduceAxisRaw, reduceProfile } from "./reduce.ts";
+import { reduceAxisRaw } from "./reduce.ts";
+import { reduceProfile } from "./tuning.ts";
 import { runtime } from "../gpu/runtime.ts";
 
 /** Options of the cross-entropy losses. */

@@ -16,7 +16,6 @@ export {
 } from "./creation.ts";
 export {
   add,
-  binaryRaw,
   div,
   equal,
   greater,
@@ -32,8 +31,7 @@ export {
   type TensorLike,
 } from "./binary.ts";
 export { broadcastShapes, reduceTo } from "./broadcast.ts";
-export { linear, matmul, type MatmulOptions, matmulRaw, type MatmulRawOptions } from "./matmul.ts";
-export { adapterKind, matmulTile } from "./tuning.ts";
+export { linear, matmul, type MatmulOptions } from "./matmul.ts";
 export {
   bernoulli,
   fillRandom,
@@ -59,8 +57,6 @@ export {
   sign,
   sqrt,
   square,
-  unaryGradRaw,
-  unaryRaw,
 } from "./unary.ts";
 export {
   activation,
@@ -76,26 +72,7 @@ export {
   softplus,
   tanh,
 } from "./activations.ts";
-export {
-  argmax,
-  argmin,
-  type Axis,
-  max,
-  mean,
-  min,
-  reduceAxisRaw,
-  reduceProfile,
-  sum,
-  sumAxesRaw,
-  withReduceProfile,
-} from "./reduce.ts";
-export { CPU_REDUCE, GPU_REDUCE, type ReduceProfile } from "../../shaders/reduce.ts";
-export {
-  decodeNonFiniteRow,
-  firstNonFiniteRow,
-  nonFiniteRowRaw,
-  nonFiniteRowsRaw,
-} from "./finite.ts";
+export { argmax, argmin, type Axis, max, mean, min, sum } from "./reduce.ts";
 export { logSoftmax, softmax } from "./softmax.ts";
 export {
   binaryCrossentropy,
@@ -113,10 +90,8 @@ export {
   type Conv2DOptions,
   conv2dTranspose,
   convAxis,
-  type ConvKernelOverrides,
   type Padding,
   type Size2,
-  withConvKernels,
 } from "./conv.ts";
 export { avgPool2d, maxPool2d, type Pool2DOptions } from "./pool.ts";
 export { upSampling2d, type UpSampling2DOptions } from "./upsample.ts";

@@ -7,8 +7,6 @@
 import { packDims, WG } from "../../shaders/common.ts";
 import type { DeclaredKernel } from "../../shaders/declare.ts";
 import {
-  CPU_REDUCE,
-  GPU_REDUCE,
   isArgReduce,
   mappedReduceKernel,
   planReduce,
@@ -16,7 +14,6 @@ import {
   reduceKernel,
   type ReduceMap,
   type ReduceOp,
-  type ReduceProfile,
   type ReduceSpec,
 } from "../../shaders/reduce.ts";
 import { record } from "../autograd/tape.ts";
@@ -24,31 +21,10 @@ import { runtime } from "../gpu/runtime.ts";
 import { empty, fmtShape, sizeOf, type Tensor } from "../tensor/tensor.ts";
 import { fillInPlace } from "./creation.ts";
 import { launchKernel } from "./kernel_call.ts";
+import { reduceProfile } from "./tuning.ts";
 
 /** An axis, a list of axes (negative counts from the end), or undefined for all. */
 export type Axis = number | readonly number[] | undefined;
-
-let forcedProfile: ReduceProfile | null = null;
-
-/** The reduction profile of the current adapter (CPU adapters want small workgroups). */
-export function reduceProfile(): ReduceProfile {
-  return forcedProfile ?? (runtime().info.isFallback ? CPU_REDUCE : GPU_REDUCE);
-}
-
-/**
- * Runs `fn` with reductions, softmax and cross-entropies laid out for
- * `profile` instead of the adapter's (tests run the GPU layouts on CPU
- * adapters this way).
- */
-export function withReduceProfile<T>(profile: ReduceProfile, fn: () => T): T {
-  const prev = forcedProfile;
-  forcedProfile = profile;
-  try {
-    return fn();
-  } finally {
-    forcedProfile = prev;
-  }
-}
 
 /** Sorted, unique, non-negative axes of `x`; all axes when `axis` is undefined. */
 export function normalizeAxes(op: string, x: Tensor, axis: Axis): number[] {
@@ -90,8 +66,9 @@ export interface ReduceRawOptions {
   map?: ReduceMap;
   /** Inputs of the map, bound to its `inputs` names in order (default: `[x]`). */
   inputs?: Tensor[];
-  /** Map parameters `u.p0`, `u.p1`. */
+  /** Map parameter `u.p0`. */
   p0?: number;
+  /** Map parameter `u.p1`. */
   p1?: number;
   /** Op name for messages. */
   name?: string;

@@ -8,7 +8,8 @@ import { softmaxGradKernel, softmaxKernel, type SoftmaxSpec } from "../../shader
 import { record } from "../autograd/tape.ts";
 import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
 import { launchKernel } from "./kernel_call.ts";
-import { reduceAxisRaw, reduceProfile } from "./reduce.ts";
+import { reduceAxisRaw } from "./reduce.ts";
+import { reduceProfile } from "./tuning.ts";
 import { binaryRaw } from "./binary.ts";
 import { unaryRaw } from "./unary.ts";
 import { runtime } from "../gpu/runtime.ts";

@@ -9,6 +9,7 @@
  * tiles other than the default choice.
  */
 import * as lt from "../../src/mod.ts";
+import * as internal from "../../src/internal.ts";
 import type { Activation } from "../../shaders/activations.ts";
 import type { ConvTile } from "../../shaders/conv2d.ts";
 import { assert, assertClose, assertEquals, assertThrows } from "../assert.ts";
@@ -64,7 +65,7 @@ function options(c: ConvCase, bias?: lt.Tensor): lt.Conv2DOptions {
 async function checkForward(
   c: ConvCase,
   transpose: boolean,
-  kernels?: ConvTile | lt.ConvKernelOverrides,
+  kernels?: ConvTile | internal.ConvTuning,
 ): Promise<void> {
   await lt.init();
   const rng = freshRng();
@@ -78,7 +79,7 @@ async function checkForward(
     const run = () =>
       (transpose ? lt.conv2dTranspose : lt.conv2d)(lt.tensor(x, c.x), lt.tensor(w, c.w), args);
     if (!kernels) return run();
-    return lt.withConvKernels("tm" in kernels ? { tile: kernels } : kernels, run);
+    return internal.withTuning({ conv: "tm" in kernels ? { tile: kernels } : kernels }, run);
   });
   assertEquals(y.shape, ref.shape, "output shape");
   assertClose(await y.toArray(), ref.data, {
@@ -155,7 +156,7 @@ for (const c of [TRANSPOSE[0], TRANSPOSE[2], TRANSPOSE[4]]) {
 async function checkGrad(
   c: ConvCase,
   transpose: boolean,
-  kernels: lt.ConvKernelOverrides = {},
+  kernels: internal.ConvTuning = {},
 ): Promise<void> {
   await lt.init();
   const rng = freshRng();
@@ -167,7 +168,7 @@ async function checkGrad(
   if (c.bias) inputs.push({ data: rng.uniform(outC), shape: [outC] });
   const refFn = transpose ? refConv2dTranspose : refConv2d;
   const op = transpose ? lt.conv2dTranspose : lt.conv2d;
-  await lt.withConvKernels(kernels, () =>
+  await internal.withTuning({ conv: kernels }, () =>
     gradCheck({
       label: `${transpose ? "conv2dTranspose" : "conv2d"} ${describe(c)}`,
       rng,

@@ -5,12 +5,8 @@
  * @module
  */
 import * as lt from "../../src/mod.ts";
-import {
-  KMeans,
-  type KMeansOverrides,
-  kmeansOverrides,
-  squaredDistances,
-} from "../../src/cluster/kmeans.ts";
+import * as internal from "../../src/internal.ts";
+import { KMeans, squaredDistances } from "../../src/cluster/kmeans.ts";
 import { pairTiles, pairwiseKernel, TI } from "../../shaders/distance.ts";
 import {
   assignKernel,
@@ -53,22 +49,11 @@ function separatedBlobs(rng: Rng, n: number, d: number, k: number, gap: number, 
   }
 }
 
-/** Runs `fn` under k-means overrides (the GPU configuration on any adapter, small chunks, …). */
-async function withOverrides<T>(o: Partial<KMeansOverrides>, fn: () => Promise<T>): Promise<T> {
-  const saved = { ...kmeansOverrides };
-  Object.assign(kmeansOverrides, o);
-  try {
-    return await fn();
-  } finally {
-    Object.assign(kmeansOverrides, saved);
-  }
-}
-
 /** The adapter's own configuration, the GPU one (staged, many chunks) and the CPU one with chunks. */
-const CONFIGS: [string, Partial<KMeansOverrides>][] = [
+const CONFIGS: [string, internal.Tuning][] = [
   ["default", {}],
-  ["gpu config", { adapter: "gpu", chunkPoints: 24 }],
-  ["cpu config", { adapter: "cpu", chunkPoints: 40 }],
+  ["gpu config", { adapter: "gpu", kmeans: { chunkPoints: 24 } }],
+  ["cpu config", { adapter: "cpu", kmeans: { chunkPoints: 40 } }],
 ];
 
 function sqDist(x: ArrayLike<number>, i: number, c: ArrayLike<number>, j: number, d: number) {
@@ -282,7 +267,7 @@ test("kmeans matches a float64 Lloyd from the same initial centres", async () =>
     } while (ref.margin < 1e-5);
     const xt = lt.tensor(x, [n, d]);
     for (const [config, o] of CONFIGS) {
-      const r = await withOverrides(
+      const r = await internal.withTuning(
         o,
         () => new KMeans({ k, init, tol: 1e-4 }).fit(xt, { history: true }),
       );
@@ -323,7 +308,7 @@ test("kmeans relocates an empty cluster to the farthest point, as scikit-learn",
   } while (ref.margin < 1e-5);
   const xt = lt.tensor(x, [n, d]);
   for (const [config, o] of CONFIGS) {
-    const r = await withOverrides(o, () => new KMeans({ k, init }).fit(xt));
+    const r = await internal.withTuning(o, () => new KMeans({ k, init }).fit(xt));
     const tag = `seed ${rng.seed}, ${config}`;
     const counts = new Array(k).fill(0);
     for (const l of r.labels) counts[l]++;
@@ -343,8 +328,8 @@ test("kmeans restarts give the same result however they are batched", async () =
   for (const init of ["k-means++", "random"] as const) {
     const tag = `seed ${seed}, ${init}`;
     const all = await new KMeans({ k, seed, nInit: 5, init }).fit(xt, { history: true });
-    const split = await withOverrides(
-      { maxRunsPerBatch: 2 },
+    const split = await internal.withTuning(
+      { kmeans: { maxRunsPerBatch: 2 } },
       () => new KMeans({ k, seed, nInit: 5, init }).fit(xt, { history: true }),
     );
     assertEquals(split.centers, all.centers, `${tag}: centres`);
@@ -374,8 +359,14 @@ test("kmeans with Hamerly's pruning gives exactly the unpruned result", async ()
     const tag = `seed ${rng.seed}, ${name}`;
     const xt = lt.tensor(x, [n, d]);
     const opts = init ? { k, init } : { k, seed: rng.seed, nInit: 3 };
-    const plain = await withOverrides({ prune: false }, () => new KMeans(opts).fit(xt));
-    const pruned = await withOverrides({ prune: true }, () => new KMeans(opts).fit(xt));
+    const plain = await internal.withTuning(
+      { kmeans: { prune: false } },
+      () => new KMeans(opts).fit(xt),
+    );
+    const pruned = await internal.withTuning(
+      { kmeans: { prune: true } },
+      () => new KMeans(opts).fit(xt),
+    );
     assertEquals(pruned.labels, plain.labels, `${tag}: labels`);
     assertEquals(pruned.centers, plain.centers, `${tag}: centres`);
     assertEquals(pruned.inertia, plain.inertia, `${tag}: inertia`);

@@ -4,6 +4,7 @@
  * logits, multi-pass sizes and bad input.
  */
 import * as lt from "../../src/mod.ts";
+import * as internal from "../../src/internal.ts";
 import { assert, assertClose, assertEquals, assertThrows } from "../assert.ts";
 import { gradCheck } from "../gradcheck.ts";
 import { test } from "../harness.ts";
@@ -401,7 +402,7 @@ test("cross-entropies laid out for GPUs match float64 on this adapter too", asyn
       lt.tensor(t, [n, k]),
       lt.tensor(y, [n]),
     ];
-    const got = lt.withReduceProfile(lt.GPU_REDUCE, () =>
+    const got = internal.withTuning({ reduce: internal.GPU_REDUCE }, () =>
       lt.tidy(() => [
         lt.categoricalCrossentropy(xt, tt, { fromLogits: true }),
         lt.categoricalCrossentropy(pt, tt),
@@ -440,7 +441,10 @@ test("cross-entropies laid out for GPUs match float64 on this adapter too", asyn
         check: false,
       }],
       forward: ([x, t]) =>
-        lt.withReduceProfile(lt.GPU_REDUCE, () => lt.categoricalCrossentropy(x, t, { fromLogits })),
+        internal.withTuning(
+          { reduce: internal.GPU_REDUCE },
+          () => lt.categoricalCrossentropy(x, t, { fromLogits }),
+        ),
       reference: ([x, t]) => [ref(x, t, 9)],
     });
     await gradCheck({
@@ -448,8 +452,8 @@ test("cross-entropies laid out for GPUs match float64 on this adapter too", asyn
       rng,
       inputs: [{ data, shape: [4, 9] }],
       forward: ([x]) =>
-        lt.withReduceProfile(
-          lt.GPU_REDUCE,
+        internal.withTuning(
+          { reduce: internal.GPU_REDUCE },
           () => lt.sparseCategoricalCrossentropy(x, labels, { fromLogits }),
         ),
       reference: ([x]) => [sref(x, y, 9)],

@@ -4,6 +4,7 @@
  * epilogue, batching, gradients, and bad input.
  */
 import * as lt from "../../src/mod.ts";
+import * as internal from "../../src/internal.ts";
 import { type Activation, activationRef, ACTIVATIONS } from "../../shaders/activations.ts";
 import { type MatmulTile, tileName } from "../../shaders/matmul.ts";
 import { assertClose, assertEquals, assertThrows } from "../assert.ts";
@@ -46,7 +47,7 @@ async function checkProduct(
   n: number,
   ta: boolean,
   tb: boolean,
-  options: lt.MatmulRawOptions = {},
+  options: internal.MatmulRawOptions = {},
   epilogue?: { bias: Float32Array; act: Activation; alpha: number },
 ): Promise<void> {
   const a = rng.uniform(m * k), b = rng.uniform(k * n);
@@ -68,7 +69,7 @@ async function checkProduct(
     const A = lt.tensor(aStored, ta ? [k, m] : [m, k]);
     const B = lt.tensor(bStored, tb ? [n, k] : [k, n]);
     if (epilogue) {
-      return lt.matmulRaw(A, B, {
+      return internal.matmulRaw(A, B, {
         ...options,
         transA: ta,
         transB: tb,
@@ -78,7 +79,7 @@ async function checkProduct(
       });
     }
     return options.tile || options.naive
-      ? lt.matmulRaw(A, B, { ...options, transA: ta, transB: tb })
+      ? internal.matmulRaw(A, B, { ...options, transA: ta, transB: tb })
       : lt.matmul(A, B, { transA: ta, transB: tb });
   });
   assertEquals(got.shape, [m, n]);
@@ -396,7 +397,7 @@ test("matmul refuses mismatched, wrongly ranked and non-f32 operands before any 
 test("matmul with K = 0 gives act(bias)", async () => {
   await lt.init();
   const y = lt.tidy(() =>
-    lt.matmulRaw(lt.zeros([3, 0]), lt.zeros([0, 2]), {
+    internal.matmulRaw(lt.zeros([3, 0]), lt.zeros([0, 2]), {
       bias: lt.tensor([1, -2]),
       activation: "relu",
     })

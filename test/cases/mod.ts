@@ -22,3 +22,4 @@ import "./misuse_cases.ts";
 import "./nonfinite_cases.ts";
 import "./size_cases.ts";
 import "./declare_cases.ts";
+import "./tuning_cases.ts";

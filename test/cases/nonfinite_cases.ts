@@ -6,6 +6,7 @@
  * @module
  */
 import * as lt from "../../src/mod.ts";
+import * as internal from "../../src/internal.ts";
 import { assert, assertEquals, assertRejects } from "../assert.ts";
 import { test } from "../harness.ts";
 import { freshRng, type Rng } from "../ref.ts";
@@ -31,14 +32,20 @@ for (const [rows, len] of [[1, 1], [10, 5], [257, 3], [3000, 31], [70, 1000]]) {
   test(`firstNonFiniteRow matches a host scan on [${rows}, ${len}]`, async () => {
     await lt.init();
     const rng = freshRng();
-    for (const profile of [lt.CPU_REDUCE, lt.GPU_REDUCE]) {
+    for (const profile of [internal.CPU_REDUCE, internal.GPU_REDUCE]) {
       for (const count of [0, 1, 3]) {
         const bad = someRows(rng, rows, Math.min(count, rows));
         const x = lt.tensor(poisoned(rng, rows, len, bad), [rows, len]);
-        const got = await lt.withReduceProfile(profile, () => lt.firstNonFiniteRow(x, len));
+        const got = await internal.withTuning(
+          { reduce: profile },
+          () => internal.firstNonFiniteRow(x, len),
+        );
         const want = bad.length ? Math.min(...bad) : null;
         assertEquals(got, want, `seed ${rng.seed}, bad rows ${bad}`);
-        const flags = lt.withReduceProfile(profile, () => lt.nonFiniteRowsRaw(x, len));
+        const flags = internal.withTuning(
+          { reduce: profile },
+          () => internal.nonFiniteRowsRaw(x, len),
+        );
         const f = await flags.toArray();
         assertEquals(
           Array.from(f),

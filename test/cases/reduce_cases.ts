@@ -4,6 +4,7 @@
  * differences, multi-pass sizes, ties, huge logits and bad input.
  */
 import * as lt from "../../src/mod.ts";
+import * as internal from "../../src/internal.ts";
 import { assert, assertClose, assertEquals, assertThrows } from "../assert.ts";
 import { gradCheck } from "../gradcheck.ts";
 import { test } from "../harness.ts";
@@ -405,7 +406,8 @@ test("softmax refuses other axes and non-f32 input", async () => {
 test("reductions and softmax laid out for GPUs match float64 on this adapter too", async () => {
   await lt.init();
   const rng = freshRng();
-  const gpu = (f: () => lt.Tensor) => lt.withReduceProfile(lt.GPU_REDUCE, () => lt.tidy(f));
+  const gpu = (f: () => lt.Tensor) =>
+    internal.withTuning({ reduce: internal.GPU_REDUCE }, () => lt.tidy(f));
   for (
     const [shape, axis] of [[[13, 5], 1], [[3, 17, 5], 1], [[5, 1031], 1], [[1031, 12], 0], [
       [100003],
@@ -455,7 +457,10 @@ test("reductions and softmax laid out for GPUs match float64 on this adapter too
       rng,
       inputs: [{ data: rng.normals(3 * 37, 2), shape: [3, 37] }],
       forward: ([x]) =>
-        lt.withReduceProfile(lt.GPU_REDUCE, () => (log ? lt.logSoftmax : lt.softmax)(x)),
+        internal.withTuning(
+          { reduce: internal.GPU_REDUCE },
+          () => (log ? lt.logSoftmax : lt.softmax)(x),
+        ),
       reference: ([x]) => refSoftmax(x, 37, log),
     });
   }

@@ -9,9 +9,10 @@
  * test/size_test.ts.
  */
 import * as lt from "../../src/mod.ts";
+import * as internal from "../../src/internal.ts";
 import { rowsTooLong } from "../../src/ops/softmax.ts";
 import { rowThreads } from "../../shaders/reduce.ts";
-import { reduceProfile } from "../../src/ops/reduce.ts";
+import { reduceProfile } from "../../src/ops/tuning.ts";
 import type { MatmulTile } from "../../shaders/matmul.ts";
 import type { ConvTile } from "../../shaders/conv2d.ts";
 import { assert, assertClose, assertEquals, assertThrows } from "../assert.ts";
@@ -32,15 +33,15 @@ test("the loop budget follows the measured cap, and withBudgets restores it", as
   assertEquals(before.loopIterations, cap === null ? Infinity : Math.floor(cap / 2));
   assertEquals(before.workgroupsPerDim, rt.limits.maxComputeWorkgroupsPerDimension);
   if (cap !== null) assert(rt.info.notes?.some((n) => n.includes(String(cap))), "no cap note");
-  lt.withBudgets(LOW, () => assertEquals(rt.budgets, LOW));
+  internal.withBudgets(LOW, () => assertEquals(rt.budgets, LOW));
   assertEquals(rt.budgets, before);
-  await lt.withBudgets(LOW, async () => {
+  await internal.withBudgets(LOW, async () => {
     await Promise.resolve();
     assertEquals(rt.budgets, LOW);
   });
   assertEquals(rt.budgets, before);
   assertThrows(() =>
-    lt.withBudgets(LOW, () => {
+    internal.withBudgets(LOW, () => {
       throw new Error("inner");
     }), "inner");
   assertEquals(rt.budgets, before);
@@ -52,7 +53,7 @@ test("elementwise ops fold their grid into x, y and z under 4 workgroups per dim
   // 1-D launches of 3, 12 and 47 workgroups: x only, x·y, and x·y·z.
   for (const n of [700, 3001, 12000]) {
     const a = rng.uniform(n), b = rng.uniform(n);
-    const got = await lt.withBudgets(LOW, () => {
+    const got = await internal.withBudgets(LOW, () => {
       const t = lt.tidy(() => lt.mul(lt.add(lt.tensor(a, [n]), lt.tensor(b, [n])), 2));
       return t.toArray().finally(() => t.dispose());
     });
@@ -63,7 +64,7 @@ test("elementwise ops fold their grid into x, y and z under 4 workgroups per dim
   const big = lt.zeros([70001]);
   try {
     // (The test harness poisons the output first, so the fill may be named.)
-    const e = assertThrows(() => lt.withBudgets(LOW, () => lt.exp(big)), /exp|fill/);
+    const e = assertThrows(() => internal.withBudgets(LOW, () => lt.exp(big)), /exp|fill/);
     assert(/do not fold into a grid of at most 4 per dimension/.test(e.message), e.message);
   } finally {
     big.dispose();
@@ -93,7 +94,7 @@ test("reductions under a loop budget of 64 take more passes and match float64", 
       }
     }
     const label = `${JSON.stringify(shape)} axis ${axis} seed ${rng.seed}`;
-    const [s, m, mn, a] = await lt.withBudgets(LOW, async () => {
+    const [s, m, mn, a] = await internal.withBudgets(LOW, async () => {
       const t = lt.tensor(x, shape);
       const outs = [lt.sum(t, axis), lt.max(t, axis), lt.mean(t, axis), lt.argmax(t, axis)];
       try {
@@ -115,7 +116,7 @@ test("reductions under a loop budget of 64 take more passes and match float64", 
   const n = 12001;
   const z = new Float32Array(n);
   z[n - 1] = 7;
-  const last = await lt.withBudgets(LOW, async () => {
+  const last = await internal.withBudgets(LOW, async () => {
     const t = lt.tensor(z, [n]);
     const outs = [lt.max(t), lt.argmax(t, 0), lt.sum(lt.onesLike(t))];
     try {
@@ -138,7 +139,7 @@ test("losses and penalties over long inputs under a loop budget of 64 match floa
     bce -= t[i] * Math.log(p[i]) + (1 - t[i]) * Math.log(1 - p[i]);
     l2 += p[i] * p[i];
   }
-  const got = await lt.withBudgets(LOW, async () => {
+  const got = await internal.withBudgets(LOW, async () => {
     const pt = lt.tensor(p, [50, 500]), tt = lt.tensor(t, [50, 500]);
     const outs = [
       lt.meanSquaredError(pt, tt),
@@ -179,11 +180,11 @@ test("softmax and logSoftmax of rows past the loop budget compose reductions and
   const budgets = { loopIterations: 4 };
   for (const [rows, len] of [[3, 1000], [2, 4099]]) {
     const x = rng.uniform(rows * len, -8, 8);
-    lt.withBudgets(budgets, () => {
+    internal.withBudgets(budgets, () => {
       assert(rowsTooLong(len, rowThreads(len, reduceProfile())), `rows of ${len} are not too long`);
     });
     for (const log of [false, true]) {
-      const got = await lt.withBudgets(budgets, async () => {
+      const got = await internal.withBudgets(budgets, async () => {
         const t = lt.tensor(x, [rows, len]);
         const y = log ? lt.logSoftmax(t) : lt.softmax(t);
         try {
@@ -201,7 +202,7 @@ test("softmax and logSoftmax of rows past the loop budget compose reductions and
     }
   }
   for (const log of [false, true]) {
-    await lt.withBudgets(budgets, () =>
+    await internal.withBudgets(budgets, () =>
       gradCheck({
         label: `${log ? "logSoftmax" : "softmax"} [2, 1100] under a budget of 4`,
         rng,
@@ -218,7 +219,7 @@ test("cross-entropy names the op, the row length and the loop budget it cannot f
   const p = lt.full([2, 3000], 1 / 3000);
   const labels = lt.tensor(new Int32Array([1, 2]), [2], "i32");
   try {
-    lt.withBudgets({ loopIterations: 4 }, () => {
+    internal.withBudgets({ loopIterations: 4 }, () => {
       for (
         const [name, f] of [
           ["categoricalCrossentropy", () => lt.categoricalCrossentropy(p, p, { fromLogits: true })],
@@ -252,13 +253,19 @@ test("matmul splits K past the loop budget, with bias and activation, and matche
       const ref = refMatmul(a, b, m, k, n);
       const st = (x: Float32Array, r: number, c: number, t: boolean) =>
         t ? Float32Array.from({ length: r * c }, (_, i) => x[(i % r) * c + Math.floor(i / r)]) : x;
-      const got = await lt.withBudgets({ loopIterations: 64 }, async () => {
+      const got = await internal.withBudgets({ loopIterations: 64 }, async () => {
         const at = lt.tensor(st(a, m, k, ta), ta ? [k, m] : [m, k]);
         const bt = lt.tensor(st(b, k, n, tb), tb ? [n, k] : [k, n]);
         const bb = lt.tensor(bias, [n]);
         const outs = [
-          lt.matmulRaw(at, bt, { transA: ta, transB: tb, tile }),
-          lt.matmulRaw(at, bt, { transA: ta, transB: tb, tile, bias: bb, activation: "relu" }),
+          internal.matmulRaw(at, bt, { transA: ta, transB: tb, tile }),
+          internal.matmulRaw(at, bt, {
+            transA: ta,
+            transB: tb,
+            tile,
+            bias: bb,
+            activation: "relu",
+          }),
         ];
         try {
           return await Promise.all(outs.map((o) => o.toArray()));
@@ -281,14 +288,14 @@ test("matmul launches more row tiles than 4 workgroups per dimension in several 
   const [m, k, n] = [300, 21, 7];
   const a = rng.uniform(m * k), b = rng.uniform(k * n);
   for (const batch of [1, 3]) {
-    const got = await lt.withBudgets({ workgroupsPerDim: 4 }, async () => {
+    const got = await internal.withBudgets({ workgroupsPerDim: 4 }, async () => {
       const at = lt.tensor(new Float32Array(batch * m * k).map((_, i) => a[i % (m * k)]), [
         batch,
         m,
         k,
       ]);
       const bt = lt.tensor(b, [k, n]);
-      const c = lt.matmulRaw(at, bt, { tile: TILES.direct });
+      const c = internal.matmulRaw(at, bt, { tile: TILES.direct });
       try {
         return await c.toArray();
       } finally {
@@ -302,7 +309,9 @@ test("matmul launches more row tiles than 4 workgroups per dimension in several 
   // 5 batches × 1 split along z do not fit 4 per dimension: a clear error first.
   const x = lt.zeros([5, 8, 8]);
   try {
-    const e = assertThrows(() => lt.withBudgets({ workgroupsPerDim: 4 }, () => lt.matmul(x, x)));
+    const e = assertThrows(() =>
+      internal.withBudgets({ workgroupsPerDim: 4 }, () => lt.matmul(x, x))
+    );
     assert(/matmul/.test(e.message) && /at most 4/.test(e.message), e.message);
   } finally {
     x.dispose();
@@ -313,7 +322,7 @@ test("linear's gradients with K split under a loop budget of 64 match finite dif
   await lt.init();
   const rng = freshRng();
   const [rows, inC, outC] = [300, 5, 3];
-  await lt.withBudgets({ loopIterations: 64 }, () =>
+  await internal.withBudgets({ loopIterations: 64 }, () =>
     gradCheck({
       label: `linear [${rows}, ${inC}] -> ${outC} tanh under a budget of 64`,
       rng,
@@ -337,10 +346,10 @@ test("conv2d's kernel and bias gradients split N·Ho·Wo under a loop budget and
   const rng = freshRng();
   const xs = [2, 9, 9, 3], ws = [3, 3, 3, 4];
   // Forward sums 27 products per output, dx 36; the kernel gradient 162 positions in chunks of 40.
-  await lt.withBudgets(
+  await internal.withBudgets(
     { loopIterations: 40 },
     () =>
-      lt.withConvKernels({ tile: DIRECT_CONV }, () =>
+      internal.withTuning({ conv: { tile: DIRECT_CONV } }, () =>
         gradCheck({
           label: "conv2d x [2, 9, 9, 3] k 3x3x3x4 same +bias under a budget of 40",
           rng,
@@ -357,7 +366,7 @@ test("conv2d's kernel and bias gradients split N·Ho·Wo under a loop budget and
   const x = lt.zeros(xs), w = lt.zeros(ws);
   try {
     const e = assertThrows(() =>
-      lt.withBudgets({ loopIterations: 16 }, () => lt.conv2d(x, w, { padding: "same" }))
+      internal.withBudgets({ loopIterations: 16 }, () => lt.conv2d(x, w, { padding: "same" }))
     );
     assert(/conv2d/.test(e.message) && /27 products/.test(e.message), e.message);
   } finally {
@@ -372,7 +381,7 @@ test("KMeans sums its clusters in chunks under a loop budget of 64 and returns t
   const n = 3001;
   // Two groups on a line, [0, 1) and [10, 11): the issue's example, scaled down.
   const x = Float32Array.from({ length: n }, (_, i) => (i % 2) * 10 + rng.uniform(1)[0]);
-  const r = await lt.withBudgets({ loopIterations: 64 }, async () => {
+  const r = await internal.withBudgets({ loopIterations: 64 }, async () => {
     const t = lt.tensor(x, [n, 1]);
     try {
       return await new lt.cluster.KMeans({ k: 2, seed: 1, nInit: 2 }).fit(t);

