@@ -16,7 +16,7 @@ import { noGrad } from "../autograd/tape.ts";
 import { type Dataset, dataset } from "../data/dataset.ts";
 import { runtime } from "../gpu/runtime.ts";
 import { add, binaryRaw } from "../ops/binary.ts";
-import { clone, fillInPlace, zeros } from "../ops/creation.ts";
+import { clone, copyInto, fillInPlace, zeros } from "../ops/creation.ts";
 import { decodeNonFiniteRow, nonFiniteRowRaw } from "../ops/finite.ts";
 import {
   binaryCrossentropy,
@@ -459,12 +459,10 @@ export async function readChecked(
   scalars: (Tensor | null)[],
   weights: Param[],
 ): Promise<{ values: number[]; badWeight: Param | null }> {
-  const rt = runtime();
   const m = scalars.length;
   const status = fillInPlace(empty([m + weights.length], "f32", op), NaN);
   try {
-    const into = (t: Tensor, slot: number) =>
-      rt.copy(op, t.storage(op).buffer, 0, status.storage(op).buffer, 4 * slot, 4);
+    const into = (t: Tensor, slot: number) => copyInto(status, t, { offset: slot, op });
     scalars.forEach((t, i) => t && into(t, i));
     weights.forEach((w, i) => {
       const code = nonFiniteRowRaw(w.tensor);
@@ -569,14 +567,7 @@ export async function predict(
         tidy(() => {
           const xb = xs.gather(ep.indices, step.offset, step.size, false);
           const pred = model.run([xb], { training: false, losses: [] })[0];
-          rt.copy(
-            op,
-            pred.storage(op).buffer,
-            0,
-            out.storage(op).buffer,
-            step.offset * per * 4,
-            step.size * per * 4,
-          );
+          copyInto(out, pred, { offset: step.offset * per, op });
         })
       );
       await rt.throttle();
