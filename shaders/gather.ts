@@ -29,7 +29,7 @@
  * `quads = ceil(features / 4)`: one index read per thread, and for u8 one or
  * two word loads. ceil(count · quads / WG) workgroups. Bindings: idx (read),
  * [map (read)], shards s0..s(k−1) (read), out (write). Uniform:
- * {@link GATHER_FIELDS}, filled by src/data/dataset.ts.
+ * {@link GATHER_FIELDS}, filled by src/ops/gather.ts.
  *
  * Dispatch (labels): ceil(count · (oneHot ? classes : 1) / WG) workgroups.
  * Bindings: idx, [map], labels (i32, read), out (write). Uniform: {@link GATHER_FIELDS}.

@@ -24,17 +24,11 @@
  *
  * @module
  */
-import { WG } from "../../shaders/common.ts";
-import {
-  gatherKernel,
-  gatherLabelsKernel,
-  MAX_SHARDS_PER_DISPATCH,
-  shardBuffer,
-} from "../../shaders/gather.ts";
+import { MAX_SHARDS_PER_DISPATCH } from "../../shaders/gather.ts";
 import { runtime } from "../gpu/runtime.ts";
 import { tensor } from "../ops/creation.ts";
 import { firstNonFiniteRow, nonFiniteRowsRaw } from "../ops/finite.ts";
-import { launchKernel } from "../ops/kernel_call.ts";
+import { gatherLabels, gatherSamples } from "../ops/gather.ts";
 import { keep } from "../tensor/scope.ts";
 import { empty, fmtShape, sizeOf, Tensor } from "../tensor/tensor.ts";
 import type { ImageSet } from "./mnist.ts";
@@ -132,7 +126,6 @@ export interface Step {
   readonly size: number;
 }
 
-const NAN_BITS = 0x7fc00000;
 const TWO_32 = 4294967296;
 
 /**
@@ -342,30 +335,6 @@ export class Dataset implements Disposable {
     return out;
   }
 
-  /** The gather kernels' uniform fields (shaders/gather.ts, `GATHER_FIELDS`) without noise. */
-  #uniforms(offset: number, count: number, features: number, first: number) {
-    const p = this.#p;
-    return {
-      count,
-      features,
-      offset,
-      n: this.n,
-      base: p.base,
-      rows: p.rows,
-      first,
-      quads: Math.ceil(features / 4),
-      scale: 0,
-      shift: 0,
-      sigma: 0,
-      lo: 0,
-      hi: 0,
-      seed_lo: 0,
-      seed_hi: 0,
-      step: 0,
-      bad: NAN_BITS,
-    };
-  }
-
   /**
    * Gathers samples `indices[offset .. offset + count - 1]` into an f32 batch
    * `[count, ...sampleShape]` on the GPU, applying scale, offset and (when
@@ -394,33 +363,12 @@ export class Dataset implements Disposable {
     const out = this.#output(op, this.batchShape(count), "f32", options.out);
     const noise = (options.training ?? true) ? p.noise : null;
     const step = noise ? this.noiseStep++ : 0;
-    const workgroups = Math.ceil((count * Math.ceil(this.features / 4)) / WG);
-    const head: Record<string, Tensor> = p.map ? { idx: indices, map: p.map } : { idx: indices };
-    for (let g = 0; g < p.groups.length; g++) {
-      const group = p.groups[g];
-      const kernel = gatherKernel({
-        source: p.source,
-        shards: group.length,
-        mapped: p.map !== null,
-        noise: noise !== null,
-        clip: noise !== null && noise.clip !== null,
-      });
-      const [lo, hi] = noise?.clip ?? [0, 0];
-      const u = {
-        ...this.#uniforms(offset, count, this.features, g * MAX_SHARDS_PER_DISPATCH),
-        scale: p.scale,
-        shift: p.offset,
-        sigma: noise?.std ?? 0,
-        lo,
-        hi,
-        seed_lo: noise ? noise.seed % TWO_32 : 0,
-        seed_hi: noise ? Math.floor(noise.seed / TWO_32) : 0,
-        step: step % TWO_32, // a 32-bit Philox counter word
-      };
-      const buffers: Record<string, Tensor> = { ...head, out };
-      group.forEach((t, s) => buffers[shardBuffer(s)] = t);
-      launchKernel(op, kernel, buffers, u, workgroups);
-    }
+    gatherSamples(op, p, { indices, offset, count }, out, {
+      scale: p.scale,
+      shift: p.offset,
+      noise,
+      step,
+    });
     return out;
   }
 
@@ -478,17 +426,7 @@ export class Dataset implements Disposable {
       oneHot ? "f32" : "i32",
       options.out,
     );
-    const buffers: Record<string, Tensor> = p.map
-      ? { idx: indices, map: p.map, labels: p.labels, out }
-      : { idx: indices, labels: p.labels, out };
-    const kernel = gatherLabelsKernel({ mapped: p.map !== null, oneHot });
-    launchKernel(
-      op,
-      kernel,
-      buffers,
-      this.#uniforms(offset, count, width, 0),
-      Math.ceil((count * width) / WG),
-    );
+    gatherLabels(op, p, p.labels, { indices, offset, count }, out, oneHot);
     return out;
   }
 

@@ -9,11 +9,10 @@
  *
  * @module
  */
-import { runtime } from "../gpu/runtime.ts";
 import type { Model } from "../nn/model.ts";
 import type { Layer } from "../nn/layer.ts";
 import type { Optimizer } from "../nn/optimizers.ts";
-import { tensor } from "../ops/creation.ts";
+import { copyInto, tensor } from "../ops/creation.ts";
 import { fmtShape, type Tensor } from "../tensor/tensor.ts";
 import { decodeSafetensors, encodeSafetensors, type SafeTensor } from "./safetensors.ts";
 
@@ -137,10 +136,9 @@ export function loadWeights(
   const missing = [...wanted.keys()].filter((n) => !(n in file.tensors));
   if (missing.length) throw new Error(`${op}: the file lacks ${missing.join(", ")}`);
 
-  const rt = runtime();
   for (const p of weights) {
     const src = tensor(file.tensors[keys.get(p.tensor)!].data as Float32Array, p.tensor.shape);
-    rt.copy(op, src.storage(op).buffer, 0, p.tensor.storage(op).buffer, 0, p.tensor.byteLength);
+    copyInto(p.tensor, src, { op });
     src.dispose();
   }
   if (options.optimizer) {

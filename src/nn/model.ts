@@ -9,7 +9,7 @@ import { noGrad } from "../autograd/tape.ts";
 import { runtime } from "../gpu/runtime.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { fmtShape } from "../tensor/tensor.ts";
-import { tensor } from "../ops/creation.ts";
+import { copyInto, tensor } from "../ops/creation.ts";
 import {
   type Compiled,
   type CompileOptions,
@@ -251,14 +251,7 @@ export class Model extends Layer {
     noGrad(() => {
       ws.forEach((p, i) => {
         const src = tensor(Float32Array.from(values[i]), p.tensor.shape);
-        runtime().copy(
-          "setWeights",
-          src.storage().buffer,
-          0,
-          p.tensor.storage().buffer,
-          0,
-          p.tensor.byteLength,
-        );
+        copyInto(p.tensor, src, { op: "setWeights" });
         src.dispose();
       });
     });

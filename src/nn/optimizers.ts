@@ -22,18 +22,9 @@
  *
  * @module
  */
-import { WG } from "../../shaders/common.ts";
-import {
-  optimKernel,
-  optimSlots,
-  type OptimSpec,
-  slotBuffer,
-  SQNORM_WG,
-  sqnormKernel,
-} from "../../shaders/optim.ts";
-import { runtime } from "../gpu/runtime.ts";
+import { optimSlots, type OptimSpec } from "../../shaders/optim.ts";
 import { assign, zeros } from "../ops/creation.ts";
-import { launchKernel } from "../ops/kernel_call.ts";
+import { gradientSquaredNorms, optimizerUpdate } from "../ops/optim.ts";
 import { keep } from "../tensor/scope.ts";
 import { empty, fmtShape, Tensor } from "../tensor/tensor.ts";
 
@@ -234,59 +225,25 @@ export abstract class Optimizer {
     const lr = this.#lr;
     const spec = this.#spec();
     const byNorm = spec.clip === "norm" || spec.clip === "global_norm";
-    if (byNorm) {
-      // One workgroup sums each gradient's squares: its threads' loops must fit the loop budget.
-      const budget = runtime().budgets.loopIterations;
-      for (const p of live) {
-        if (Math.ceil(p.size / SQNORM_WG) > budget) {
-          throw new RangeError(
-            `${this.name}: clipping by norm sums a ${fmtShape(p.shape)} gradient in ` +
-              `${Math.ceil(p.size / SQNORM_WG)} loop iterations per invocation; this driver runs ` +
-              `at most ${budget} (Mesa < 25's llvmpipe; Mesa >= 25 has no cap)`,
-          );
-        }
-      }
-      const norms = this.#normsFor(live.length);
-      live.forEach((p, k) => {
-        launchKernel(
-          `${this.name}.clip`,
-          sqnormKernel({}),
-          { G: p.grad!, NORMS: norms },
-          { n: p.size, slot: k },
-          1,
-        );
-      });
-    }
+    const norms = byNorm ? this.#normsFor(live.length) : null;
+    if (norms) gradientSquaredNorms(this.name, live.map((p) => p.grad!), norms);
     const r = this.ruleParams(t, lr);
     const clip = this.clipValue ?? this.clipNorm ?? this.globalClipNorm ?? 0;
-    const kernel = optimKernel(spec);
-    const slots = optimSlots(spec);
     live.forEach((p, k) => {
       const g = p.grad!;
       if (p.size > 0) {
-        const buffers: Record<string, Tensor> = { G: g, P: p };
-        if (byNorm) buffers.NORMS = this.#norms!;
-        const state = this.#slotsOf(p);
-        slots.forEach((s, i) => buffers[slotBuffer(s)] = state[i]);
-        launchKernel(
-          this.name,
-          kernel,
-          buffers,
-          {
-            n: p.size,
-            slot: k,
-            count: live.length,
-            lr,
-            decay: lr * this.weightDecay,
-            clip,
-            momentum: r.momentum,
-            beta1: r.beta1,
-            beta2: r.beta2,
-            eps: r.eps,
-            lr_t: r.lrT,
-          },
-          Math.ceil(p.size / WG),
-        );
+        optimizerUpdate(this.name, spec, p, g, this.#slotsOf(p), norms, {
+          slot: k,
+          count: live.length,
+          lr,
+          decay: lr * this.weightDecay,
+          clip,
+          momentum: r.momentum,
+          beta1: r.beta1,
+          beta2: r.beta2,
+          eps: r.eps,
+          lrT: r.lrT,
+        });
       }
       g.dispose();
       p.grad = null;

@@ -16,9 +16,8 @@ import { noGrad } from "../autograd/tape.ts";
 import { type Dataset, dataset } from "../data/dataset.ts";
 import { runtime } from "../gpu/runtime.ts";
 import { add, binaryRaw } from "../ops/binary.ts";
-import { clone, fillInPlace, zeros } from "../ops/creation.ts";
+import { clone, copyInto, fillInPlace, zeros } from "../ops/creation.ts";
 import { decodeNonFiniteRow, nonFiniteRowRaw } from "../ops/finite.ts";
-import { launchKernel } from "../ops/kernel_call.ts";
 import {
   binaryCrossentropy,
   categoricalCrossentropy,
@@ -27,11 +26,9 @@ import {
   meanSquaredError,
   sparseCategoricalCrossentropy,
 } from "../ops/losses.ts";
-import { sum } from "../ops/reduce.ts";
+import { accuracyCount } from "../ops/metrics.ts";
 import { keep, tidy } from "../tensor/scope.ts";
 import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
-import { WG } from "../../shaders/common.ts";
-import { accuracyKernel } from "../../shaders/metrics.ts";
 import type { Callback, Logs, TrainingTarget } from "./callbacks.ts";
 import type { Param } from "./layer.ts";
 import type { Model } from "./model.ts";
@@ -259,32 +256,6 @@ function zerosLike1(v: number): Tensor {
   return fillInPlace(empty([1], "f32", "fit"), v);
 }
 
-function hits(pred: Tensor, target: Tensor, mode: "categorical" | "binary"): Tensor {
-  const rows = mode === "binary" ? pred.size : pred.size / pred.shape[pred.rank - 1];
-  const h = empty([rows], "f32", "accuracy");
-  const classes = pred.shape[pred.rank - 1];
-  let t = target;
-  if (target.dtype === "i32") {
-    throw new Error(
-      "accuracy: sparse integer targets are not supported with the accuracy metric; use one-hot targets",
-    );
-  }
-  if (t.size !== pred.size) {
-    throw new Error(
-      `accuracy: prediction ${fmtShape(pred.shape)} and target ${fmtShape(t.shape)} differ`,
-    );
-  }
-  launchKernel(
-    "accuracy",
-    accuracyKernel({ mode }),
-    { P: pred, T: t, hits: h },
-    { n: rows, classes },
-    Math.ceil(rows / WG),
-  );
-  t = sum(h);
-  return t;
-}
-
 /** Runs one training step's work (forward, loss, backward, update) and accumulates the loss. */
 function trainStep(
   model: Model,
@@ -306,7 +277,7 @@ function trainStep(
   c.optimizer.step(model.trainableWeights());
   noGrad(() => {
     accumulate(acc.loss, total, size);
-    if (acc.hits && c.accuracy) accumulate(acc.hits, hits(pred, yb, c.accuracy), 1);
+    if (acc.hits && c.accuracy) accumulate(acc.hits, accuracyCount(pred, yb, c.accuracy), 1);
   });
 }
 
@@ -488,12 +459,10 @@ export async function readChecked(
   scalars: (Tensor | null)[],
   weights: Param[],
 ): Promise<{ values: number[]; badWeight: Param | null }> {
-  const rt = runtime();
   const m = scalars.length;
   const status = fillInPlace(empty([m + weights.length], "f32", op), NaN);
   try {
-    const into = (t: Tensor, slot: number) =>
-      rt.copy(op, t.storage(op).buffer, 0, status.storage(op).buffer, 4 * slot, 4);
+    const into = (t: Tensor, slot: number) => copyInto(status, t, { offset: slot, op });
     scalars.forEach((t, i) => t && into(t, i));
     weights.forEach((w, i) => {
       const code = nonFiniteRowRaw(w.tensor);
@@ -554,7 +523,7 @@ export async function evaluate(
           const yb = ys.sameAsInput ? xb : ys.gather(ep.indices, step.offset, step.size, false);
           const pred = model.run([xb], { training: false, losses: [] })[0];
           accumulate(lossAcc, c.loss(pred, yb), step.size);
-          if (hitAcc && c.accuracy) accumulate(hitAcc, hits(pred, yb, c.accuracy), 1);
+          if (hitAcc && c.accuracy) accumulate(hitAcc, accuracyCount(pred, yb, c.accuracy), 1);
         })
       );
       await runtime().throttle();
@@ -598,14 +567,7 @@ export async function predict(
         tidy(() => {
           const xb = xs.gather(ep.indices, step.offset, step.size, false);
           const pred = model.run([xb], { training: false, losses: [] })[0];
-          rt.copy(
-            op,
-            pred.storage(op).buffer,
-            0,
-            out.storage(op).buffer,
-            step.offset * per * 4,
-            step.size * per * 4,
-          );
+          copyInto(out, pred, { offset: step.offset * per, op });
         })
       );
       await rt.throttle();

@@ -7,6 +7,7 @@ import { WG } from "../../shaders/common.ts";
 import { fillKernel } from "../../shaders/fill.ts";
 import { gradOps, record } from "../autograd/tape.ts";
 import {
+  bytesPer,
   checkShape,
   debug,
   type DType,
@@ -173,6 +174,54 @@ export function assign(dst: Tensor, src: Tensor): void {
     dst.storage("assign").buffer,
     0,
     Math.max(4, src.byteLength),
+  );
+}
+
+/** Options of {@link copyInto}. */
+export interface CopyIntoOptions {
+  /** Element of `dst` where `src`'s first element lands (default 0). */
+  offset?: number;
+  /** The op named in errors, e.g. the caller's `loadWeights(model)` (default `copyInto`). */
+  op?: string;
+}
+
+/**
+ * Copies all of `src` into `dst` from element `offset` on, in place (same
+ * dtype; no autograd): a buffer-to-buffer copy in the current batch, no
+ * kernel. Fills a slot of a results buffer (several scalars read back
+ * together), a block of rows of a larger output (predict's batches), or a
+ * whole parameter from an upload (loading weights).
+ *
+ * @example
+ * ```ts
+ * copyInto(out, batch, { offset: 256 * 10 }); // out: [n, 10], batch: [b, 10]
+ * ```
+ */
+export function copyInto(dst: Tensor, src: Tensor, options: CopyIntoOptions = {}): void {
+  const { offset = 0, op = "copyInto" } = options;
+  if (src.dtype !== dst.dtype) {
+    throw new Error(`${op}: cannot copy ${src.dtype} into ${dst.dtype}`);
+  }
+  if (!Number.isInteger(offset) || offset < 0 || offset + src.size > dst.size) {
+    throw new RangeError(
+      `${op}: ${src.size} elements from offset ${offset} do not fit in ${fmtShape(dst.shape)}`,
+    );
+  }
+  const per = bytesPer(dst.dtype);
+  // Copies move whole 4-byte words: a u8 copy that started or ended inside a
+  // word would overwrite the neighbouring bytes (reachable for u8 only).
+  if ((offset * per) % 4 !== 0 || (src.byteLength % 4 !== 0 && offset + src.size < dst.size)) {
+    throw new RangeError(
+      `${op}: u8 elements ${offset}..${offset + src.size - 1} are not whole 4-byte words`,
+    );
+  }
+  runtime().copy(
+    op,
+    src.storage(op).buffer,
+    0,
+    dst.storage(op).buffer,
+    offset * per,
+    src.byteLength,
   );
 }
 

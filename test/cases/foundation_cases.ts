@@ -7,6 +7,7 @@ import { assert, assertClose, assertEquals, assertRejects, assertThrows } from "
 import { test } from "../harness.ts";
 import { freshRng, numel, refBinary, refSumTo } from "../ref.ts";
 import { gradCheck } from "../gradcheck.ts";
+import { copyInto } from "../../src/ops/creation.ts";
 
 const F = {
   add: (x: number, y: number) => x + y,
@@ -151,6 +152,43 @@ test("fill and typed tensors round-trip every dtype", async () => {
   const fb = lt.full([5], 200, "u8");
   assertEquals(await fb.toArray(), new Uint8Array([200, 200, 200, 200, 200]));
   for (const t of [f, i, u, b, z, ni, fb, ...fs]) t.dispose();
+});
+
+test("copyInto writes src at an element offset, leaves the rest, and refuses what does not fit", async () => {
+  await lt.init();
+  const start = lt.memory().tensors;
+  const made: lt.Tensor[] = [];
+  const t = (data: number[] | Uint8Array | Int32Array) => {
+    made.push(lt.tensor(data));
+    return made[made.length - 1];
+  };
+  const dst = t([0, 0, 0, 0, 0, 0]);
+  const src = t([7, 8]);
+  copyInto(dst, src, { offset: 3 });
+  copyInto(dst, t([5]));
+  assertEquals(Array.from(await dst.toArray()), [5, 0, 0, 7, 8, 0]);
+  // u8 copies move whole words: a word-aligned block copies, a ragged one is refused.
+  const bytes = t(new Uint8Array(10));
+  copyInto(bytes, t(new Uint8Array([1, 2, 3, 4])), { offset: 4 });
+  copyInto(bytes, t(new Uint8Array([9, 9])), { offset: 8 }); // ends at dst's end
+  assertEquals(await bytes.toArray(), new Uint8Array([0, 0, 0, 0, 1, 2, 3, 4, 9, 9]));
+  assertThrows(
+    () => copyInto(bytes, t(new Uint8Array([1])), { offset: 4, op: "rows" }),
+    "rows: u8 elements 4..4 are not whole 4-byte words",
+  );
+  assertThrows(
+    () => copyInto(bytes, t(new Uint8Array(4)), { offset: 2 }),
+    "copyInto: u8 elements 2..5 are not whole 4-byte words",
+  );
+  assertThrows(
+    () => copyInto(dst, src, { offset: 5, op: "predict" }),
+    "predict: 2 elements from offset 5 do not fit in [6]",
+  );
+  assertThrows(() => copyInto(dst, t(new Int32Array([1]))), "copyInto: cannot copy i32 into f32");
+  src.dispose();
+  assertThrows(() => copyInto(dst, src, { op: "setWeights" }), /setWeights/);
+  for (const x of made) x.dispose();
+  assertEquals(lt.memory().tensors, start);
 });
 
 test("poisoned outputs show unwritten elements as NaN", async () => {

@@ -1,0 +1,174 @@
+/**
+ * Batch gathers of GPU-resident datasets as ops: rows picked through an
+ * index buffer from sharded sample storage into an f32 batch (normalised,
+ * noisy when asked), and the matching labels. The kernels and the uniform
+ * layout are shaders/gather.ts; src/data/dataset.ts owns the storage, views
+ * and validation and calls these to record the dispatches.
+ *
+ * @module
+ */
+import { WG } from "../../shaders/common.ts";
+import {
+  gatherKernel,
+  gatherLabelsKernel,
+  MAX_SHARDS_PER_DISPATCH,
+  shardBuffer,
+} from "../../shaders/gather.ts";
+import type { Tensor } from "../tensor/tensor.ts";
+import { launchKernel } from "./kernel_call.ts";
+
+/** The bits a bad index writes into a batch row: a quiet NaN. */
+const NAN_BITS = 0x7fc00000;
+/** 2^32: splits the 64-bit noise seed into two u32 words. */
+const TWO_32 = 4294967296;
+
+/**
+ * Where a dataset (or a view of one) keeps its samples and how a batch row's
+ * index reaches one (shaders/gather.ts `sample_of`).
+ */
+export interface SampleStorage {
+  /** Element type of the stored samples. */
+  source: "u8" | "f32";
+  /** Shards of `rows` samples each, grouped {@link MAX_SHARDS_PER_DISPATCH} per dispatch. */
+  groups: readonly (readonly Tensor[])[];
+  rows: number;
+  /** Samples in the view: an index outside `[0, n)` makes a NaN row (label −1). */
+  n: number;
+  /** Slice views: the storage sample of the view's sample 0. */
+  base: number;
+  /** Subset views: the storage sample of each view sample (i32), else null. */
+  map: Tensor | null;
+}
+
+/** Rows `offset .. offset + count − 1` of an i32 index buffer: the samples of one batch. */
+export interface IndexRange {
+  indices: Tensor;
+  offset: number;
+  count: number;
+}
+
+/** How gathered values are transformed: `value · scale + shift`, then the noise if any. */
+export interface GatherTransform {
+  scale: number;
+  shift: number;
+  /** Gaussian noise (standard deviation, optional clamp, 64-bit seed), or null. */
+  noise: { std: number; clip: readonly [number, number] | null; seed: number } | null;
+  /** The batch counter of the noise stream (fresh noise per step). */
+  step: number;
+}
+
+/**
+ * The uniform fields both gather families share, without the transform:
+ * `count` rows of `features` values each (classes for one-hot labels).
+ */
+function indexUniforms(
+  storage: SampleStorage,
+  range: IndexRange,
+  features: number,
+  first: number,
+) {
+  return {
+    count: range.count,
+    features,
+    offset: range.offset,
+    n: storage.n,
+    base: storage.base,
+    rows: storage.rows,
+    first,
+    quads: Math.ceil(features / 4),
+    scale: 0,
+    shift: 0,
+    sigma: 0,
+    lo: 0,
+    hi: 0,
+    seed_lo: 0,
+    seed_hi: 0,
+    step: 0,
+    bad: NAN_BITS,
+  };
+}
+
+/**
+ * Records the gather of the samples of `range` into `out` (f32
+ * `[count, ...sampleShape]`, whose row length gives the values per sample),
+ * one dispatch per shard group, each writing the rows stored in its group.
+ * Ranges and shapes are the caller's to check.
+ *
+ * @example
+ * ```ts
+ * gatherSamples("dataset.gather", storage, { indices, offset: 0, count: 256 }, out,
+ *   { scale: 1 / 255, shift: 0, noise: null, step: 0 });
+ * ```
+ */
+export function gatherSamples(
+  op: string,
+  storage: SampleStorage,
+  range: IndexRange,
+  out: Tensor,
+  transform: GatherTransform,
+): void {
+  const { noise } = transform;
+  const features = out.size / range.count;
+  const workgroups = Math.ceil((range.count * Math.ceil(features / 4)) / WG);
+  const head: Record<string, Tensor> = storage.map
+    ? { idx: range.indices, map: storage.map }
+    : { idx: range.indices };
+  const [lo, hi] = noise?.clip ?? [0, 0];
+  for (let g = 0; g < storage.groups.length; g++) {
+    const group = storage.groups[g];
+    const kernel = gatherKernel({
+      source: storage.source,
+      shards: group.length,
+      mapped: storage.map !== null,
+      noise: noise !== null,
+      clip: noise !== null && noise.clip !== null,
+    });
+    const u = {
+      ...indexUniforms(storage, range, features, g * MAX_SHARDS_PER_DISPATCH),
+      scale: transform.scale,
+      shift: transform.shift,
+      sigma: noise?.std ?? 0,
+      lo,
+      hi,
+      seed_lo: noise ? noise.seed % TWO_32 : 0,
+      seed_hi: noise ? Math.floor(noise.seed / TWO_32) : 0,
+      step: transform.step % TWO_32, // a 32-bit Philox counter word
+    };
+    const buffers: Record<string, Tensor> = { ...head, out };
+    group.forEach((t, s) => buffers[shardBuffer(s)] = t);
+    launchKernel(op, kernel, buffers, u, workgroups);
+  }
+}
+
+/**
+ * Records the gather of the labels of `range` from `labels` (i32, one per
+ * storage sample) into `out`: i32 ids `[count]`, or with `oneHot` f32 rows
+ * `[count, classes]` built in the kernel. Ranges and shapes are the caller's
+ * to check.
+ *
+ * @example
+ * ```ts
+ * gatherLabels("dataset.gatherLabels", storage, labels, { indices, offset: 0, count: 256 },
+ *   out, true); // out: f32 [256, 10]
+ * ```
+ */
+export function gatherLabels(
+  op: string,
+  storage: SampleStorage,
+  labels: Tensor,
+  range: IndexRange,
+  out: Tensor,
+  oneHot: boolean,
+): void {
+  const width = out.size / range.count;
+  const buffers: Record<string, Tensor> = storage.map
+    ? { idx: range.indices, map: storage.map, labels, out }
+    : { idx: range.indices, labels, out };
+  launchKernel(
+    op,
+    gatherLabelsKernel({ mapped: storage.map !== null, oneHot }),
+    buffers,
+    indexUniforms(storage, range, width, 0),
+    Math.ceil((range.count * width) / WG),
+  );
+}
