@@ -6,6 +6,7 @@ import "./io_cases.ts";
 import "./matmul_cases.ts";
 import "./random_cases.ts";
 import "./optim_cases.ts";
+import "./mlp_cases.ts";
 import "./dataset_cases.ts";
 import "./unary_cases.ts";
 import "./reduce_cases.ts";
