@@ -1,7 +1,8 @@
 /**
  * fit with a custom train step (Keras' `train_step`): the same losses as the
  * compiled step it imitates, callbacks and history around it, mid-epoch
- * stops.
+ * stops, and DEC's fine-tuning (which runs on it) replaying the hand-written
+ * loop it replaced.
  */
 import * as lt from "../../src/mod.ts";
 import { assert, assertEquals, assertRejects } from "../assert.ts";
@@ -151,4 +152,84 @@ test("fit refuses a custom trainStep it cannot serve, naming what is missing", a
     /fit\(.*\): a custom trainStep cannot report the compiled accuracy metric/,
   );
   m.dispose();
+});
+
+/**
+ * DEC's fine-tuning as DEC.fit ran it by hand before fit took a train step:
+ * refresh P every `interval` steps, batches in order wrapping at the end,
+ * `maxIter` steps. Returns the refresh steps.
+ */
+async function handWrittenDec(
+  dec: lt.cluster.DEC,
+  x: lt.data.Dataset,
+  o: { maxIter: number; interval: number; batchSize: number; optimizer: lt.optim.Optimizer },
+): Promise<number[]> {
+  const rt = await lt.init();
+  const n = x.n, k = dec.clusters, layer = dec.clustering!;
+  const params = [...dec.encoder.trainableWeights(), layer.centers];
+  const order = lt.keep(lt.tensor(Int32Array.from({ length: n }, (_, i) => i), [n], "i32"));
+  const refreshes: number[] = [];
+  let p: lt.Tensor | null = null;
+  for (let ite = 0, index = 0; ite < o.maxIter; ite++) {
+    if (ite % o.interval === 0) {
+      const q = await dec.softAssignments(x);
+      p?.dispose();
+      p = lt.keep(lt.noGrad(() => lt.cluster.targetDistribution(q)));
+      q.dispose();
+      refreshes.push(ite);
+    }
+    const offset = index * o.batchSize, count = Math.min(o.batchSize, n - offset);
+    const target = p!;
+    lt.tidy(() => {
+      const xb = x.gather(order, offset, count, { training: false });
+      const pb = lt.empty([count, k]);
+      rt.copy(
+        "ref",
+        target.storage().buffer,
+        offset * k * 4,
+        pb.storage().buffer,
+        0,
+        count * k * 4,
+      );
+      const z = dec.encoder.apply(xb, { training: true });
+      lt.backward(lt.cluster.decLossFused(z, layer.centers, pb, dec.alpha));
+      o.optimizer.step(params);
+    });
+    index = (index + 1) * o.batchSize < n ? index + 1 : 0;
+    await rt.throttle();
+  }
+  p?.dispose();
+  order.dispose();
+  return refreshes;
+}
+
+test("DEC.fit on fit's trainStep replays the hand-written loop: same batches, refreshes, centres", async () => {
+  await lt.init();
+  const rng = freshRng();
+  const n = 40, d = 6;
+  const x = lt.data.dataset(rng.normals(n * d), { shape: [d] });
+  // 3 steps an epoch (16, 16, 8): refreshes every 4 and a maxIter of 10 cross epochs.
+  const o = { maxIter: 10, interval: 4, batchSize: 16 };
+  const tuned = async (viaFit: boolean) => {
+    const dec = new lt.cluster.DEC({ clusters: 3, dims: [d, 5, 2], seed: 4 });
+    await dec.initialize(x, { nInit: 1 });
+    const optimizer = lt.optim.sgd({ learningRate: 0.05, momentum: 0.9 });
+    let refreshes: number[];
+    if (viaFit) {
+      const r = await dec.fit(x, { ...o, updateInterval: o.interval, tol: 0, optimizer });
+      assertEquals([r.iterations, r.stopped], [10, "maxIter"]);
+      refreshes = r.log.map((e) => e.iteration);
+    } else refreshes = await handWrittenDec(dec, x, { ...o, optimizer });
+    const centers = await dec.clustering!.centers.toArray();
+    const weights = await dec.encoder.getWeights();
+    optimizer.dispose();
+    dec.dispose();
+    return { refreshes, centers, weights };
+  };
+  const byHand = await tuned(false), viaFit = await tuned(true);
+  assertEquals(viaFit.refreshes, [0, 4, 8]);
+  assertEquals(viaFit.refreshes, byHand.refreshes);
+  assertEquals(viaFit.centers, byHand.centers, "centres");
+  assertEquals(viaFit.weights, byHand.weights, "encoder weights");
+  x.dispose();
 });
