@@ -16,8 +16,11 @@
  *    as the reference implementation does. IDEC adds the decoder's
  *    reconstruction loss: L = L_r + γ·L_c.
  *
- * Each step records GPU work only. The host reads the labels once per
- * refresh (for the stopping rule and, given true labels, ACC/NMI/ARI).
+ * Fine-tuning runs on the model's `fit` with a custom train step (the KL
+ * loss, plus IDEC's reconstruction), so batching, loss history and weight
+ * checks are fit's; the refreshes and both stopping rules are a batch
+ * callback. Each step records GPU work only. The host reads the labels once
+ * per refresh (for the stopping rule and, given true labels, ACC/NMI/ARI).
  *
  * @module
  */
@@ -30,14 +33,20 @@ import { dense, setSeed } from "../nn/layers.ts";
 import { conv2dLayer, conv2dTransposeLayer } from "../nn/conv_layers.ts";
 import { flatten, reshape } from "../nn/layers.ts";
 import { type Model, model } from "../nn/model.ts";
-import { type History, nonFiniteWeightError, readChecked } from "../nn/training.ts";
+import {
+  compileOptions,
+  fit,
+  type History,
+  nonFiniteWeightError,
+  readChecked,
+  type TrainStep,
+} from "../nn/training.ts";
 import { type Optimizer, sgd } from "../nn/optimizers.ts";
 import { varianceScaling } from "../nn/initializers.ts";
 import { add, mul } from "../ops/binary.ts";
 import { meanSquaredError } from "../ops/losses.ts";
 import { argmax } from "../ops/reduce.ts";
-import { tensor } from "../ops/creation.ts";
-import { keep, tidy } from "../tensor/scope.ts";
+import { keep } from "../tensor/scope.ts";
 import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
 import { ari, clusteringAccuracy, nmi } from "../metrics/clustering.ts";
 import { KMeans, type KMeansResult } from "./kmeans.ts";
@@ -413,97 +422,116 @@ export class DEC {
     const layer = this.#layer("fit");
     const optimizer = options.optimizer ?? sgd({ learningRate: 0.01, momentum: 0.9 });
     const idec = this.variant === "idec";
-    const params = [...(idec ? this.autoencoder : this.encoder).trainableWeights(), layer.centers];
-    // Checked at each refresh, in the same flush as the labels' readback.
+    const tuned = idec ? this.autoencoder : this.encoder;
+    const params = [...tuned.trainableWeights(), layer.centers];
+    // Checked at each refresh, in the same flush as the labels' readback
+    // (fit checks the model's weights once per epoch too, but not the centres).
     const watched: Param[] = [
-      ...(idec ? this.autoencoder : this.encoder).weights(),
+      ...tuned.weights(),
       { name: "clustering/centers", tensor: layer.centers, trainable: true },
     ];
     const yTrue = options.y ? Int32Array.from(options.y) : null;
-    const order = keep(tensor(Int32Array.from({ length: n }, (_, i) => i), [n]));
     const k = this.clusters;
     const rt = runtime();
-    let p: Tensor | null = null;
+    // The target distribution P [n, k], replaced at each refresh (the
+    // `as` keeps TypeScript from narrowing it to null: closures assign it).
+    let p = null as Tensor | null;
     let last: Int32Array = Int32Array.from(this.kmeans?.labels ?? new Int32Array(n));
     const log: RefreshLog[] = [];
     let stopped: DECResult["stopped"] = "maxIter";
-    let index = 0, ite = 0;
-    try {
-      for (; ite < maxIter; ite++) {
-        if (ite % interval === 0) {
-          const q = await this.softAssignments(x);
-          p?.dispose();
-          p = keep(noGrad(() => targetDistribution(q)));
-          const lt = noGrad(() => argmax(q, 1));
-          q.dispose();
-          let labels: Int32Array;
-          try {
-            const [values, status] = await Promise.all([
-              lt.toArray(),
-              readChecked(op, [], watched),
-            ]);
-            if (status.badWeight) {
-              throw nonFiniteWeightError(
-                op,
-                status.badWeight,
-                `step ${ite}`,
-                optimizer.learningRate,
-              );
-            }
-            labels = values as Int32Array;
-          } finally {
-            lt.dispose();
-          }
-          let changed = 0;
-          for (let i = 0; i < n; i++) if (labels[i] !== last[i]) changed++;
-          const entry: RefreshLog = { iteration: ite, delta: changed / n };
-          if (yTrue) {
-            entry.acc = clusteringAccuracy(yTrue, labels);
-            entry.nmi = nmi(yTrue, labels);
-            entry.ari = ari(yTrue, labels);
-          }
-          log.push(entry);
-          await options.onRefresh?.(entry);
-          last = labels;
-          if (ite > 0 && entry.delta < tol) {
-            stopped = "tol";
-            break;
-          }
+    let steps = 0;
+
+    /** Recomputes P over all samples and logs the labels; true when they settled (tol). */
+    const refresh = async (): Promise<boolean> => {
+      const q = await this.softAssignments(x);
+      p?.dispose();
+      p = keep(noGrad(() => targetDistribution(q)));
+      const lt = noGrad(() => argmax(q, 1));
+      q.dispose();
+      let labels: Int32Array;
+      try {
+        const [values, status] = await Promise.all([lt.toArray(), readChecked(op, [], watched)]);
+        if (status.badWeight) {
+          throw nonFiniteWeightError(op, status.badWeight, `step ${steps}`, optimizer.learningRate);
         }
-        const offset = index * batchSize, count = Math.min(batchSize, n - offset);
-        const target = p!;
-        tidy(() => {
-          const xb = x.gather(order, offset, count, { training: false });
-          const pb = empty([count, k], "f32", op);
-          rt.copy(
-            op,
-            target.storage(op).buffer,
-            offset * k * 4,
-            pb.storage(op).buffer,
-            0,
-            count * k * 4,
-          );
-          const z = this.encoder.apply(xb, { training: true });
-          let loss = decLossFused(z, layer.centers, pb, this.alpha);
-          if (idec) {
-            loss = add(
-              meanSquaredError(this.decoder.apply(z, { training: true }), xb),
-              mul(loss, this.gamma),
-            );
-          }
-          backward(loss);
-          optimizer.step(params);
-        });
-        index = (index + 1) * batchSize < n ? index + 1 : 0;
-        await rt.throttle();
+        labels = values as Int32Array;
+      } finally {
+        lt.dispose();
       }
+      let changed = 0;
+      for (let i = 0; i < n; i++) if (labels[i] !== last[i]) changed++;
+      const entry: RefreshLog = { iteration: steps, delta: changed / n };
+      if (yTrue) {
+        entry.acc = clusteringAccuracy(yTrue, labels);
+        entry.nmi = nmi(yTrue, labels);
+        entry.ari = ari(yTrue, labels);
+      }
+      log.push(entry);
+      await options.onRefresh?.(entry);
+      last = labels;
+      return steps > 0 && entry.delta < tol;
+    };
+
+    // The per-batch loss: KL(P‖Q) on the batch's rows of P (IDEC: plus the
+    // reconstruction). fit walks the samples in order (shuffle off), so the
+    // batch is samples offset .. offset + size - 1 and P's rows copy as one block.
+    const step: TrainStep = ({ x: xb, offset, size }) => {
+      const pb = empty([size, k], "f32", op);
+      rt.copy(
+        op,
+        p!.storage(op).buffer,
+        offset * k * 4,
+        pb.storage(op).buffer,
+        0,
+        size * k * 4,
+      );
+      const z = this.encoder.apply(xb, { training: true });
+      let loss = decLossFused(z, layer.centers, pb, this.alpha);
+      if (idec) {
+        loss = add(
+          meanSquaredError(this.decoder.apply(z, { training: true }), xb),
+          mul(loss, this.gamma),
+        );
+      }
+      backward(loss);
+      optimizer.step(params);
+      return loss;
+    };
+
+    // The target refresh every `interval` steps (and before the first), the
+    // tol stop and the maxIter stop, counted in steps across fit's epochs.
+    const schedule: Callback = {
+      onTrainBegin: async () => {
+        await refresh();
+      },
+      onBatchEnd: async () => {
+        steps++;
+        if (steps >= maxIter) tuned.stopTraining = true;
+        else if (steps % interval === 0 && await refresh()) {
+          stopped = "tol";
+          tuned.stopTraining = true;
+        }
+      },
+    };
+    // Fine-tuning fits the clean samples, as P was computed from them.
+    const clean = x.noise === null ? x : x.withNoise(null);
+    try {
+      await fit(tuned, compileOptions(tuned, { optimizer }), clean, null, {
+        epochs: Math.ceil(maxIter / Math.ceil(n / batchSize)),
+        batchSize,
+        shuffle: false,
+        trainStep: step,
+        callbacks: [schedule],
+        // No per-batch running loss: the schedule above never reads it.
+        logInterval: Infinity,
+      });
     } finally {
       p?.dispose();
-      order.dispose();
+      if (clean !== x) clean.dispose();
       if (!options.optimizer) optimizer.dispose();
     }
     const labels = await this.predict(x);
-    return { labels, iterations: ite, log, stopped };
+    return { labels, iterations: steps, log, stopped };
   }
 
   /** Frees the models' weights and the centres. */

@@ -26,7 +26,7 @@ export interface TrainParams {
 
 /** The part of a model callbacks may touch. */
 export interface TrainingTarget {
-  /** Set true to stop after the current epoch. */
+  /** Set true to stop: fit ends after the current batch (its epoch still logged). */
   stopTraining: boolean;
   /** The optimizer's learning rate (schedules write it). */
   learningRate: number;

@@ -50,5 +50,7 @@ export type {
   LossFn,
   LossName,
   TargetLike,
+  TrainBatch,
+  TrainStep,
 } from "./training.ts";
 export { GaussianSampling, gaussianSampling, type GaussianSamplingOptions } from "./vae.ts";

@@ -258,7 +258,7 @@ export class Model extends Layer {
   }
 
   #compiled: Compiled | null = null;
-  /** Set true (e.g. by a callback) to stop fit() after the current epoch. */
+  /** Set true (e.g. by a callback) to stop fit() after the current batch. */
   stopTraining = false;
 
   /**
@@ -283,7 +283,9 @@ export class Model extends Layer {
 
   /**
    * Trains the model. Batches are gathered on the GPU; the loss is read back
-   * once per epoch. Returns the per-epoch History.
+   * once per epoch. Returns the per-epoch History. `options.trainStep`
+   * replaces the compiled loss with a step of your own (Keras'
+   * `train_step`, see {@link FitOptions.trainStep}); `y` may then be null.
    *
    * @example
    * ```ts
@@ -292,7 +294,7 @@ export class Model extends Layer {
    * console.log(h.history.loss);
    * ```
    */
-  fit(x: DataLike, y: TargetLike, options: FitOptions = {}): Promise<History> {
+  fit(x: DataLike, y: TargetLike | null, options: FitOptions = {}): Promise<History> {
     return fit(this, this.compiled("fit"), x, y, options);
   }
 

@@ -9,6 +9,11 @@
  * for it. {@link Runtime.throttle} keeps at most a few steps in flight, so
  * the GPU never idles and host memory never grows.
  *
+ * The step itself is pluggable, as Keras' `Model.train_step`: a
+ * {@link TrainStep} passed as `fit(x, y, { trainStep })` replaces the
+ * compiled forward/loss/backward/update while fit keeps the gathering,
+ * shuffling, loss accumulation, callbacks, history and checks.
+ *
  * @module
  */
 import { backward } from "../autograd/tape.ts";
@@ -28,7 +33,7 @@ import {
 } from "../ops/losses.ts";
 import { accuracyCount } from "../ops/metrics.ts";
 import { keep, tidy } from "../tensor/scope.ts";
-import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
+import { empty, fmtShape, Tensor } from "../tensor/tensor.ts";
 import type { Callback, Logs, TrainingTarget } from "./callbacks.ts";
 import type { Param } from "./layer.ts";
 import type { Model } from "./model.ts";
@@ -64,7 +69,11 @@ const LOSSES: Record<LossName, LossFn> = {
 /** What compile takes. */
 export interface CompileOptions {
   optimizer: Optimizer | string;
-  loss: LossName | LossFn;
+  /**
+   * The loss fit minimises and evaluate reports. Omit it only when fit runs a
+   * custom {@link TrainStep} that computes its own loss (as Keras allows).
+   */
+  loss?: LossName | LossFn;
   /** `"accuracy"`: categorical accuracy for multi-class outputs, binary accuracy for one unit or BCE. */
   metrics?: "accuracy"[];
 }
@@ -72,7 +81,8 @@ export interface CompileOptions {
 /** The compiled training configuration of a model. */
 export interface Compiled {
   optimizer: Optimizer;
-  loss: LossFn;
+  /** Null when compiled without a loss (for a custom {@link TrainStep}). */
+  loss: LossFn | null;
   lossName: string;
   accuracy: "categorical" | "binary" | null;
   /** How targets are gathered from integer labels. */
@@ -81,12 +91,17 @@ export interface Compiled {
 
 /** Resolves compile options (validating names before any GPU work). */
 export function compileOptions(model: Model, o: CompileOptions): Compiled {
-  if (!o || !o.optimizer || !o.loss) {
-    throw new Error(`compile(${model.name}): pass { optimizer, loss }`);
+  if (!o || !o.optimizer) {
+    throw new Error(
+      `compile(${model.name}): pass { optimizer, loss } (the loss may be left out for a custom trainStep)`,
+    );
   }
   const optimizer = getOptimizer(o.optimizer);
-  let loss: LossFn, lossName: string;
-  if (typeof o.loss === "string") {
+  let loss: LossFn | null, lossName: string;
+  if (o.loss === undefined) {
+    loss = null;
+    lossName = "none";
+  } else if (typeof o.loss === "string") {
     if (!(o.loss in LOSSES)) {
       throw new Error(
         `compile(${model.name}): unknown loss "${o.loss}" (expected one of ${
@@ -232,7 +247,60 @@ export interface FitOptions {
   initialEpoch?: number;
   /** Milliseconds between running-loss readbacks for per-batch callbacks (default 500). */
   logInterval?: number;
+  /**
+   * A custom step run on every batch instead of the compiled loss (Keras'
+   * `train_step`). Compiled metrics and validation need the compiled loss,
+   * so they cannot be combined with it.
+   */
+  trainStep?: TrainStep;
 }
+
+/** One batch as {@link fit} hands it to a {@link TrainStep}. */
+export interface TrainBatch {
+  /** Inputs `[size, ...inputShape]`, gathered in training mode (the dataset's noise added). */
+  x: Tensor;
+  /** Targets `[size, ...]` as the compiled loss gathers them, or null when fit got no `y`. */
+  y: Tensor | null;
+  /**
+   * The epoch's visiting order (i32 `[n]`): rows `offset .. offset + size - 1`
+   * name this batch's samples, so per-sample data of the step's own (a
+   * target distribution, sample weights) can be gathered with the same rows.
+   * With `shuffle: false` it is the identity: the batch is samples
+   * `offset .. offset + size - 1`.
+   */
+  indices: Tensor;
+  offset: number;
+  size: number;
+  /** Epoch number (from 0, counting `initialEpoch`). */
+  epoch: number;
+  /** Batch number within the epoch, from 0. */
+  step: number;
+}
+
+/**
+ * A custom training step, as Keras' `Model.train_step`: given one batch and
+ * the compiled optimizer, it runs forward, loss, backward and the update,
+ * and returns the batch's mean loss as a scalar tensor. Whatever it
+ * allocates is freed when it returns (fit runs it inside a `tidy`), and it
+ * must record GPU work only: fit sums the returned losses on the GPU (times
+ * the batch size) and reads them once per epoch into `history.loss`, so a
+ * step that read anything back would stall every batch. Regularization
+ * losses are the step's to add, as in Keras.
+ *
+ * @example
+ * ```ts
+ * model.compile({ optimizer: lt.optim.adam(1e-3) }); // no loss: the step has its own
+ * const mse: lt.nn.TrainStep = ({ x, y }, optimizer) => {
+ *   const loss = lt.meanSquaredError(model.apply(x, { training: true }), y!);
+ *   lt.backward(loss);
+ *   optimizer.step(model.trainableWeights());
+ *   return loss;
+ * };
+ * const history = await model.fit(x, y, { epochs: 5, trainStep: mse });
+ * console.log(history.history.loss);
+ * ```
+ */
+export type TrainStep = (batch: TrainBatch, optimizer: Optimizer) => Tensor;
 
 /** Per-epoch values of a fit, as Keras' History. */
 export interface History {
@@ -256,37 +324,52 @@ function zerosLike1(v: number): Tensor {
   return fillInPlace(empty([1], "f32", "fit"), v);
 }
 
-/** Runs one training step's work (forward, loss, backward, update) and accumulates the loss. */
-function trainStep(
+/**
+ * The step fit runs without a custom one: forward, the compiled loss plus the
+ * layers' extra and regularization losses, backward, the update; counts the
+ * accuracy hits into `hitAcc`. Returns the total loss.
+ */
+function compiledStep(
   model: Model,
   c: Compiled,
-  xb: Tensor,
-  yb: Tensor,
-  size: number,
-  acc: { loss: Tensor; hits: Tensor | null },
-): void {
+  loss: LossFn,
+  batch: TrainBatch,
+  hitAcc: Tensor | null,
+): Tensor {
+  const yb = batch.y!;
   const extra: Tensor[] = [];
-  const pred = model.run([xb], { training: true, losses: extra })[0];
-  const loss = c.loss(pred, yb);
-  if (loss.size !== 1) {
-    throw new Error(`fit(${model.name}): the loss must be a scalar, got ${fmtShape(loss.shape)}`);
-  }
-  let total = loss;
+  const pred = model.run([batch.x], { training: true, losses: extra })[0];
+  let total = checkScalarLoss(`fit(${model.name})`, "the loss", loss(pred, yb));
   for (const t of [...extra, ...model.regularizationLosses()]) total = add(total, t);
   backward(total);
   c.optimizer.step(model.trainableWeights());
-  noGrad(() => {
-    accumulate(acc.loss, total, size);
-    if (acc.hits && c.accuracy) accumulate(acc.hits, accuracyCount(pred, yb, c.accuracy), 1);
-  });
+  if (hitAcc && c.accuracy) {
+    noGrad(() => accumulate(hitAcc, accuracyCount(pred, yb, c.accuracy!), 1));
+  }
+  return total;
 }
 
-/** Fits a compiled model. See {@link Model.fit}. */
+function checkScalarLoss(op: string, what: string, loss: unknown): Tensor {
+  if (!(loss instanceof Tensor) || loss.size !== 1) {
+    throw new Error(
+      `${op}: ${what} must be a scalar tensor, got ${
+        loss instanceof Tensor ? fmtShape(loss.shape) : typeof loss
+      }`,
+    );
+  }
+  return loss;
+}
+
+/**
+ * Fits a compiled model. See {@link Model.fit}. `y` may be null only with a
+ * custom {@link FitOptions.trainStep} (a step that needs no targets, as
+ * DEC's, whose targets are its own per-sample distribution).
+ */
 export async function fit(
   model: Model,
   c: Compiled,
   x: DataLike,
-  y: TargetLike,
+  y: TargetLike | null,
   o: FitOptions = {},
 ): Promise<History> {
   const op = `fit(${model.name})`;
@@ -299,12 +382,34 @@ export async function fit(
         `(epochs is the index of the last epoch plus one, as in Keras, not a count from initialEpoch)`,
     );
   }
+  const custom = o.trainStep ?? null;
+  if (custom !== null && typeof custom !== "function") {
+    throw new TypeError(`${op}: trainStep must be a function (batch, optimizer) => loss`);
+  }
+  const loss = c.loss;
+  if (!custom && !loss) {
+    throw new Error(`${op}: compiled without a loss; pass one to compile() or a trainStep`);
+  }
+  if (!custom && y === null) throw new Error(`${op}: expected targets y, got null`);
+  if (custom && c.accuracy) {
+    throw new Error(
+      `${op}: a custom trainStep cannot report the compiled accuracy metric (fit never sees ` +
+        `its predictions); compile without metrics`,
+    );
+  }
+  const validating = o.validationData !== undefined || o.validationSplit !== undefined;
+  if (validating && (!loss || y === null)) {
+    throw new Error(
+      `${op}: validation evaluates the compiled loss on targets; ` +
+        `expected a compiled loss and y, got ${loss ? "no y" : "no loss"}`,
+    );
+  }
   const inShape = model.inputs[0].shape, outShape = model.outputs[0].shape;
   let xs = inputSource(op, x, inShape);
-  let ys = targetSource(op, y, xs, outShape, c, x);
+  let ys = y === null ? null : targetSource(op, y, xs, outShape, c, x);
   let val: [DataLike, TargetLike] | null = o.validationData ?? null;
-  const cleanup: (() => void)[] = [() => xs.dispose(), () => ys.dispose()];
-  if (o.validationSplit !== undefined) {
+  const cleanup: (() => void)[] = [() => xs.dispose(), () => ys?.dispose()];
+  if (o.validationSplit !== undefined && y !== null) {
     const f = o.validationSplit;
     if (!(f > 0 && f < 1)) {
       throw new RangeError(`${op}: validationSplit must be in (0, 1), got ${f}`);
@@ -349,6 +454,8 @@ export async function fit(
       c.optimizer.learningRate = v;
     },
   };
+  const stopRequested = () =>
+    target.stopTraining || (model as { stopTraining?: boolean }).stopTraining;
   const callbacks = o.callbacks ?? [];
   const steps = Math.ceil(xs.n / batchSize);
   for (const cb of callbacks) cb.setParams?.({ epochs, steps, samples: xs.n, batchSize }, target);
@@ -359,15 +466,18 @@ export async function fit(
     loss: keep(zeros([1])),
     hits: c.accuracy ? keep(zeros([1])) : null,
   };
+  const step: TrainStep = custom
+    ? (batch, optimizer) => checkScalarLoss(op, "trainStep's result", custom(batch, optimizer))
+    : (batch) => compiledStep(model, c, loss!, batch, acc.hits);
   const interval = o.logInterval ?? 500;
   const weights = model.weights().filter((p) => p.tensor.dtype === "f32");
   try {
     // Once per call, before the first step (a no-op for u8 data and for
     // datasets already checked): a NaN sample would corrupt the weights.
     await xs.check?.();
-    await ys.check?.();
+    await ys?.check?.();
     for (const cb of callbacks) await cb.onTrainBegin?.();
-    for (let e = initialEpoch; e < epochs; e++) {
+    for (let e = initialEpoch; e < epochs && !stopRequested(); e++) {
       for (const cb of callbacks) await cb.onEpochBegin?.(e);
       fillInPlace(acc.loss, 0);
       if (acc.hits) fillInPlace(acc.hits, 0);
@@ -379,15 +489,27 @@ export async function fit(
         epoch: e,
       });
       try {
-        for (const step of ep) {
+        for (const s of ep) {
           tidy(() => {
-            const xb = xs.gather(ep.indices, step.offset, step.size, true);
-            const yb = ys.sameAsInput && xs.ds.noise === null
+            const xb = xs.gather(ep.indices, s.offset, s.size, true);
+            const yb = ys === null
+              ? null
+              : ys.sameAsInput && xs.ds.noise === null
               ? xb
-              : ys.gather(ep.indices, step.offset, step.size, false);
-            trainStep(model, c, xb, yb, step.size, acc);
+              : ys.gather(ep.indices, s.offset, s.size, false);
+            const batch: TrainBatch = {
+              x: xb,
+              y: yb,
+              indices: ep.indices,
+              offset: s.offset,
+              size: s.size,
+              epoch: e,
+              step: s.index,
+            };
+            const total = step(batch, c.optimizer);
+            noGrad(() => accumulate(acc.loss, total, s.size));
           });
-          seen += step.size;
+          seen += s.size;
           await rt.throttle();
           if (callbacks.length && performance.now() - lastRead > interval) {
             lastRead = performance.now();
@@ -397,8 +519,11 @@ export async function fit(
             );
           }
           for (const cb of callbacks) {
-            await cb.onBatchEnd?.(step.index, { loss: running, size: step.size });
+            await cb.onBatchEnd?.(s.index, { loss: running, size: s.size });
           }
+          // As Keras: a stop asked for by a batch callback ends the epoch
+          // here; its logs still cover the batches it ran.
+          if (stopRequested()) break;
         }
       } finally {
         ep.dispose();
@@ -433,7 +558,6 @@ export async function fit(
       history.epoch.push(e);
       for (const [k, v] of Object.entries(logs)) (history.history[k] ??= []).push(v);
       for (const cb of callbacks) await cb.onEpochEnd?.(e, logs);
-      if (target.stopTraining || (model as { stopTraining?: boolean }).stopTraining) break;
     }
     const last: Logs = {};
     for (const [k, v] of Object.entries(history.history)) last[k] = v[v.length - 1];
@@ -507,6 +631,10 @@ export async function evaluate(
   o: { batchSize?: number } = {},
 ): Promise<Logs> {
   const op = `evaluate(${model.name})`;
+  const loss = c.loss;
+  if (!loss) {
+    throw new Error(`${op}: compiled without a loss (for a custom trainStep); nothing to evaluate`);
+  }
   const batchSize = positiveInt(op, "batchSize", o.batchSize ?? 32);
   const xs = inputSource(op, x, model.inputs[0].shape);
   const ys = targetSource(op, y, xs, model.outputs[0].shape, c, x);
@@ -522,7 +650,7 @@ export async function evaluate(
           const xb = xs.gather(ep.indices, step.offset, step.size, false);
           const yb = ys.sameAsInput ? xb : ys.gather(ep.indices, step.offset, step.size, false);
           const pred = model.run([xb], { training: false, losses: [] })[0];
-          accumulate(lossAcc, c.loss(pred, yb), step.size);
+          accumulate(lossAcc, loss(pred, yb), step.size);
           if (hitAcc && c.accuracy) accumulate(hitAcc, accuracyCount(pred, yb, c.accuracy), 1);
         })
       );

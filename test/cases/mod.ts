@@ -12,6 +12,7 @@ import "./unary_cases.ts";
 import "./reduce_cases.ts";
 import "./loss_cases.ts";
 import "./nn_cases.ts";
+import "./fit_step_cases.ts";
 import "./conv_cases.ts";
 import "./pool_cases.ts";
 import "./kmeans_cases.ts";
