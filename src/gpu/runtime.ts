@@ -100,7 +100,10 @@ export class Runtime {
   /** Submits since the runtime started. */
   submitCount = 0;
 
-  #pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>();
+  #pipelines = new Map<
+    string,
+    { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout; code: string }
+  >();
   #layouts = new Map<string, GPUBindGroupLayout>();
   #bindGroups = new Map<string, GPUBindGroup>();
   #ids = new WeakMap<GPUBuffer, number>();
@@ -281,6 +284,13 @@ export class Runtime {
     op: string,
   ): { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout } {
     let entry = this.#pipelines.get(kernel.key);
+    // Two kernels under one key would silently share the first one's pipeline.
+    if (entry && entry.code !== kernel.code) {
+      throw new Error(
+        `latent: ${op}: kernel key ${kernel.key} already names a kernel with different WGSL; ` +
+          `keys must identify the family and every specialisation`,
+      );
+    }
     if (!entry) {
       const layout = this.#layout(kernel);
       this.device.pushErrorScope("validation");
@@ -305,7 +315,7 @@ export class Runtime {
           );
         }, () => {}),
       );
-      entry = { pipeline, layout };
+      entry = { pipeline, layout, code: kernel.code };
       this.#pipelines.set(kernel.key, entry);
     }
     return entry;

@@ -150,3 +150,34 @@ ${MAIN_1D}
     y.dispose();
   }
 });
+
+test("two different kernels under one key are refused, not given one pipeline", async () => {
+  await lt.init();
+  const make = (scale: number) =>
+    declare({
+      key: "test/same_key",
+      inputs: { X: "f32" },
+      outputs: { Y: "f32" },
+      uniforms: { n: "u32" },
+      body: /* wgsl */ `
+const WG = ${WG}u;
+${LINEAR_ID}
+${MAIN_1D}
+  if (i >= u.n) { return; }
+  Y[i] = X[i] * ${scale}.0;
+}`,
+    });
+  const x = lt.ones([4]), y = lt.empty([4]);
+  try {
+    launchKernel("first", make(2), { X: x, Y: y }, { n: 4 }, 1);
+    assertEquals(Array.from(await y.toArray()), [2, 2, 2, 2]);
+    launchKernel("same WGSL again", make(2), { X: x, Y: y }, { n: 4 }, 1);
+    assertThrows(
+      () => launchKernel("second", make(3), { X: x, Y: y }, { n: 4 }, 1),
+      /second: kernel key test\/same_key already names a kernel with different WGSL/,
+    );
+  } finally {
+    x.dispose();
+    y.dispose();
+  }
+});
