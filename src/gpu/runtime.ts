@@ -626,19 +626,25 @@ let forcedBudgets: Budgets | null = null;
  */
 export function withBudgets<T>(budgets: Partial<Budgets>, fn: () => T): T {
   const prev = forcedBudgets;
-  const base = prev ?? runtime().budgets;
-  forcedBudgets = { ...base, ...budgets };
+  forcedBudgets = { ...(prev ?? runtime().budgets), ...budgets };
+  return restoreAfter(fn, () => (forcedBudgets = prev));
+}
+
+/**
+ * Runs `fn`, then `restore`: at once when `fn` returns or throws, or when
+ * the promise it returns settles. The scoped overrides (`withBudgets`,
+ * `withTuning`) set a module variable and use this to put it back.
+ */
+export function restoreAfter<T>(fn: () => T, restore: () => void): T {
   let result: T;
   try {
     result = fn();
   } catch (e) {
-    forcedBudgets = prev;
+    restore();
     throw e;
   }
-  if (result instanceof Promise) {
-    return result.finally(() => (forcedBudgets = prev)) as T;
-  }
-  forcedBudgets = prev;
+  if (result instanceof Promise) return result.finally(restore) as T;
+  restore();
   return result;
 }
 

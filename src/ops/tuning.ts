@@ -21,7 +21,7 @@
 import type { ConvTile } from "../../shaders/conv2d.ts";
 import { type MatmulTile, tileBytes } from "../../shaders/matmul.ts";
 import { CPU_REDUCE, GPU_REDUCE, type ReduceProfile } from "../../shaders/reduce.ts";
-import { runtime } from "../gpu/runtime.ts";
+import { restoreAfter, runtime } from "../gpu/runtime.ts";
 
 /**
  * The two families latent tunes for: `cpu` for adapters that run shaders on
@@ -101,16 +101,7 @@ export function withTuning<T>(overrides: Tuning, fn: () => T): T {
     conv: { ...prev.conv, ...overrides.conv },
     kmeans: { ...prev.kmeans, ...overrides.kmeans },
   };
-  let result: T;
-  try {
-    result = fn();
-  } catch (e) {
-    tuning = prev;
-    throw e;
-  }
-  if (result instanceof Promise) return result.finally(() => (tuning = prev)) as T;
-  tuning = prev;
-  return result;
+  return restoreAfter(fn, () => (tuning = prev));
 }
 
 /**
