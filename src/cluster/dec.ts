@@ -36,9 +36,10 @@ import { varianceScaling } from "../nn/initializers.ts";
 import { add, mul } from "../ops/binary.ts";
 import { meanSquaredError } from "../ops/losses.ts";
 import { argmax } from "../ops/reduce.ts";
+import { sliceRows } from "../ops/cluster/rows.ts";
 import { tensor } from "../ops/creation.ts";
 import { keep, tidy } from "../tensor/scope.ts";
-import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
+import { fmtShape, type Tensor } from "../tensor/tensor.ts";
 import { ari, clusteringAccuracy, nmi } from "../metrics/clustering.ts";
 import { KMeans, type KMeansResult } from "./kmeans.ts";
 import { ClusteringLayer, decLossFused, softAssign, targetDistribution } from "./soft_assign.ts";
@@ -421,7 +422,6 @@ export class DEC {
     ];
     const yTrue = options.y ? Int32Array.from(options.y) : null;
     const order = keep(tensor(Int32Array.from({ length: n }, (_, i) => i), [n]));
-    const k = this.clusters;
     const rt = runtime();
     let p: Tensor | null = null;
     let last: Int32Array = Int32Array.from(this.kmeans?.labels ?? new Int32Array(n));
@@ -474,15 +474,7 @@ export class DEC {
         const target = p!;
         tidy(() => {
           const xb = x.gather(order, offset, count, { training: false });
-          const pb = empty([count, k], "f32", op);
-          rt.copy(
-            op,
-            target.storage(op).buffer,
-            offset * k * 4,
-            pb.storage(op).buffer,
-            0,
-            count * k * 4,
-          );
+          const pb = sliceRows(op, target, offset, count);
           const z = this.encoder.apply(xb, { training: true });
           let loss = decLossFused(z, layer.centers, pb, this.alpha);
           if (idec) {

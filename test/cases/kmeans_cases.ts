@@ -12,12 +12,7 @@ import {
   squaredDistances,
 } from "../../src/cluster/kmeans.ts";
 import { pairTiles, pairwiseKernel, TI } from "../../shaders/distance.ts";
-import {
-  assignKernel,
-  assignRowsPerGroup,
-  type AssignSpec,
-  directAssignSpec,
-} from "../../shaders/kmeans.ts";
+import { assignNearest, type AssignSpec, directAssignSpec } from "../../src/ops/cluster/kmeans.ts";
 import { launchKernel } from "../../src/ops/kernel_call.ts";
 import { silhouetteSamplesGpu, silhouetteScoreGpu } from "../../src/cluster/silhouette.ts";
 import { clusteringAccuracy, silhouetteSamples, silhouetteScore } from "../../src/metrics/mod.ts";
@@ -367,7 +362,7 @@ test("kmeans with Hamerly's pruning gives exactly the unpruned result", async ()
   cases.push(["uniform", rng.uniform(257 * 12, -1, 1), 257, 12, 10, null]);
   cases.push(["d = 5", rng.normals(150 * 5), 150, 5, 4, null]);
   cases.push(["k = 1", rng.normals(40 * 4), 40, 4, 1, null]);
-  // Far centres: empty clusters to relocate (MIND recomputed for the farthest points).
+  // Far centres: empty clusters to relocate (distances recomputed for the farthest points).
   const far = new Float32Array([0.5, 0.5, -0.5, -0.5, 1000, 1000, -1000, 1000]);
   cases.push(["relocation", rng.normals(121 * 2), 121, 2, 4, far]);
   for (const [name, x, n, d, k, init] of cases) {
@@ -621,17 +616,19 @@ test("kmeans assignment: staged, direct and register-tiled variants over several
       const labels = lt.full([runs * np], -1, "i32");
       const mind = lt.full([runs * np], -7), changed = lt.full([runs * np], 7, "u32");
       const bounds = lt.full([runs * np * 2], -7);
-      const u = { n, k, d, gate: 1, np };
-      const grid: [number, number, number] = [Math.ceil(n / assignRowsPerGroup(spec)), 1, runs];
-      const io: Record<string, lt.Tensor> = spec.stage ? { A: xt, B: ct } : { X: xt, C: ct };
-      if (spec.list) Object.assign(io, { LIST: listT, BOUNDS: bounds });
-      launchKernel(
-        "t",
-        assignKernel(spec),
-        { ...io, STATE: state, LABELS: labels, MIND: mind, CHANGED: changed },
-        spec.list ? { ...u, ls: np + 4 } : u,
-        grid,
-      );
+      assignNearest("t", {
+        layout: spec,
+        x: xt,
+        centres: ct,
+        state,
+        labels,
+        minDistance: mind,
+        changed,
+        runs,
+        rowStride: np,
+        gate: true,
+        rows: spec.list ? { list: listT, listStride: np + 4, bounds } : undefined,
+      });
       const [lab, mi, ch, bo] = await Promise.all(
         [labels, mind, changed, bounds].map((t) => t.toArray()),
       );
