@@ -1,7 +1,7 @@
 /**
  * k-means on the GPU against a float64 Lloyd reference with scikit-learn's
- * rules, k-means++ seeding, pairwise distances, and the GPU silhouette
- * against the float64 host silhouette.
+ * rules, k-means++ seeding, pairwise distances, the weighted cluster sums,
+ * and the GPU silhouette against the float64 host silhouette.
  * @module
  */
 import * as lt from "../../src/mod.ts";
@@ -13,6 +13,7 @@ import {
 } from "../../src/cluster/kmeans.ts";
 import { pairTiles, pairwiseKernel, TI } from "../../shaders/distance.ts";
 import { assignNearest, type AssignSpec, directAssignSpec } from "../../src/ops/cluster/kmeans.ts";
+import { clusterSums, type SumValue, type SumWeight } from "../../src/ops/cluster/sums.ts";
 import { launchKernel } from "../../src/ops/kernel_call.ts";
 import { silhouetteSamplesGpu, silhouetteScoreGpu } from "../../src/cluster/silhouette.ts";
 import { clusteringAccuracy, silhouetteSamples, silhouetteScore } from "../../src/metrics/mod.ts";
@@ -662,5 +663,87 @@ test("kmeans assignment: staged, direct and register-tiled variants over several
       for (const t of [labels, mind, changed, bounds]) t.dispose();
     }
     for (const t of [xt, ct, state, listT]) t.dispose();
+  }
+});
+
+test("clusterSums matches float64 for every weight and value, over chunks and feature blocks", async () => {
+  await lt.init();
+  const rng = freshRng();
+  // n = 5000: 20 chunks of 250 points; d = 70: two blocks of 64 features; 3 × 1: one chunk.
+  for (const [n, d, k] of [[5000, 70, 3], [300, 5, 4], [3, 1, 2]]) {
+    const x = rng.uniform(n * d, -2, 2);
+    const labels = rng.ints(n, k);
+    const weights = rng.uniform(n * k, 0, 1);
+    const centres = rng.uniform(k * d, -1, 1);
+    const means = rng.uniform(d, -1, 1);
+    const [xt, labelsT, weightsT, centresT, meansT] = [
+      lt.tensor(x, [n, d]),
+      lt.tensor(labels, [n]),
+      lt.tensor(weights, [n, k]),
+      lt.tensor(centres, [k, d]),
+      lt.tensor(means, [d]),
+    ];
+    const cases: [SumWeight, SumValue][] = [
+      ["labels", "x"],
+      ["labels", "dev"],
+      ["dense", "x"],
+      ["dense", "dev"],
+      ["ones", "x"],
+      ["ones", "sqdev"],
+    ];
+    for (const [weight, value] of cases) {
+      const kk = weight === "ones" ? 1 : k;
+      const scale = 0.5;
+      const w = (i: number, j: number) =>
+        weight === "labels"
+          ? (labels[i] === j ? 1 : 0)
+          : weight === "dense"
+          ? weights[i * k + j]
+          : 1;
+      const v = (i: number, j: number, f: number) =>
+        value === "x"
+          ? x[i * d + f]
+          : value === "sqdev"
+          ? (x[i * d + f] - means[f]) ** 2
+          : x[i * d + f] - centres[j * d + f];
+      const refSums = new Float64Array(kk * d), refTotals = new Float64Array(kk);
+      let scaleOfSums = 0;
+      for (let i = 0; i < n; i++) {
+        for (let j = 0; j < kk; j++) {
+          refTotals[j] += w(i, j);
+          for (let f = 0; f < d; f++) {
+            refSums[j * d + f] += scale * w(i, j) * v(i, j, f);
+            scaleOfSums = Math.max(scaleOfSums, Math.abs(scale * w(i, j) * v(i, j, f)));
+          }
+        }
+      }
+      const { sums, totals } = clusterSums("t", xt, {
+        k: kk,
+        weight,
+        value,
+        labels: labelsT,
+        weights: weightsT,
+        reference: value === "sqdev" ? meansT : centresT,
+        scale,
+        totals: true,
+      });
+      const tag = `seed ${rng.seed} ${n}x${d}x${kk} ${weight}/${value}`;
+      // Float32 sums of n terms: error ~ n · ε · the largest term.
+      const atol = 4 * n * 6e-8 * scaleOfSums;
+      assertEquals(sums.shape, [kk, d], `${tag}: sums shape`);
+      assertClose(await sums.toArray(), refSums, { rtol: 1e-5, atol, label: `${tag} sums` });
+      assertClose(await totals!.toArray(), refTotals, {
+        rtol: 1e-5,
+        atol: 4 * n * 6e-8,
+        label: `${tag} totals`,
+      });
+      sums.dispose();
+      totals!.dispose();
+    }
+    assertThrows(
+      () => clusterSums("t", xt, { k, weight: "dense", value: "x" }),
+      "t: cluster sums dense/x need options.weights",
+    );
+    for (const t of [xt, labelsT, weightsT, centresT, meansT]) t.dispose();
   }
 });

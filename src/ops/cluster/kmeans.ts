@@ -144,6 +144,7 @@ export class KMeansBuffers {
   readonly candidates: Tensor;
   /** Pruning: [R, k + 3] distance each centre moved, then the largest, second largest and the index of the largest. */
   readonly centreShift: Tensor;
+  readonly #owned: Tensor[] = [];
 
   constructor(op: string, sizes: KMeansSizes) {
     const { n, d, k, chunks, maxIter, runs: R } = sizes;
@@ -155,44 +156,36 @@ export class KMeansBuffers {
     this.maxIter = maxIter;
     this.runs = R;
     this.rowStride = rowStride;
-    this.state = empty([R * KMEANS_STATE_SIZE], "f32", op);
-    this.centres = empty([R, k, d], "f32", op);
-    this.labels = empty([R * rowStride], "i32", op);
-    this.minDistance = empty([R * rowStride], "f32", op);
-    this.changed = empty([R * rowStride], "u32", op);
-    this.partialSums = empty([R * chunks * k * (d + 1)], "f32", op);
-    this.allRows = sizes.allRows ? allRowsList(n) : null;
-    this.heldLabels = empty([R * rowStride], "i32", op);
-    this.changeList = empty([R * (2 * rowStride + 4)], "u32", op);
-    this.sumsLow = empty([R * k * (d + 1)], "f32", op);
-    this.bounds = empty([R * rowStride * 2], "f32", op);
-    this.candidates = empty([R * (rowStride + 4)], "u32", op);
-    this.centreShift = empty([R * (k + 3)], "f32", op);
-    this.squaredShift = empty([R * k * d], "f32", op);
-    this.inertiaHistory = empty([R * maxIter], "f32", op);
+    // Everything made is owned, and freed at once if a later allocation fails.
+    const made = this.#owned;
+    const keepMade = (t: Tensor): Tensor => (made.push(t), t);
+    const make = (shape: number[], dtype: "f32" | "i32" | "u32") =>
+      keepMade(empty(shape, dtype, op));
+    try {
+      this.state = make([R * KMEANS_STATE_SIZE], "f32");
+      this.centres = make([R, k, d], "f32");
+      this.labels = make([R * rowStride], "i32");
+      this.minDistance = make([R * rowStride], "f32");
+      this.changed = make([R * rowStride], "u32");
+      this.partialSums = make([R * chunks * k * (d + 1)], "f32");
+      this.allRows = sizes.allRows ? keepMade(allRowsList(n)) : null;
+      this.heldLabels = make([R * rowStride], "i32");
+      this.changeList = make([R * (2 * rowStride + 4)], "u32");
+      this.sumsLow = make([R * k * (d + 1)], "f32");
+      this.bounds = make([R * rowStride * 2], "f32");
+      this.candidates = make([R * (rowStride + 4)], "u32");
+      this.centreShift = make([R * (k + 3)], "f32");
+      this.squaredShift = make([R * k * d], "f32");
+      this.inertiaHistory = make([R * maxIter], "f32");
+    } catch (e) {
+      for (const t of made) t.dispose();
+      throw e;
+    }
   }
 
   /** Frees every buffer. */
   dispose(): void {
-    for (
-      const t of [
-        this.state,
-        this.centres,
-        this.labels,
-        this.minDistance,
-        this.changed,
-        this.partialSums,
-        this.allRows,
-        this.heldLabels,
-        this.changeList,
-        this.sumsLow,
-        this.bounds,
-        this.candidates,
-        this.centreShift,
-        this.squaredShift,
-        this.inertiaHistory,
-      ]
-    ) t?.dispose();
+    for (const t of this.#owned) t.dispose();
   }
 }
 
