@@ -376,34 +376,3 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
 }`,
     }),
 );
-
-/**
- * One workgroup sums a whole array: out[0] = scale · Σ X[e] (each thread a
- * strided run, then a tree in workgroup memory). Deterministic, no atomics;
- * for the small vectors clustering reduces (per-point values, n ≤ ~10⁶).
- * Bindings: X, OUT. Uniform: n, scale. Dispatch: 1 workgroup.
- */
-export const sumAllKernel: (spec: Record<string, never>) => DeclaredKernel = family(
-  "sum_all",
-  (_spec: Record<string, never>) =>
-    declare({
-      key: "sum_all",
-      inputs: { X: "f32" },
-      outputs: { OUT: "f32" },
-      uniforms: { n: "u32", scale: "f32" },
-      body: /* wgsl */ `
-var<workgroup> sh: array<f32, 256>;
-@compute @workgroup_size(256)
-fn main(@builtin(local_invocation_index) lid: u32) {
-  var s = 0.0;
-  for (var e = lid; e < u.n; e += 256u) { s += X[e]; }
-  sh[lid] = s;
-  workgroupBarrier();
-  for (var h = 128u; h > 0u; h >>= 1u) {
-    if (lid < h) { sh[lid] += sh[lid + h]; }
-    workgroupBarrier();
-  }
-  if (lid == 0u) { OUT[0] = sh[0] * u.scale; }
-}`,
-    }),
-);

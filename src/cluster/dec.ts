@@ -26,7 +26,6 @@
  */
 import { backward, noGrad } from "../autograd/tape.ts";
 import type { Dataset } from "../data/dataset.ts";
-import { runtime } from "../gpu/runtime.ts";
 import type { Callback } from "../nn/callbacks.ts";
 import { input, type Layer, type Param } from "../nn/layer.ts";
 import { dense, setSeed } from "../nn/layers.ts";
@@ -47,7 +46,8 @@ import { add, mul } from "../ops/binary.ts";
 import { meanSquaredError } from "../ops/losses.ts";
 import { argmax } from "../ops/reduce.ts";
 import { keep } from "../tensor/scope.ts";
-import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
+import { fmtShape, type Tensor } from "../tensor/tensor.ts";
+import { sliceRows } from "../ops/cluster/rows.ts";
 import { ari, clusteringAccuracy, nmi } from "../metrics/clustering.ts";
 import { KMeans, type KMeansResult } from "./kmeans.ts";
 import { ClusteringLayer, decLossFused, softAssign, targetDistribution } from "./soft_assign.ts";
@@ -431,8 +431,6 @@ export class DEC {
       { name: "clustering/centers", tensor: layer.centers, trainable: true },
     ];
     const yTrue = options.y ? Int32Array.from(options.y) : null;
-    const k = this.clusters;
-    const rt = runtime();
     // The target distribution P [n, k], replaced at each refresh (the
     // `as` keeps TypeScript from narrowing it to null: closures assign it).
     let p = null as Tensor | null;
@@ -476,15 +474,7 @@ export class DEC {
     // reconstruction). fit walks the samples in order (shuffle off), so the
     // batch is samples offset .. offset + size - 1 and P's rows copy as one block.
     const step: TrainStep = ({ x: xb, offset, size }) => {
-      const pb = empty([size, k], "f32", op);
-      rt.copy(
-        op,
-        p!.storage(op).buffer,
-        offset * k * 4,
-        pb.storage(op).buffer,
-        0,
-        size * k * 4,
-      );
+      const pb = sliceRows(op, p!, offset, size);
       const z = this.encoder.apply(xb, { training: true });
       let loss = decLossFused(z, layer.centers, pb, this.alpha);
       if (idec) {

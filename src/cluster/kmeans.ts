@@ -4,7 +4,8 @@
  * (https://scikit-learn.org/stable/modules/generated/sklearn.cluster.KMeans.html).
  *
  * Everything runs in GPU buffers; the host only records work and reads back
- * the 32-byte state of each run every few iterations (see `shaders/kmeans.ts`):
+ * the 32-byte state of each run every few iterations (the kernels are in
+ * `shaders/kmeans/`, recorded through the ops of `src/ops/cluster/`):
  *
  * - **Restarts side by side**: the `nInit` runs share every dispatch — each
  *   kernel takes the run from its workgroup z and works on that run's
@@ -48,188 +49,41 @@
  *
  * @module
  */
-import { pairTiles, pairwiseKernel, TI } from "../../shaders/distance.ts";
+import { Dataset } from "../data/dataset.ts";
+import { Rng } from "../data/prng.ts";
 import { runtime } from "../gpu/runtime.ts";
 import {
-  adapterKind,
-  kmeansChunkPoints,
-  kmeansMaxRunsPerBatch,
-  kmeansPrune,
-} from "../ops/tuning.ts";
-import * as K from "../../shaders/kmeans.ts";
-import { fillInPlace, tensor } from "../ops/creation.ts";
-import { launchKernel } from "../ops/kernel_call.ts";
-import { empty, fmtShape, Tensor } from "../tensor/tensor.ts";
-import { keep } from "../tensor/scope.ts";
-import { Rng } from "../data/prng.ts";
-import { Dataset } from "../data/dataset.ts";
+  assignRuns,
+  directAssignSpec,
+  KMEANS_STATE,
+  KMEANS_STATE_SIZE,
+  KMeansBuffers,
+  KSUMS_MAX_RUNS,
+  listChangedPoints,
+  measureCentreShift,
+  moveChangedPoints,
+  nearestCentre,
+  pruneCandidates,
+  recordRunStats,
+  relocateEmptyClusters,
+  resetRuns,
+  sumClusters,
+  updateCentres,
+} from "../ops/cluster/kmeans.ts";
+import { gatherRows, kmeansPlusPlus } from "../ops/cluster/kmeans_seed.ts";
+import { pairwiseDistances } from "../ops/cluster/pairwise.ts";
+import { copyRows } from "../ops/cluster/rows.ts";
+import { clusterSums, columnMeans } from "../ops/cluster/sums.ts";
+import { tensor } from "../ops/creation.ts";
 import { firstNonFiniteRow } from "../ops/finite.ts";
-
-// ------------------------------------------------------------ shared helpers
-
-/** How a segmented column sum splits its points and features. */
-export interface SumsPlan {
-  /** Point chunks (partials to add afterwards). */
-  nChunks: number;
-  /** Points per chunk. */
-  chunk: number;
-  /** Features per workgroup. */
-  fc: number;
-  /** Feature blocks (ceil(d / fc)). */
-  dBlocks: number;
-}
-
-function nextPow2(v: number): number {
-  return 2 ** Math.ceil(Math.log2(Math.max(1, v)));
-}
-
-/**
- * Chunking for {@link clusterSums}: at most 64 chunks of ≥ 256 points.
- *
- * @example
- * ```ts
- * sumsPlan(70000, 10); // { nChunks: 64, chunk: 1094, fc: 16, dBlocks: 1 }
- * ```
- */
-export function sumsPlan(n: number, d: number): SumsPlan {
-  const fc = Math.min(64, nextPow2(d));
-  // 256 / fc lanes share a chunk: enough chunks to keep each lane's walk
-  // within the loop budget (src/gpu/budget.ts).
-  const most = Math.max(1, Math.floor(runtime().budgets.loopIterations * 256 / fc));
-  const nChunks = Math.max(1, Math.min(64, Math.ceil(n / 256)), Math.ceil(n / most));
-  return { nChunks, chunk: Math.ceil(n / nChunks), fc, dBlocks: Math.ceil(d / fc) };
-}
-
-/**
- * Per-cluster column sums of x [n, d] on the GPU, without atomics:
- * `out[j, f] = scale · Σ_i w(i, j) · value(i, j, f)` and, if `weights` is
- * given, `weights[j] = Σ_i w(i, j)`. `aux` holds, in order, the labels (i32
- * [n]) or dense weights ([n, k]), the reference `M` for `sqdev`/`dev`, and the
- * k-means state when `gated`. Internal building block of k-means, the soft
- * assignment's centre gradient, the target distribution and PCA.
- *
- * @example
- * ```ts
- * // Per-cluster sums and counts of x under integer labels (the k-means update).
- * clusterSums("update", { weight: "labels", value: "x" }, x, k, [labels], sums, 1, counts);
- * ```
- */
-export function clusterSums(
-  op: string,
-  spec: { weight: K.SumWeight; value: K.SumValue; gated?: boolean },
-  x: Tensor,
-  k: number,
-  aux: Tensor[],
-  out: Tensor,
-  scale = 1,
-  weights?: Tensor,
-  gate = 0,
-): void {
-  const [n, d] = x.shape;
-  const plan = sumsPlan(n, d);
-  const part = empty([plan.nChunks * k * d], "f32", op);
-  const wpart = empty([plan.nChunks * k], "f32", op);
-  const kernel = K.clusterSumsKernel({ ...spec, fc: plan.fc, gated: spec.gated ?? false });
-  // `aux` fills the inputs after X in the order the kernel declares them.
-  const extra = kernel.inputs.slice(1);
-  if (aux.length !== extra.length) {
-    throw new Error(
-      `${op}: cluster sums ${spec.weight}/${spec.value} take ${extra.length} auxiliary tensors (${
-        extra.map(([name]) => name).join(", ")
-      }), got ${aux.length}`,
-    );
-  }
-  launchKernel(
-    op,
-    kernel,
-    {
-      X: x,
-      ...Object.fromEntries(extra.map(([name], i) => [name, aux[i]])),
-      PART: part,
-      WPART: wpart,
-    },
-    { n, d, k, chunk: plan.chunk, gate },
-    [plan.nChunks, k, plan.dBlocks],
-  );
-  sumChunks(op, part, out, k * d, plan.nChunks, scale);
-  if (weights) sumChunks(op, wpart, weights, k, plan.nChunks, 1);
-  part.dispose();
-  wpart.dispose();
-}
-
-function sumChunks(
-  op: string,
-  part: Tensor,
-  out: Tensor,
-  e: number,
-  chunks: number,
-  scale: number,
-): void {
-  launchKernel(
-    op,
-    K.chunkSumKernel({}),
-    { PART: part, OUT: out },
-    { e, chunks, scale },
-    Math.ceil(e / 256),
-  );
-}
-
-/**
- * Column means of x [n, d] as a new [d] tensor (GPU, no readback).
- *
- * @example
- * ```ts
- * const mu = columnMeans("pca", x); // [d]
- * ```
- */
-export function columnMeans(op: string, x: Tensor): Tensor {
-  const mean = empty([x.shape[1]], "f32", op);
-  clusterSums(op, { weight: "ones", value: "x" }, x, 1, [], mean, 1 / x.shape[0]);
-  return mean;
-}
-
-/**
- * {@link pairTiles} for the current adapter: operands staged in workgroup
- * memory on GPUs, read directly on CPU adapters (lavapipe, SwiftShader).
- *
- * @example
- * ```ts
- * const kernel = assignKernel(pairSpec(k, d));
- * ```
- */
-export function pairSpec(k: number, d: number): { tj: number; tf: number; stage: boolean } {
-  return pairTiles(k, d, adapterKind() === "gpu");
-}
-
-/**
- * Throws unless `x` is a non-empty f32 matrix, naming the caller and argument.
- *
- * @example
- * ```ts
- * checkMatrix("KMeans.fit", "x", x); // "KMeans.fit: expected x to be a non-empty f32 tensor [n, d], got [6] f32"
- * ```
- */
-export function checkMatrix(where: string, name: string, x: Tensor): void {
-  if (!(x instanceof Tensor)) {
-    throw new TypeError(
-      `${where}: expected ${name} to be an f32 tensor [n, d], got ${
-        x === null ? "null" : (x as object)?.constructor?.name ?? typeof x
-      }`,
-    );
-  }
-  if (x.dtype !== "f32" || x.rank !== 2 || x.shape[0] < 1 || x.shape[1] < 1) {
-    throw new Error(
-      `${where}: expected ${name} to be a non-empty f32 tensor [n, d], got ${
-        fmtShape(x.shape)
-      } ${x.dtype}`,
-    );
-  }
-}
+import { keep } from "../tensor/scope.ts";
+import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
+import { kmeansMaxRunsPerBatch, kmeansPrune } from "../ops/tuning.ts";
+import { checkMatrix } from "./check.ts";
+import { assignLayout, onGpu, runBytes, runningSumsFit, sumsChunks } from "./kmeans_layout.ts";
 
 /** Largest float32 below 1: keeps u · Σ D² strictly below the total after rounding. */
 const BELOW_ONE = 1 - 2 ** -24;
-
-// -------------------------------------------------------------------- k-means
 
 /** Options of {@link KMeans}; defaults follow scikit-learn where the brief is silent. */
 export interface KMeansOptions {
@@ -269,112 +123,10 @@ export interface KMeansResult {
   inertiaHistory?: number[];
 }
 
-/**
- * The assignment kernel's specialisation for the current adapter: the shared
- * staged pairwise core on GPUs, a direct register tile on CPU adapters.
- *
- * @example
- * ```ts
- * const spec = assignSpec(10, 784); // lavapipe: { tj: 10, stage: false, rows: 4, vec4: true, … }
- * ```
- */
-export function assignSpec(k: number, d: number): K.AssignSpec {
-  return adapterKind() === "gpu" ? pairTiles(k, d, true) : K.directAssignSpec(k, d);
-}
-
-/** A list of all n rows for list-driven assignment kernels: count, 3 unused words, 0..n−1. */
-function allRows(n: number): Tensor {
-  const rows = new Uint32Array(n + 4);
-  rows[0] = n;
-  for (let i = 0; i < n; i++) rows[i + 4] = i;
-  return tensor(rows, [n + 4]);
-}
-
-/**
- * Records one assignment of every run: the staged kernel over all rows, or a
- * list-driven one over `rows` (with `stride` words between runs' lists, 0
- * for one list shared by all runs), which also refreshes `bounds`.
- */
-function assignLaunch(
-  op: string,
-  spec: K.AssignSpec,
-  x: Tensor,
-  c: Tensor,
-  state: Tensor,
-  out: { labels: Tensor; mind: Tensor; changed: Tensor; bounds: Tensor | null },
-  rows: Tensor | null,
-  stride: number,
-  runs: number,
-  u: { n: number; k: number; d: number; gate: number; np: number },
-): void {
-  const grid = runGrid(Math.ceil(u.n / K.assignRowsPerGroup(spec)), runs);
-  const { labels, mind, changed } = out;
-  // The staged kernel is the pairwise core, which names its operands A and B.
-  const io: Record<string, Tensor> = spec.stage ? { A: x, B: c } : { X: x, C: c };
-  const outs: Record<string, Tensor> = { LABELS: labels, MIND: mind, CHANGED: changed };
-  if (spec.list) {
-    // The row-list variant also reads the list and stores the rows' bounds.
-    io.LIST = rows!;
-    outs.BOUNDS = out.bounds!;
-  }
-  launchKernel(
-    op,
-    K.assignKernel(spec),
-    { ...io, STATE: state, ...outs },
-    spec.list ? { ...u, ls: stride } : u,
-    grid,
-  );
-}
-
-/**
- * Workgroup grid for `groups` workgroups per run and `runs` runs: (x, y, runs),
- * x·y ≥ groups with x within the per-dimension limit. Kernels index their
- * group as `wid.y · nwg.x + wid.x` and ignore the overshoot.
- */
-function runGrid(groups: number, runs: number): [number, number, number] {
-  const max = runtime().budgets.workgroupsPerDim;
-  const y = Math.ceil(groups / max);
-  return [Math.ceil(groups / y), y, runs];
-}
-
-/**
- * Chunks of points in the k-means column sums (a thread walks one chunk):
- * about 1024 points per chunk on GPUs; one on CPU adapters (the columns
- * already give enough threads, and one chunk allows running sums).
- */
-function kmeansChunks(n: number, k: number): number {
-  const points = kmeansChunkPoints();
-  const chunks = Math.max(1, Math.min(128, Math.ceil(n / points)));
-  // A thread walks its chunk ceil(k / 16) times, 4 points per loop iteration:
-  // enough chunks to keep that within the loop budget (src/gpu/budget.ts).
-  const budget = runtime().budgets.loopIterations;
-  const most = Math.floor(budget / Math.ceil(k / 16)) * 4;
-  if (!(most >= 4)) {
-    throw new RangeError(
-      `KMeans: a loop budget of ${budget} iterations cannot hold one step over ${k} clusters`,
-    );
-  }
-  return Math.max(chunks, Math.ceil(n / most));
-}
-
-/**
- * Whether the running sums (CPU adapters, one chunk) fit the loop budget:
- * their change list is walked by one thread per column, up to n points
- * ceil(k / 16) times.
- */
-function runningSumsFit(n: number, k: number): boolean {
-  return n * Math.ceil(k / 16) <= runtime().budgets.loopIterations;
-}
-
 /** GPU time one block of recorded iterations aims at, between state reads. */
 const BLOCK_MS = 30;
 /** Most iterations recorded per block. */
 const MAX_BLOCK = 16;
-
-/** Largest per-run GPU buffer of a fit, in bytes, for sizing batches of runs. */
-function runBytes(n: number, d: number, k: number, trials: number, chunks: number): number {
-  return 4 * Math.max(2 * n + 12, trials * n, chunks * k * (d + 1), k * d);
-}
 
 /**
  * k-means clustering on the GPU.
@@ -499,7 +251,7 @@ export class KMeans {
       );
     }
     // Runs per batch: all of them unless a per-run workspace would outgrow a binding.
-    const chunks = kmeansChunks(n, k);
+    const chunks = sumsChunks(n, k);
     const perRun = runBytes(n, d, k, this.localTrials, chunks);
     if (perRun > limit) {
       throw new Error(
@@ -512,52 +264,36 @@ export class KMeans {
       Math.min(
         this.nInit,
         Math.floor(limit / perRun),
-        K.KSUMS_MAX_RUNS,
+        KSUMS_MAX_RUNS,
         kmeansMaxRunsPerBatch(),
       ),
     );
-    // Per-run stride of labels, distances and flags: a multiple of 4 (vec4 label loads).
-    const np = Math.ceil(n / 4) * 4;
-    const owned: Tensor[] = [];
-    const own = <T extends Tensor>(t: T): T => (owned.push(t), t);
+    const owned: { dispose(): void }[] = [];
+    const own = <T extends { dispose(): void }>(t: T): T => (owned.push(t), t);
     try {
       // Column mean and variance: scikit-learn's tolerance scale, and the non-finite check.
       const mean = own(columnMeans(op, x));
-      const variance = own(empty([d], "f32", op));
-      clusterSums(op, { weight: "ones", value: "sqdev" }, x, 1, [mean], variance, 1 / n);
-      const w: Workspace = {
-        n,
-        np,
-        d,
-        k,
-        chunks,
-        mean,
-        variance,
-        state: own(empty([batch * K.KMEANS_STATE_SIZE], "f32", op)),
-        c: own(empty([batch, k, d], "f32", op)),
-        labels: own(empty([batch * np], "i32", op)),
-        mind: own(empty([batch * np], "f32", op)),
-        changed: own(empty([batch * np], "u32", op)),
-        part: own(empty([batch * chunks * k * (d + 1)], "f32", op)),
-        // Every row, for list-driven assignments that scan all points (CPU adapters:
-        // rows from the thread index stall SwiftShader's compiler for minutes).
-        all: adapterKind() === "cpu" || kmeansPrune(options.history ?? false)
-          ? own(allRows(n))
-          : null,
-        acc: own(empty([batch * np], "i32", op)),
-        chg: own(empty([batch * (2 * np + 4)], "u32", op)),
-        partlo: own(empty([batch * k * (d + 1)], "f32", op)),
-        bounds: own(empty([batch * np * 2], "f32", op)),
-        list: own(empty([batch * (np + 4)], "u32", op)),
-        cs: own(empty([batch * (k + 3)], "f32", op)),
-        shift: own(empty([batch * k * d], "f32", op)),
-        hist: own(empty([batch * this.maxIter], "f32", op)),
-      };
+      const variance = own(
+        clusterSums(op, x, { k: 1, weight: "ones", value: "sqdev", reference: mean, scale: 1 / n })
+          .sums,
+      );
+      const buffers = own(
+        new KMeansBuffers(op, {
+          n,
+          d,
+          k,
+          chunks,
+          maxIter: this.maxIter,
+          runs: batch,
+          // Every row, for list-driven assignments that scan all points (CPU adapters).
+          allRows: !onGpu() || kmeansPrune(options.history ?? false),
+        }),
+      );
       const rng = new Rng(this.seed);
       let best: (KMeansResult & { history?: number[] }) | null = null;
       for (let first = 0; first < this.nInit; first += batch) {
         const runs = Math.min(batch, this.nInit - first);
-        const r = await this.#fitRuns(op, x, w, runs, rng, options.history ?? false);
+        const r = await this.#fitRuns(op, x, { buffers, mean, variance, runs, rng }, options);
         if (!best || r.inertia < best.inertia) best = r;
       }
       const result: KMeansResult = {
@@ -580,146 +316,48 @@ export class KMeans {
   async #fitRuns(
     op: string,
     x: Tensor,
-    w: Workspace,
-    runs: number,
-    rng: Rng,
-    history: boolean,
+    batch: { buffers: KMeansBuffers; mean: Tensor; variance: Tensor; runs: number; rng: Rng },
+    options: KMeansFitOptions,
   ): Promise<KMeansResult & { history?: number[] }> {
-    const { n, np, d, k, chunks, state, c, labels, mind, changed, part, shift, hist } = w;
-    const { bounds, list, cs, acc, chg, partlo } = w;
+    const { buffers: b, runs } = batch;
+    const { n, d, k, rowStride } = b;
+    const history = options.history ?? false;
     const rt = runtime();
-    const kd = k * d;
-    launchKernel(
-      op,
-      K.resetKernel({}),
-      { MEAN: w.mean, VAR: w.variance, STATE: state },
-      { d, tol: this.tol, runs },
-      1,
-    );
-    fillInPlace(labels, -1);
-    this.#initCenters(op, x, c, runs, rng);
     // Hamerly's pruning pays off where each scanned distance is expensive
     // (CPU adapters); its per-iteration inertia is inexact, so not with history.
     const prune = kmeansPrune(history);
-    const spec = prune ? K.directAssignSpec(k, d) : assignSpec(k, d);
-    const all = w.all;
-    const vec4 = spec.vec4 ?? false;
-    if (prune) fillInPlace(list, 0);
+    const layout = prune ? directAssignSpec(k, d) : assignLayout(k, d);
+    const vec4 = layout.vec4 ?? false;
     // Running sums (CPU adapters, one chunk): after the first iteration only
     // the points that changed cluster change the sums.
-    const incremental = adapterKind() === "cpu" && chunks === 1 && runningSumsFit(n, k);
-    if (incremental) {
-      fillInPlace(acc, -1);
-      fillInPlace(partlo, 0);
-    }
-    const tj = Math.ceil(k / Math.ceil(k / 16));
-    const chunk = Math.ceil(n / chunks / 4) * 4;
+    const runningSums = !onGpu() && b.chunks === 1 && runningSumsFit(n, k);
+    resetRuns(op, b, {
+      mean: batch.mean,
+      variance: batch.variance,
+      tol: this.tol,
+      runs,
+      prune,
+      runningSums,
+    });
+    this.#initCenters(op, x, b.centres, runs, batch.rng);
     // Runs not known to be done (from the last state read): the column sums
     // serve several of them per thread and skip the others.
     let active = Array.from({ length: runs }, (_, r) => r);
-    const sumsLaunch = (t: number) => {
-      // Runs per thread: each X load serves g runs, at g·tj accumulators (≤ 80
-      // stay cheap on lavapipe); cost ≈ groups · (g + 2) in loads.
-      let g = 1;
-      for (const cand of [2, 4, 8]) {
-        if (cand * tj > 80 || cand > 2 * active.length) continue;
-        const cost = (h: number) => Math.ceil(active.length / h) * (h + 2);
-        if (cost(cand) < cost(g)) g = cand;
-      }
-      const grid: [number, number, number] = [
-        Math.ceil((d + 1) / K.KSUMS_WG),
-        chunks,
-        Math.ceil(active.length / g),
-      ];
-      if (incremental) {
-        launchKernel(
-          op,
-          K.changesKernel({}),
-          { LABELS: labels, STATE: state, ACC: acc, CH: chg },
-          { n, np, gate: 1 },
-          [1, 1, runs],
-        );
-      }
-      if (incremental && t > 0) {
-        launchKernel(
-          op,
-          K.deltaKernel({ tj }),
-          { X: x, LABELS: labels, CH: chg, STATE: state, PART: part, PARTLO: partlo },
-          { n, k, d, np, gate: 1, n_active: active.length, runs: active },
-          [Math.ceil((d + 1) / K.KSUMS_WG), 1, active.length],
-        );
-      } else {
-        launchKernel(
-          op,
-          K.sumsKernel({ tj, g }),
-          { X: x, LABELS: labels, STATE: state, PART: part },
-          { n, k, d, np, chunk, chunks, gate: 1, n_active: active.length, runs: active },
-          grid,
-        );
-      }
+    const sums = (t: number) => {
+      if (runningSums) listChangedPoints(op, b, runs);
+      if (runningSums && t > 0) moveChangedPoints(op, b, x, active);
+      else sumClusters(op, b, x, active);
     };
-    const outs = { labels, mind, changed, bounds };
-    const dims = { n, k, d, np };
-    // Per-run convergence state and history; `final` marks the closing E-step.
-    const stats = (final: 0 | 1) =>
-      launchKernel(
-        op,
-        K.statsKernel({}),
-        { MIND: mind, CHANGED: changed, SHIFT: shift, STATE: state, HIST: hist },
-        { n, kd, max_iter: this.maxIter, final_pass: final, np },
-        [1, 1, runs],
-      );
     const iteration = (t: number) => {
       if (prune) {
-        launchKernel(
-          op,
-          K.pruneKernel({}),
-          { STATE: state, CS: cs, LABELS: labels, CHANGED: changed, BOUNDS: bounds, LIST: list },
-          { n, k, d, gate: 1, np },
-          runGrid(Math.ceil(n / 64), runs),
-        );
-        assignLaunch(op, spec, x, c, state, outs, list, np + 4, runs, { ...dims, gate: 1 });
-      } else assignLaunch(op, spec, x, c, state, outs, all, 0, runs, { ...dims, gate: 1 });
-      sumsLaunch(t);
-      const relocate = K.relocateKernel({ recompute: prune, vec4: prune && vec4, incremental });
-      launchKernel(
-        op,
-        relocate,
-        {
-          X: x,
-          LABELS: labels,
-          STATE: state,
-          ...(prune ? { C: c } : {}),
-          MIND: mind,
-          PART: part,
-          ...(incremental ? { ACC: acc, PARTLO: partlo } : {}),
-        },
-        { n, k, d, chunks, gate: 1, np },
-        [1, 1, runs],
-      );
-      launchKernel(
-        op,
-        K.updateKernel({ incremental }),
-        {
-          PART: part,
-          STATE: state,
-          ...(incremental ? { PARTLO: partlo } : {}),
-          C: c,
-          SHIFT: shift,
-        },
-        { kd, d, chunks, gate: 1 },
-        runGrid(Math.ceil(kd / 256), runs),
-      );
-      if (prune) {
-        launchKernel(
-          op,
-          K.centreStatsKernel({ vec4 }),
-          { SHIFT: shift, STATE: state, CS: cs, LIST: list },
-          { k, d, gate: 1, np },
-          [1, 1, runs],
-        );
-      }
-      stats(0);
+        pruneCandidates(op, b, runs);
+        assignRuns(op, b, x, { layout, runs, rows: "candidates", gate: true });
+      } else assignRuns(op, b, x, { layout, runs, rows: "all", gate: true });
+      sums(t);
+      relocateEmptyClusters(op, b, x, { runs, recompute: prune, vec4, runningSums });
+      updateCentres(op, b, { runs, runningSums });
+      if (prune) measureCentreShift(op, b, { runs, vec4 });
+      recordRunStats(op, b, { runs, final: false });
     };
 
     // Record iterations in blocks and read the states after each block, but
@@ -728,7 +366,7 @@ export class KMeans {
     // BLOCK_MS of GPU time (measured between reads), so a slow adapter
     // overshoots convergence by a block or two at most and a fast one pays
     // few readbacks. Iterations recorded after a run is done return at once.
-    const S = K.KMEANS_STATE, SZ = K.KMEANS_STATE_SIZE;
+    const S = KMEANS_STATE, SZ = KMEANS_STATE_SIZE;
     let recorded = 0, block = 2;
     const recordBlock = () => {
       const m = Math.min(block, this.maxIter - recorded);
@@ -737,7 +375,7 @@ export class KMeans {
       rt.flush();
     };
     recordBlock();
-    let pending = state.toArray(), pendingAt = recorded;
+    let pending = b.state.toArray(), pendingAt = recorded;
     let lastTime = -1, lastAt = 0;
     for (;;) {
       if (recorded < this.maxIter) recordBlock();
@@ -759,27 +397,32 @@ export class KMeans {
       } else block = Math.min(MAX_BLOCK, block * 2);
       lastTime = now;
       lastAt = pendingAt;
-      pending = state.toArray();
+      pending = b.state.toArray();
       pendingAt = recorded;
     }
     // Labels and inertia consistent with the final centres (scikit-learn's closing E-step).
-    assignLaunch(op, spec, x, c, state, outs, all, 0, runs, { ...dims, gate: 0 });
-    stats(1);
-    const [st, centres, ls, hs] = await Promise.all([
-      state.toArray(),
-      c.toArray(),
-      labels.toArray(),
-      history ? hist.toArray() : Promise.resolve(null),
+    assignRuns(op, b, x, { layout, runs, rows: "all", gate: false });
+    recordRunStats(op, b, { runs, final: true });
+    const [st, centres, labels, inertias] = await Promise.all([
+      b.state.toArray(),
+      b.centres.toArray(),
+      b.labels.toArray(),
+      history ? b.inertiaHistory.toArray() : Promise.resolve(null),
     ]);
-    let b = 0;
-    for (let r = 1; r < runs; r++) if (st[r * SZ + S.inertia] < st[b * SZ + S.inertia]) b = r;
-    const nIter = st[b * SZ + S.iterations];
+    let best = 0;
+    for (let r = 1; r < runs; r++) {
+      if (st[r * SZ + S.inertia] < st[best * SZ + S.inertia]) best = r;
+    }
+    const nIter = st[best * SZ + S.iterations];
+    const kd = k * d, maxIter = this.maxIter;
     return {
-      labels: (ls as Int32Array).slice(b * np, b * np + n),
-      centers: (centres as Float32Array).slice(b * kd, (b + 1) * kd),
-      inertia: st[b * SZ + S.inertia],
+      labels: (labels as Int32Array).slice(best * rowStride, best * rowStride + n),
+      centers: (centres as Float32Array).slice(best * kd, (best + 1) * kd),
+      inertia: st[best * SZ + S.inertia],
       nIter,
-      history: hs ? Array.from(hs.subarray(b * this.maxIter, b * this.maxIter + nIter)) : undefined,
+      history: inertias
+        ? Array.from(inertias.subarray(best * maxIter, best * maxIter + nIter))
+        : undefined,
     };
   }
 
@@ -816,19 +459,19 @@ export class KMeans {
     }
   }
 
-  /** Initial centres of `runs` runs into c [runs, k, d], drawing from `rng` run after run. */
-  #initCenters(op: string, x: Tensor, c: Tensor, runs: number, rng: Rng): void {
+  /** Initial centres of `runs` runs into centres [runs, k, d], drawing from `rng` run after run. */
+  #initCenters(op: string, x: Tensor, centres: Tensor, runs: number, rng: Rng): void {
     const [n, d] = x.shape;
     const k = this.k;
     if (this.init instanceof Float32Array) {
-      const t = tensor(this.init, [k, d]);
-      runtime().copy(op, t.binding(op).buffer, 0, c.binding(op).buffer, 0, k * d * 4);
-      t.dispose();
+      const given = tensor(this.init, [k, d]);
+      copyRows(op, given, centres, { width: d, from: 0, to: 0, rows: k });
+      given.dispose();
       return;
     }
     if (this.init === "random") {
       // Per run, the first k entries of a seeded permutation (a partial Fisher–Yates shuffle).
-      const idx = new Uint32Array(runs * k);
+      const rows = new Uint32Array(runs * k);
       for (let r = 0; r < runs; r++) {
         const perm = new Uint32Array(n);
         for (let i = 0; i < n; i++) perm[i] = i;
@@ -836,20 +479,28 @@ export class KMeans {
           const j = i + Math.floor(rng.uniform() * (n - i));
           [perm[i], perm[j]] = [perm[j], perm[i]];
         }
-        idx.set(perm.subarray(0, k), r * k);
+        rows.set(perm.subarray(0, k), r * k);
       }
-      const it = tensor(idx, [runs * k]);
-      launchKernel(
-        op,
-        K.gatherRowsKernel({}),
-        { X: x, IDX: it, C: c },
-        { kd: runs * k * d, d },
-        Math.ceil((runs * k * d) / 256),
-      );
-      it.dispose();
+      gatherRows(op, x, rows, centres);
       return;
     }
-    kmeansPlusPlus(op, x, c, k, this.localTrials, runs, rng);
+    // k-means++: each run draws its first centre and then (k − 1)·trials
+    // uniforms from the host stream, run after run; the D² sampling runs on the GPU.
+    const trials = this.localTrials;
+    const perRun = (k - 1) * trials;
+    const firstRows = new Uint32Array(runs);
+    const draws = new Float32Array(Math.max(1, runs * perRun));
+    for (let r = 0; r < runs; r++) {
+      firstRows[r] = Math.min(n - 1, Math.floor(rng.uniform() * n));
+      for (let i = 0; i < perRun; i++) draws[r * perRun + i] = Math.min(rng.uniform(), BELOW_ONE);
+    }
+    kmeansPlusPlus(op, x, centres, {
+      k,
+      trials,
+      firstRows,
+      draws,
+      rowsPerThread: onGpu() ? 1 : 4,
+    });
   }
 
   /**
@@ -887,23 +538,7 @@ export class KMeans {
         `${op}: expected x [*, ${d}] like the training data, got ${fmtShape(x.shape)}`,
       );
     }
-    const n = x.shape[0];
-    const labels = empty([n], "i32", op);
-    const mind = empty([n], "f32", op);
-    const changed = empty([n], "u32", op);
-    const state = empty([K.KMEANS_STATE_SIZE], "f32", op);
-    const spec = assignSpec(this.k, d);
-    const all = spec.list ? allRows(n) : null;
-    const bounds = spec.list ? empty([2 * n], "f32", op) : null;
-    assignLaunch(op, spec, x, this.centers, state, { labels, mind, changed, bounds }, all, 0, 1, {
-      n,
-      k: this.k,
-      d,
-      gate: 0,
-      np: n,
-    });
-    for (const t of [mind, changed, state, all, bounds]) t?.dispose();
-    return labels;
+    return nearestCentre(op, x, this.centers, assignLayout(this.k, d));
   }
 
   /** Frees the fitted centres. */
@@ -911,125 +546,6 @@ export class KMeans {
     this.centers?.dispose();
     this.centers = null;
   }
-}
-
-/** GPU buffers of a fit, sized for a batch of runs and reused across batches. */
-interface Workspace {
-  n: number;
-  /** Per-run stride of labels, mind and changed (n rounded up to a multiple of 4). */
-  np: number;
-  d: number;
-  k: number;
-  chunks: number;
-  mean: Tensor;
-  variance: Tensor;
-  /** [R, 8] run states. */
-  state: Tensor;
-  /** [R, k, d] centres. */
-  c: Tensor;
-  /** [R, np] labels (padded with −1), nearest distances, changed flags. */
-  labels: Tensor;
-  mind: Tensor;
-  changed: Tensor;
-  /** [R, chunks, k, d + 1] partial sums and counts. */
-  part: Tensor;
-  /** [np + 4] list of all rows (count n first), or null where the staged assignment runs. */
-  all: Tensor | null;
-  /** Running sums: [R, np] cluster each point is summed in, [R, 2np + 4] change list, [R, k, d + 1] compensation terms. */
-  acc: Tensor;
-  chg: Tensor;
-  partlo: Tensor;
-  /** Pruning: [R, np] (upper, lower) distance bounds, [R, np + 4] candidate list (count first), [R, k + 3] centre movements. */
-  bounds: Tensor;
-  list: Tensor;
-  cs: Tensor;
-  /** [R, k·d] squared centre shifts. */
-  shift: Tensor;
-  /** [R, maxIter] inertia per iteration. */
-  hist: Tensor;
-}
-
-/**
- * Greedy k-means++ (Arthur & Vassilvitskii 2007; scikit-learn's
- * `_kmeans_plusplus`) of `runs` runs into c [runs, k, d], entirely on the GPU.
- * Each run draws its first centre and then (k − 1)·trials uniforms from the
- * host stream, run after run. Per new centre, for all runs at once: search
- * (D² sampling of `trials` candidates from the running sum of the
- * nearest-centre distances) → candidate distances → block sums → select.
- * Row SEL[r] of run r's candidate matrix holds its current nearest-centre
- * distances, so nothing is copied between steps.
- */
-function kmeansPlusPlus(
-  op: string,
-  x: Tensor,
-  c: Tensor,
-  k: number,
-  trials: number,
-  runs: number,
-  rng: Rng,
-): void {
-  const [n, d] = x.shape;
-  const blocks = Math.ceil(n / K.PP_BLOCK);
-  const per = (k - 1) * trials;
-  const firsts = new Uint32Array(runs);
-  const draws = new Float32Array(Math.max(1, runs * per));
-  for (let r = 0; r < runs; r++) {
-    firsts[r] = Math.min(n - 1, Math.floor(rng.uniform() * n));
-    for (let i = 0; i < per; i++) draws[r * per + i] = Math.min(rng.uniform(), BELOW_ONE);
-  }
-  const first = tensor(firsts, [runs]);
-  const rand = tensor(draws, [draws.length]);
-  const dc = empty([runs * trials * n], "f32", op);
-  const bs = empty([runs * trials * blocks], "f32", op);
-  const sel = empty([runs], "u32", op);
-  const cand = empty([runs * trials], "u32", op);
-  const rows = adapterKind() === "gpu" ? 1 : 4;
-  const vec4 = d % 4 === 0;
-  // Distances to `count` candidates (or, with `first`, to the first centre alone).
-  const distances = (count: number, first: number) =>
-    launchKernel(
-      op,
-      K.ppCandDistKernel({ lb: first ? 1 : Math.min(trials, 8), vec4, rows }),
-      { X: x, CAND: cand, SEL: sel, DC: dc },
-      { n, d, trials, count, first },
-      runGrid(Math.ceil(n / (64 * rows)), runs),
-    );
-  const blockSums = (rows: number) =>
-    launchKernel(
-      op,
-      K.blockSumKernel({}),
-      { IN: dc, OUT: bs },
-      { n, blocks, row_stride: trials },
-      [blocks, rows, runs],
-    );
-  launchKernel(
-    op,
-    K.ppFirstKernel({}),
-    { X: x, FIRST: first, C: c, SEL: sel, CAND: cand },
-    { d, k, trials },
-    [Math.ceil(d / 256), 1, runs],
-  );
-  distances(1, 1);
-  blockSums(1);
-  for (let j = 1; j < k; j++) {
-    launchKernel(
-      op,
-      K.ppSearchKernel({}),
-      { DC: dc, BS: bs, SEL: sel, RAND: rand, CAND: cand },
-      { n, blocks, trials, off: (j - 1) * trials, draws: per },
-      [1, 1, runs],
-    );
-    distances(trials, 0);
-    blockSums(trials);
-    launchKernel(
-      op,
-      K.ppSelectKernel({}),
-      { BS: bs, CAND: cand, X: x, C: c, SEL: sel },
-      { blocks, trials, d, c: j, k },
-      [1, 1, runs],
-    );
-  }
-  for (const t of [first, rand, dc, bs, sel, cand]) t.dispose();
 }
 
 /**
@@ -1052,14 +568,5 @@ export function squaredDistances(x: Tensor, c: Tensor): Tensor {
       }`,
     );
   }
-  const [n, d] = x.shape, k = c.shape[0];
-  const out = empty([n, k], "f32", op);
-  launchKernel(
-    op,
-    pairwiseKernel({ combine: "sqdist", ...pairSpec(k, d) }),
-    { A: x, B: c, OUT: out },
-    { n, k, d },
-    Math.ceil(n / TI),
-  );
-  return out;
+  return pairwiseDistances(op, x, c);
 }

@@ -16,18 +16,14 @@
  *
  * @module
  */
-import { pairwiseKernel, TI } from "../../shaders/distance.ts";
-import { centerRowsKernel, covFinalizeKernel } from "../../shaders/pca.ts";
+import { covarianceRaw } from "../ops/cluster/pca.ts";
+import { pairwiseDots } from "../ops/cluster/pairwise.ts";
+import { columnMeans } from "../ops/cluster/sums.ts";
 import { tensor } from "../ops/creation.ts";
-import { launchKernel } from "../ops/kernel_call.ts";
-import { matmulRaw } from "../ops/matmul.ts";
-import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
+import { fmtShape, type Tensor } from "../tensor/tensor.ts";
 import { keep } from "../tensor/scope.ts";
+import { checkMatrix } from "./check.ts";
 import { symmetricEigen } from "./eigen.ts";
-import { checkMatrix, columnMeans, pairSpec } from "./kmeans.ts";
-
-/** Most floats the per-block d × d products may take together (16 MiB). */
-const PARTIAL_BUDGET = 4 * 1024 * 1024;
 
 /**
  * Sample covariance of x [n, d] (n ≥ 2) as a [d, d] tensor, given its column
@@ -35,7 +31,7 @@ const PARTIAL_BUDGET = 4 * 1024 * 1024;
  *
  * @example
  * ```ts
- * const cov = covariance(x, columnMeans("cov", x));
+ * const cov = covariance(x, lt.mean(x, 0));
  * ```
  */
 export function covariance(x: Tensor, mean: Tensor): Tensor {
@@ -46,31 +42,7 @@ export function covariance(x: Tensor, mean: Tensor): Tensor {
   if (mean.size !== d) {
     throw new Error(`${op}: expected ${d} means for x ${fmtShape(x.shape)}, got ${mean.size}`);
   }
-  const splits = Math.max(
-    1,
-    Math.min(Math.ceil(n / 2048), Math.floor(PARTIAL_BUDGET / (d * d)), 64),
-  );
-  const rows = Math.ceil(n / splits);
-  const xc = empty([splits, rows, d], "f32", op);
-  launchKernel(
-    op,
-    centerRowsKernel({}),
-    { X: x, MEAN: mean, XC: xc },
-    { n, d, size: xc.size },
-    Math.ceil(xc.size / 256),
-  );
-  const part = matmulRaw(xc, xc, { transA: true, op });
-  xc.dispose();
-  const cov = empty([d, d], "f32", op);
-  launchKernel(
-    op,
-    covFinalizeKernel({}),
-    { PART: part, COV: cov },
-    { d, splits, scale: 1 / (n - 1) },
-    Math.ceil((d * d) / 256),
-  );
-  part.dispose();
-  return cov;
+  return covarianceRaw(op, x, mean);
 }
 
 /** Options of {@link PCA}. */
@@ -203,16 +175,7 @@ export class PCA {
     if (x.shape[1] !== this.nFeatures) {
       throw new Error(`${op}: expected x [*, ${this.nFeatures}], got ${fmtShape(x.shape)}`);
     }
-    const [n, d] = x.shape, c = fwd.shape[0];
-    const out = empty([n, c], "f32", op);
-    launchKernel(
-      op,
-      pairwiseKernel({ combine: "dot", ...pairSpec(c, d), shiftA: true }),
-      { A: x, B: fwd, SHIFT: mean, OUT: out },
-      { n, k: c, d },
-      Math.ceil(n / TI),
-    );
-    return out;
+    return pairwiseDots(op, x, fwd, { shift: mean });
   }
 
   /**
@@ -228,20 +191,11 @@ export class PCA {
     const [mean] = this.#fitted(op);
     const bwd = this.#backward!;
     checkMatrix(op, "z", z);
-    const c = bwd.shape[1], d = this.nFeatures;
+    const c = bwd.shape[1];
     if (z.shape[1] !== c) {
       throw new Error(`${op}: expected z [*, ${c}] (nComponents), got ${fmtShape(z.shape)}`);
     }
-    const n = z.shape[0];
-    const out = empty([n, d], "f32", op);
-    launchKernel(
-      op,
-      pairwiseKernel({ combine: "dot", ...pairSpec(d, c), biasOut: true }),
-      { A: z, B: bwd, BIAS: mean, OUT: out },
-      { n, k: d, d: c },
-      Math.ceil(n / TI),
-    );
-    return out;
+    return pairwiseDots(op, z, bwd, { bias: mean });
   }
 
   /**

@@ -6,28 +6,18 @@
  * One kernel computes every point's silhouette: a thread per point walks all
  * points in tiles held in workgroup memory and adds each Euclidean distance
  * to a per-cluster accumulator (Kahan-compensated), so the n × n distance
- * matrix never exists; a second, one-workgroup kernel takes the mean. Same
+ * matrix never exists; the library's axis reduction takes the mean. Same
  * conventions as scikit-learn and `src/metrics`: s = 0 for singleton
  * clusters and for a = b = 0; 2 ≤ k ≤ n − 1 clusters required.
  *
  * @module
  */
-import { featureTile, SIL_TJ, silhouetteKernel, sumAllKernel } from "../../shaders/distance.ts";
-import { runtime } from "../gpu/runtime.ts";
-import { tensor } from "../ops/creation.ts";
-import { launchKernel } from "../ops/kernel_call.ts";
-import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
-import { checkMatrix } from "./kmeans.ts";
+import { SILHOUETTE_MAX_CLUSTERS, silhouetteRaw } from "../ops/cluster/silhouette.ts";
+import { sumAxesRaw } from "../ops/reduce.ts";
+import { fmtShape, type Tensor } from "../tensor/tensor.ts";
+import { checkMatrix } from "./check.ts";
 
-/**
- * Largest number of distinct labels the kernel's per-thread accumulators hold.
- *
- * @example
- * ```ts
- * if (k > SILHOUETTE_MAX_CLUSTERS) console.log("use metrics.silhouetteScore on the host");
- * ```
- */
-export const SILHOUETTE_MAX_CLUSTERS = 256;
+export { SILHOUETTE_MAX_CLUSTERS } from "../ops/cluster/silhouette.ts";
 
 function prepare(
   op: string,
@@ -81,35 +71,7 @@ export function silhouetteSamplesGpu(x: Tensor, labels: ArrayLike<number>): Tens
 }
 
 function samples(op: string, x: Tensor, labels: ArrayLike<number>): Tensor {
-  const { codes, counts, k } = prepare(op, x, labels);
-  const [n, d] = x.shape;
-  const kmax = Math.max(2, 2 ** Math.ceil(Math.log2(k)));
-  // Each thread walks every sample in blocks of SIL_TJ, staging and
-  // comparing tf features at a time: that walk must fit the loop budget.
-  const tf = featureTile(d);
-  const perBlock = Math.ceil(d / tf) * (2 * tf + Math.ceil(SIL_TJ * tf / 64)) + 1;
-  const iterations = Math.ceil(n / SIL_TJ) * perBlock;
-  const budget = runtime().budgets.loopIterations;
-  if (iterations > budget) {
-    throw new RangeError(
-      `${op}: ${n} samples of ${d} features need about ${iterations} loop iterations per ` +
-        `invocation; this driver runs at most ${budget} (Mesa < 25's llvmpipe; Mesa >= 25 has ` +
-        `no cap). Score a random subset of the samples`,
-    );
-  }
-  const codesT = tensor(codes, [n]);
-  const countsT = tensor(counts, [k]);
-  const s = empty([n], "f32", op);
-  launchKernel(
-    op,
-    silhouetteKernel({ kmax, tf }),
-    { X: x, CODES: codesT, COUNTS: countsT, S: s },
-    { n, k, d },
-    Math.ceil(n / 64),
-  );
-  codesT.dispose();
-  countsT.dispose();
-  return s;
+  return silhouetteRaw(op, x, prepare(op, x, labels));
 }
 
 /**
@@ -136,14 +98,8 @@ export async function silhouetteScoreGpu(
     host = await t.toArray();
   } else host = labels as ArrayLike<number>;
   const s = samples(op, x, host);
-  const mean = empty([1], "f32", op);
-  launchKernel(
-    op,
-    sumAllKernel({}),
-    { X: s, OUT: mean },
-    { n: s.size, scale: 1 / s.size },
-    1,
-  );
+  // The mean of the samples: mean(s), the library's reduction.
+  const mean = sumAxesRaw(s, [0], [1], 1 / s.size, op);
   s.dispose();
   try {
     const v = await mean.item();

@@ -22,15 +22,18 @@
  *
  * @module
  */
-import { TI } from "../../shaders/distance.ts";
-import * as S from "../../shaders/soft_assign.ts";
 import { noGrad, record } from "../autograd/tape.ts";
+import {
+  softAssignGrads,
+  softAssignH,
+  softAssignRaw,
+  targetDistributionRaw,
+} from "../ops/cluster/soft_assign.ts";
 import { assign, tensor } from "../ops/creation.ts";
-import { launchKernel } from "../ops/kernel_call.ts";
 import { klDivergence } from "../ops/losses.ts";
 import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
 import { keep } from "../tensor/scope.ts";
-import { checkMatrix, clusterSums, pairSpec } from "./kmeans.ts";
+import { checkMatrix } from "./check.ts";
 
 function checkAlpha(op: string, alpha: number): void {
   if (!(alpha > 0 && Number.isFinite(alpha))) {
@@ -51,44 +54,16 @@ function checkPair(op: string, z: Tensor, mu: Tensor): [number, number, number] 
   return [z.shape[0], mu.shape[0], z.shape[1]];
 }
 
-/** Uniform fields shared by the forward and gradient kernels. */
-function params(n: number, k: number, d: number, alpha: number) {
-  return { n, k, d, alpha, expo: (alpha + 1) / 2 };
-}
-
 function forwardRaw(op: string, z: Tensor, mu: Tensor, alpha: number): Tensor {
-  const [n, k, d] = checkPair(op, z, mu);
-  const q = empty([n, k], "f32", op);
-  launchKernel(
-    op,
-    S.softAssignKernel(pairSpec(k, d)),
-    { A: z, B: mu, Q: q },
-    params(n, k, d, alpha),
-    Math.ceil(n / TI),
-  );
-  return q;
+  checkPair(op, z, mu);
+  return softAssignRaw(op, z, mu, alpha);
 }
 
-/** ∂L/∂z and ∂L/∂μ from H = 2 ∂L/∂d (each only if its input requires grad). */
+/** ∂L/∂z and ∂L/∂μ from H = 2 ∂L/∂d (each only if its input requires grad); frees H. */
 function gradsFromH(op: string, z: Tensor, mu: Tensor, h: Tensor): [Tensor | null, Tensor | null] {
-  const [n, d] = z.shape, k = mu.shape[0];
-  let dz: Tensor | null = null, dmu: Tensor | null = null;
-  if (z.requiresGrad) {
-    dz = empty([n, d], "f32", op);
-    launchKernel(
-      op,
-      S.softAssignDzKernel({}),
-      { Z: z, MU: mu, H: h, DZ: dz },
-      { n, k, d },
-      Math.ceil((n * d) / 256),
-    );
-  }
-  if (mu.requiresGrad) {
-    dmu = empty([k, d], "f32", op);
-    clusterSums(op, { weight: "dense", value: "dev" }, z, k, [h, mu], dmu, -1);
-  }
+  const grads = softAssignGrads(op, z, mu, h, { dz: z.requiresGrad, dmu: mu.requiresGrad });
   h.dispose();
-  return [dz, dmu];
+  return grads;
 }
 
 /**
@@ -106,16 +81,8 @@ export function softAssign(z: Tensor, mu: Tensor, alpha = 1): Tensor {
   const op = `softAssign(alpha=${alpha})`;
   checkAlpha(op, alpha);
   const q = forwardRaw(op, z, mu, alpha);
-  const [n, k, d] = [z.shape[0], mu.shape[0], z.shape[1]];
   return record(q, "softAssign", [z, mu], (g) => {
-    const h = empty([n, k], "f32", op);
-    launchKernel(
-      op,
-      S.softAssignGradKernel({ mode: "upstream", ...pairSpec(k, d) }),
-      { A: z, B: mu, QP: q, G: g, H: h },
-      { ...params(n, k, d, alpha), coef: (alpha + 1) / alpha, inv_n: 1 / n },
-      Math.ceil(n / TI),
-    );
+    const h = softAssignH(op, { mode: "upstream", z, mu, qp: q, g, alpha });
     return gradsFromH(op, z, mu, h);
   });
 }
@@ -134,15 +101,7 @@ export function softAssign(z: Tensor, mu: Tensor, alpha = 1): Tensor {
 export function targetDistribution(q: Tensor): Tensor {
   const op = "targetDistribution";
   checkMatrix(op, "q", q);
-  const [n, k] = q.shape;
-  return noGrad(() => {
-    const f = empty([k], "f32", op);
-    clusterSums(op, { weight: "ones", value: "x" }, q, 1, [], f);
-    const p = empty([n, k], "f32", op);
-    launchKernel(op, S.targetKernel({}), { Q: q, F: f, P: p }, { n, k }, Math.ceil(n / 256));
-    f.dispose();
-    return p;
-  });
+  return noGrad(() => targetDistributionRaw(op, q));
 }
 
 function checkSame(op: string, p: Tensor, q: Tensor): void {
@@ -194,7 +153,7 @@ export function decLoss(p: Tensor, q: Tensor): Tensor {
 export function decLossFused(z: Tensor, mu: Tensor, p: Tensor, alpha = 1): Tensor {
   const op = `decLossFused(alpha=${alpha})`;
   checkAlpha(op, alpha);
-  const [n, k, d] = checkPair(op, z, mu);
+  const [n, k] = checkPair(op, z, mu);
   checkMatrix(op, "p", p);
   if (p.shape[0] !== n || p.shape[1] !== k) {
     throw new Error(
@@ -208,14 +167,7 @@ export function decLossFused(z: Tensor, mu: Tensor, p: Tensor, alpha = 1): Tenso
   const out = noGrad(() => klDivergence(p, q));
   q.dispose();
   return record(out, "decLossFused", [z, mu, p], (g) => {
-    const h = empty([n, k], "f32", op);
-    launchKernel(
-      op,
-      S.softAssignGradKernel({ mode: "kl", ...pairSpec(k, d) }),
-      { A: z, B: mu, QP: p, G: g, H: h },
-      { ...params(n, k, d, alpha), coef: (alpha + 1) / alpha, inv_n: 1 / n },
-      Math.ceil(n / TI),
-    );
+    const h = softAssignH(op, { mode: "kl", z, mu, qp: p, g, alpha });
     return [...gradsFromH(op, z, mu, h), null];
   });
 }

@@ -1,19 +1,15 @@
 /**
  * k-means on the GPU against a float64 Lloyd reference with scikit-learn's
- * rules, k-means++ seeding, pairwise distances, and the GPU silhouette
- * against the float64 host silhouette.
+ * rules, k-means++ seeding, pairwise distances, the weighted cluster sums,
+ * and the GPU silhouette against the float64 host silhouette.
  * @module
  */
 import * as lt from "../../src/mod.ts";
 import * as internal from "../../src/internal.ts";
 import { KMeans, squaredDistances } from "../../src/cluster/kmeans.ts";
 import { pairTiles, pairwiseKernel, TI } from "../../shaders/distance.ts";
-import {
-  assignKernel,
-  assignRowsPerGroup,
-  type AssignSpec,
-  directAssignSpec,
-} from "../../shaders/kmeans.ts";
+import { assignNearest, type AssignSpec, directAssignSpec } from "../../src/ops/cluster/kmeans.ts";
+import { clusterSums, type SumValue, type SumWeight } from "../../src/ops/cluster/sums.ts";
 import { launchKernel } from "../../src/ops/kernel_call.ts";
 import { silhouetteSamplesGpu, silhouetteScoreGpu } from "../../src/cluster/silhouette.ts";
 import { clusteringAccuracy, silhouetteSamples, silhouetteScore } from "../../src/metrics/mod.ts";
@@ -352,7 +348,7 @@ test("kmeans with Hamerly's pruning gives exactly the unpruned result", async ()
   cases.push(["uniform", rng.uniform(257 * 12, -1, 1), 257, 12, 10, null]);
   cases.push(["d = 5", rng.normals(150 * 5), 150, 5, 4, null]);
   cases.push(["k = 1", rng.normals(40 * 4), 40, 4, 1, null]);
-  // Far centres: empty clusters to relocate (MIND recomputed for the farthest points).
+  // Far centres: empty clusters to relocate (distances recomputed for the farthest points).
   const far = new Float32Array([0.5, 0.5, -0.5, -0.5, 1000, 1000, -1000, 1000]);
   cases.push(["relocation", rng.normals(121 * 2), 121, 2, 4, far]);
   for (const [name, x, n, d, k, init] of cases) {
@@ -612,17 +608,19 @@ test("kmeans assignment: staged, direct and register-tiled variants over several
       const labels = lt.full([runs * np], -1, "i32");
       const mind = lt.full([runs * np], -7), changed = lt.full([runs * np], 7, "u32");
       const bounds = lt.full([runs * np * 2], -7);
-      const u = { n, k, d, gate: 1, np };
-      const grid: [number, number, number] = [Math.ceil(n / assignRowsPerGroup(spec)), 1, runs];
-      const io: Record<string, lt.Tensor> = spec.stage ? { A: xt, B: ct } : { X: xt, C: ct };
-      if (spec.list) Object.assign(io, { LIST: listT, BOUNDS: bounds });
-      launchKernel(
-        "t",
-        assignKernel(spec),
-        { ...io, STATE: state, LABELS: labels, MIND: mind, CHANGED: changed },
-        spec.list ? { ...u, ls: np + 4 } : u,
-        grid,
-      );
+      assignNearest("t", {
+        layout: spec,
+        x: xt,
+        centres: ct,
+        state,
+        labels,
+        minDistance: mind,
+        changed,
+        runs,
+        rowStride: np,
+        gate: true,
+        rows: spec.list ? { list: listT, listStride: np + 4, bounds } : undefined,
+      });
       const [lab, mi, ch, bo] = await Promise.all(
         [labels, mind, changed, bounds].map((t) => t.toArray()),
       );
@@ -656,5 +654,87 @@ test("kmeans assignment: staged, direct and register-tiled variants over several
       for (const t of [labels, mind, changed, bounds]) t.dispose();
     }
     for (const t of [xt, ct, state, listT]) t.dispose();
+  }
+});
+
+test("clusterSums matches float64 for every weight and value, over chunks and feature blocks", async () => {
+  await lt.init();
+  const rng = freshRng();
+  // n = 5000: 20 chunks of 250 points; d = 70: two blocks of 64 features; 3 × 1: one chunk.
+  for (const [n, d, k] of [[5000, 70, 3], [300, 5, 4], [3, 1, 2]]) {
+    const x = rng.uniform(n * d, -2, 2);
+    const labels = rng.ints(n, k);
+    const weights = rng.uniform(n * k, 0, 1);
+    const centres = rng.uniform(k * d, -1, 1);
+    const means = rng.uniform(d, -1, 1);
+    const [xt, labelsT, weightsT, centresT, meansT] = [
+      lt.tensor(x, [n, d]),
+      lt.tensor(labels, [n]),
+      lt.tensor(weights, [n, k]),
+      lt.tensor(centres, [k, d]),
+      lt.tensor(means, [d]),
+    ];
+    const cases: [SumWeight, SumValue][] = [
+      ["labels", "x"],
+      ["labels", "dev"],
+      ["dense", "x"],
+      ["dense", "dev"],
+      ["ones", "x"],
+      ["ones", "sqdev"],
+    ];
+    for (const [weight, value] of cases) {
+      const kk = weight === "ones" ? 1 : k;
+      const scale = 0.5;
+      const w = (i: number, j: number) =>
+        weight === "labels"
+          ? (labels[i] === j ? 1 : 0)
+          : weight === "dense"
+          ? weights[i * k + j]
+          : 1;
+      const v = (i: number, j: number, f: number) =>
+        value === "x"
+          ? x[i * d + f]
+          : value === "sqdev"
+          ? (x[i * d + f] - means[f]) ** 2
+          : x[i * d + f] - centres[j * d + f];
+      const refSums = new Float64Array(kk * d), refTotals = new Float64Array(kk);
+      let scaleOfSums = 0;
+      for (let i = 0; i < n; i++) {
+        for (let j = 0; j < kk; j++) {
+          refTotals[j] += w(i, j);
+          for (let f = 0; f < d; f++) {
+            refSums[j * d + f] += scale * w(i, j) * v(i, j, f);
+            scaleOfSums = Math.max(scaleOfSums, Math.abs(scale * w(i, j) * v(i, j, f)));
+          }
+        }
+      }
+      const { sums, totals } = clusterSums("t", xt, {
+        k: kk,
+        weight,
+        value,
+        labels: labelsT,
+        weights: weightsT,
+        reference: value === "sqdev" ? meansT : centresT,
+        scale,
+        totals: true,
+      });
+      const tag = `seed ${rng.seed} ${n}x${d}x${kk} ${weight}/${value}`;
+      // Float32 sums of n terms: error ~ n · ε · the largest term.
+      const atol = 4 * n * 6e-8 * scaleOfSums;
+      assertEquals(sums.shape, [kk, d], `${tag}: sums shape`);
+      assertClose(await sums.toArray(), refSums, { rtol: 1e-5, atol, label: `${tag} sums` });
+      assertClose(await totals!.toArray(), refTotals, {
+        rtol: 1e-5,
+        atol: 4 * n * 6e-8,
+        label: `${tag} totals`,
+      });
+      sums.dispose();
+      totals!.dispose();
+    }
+    assertThrows(
+      () => clusterSums("t", xt, { k, weight: "dense", value: "x" }),
+      "t: cluster sums dense/x need options.weights",
+    );
+    for (const t of [xt, labelsT, weightsT, centresT, meansT]) t.dispose();
   }
 });

@@ -6,7 +6,7 @@
  */
 import * as lt from "../../src/mod.ts";
 import { covariance, PCA } from "../../src/cluster/pca.ts";
-import { columnMeans } from "../../src/cluster/kmeans.ts";
+import { columnMeans } from "../../src/ops/cluster/sums.ts";
 import { symmetricEigen } from "../../src/cluster/eigen.ts";
 import { assert, assertClose, assertEquals, assertRejects, assertThrows } from "../assert.ts";
 import { test } from "../harness.ts";
