@@ -114,10 +114,10 @@ test("launchKernel names the op and kernel for a wrong buffer, dtype or uniform"
   }
 });
 
-test("a kernel that does not compile is reported with its line, column and source", async () => {
-  await lt.init();
-  const broken = declare({
-    key: "test/does_not_compile",
+/** A 1-D kernel Y = f(X) over `u.n` elements whose body after the bounds check is `statements`. */
+function elementwise(key: string, statements: string) {
+  return declare({
+    key,
     inputs: { X: "f32" },
     outputs: { Y: "f32" },
     uniforms: { n: "u32" },
@@ -126,10 +126,14 @@ const WG = ${WG}u;
 ${LINEAR_ID}
 ${MAIN_1D}
   if (i >= u.n) { return; }
-  let bad: f32 = u.n;
-  Y[i] = X[i] + bad;
+  ${statements}
 }`,
   });
+}
+
+test("a kernel that does not compile is reported with its line, column and source", async () => {
+  await lt.init();
+  const broken = elementwise("test/does_not_compile", "let bad: f32 = u.n;\n  Y[i] = X[i] + bad;");
   const line = broken.code.split("\n").findIndex((l) => l.includes("let bad")) + 1;
   const x = lt.zeros([4]), y = lt.empty([4]);
   try {
@@ -153,20 +157,7 @@ ${MAIN_1D}
 
 test("two different kernels under one key are refused, not given one pipeline", async () => {
   await lt.init();
-  const make = (scale: number) =>
-    declare({
-      key: "test/same_key",
-      inputs: { X: "f32" },
-      outputs: { Y: "f32" },
-      uniforms: { n: "u32" },
-      body: /* wgsl */ `
-const WG = ${WG}u;
-${LINEAR_ID}
-${MAIN_1D}
-  if (i >= u.n) { return; }
-  Y[i] = X[i] * ${scale}.0;
-}`,
-    });
+  const make = (scale: number) => elementwise("test/same_key", `Y[i] = X[i] * ${scale}.0;`);
   const x = lt.ones([4]), y = lt.empty([4]);
   try {
     launchKernel("first", make(2), { X: x, Y: y }, { n: 4 }, 1);
