@@ -8,119 +8,29 @@
  * y + α, softplus' = 1 − exp(−y)), so a fused layer keeps only its output;
  * the input x where it is not (gelu, silu: y does not determine x), so a
  * fused layer keeps its pre-activation instead. Adding a pointwise
- * activation means one entry here (forward, derivative, what it keeps), its
- * float64 reference in {@link activationRef}, its default alpha in
- * src/ops/activations.ts, and nothing else: the unary family, the fused
- * dense and conv layers and the shared activation tests all read this table.
+ * activation means one entry in {@link ACTIVATION_TABLE} (forward and
+ * derivative in WGSL, what the derivative reads, the default alpha, the
+ * float64 reference) and a line in the tests' table: the unary family, the
+ * fused dense and conv layers, `lt.DEFAULT_ALPHA` and the shared activation
+ * tests all read this table.
  *
  * @module
  */
 
-/** Elementwise activations with a fused form. */
-export const ACTIVATIONS = [
-  "linear",
-  "relu",
-  "leaky_relu",
-  "elu",
-  "sigmoid",
-  "tanh",
-  "softplus",
-  "gelu",
-  "gelu_tanh",
-  "silu",
-  "swish",
-] as const;
-
-/** Name of an elementwise activation. */
-export type Activation = typeof ACTIVATIONS[number];
-
-/**
- * The value each activation's backward reads: `y` (its output) or `x` (its
- * input, for a fused layer the pre-activation).
- */
-export const ACTIVATION_SAVES: Readonly<Record<Activation, "x" | "y">> = Object.freeze({
-  linear: "y",
-  relu: "y",
-  leaky_relu: "y",
-  elu: "y",
-  sigmoid: "y",
-  tanh: "y",
-  softplus: "y",
-  gelu: "x",
-  gelu_tanh: "x",
-  silu: "x",
-  swish: "x",
-});
-
-/** True if `name` is an elementwise activation. */
-export function isActivation(name: string): name is Activation {
-  return (ACTIVATIONS as readonly string[]).includes(name);
-}
-
-/**
- * WGSL helper functions `act(x: f32, alpha: f32) -> f32` and
- * `act_grad(y: f32, alpha: f32) -> f32` (derivative from the output) for one
- * activation. `alpha` is leaky_relu's slope / elu's scale; others ignore it.
- */
-export function activationWgsl(a: Activation): string {
-  const body: Record<Activation, [string, string]> = {
-    linear: ["return x;", "return 1.0;"],
-    relu: ["return max(x, 0.0);", "return select(0.0, 1.0, y > 0.0);"],
-    leaky_relu: ["return select(alpha * x, x, x > 0.0);", "return select(alpha, 1.0, y > 0.0);"],
-    elu: [
-      "return select(alpha * (exp(x) - 1.0), x, x > 0.0);",
-      "return select(y + alpha, 1.0, y > 0.0);",
-    ],
-    // Stable for large |x|: never exponentiate a large positive number.
-    sigmoid: [
-      "if (x >= 0.0) { return 1.0 / (1.0 + exp(-x)); } let e = exp(x); return e / (1.0 + e);",
-      "return y * (1.0 - y);",
-    ],
-    // tanh(x) = 1 - 2 / (exp(2x) + 1), clamped so exp cannot overflow.
-    tanh: [
-      "let c = clamp(x, -15.0, 15.0); return 1.0 - 2.0 / (exp(2.0 * c) + 1.0);",
-      "return 1.0 - y * y;",
-    ],
-    // WGSL has no log1p / expm1: below 1e-4 their two-term series keep the
-    // relative precision that log(1 + e) and 1 − exp(−y) lose (softplus(−30)
-    // would be 0 instead of 9.4e-14).
-    softplus: [
-      "let e = exp(-abs(x)); return max(x, 0.0) + select(log(1.0 + e), e * (1.0 - 0.5 * e), e < 1e-4);",
-      "return select(1.0 - exp(-y), y * (1.0 - 0.5 * y), y < 1e-4);",
-    ],
-    // Keras' gelu (approximate=False): x·Φ(x); Φ' = φ.
-    gelu: [
-      "return 0.5 * x * (1.0 + erf_as(x * 0.70710678118654752));",
-      "return 0.5 * (1.0 + erf_as(x * 0.70710678118654752)) + x * 0.39894228040143268 * exp(-0.5 * x * x);",
-    ],
-    // Keras' gelu(approximate=True): ½x(1 + tanh(√(2/π)(x + 0.044715x³))).
-    gelu_tanh: [
-      "return 0.5 * x * (1.0 + tanh_c(0.79788456080286536 * (x + 0.044715 * x * x * x)));",
-      "let t = tanh_c(0.79788456080286536 * (x + 0.044715 * x * x * x)); " +
-      "return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * 0.79788456080286536 * (1.0 + 0.134145 * x * x);",
-    ],
-    // silu = swish = x·σ(x); its derivative σ(x)(1 + x(1 − σ(x))).
-    silu: [
-      "return x * sigmoid_s(x);",
-      "let s = sigmoid_s(x); return s * (1.0 + x * (1.0 - s));",
-    ],
-    swish: [
-      "return x * sigmoid_s(x);",
-      "let s = sigmoid_s(x); return s * (1.0 + x * (1.0 - s));",
-    ],
-  };
-  const [f, g] = body[a];
-  const arg = ACTIVATION_SAVES[a];
-  const extra = a === "gelu"
-    ? ERF
-    : a === "gelu_tanh"
-    ? TANH
-    : a === "silu" || a === "swish"
-    ? SIGMOID
-    : "";
-  return /* wgsl */ `${extra}
-fn act(x: f32, alpha: f32) -> f32 { ${f} }
-fn act_grad(${arg}: f32, alpha: f32) -> f32 { ${g} }`;
+/** One activation: everything latent needs to run, fuse, differentiate and test it. */
+export interface ActivationEntry {
+  /** WGSL body of `act(x: f32, alpha: f32) -> f32`. */
+  forward: string;
+  /** WGSL body of `act_grad(<saves>: f32, alpha: f32) -> f32`, over the saved value. */
+  derivative: string;
+  /** What the derivative reads: the output `y`, or the input `x` (a fused layer's pre-activation). */
+  saves: "x" | "y";
+  /** Default `alpha` (leaky_relu's slope, elu's scale; 0 where unused). */
+  alpha: number;
+  /** WGSL helper functions the bodies call. */
+  helpers?: string;
+  /** Float64 reference (tests, CPU fallbacks). */
+  ref: (x: number, alpha: number) => number;
 }
 
 /**
@@ -150,31 +60,130 @@ fn sigmoid_s(v: f32) -> f32 {
   return e / (1.0 + e);
 }`;
 
+/** silu = swish = x·σ(x); its derivative σ(x)(1 + x(1 − σ(x))). */
+const SILU: ActivationEntry = {
+  forward: "return x * sigmoid_s(x);",
+  derivative: "let s = sigmoid_s(x); return s * (1.0 + x * (1.0 - s));",
+  saves: "x",
+  alpha: 0,
+  helpers: SIGMOID,
+  ref: (x) => x / (1 + Math.exp(-x)),
+};
+
+/** Every elementwise activation with a fused form, by its Keras name. */
+export const ACTIVATION_TABLE = {
+  linear: { forward: "return x;", derivative: "return 1.0;", saves: "y", alpha: 0, ref: (x) => x },
+  relu: {
+    forward: "return max(x, 0.0);",
+    derivative: "return select(0.0, 1.0, y > 0.0);",
+    saves: "y",
+    alpha: 0,
+    ref: (x) => Math.max(x, 0),
+  },
+  // Keras' leaky_relu slope (0.2).
+  leaky_relu: {
+    forward: "return select(alpha * x, x, x > 0.0);",
+    derivative: "return select(alpha, 1.0, y > 0.0);",
+    saves: "y",
+    alpha: 0.2,
+    ref: (x, a) => (x > 0 ? x : a * x),
+  },
+  elu: {
+    forward: "return select(alpha * (exp(x) - 1.0), x, x > 0.0);",
+    derivative: "return select(y + alpha, 1.0, y > 0.0);",
+    saves: "y",
+    alpha: 1,
+    ref: (x, a) => (x > 0 ? x : a * (Math.exp(x) - 1)),
+  },
+  // Stable for large |x|: never exponentiate a large positive number.
+  sigmoid: {
+    forward:
+      "if (x >= 0.0) { return 1.0 / (1.0 + exp(-x)); } let e = exp(x); return e / (1.0 + e);",
+    derivative: "return y * (1.0 - y);",
+    saves: "y",
+    alpha: 0,
+    ref: (x) => 1 / (1 + Math.exp(-x)),
+  },
+  // tanh(x) = 1 - 2 / (exp(2x) + 1), clamped so exp cannot overflow.
+  tanh: {
+    forward: "let c = clamp(x, -15.0, 15.0); return 1.0 - 2.0 / (exp(2.0 * c) + 1.0);",
+    derivative: "return 1.0 - y * y;",
+    saves: "y",
+    alpha: 0,
+    ref: (x) => Math.tanh(x),
+  },
+  // WGSL has no log1p / expm1: below 1e-4 their two-term series keep the
+  // relative precision that log(1 + e) and 1 − exp(−y) lose (softplus(−30)
+  // would be 0 instead of 9.4e-14).
+  softplus: {
+    forward:
+      "let e = exp(-abs(x)); return max(x, 0.0) + select(log(1.0 + e), e * (1.0 - 0.5 * e), e < 1e-4);",
+    derivative: "return select(1.0 - exp(-y), y * (1.0 - 0.5 * y), y < 1e-4);",
+    saves: "y",
+    alpha: 0,
+    ref: (x) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x))),
+  },
+  // Keras' gelu (approximate=False): x·Φ(x); Φ' = φ.
+  gelu: {
+    forward: "return 0.5 * x * (1.0 + erf_as(x * 0.70710678118654752));",
+    derivative:
+      "return 0.5 * (1.0 + erf_as(x * 0.70710678118654752)) + x * 0.39894228040143268 * exp(-0.5 * x * x);",
+    saves: "x",
+    alpha: 0,
+    helpers: ERF,
+    ref: (x) => 0.5 * x * (1 + erf(x / Math.SQRT2)),
+  },
+  // Keras' gelu(approximate=True): ½x(1 + tanh(√(2/π)(x + 0.044715x³))).
+  gelu_tanh: {
+    forward: "return 0.5 * x * (1.0 + tanh_c(0.79788456080286536 * (x + 0.044715 * x * x * x)));",
+    derivative: "let t = tanh_c(0.79788456080286536 * (x + 0.044715 * x * x * x)); " +
+      "return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * 0.79788456080286536 * (1.0 + 0.134145 * x * x);",
+    saves: "x",
+    alpha: 0,
+    helpers: TANH,
+    ref: (x) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3))),
+  },
+  silu: SILU,
+  swish: SILU,
+} as const satisfies Record<string, ActivationEntry>;
+
+/** Name of an elementwise activation. */
+export type Activation = keyof typeof ACTIVATION_TABLE;
+
+/** Elementwise activations with a fused form, in table order. */
+export const ACTIVATIONS = Object.keys(ACTIVATION_TABLE) as Activation[];
+
+/**
+ * The value each activation's backward reads: `y` (its output) or `x` (its
+ * input, for a fused layer the pre-activation).
+ */
+export const ACTIVATION_SAVES: Readonly<Record<Activation, "x" | "y">> = Object.freeze(
+  Object.fromEntries(ACTIVATIONS.map((a) => [a, ACTIVATION_TABLE[a].saves])) as Record<
+    Activation,
+    "x" | "y"
+  >,
+);
+
+/** True if `name` is an elementwise activation. */
+export function isActivation(name: string): name is Activation {
+  return Object.hasOwn(ACTIVATION_TABLE, name);
+}
+
+/**
+ * WGSL helper functions `act(x: f32, alpha: f32) -> f32` and
+ * `act_grad(s: f32, alpha: f32) -> f32` (the derivative from the value the
+ * activation saves, named `x` or `y`) for one activation.
+ */
+export function activationWgsl(a: Activation): string {
+  const e: ActivationEntry = ACTIVATION_TABLE[a];
+  return /* wgsl */ `${e.helpers ?? ""}
+fn act(x: f32, alpha: f32) -> f32 { ${e.forward} }
+fn act_grad(${e.saves}: f32, alpha: f32) -> f32 { ${e.derivative} }`;
+}
+
 /** Float64 reference of the activations (tests and CPU fallbacks). */
 export function activationRef(a: Activation, x: number, alpha = 0.01): number {
-  switch (a) {
-    case "linear":
-      return x;
-    case "relu":
-      return Math.max(x, 0);
-    case "leaky_relu":
-      return x > 0 ? x : alpha * x;
-    case "elu":
-      return x > 0 ? x : alpha * (Math.exp(x) - 1);
-    case "sigmoid":
-      return 1 / (1 + Math.exp(-x));
-    case "tanh":
-      return Math.tanh(x);
-    case "softplus":
-      return Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
-    case "gelu":
-      return 0.5 * x * (1 + erf(x / Math.SQRT2));
-    case "gelu_tanh":
-      return 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
-    case "silu":
-    case "swish":
-      return x / (1 + Math.exp(-x));
-  }
+  return ACTIVATION_TABLE[a].ref(x, alpha);
 }
 
 /**

@@ -10,6 +10,7 @@
 import {
   type Activation,
   ACTIVATION_SAVES,
+  ACTIVATION_TABLE,
   ACTIVATIONS,
   isActivation,
 } from "../../shaders/activations.ts";
@@ -18,22 +19,16 @@ import { softmax } from "./softmax.ts";
 import { unaryGradRaw, unaryOp } from "./unary.ts";
 
 /**
- * Default `alpha` of each activation: leaky_relu's negative slope (0.2, as
- * `keras.activations.leaky_relu`) and elu's scale (1, as Keras). Others ignore it.
+ * Default `alpha` of each activation (from `ACTIVATION_TABLE`): leaky_relu's
+ * negative slope (0.2, as `keras.activations.leaky_relu`) and elu's scale
+ * (1, as Keras). Others ignore it.
  */
-export const DEFAULT_ALPHA: Readonly<Record<Activation, number>> = Object.freeze({
-  linear: 0,
-  relu: 0,
-  leaky_relu: 0.2,
-  elu: 1,
-  sigmoid: 0,
-  tanh: 0,
-  softplus: 0,
-  gelu: 0,
-  gelu_tanh: 0,
-  silu: 0,
-  swish: 0,
-});
+export const DEFAULT_ALPHA: Readonly<Record<Activation, number>> = Object.freeze(
+  Object.fromEntries(ACTIVATIONS.map((a) => [a, ACTIVATION_TABLE[a].alpha])) as Record<
+    Activation,
+    number
+  >,
+);
 
 /** Names {@link activation} accepts: the elementwise activations and "softmax". */
 export type ActivationName = Activation | "softmax";
