@@ -8,9 +8,11 @@
  * y + α, softplus' = 1 − exp(−y)), so a fused layer keeps only its output;
  * the input x where it is not (gelu, silu: y does not determine x), so a
  * fused layer keeps its pre-activation instead. Adding a pointwise
- * activation means one entry in {@link ACTIVATION_TABLE} (forward and
- * derivative in WGSL, what the derivative reads, the default alpha, the
- * float64 reference) and a line in the tests' table: the unary family, the
+ * activation means its name in {@link ACTIVATIONS} and its entry in
+ * {@link ACTIVATION_TABLE} (forward and derivative in WGSL, what the
+ * derivative reads, the default alpha, the float64 reference; the type
+ * checker asks for the entry once the name is there), and a line in the
+ * tests' table: the unary family, the
  * fused dense and conv layers, `lt.DEFAULT_ALPHA` and the shared activation
  * tests all read this table.
  *
@@ -70,8 +72,29 @@ const SILU: ActivationEntry = {
   ref: (x) => x / (1 + Math.exp(-x)),
 };
 
-/** Every elementwise activation with a fused form, by its Keras name. */
-export const ACTIVATION_TABLE = {
+/** Elementwise activations with a fused form, by their Keras names (the table's keys, in order). */
+export const ACTIVATIONS = [
+  "linear",
+  "relu",
+  "leaky_relu",
+  "elu",
+  "sigmoid",
+  "tanh",
+  "softplus",
+  "gelu",
+  "gelu_tanh",
+  "silu",
+  "swish",
+] as const;
+
+/** Name of an elementwise activation. */
+export type Activation = typeof ACTIVATIONS[number];
+
+/**
+ * Every elementwise activation with a fused form, by its Keras name. The
+ * type checker requires an entry for each name in {@link ACTIVATIONS}.
+ */
+export const ACTIVATION_TABLE: Readonly<Record<Activation, ActivationEntry>> = {
   linear: { forward: "return x;", derivative: "return 1.0;", saves: "y", alpha: 0, ref: (x) => x },
   relu: {
     forward: "return max(x, 0.0);",
@@ -145,13 +168,7 @@ export const ACTIVATION_TABLE = {
   },
   silu: SILU,
   swish: SILU,
-} as const satisfies Record<string, ActivationEntry>;
-
-/** Name of an elementwise activation. */
-export type Activation = keyof typeof ACTIVATION_TABLE;
-
-/** Elementwise activations with a fused form, in table order. */
-export const ACTIVATIONS = Object.keys(ACTIVATION_TABLE) as Activation[];
+};
 
 /**
  * The value each activation's backward reads: `y` (its output) or `x` (its
@@ -175,7 +192,7 @@ export function isActivation(name: string): name is Activation {
  * activation saves, named `x` or `y`) for one activation.
  */
 export function activationWgsl(a: Activation): string {
-  const e: ActivationEntry = ACTIVATION_TABLE[a];
+  const e = ACTIVATION_TABLE[a];
   return /* wgsl */ `${e.helpers ?? ""}
 fn act(x: f32, alpha: f32) -> f32 { ${e.forward} }
 fn act_grad(${e.saves}: f32, alpha: f32) -> f32 { ${e.derivative} }`;
