@@ -46,8 +46,8 @@ import { add, mul } from "../ops/binary.ts";
 import { meanSquaredError } from "../ops/losses.ts";
 import { argmax } from "../ops/reduce.ts";
 import { keep } from "../tensor/scope.ts";
-import { fmtShape, type Tensor } from "../tensor/tensor.ts";
-import { sliceRows } from "../ops/cluster/rows.ts";
+import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
+import { copyInto } from "../ops/creation.ts";
 import { ari, clusteringAccuracy, nmi } from "../metrics/clustering.ts";
 import { KMeans, type KMeansResult } from "./kmeans.ts";
 import { ClusteringLayer, decLossFused, softAssign, targetDistribution } from "./soft_assign.ts";
@@ -474,7 +474,9 @@ export class DEC {
     // reconstruction). fit walks the samples in order (shuffle off), so the
     // batch is samples offset .. offset + size - 1 and P's rows copy as one block.
     const step: TrainStep = ({ x: xb, offset, size }) => {
-      const pb = sliceRows(op, p!, offset, size);
+      const k = p!.shape[1];
+      const pb = empty([size, k], "f32", op);
+      copyInto(pb, p!, { from: offset * k, count: size * k, op });
       const z = this.encoder.apply(xb, { training: true });
       let loss = decLossFused(z, layer.centers, pb, this.alpha);
       if (idec) {

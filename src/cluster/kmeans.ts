@@ -72,9 +72,8 @@ import {
 } from "../ops/cluster/kmeans.ts";
 import { gatherRows, kmeansPlusPlus } from "../ops/cluster/kmeans_seed.ts";
 import { pairwiseDistances } from "../ops/cluster/pairwise.ts";
-import { copyRows } from "../ops/cluster/rows.ts";
 import { clusterSums, columnMeans } from "../ops/cluster/sums.ts";
-import { tensor } from "../ops/creation.ts";
+import { copyInto, tensor } from "../ops/creation.ts";
 import { firstNonFiniteRow } from "../ops/finite.ts";
 import { keep } from "../tensor/scope.ts";
 import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
@@ -465,7 +464,7 @@ export class KMeans {
     const k = this.k;
     if (this.init instanceof Float32Array) {
       const given = tensor(this.init, [k, d]);
-      copyRows(op, given, centres, { width: d, from: 0, to: 0, rows: k });
+      copyInto(centres, given, { op });
       given.dispose();
       return;
     }

@@ -179,49 +179,69 @@ export function assign(dst: Tensor, src: Tensor): void {
 
 /** Options of {@link copyInto}. */
 export interface CopyIntoOptions {
-  /** Element of `dst` where `src`'s first element lands (default 0). */
+  /** Element of `dst` where the copied elements land (default 0). */
   offset?: number;
+  /** First element of `src` copied (default 0). */
+  from?: number;
+  /** Elements copied (default: the rest of `src` from `from`). */
+  count?: number;
   /** The op named in errors, e.g. the caller's `loadWeights(model)` (default `copyInto`). */
   op?: string;
 }
 
 /**
- * Copies all of `src` into `dst` from element `offset` on, in place (same
- * dtype; no autograd): a buffer-to-buffer copy in the current batch, no
- * kernel. Fills a slot of a results buffer (several scalars read back
- * together), a block of rows of a larger output (predict's batches), or a
- * whole parameter from an upload (loading weights).
+ * Copies `count` elements of `src` from element `from` into `dst` from
+ * element `offset` on (by default all of `src` to the start of `dst`), in
+ * place (same dtype; no autograd): a buffer-to-buffer copy in the current
+ * batch, no kernel. Fills a slot of a results buffer (several scalars read
+ * back together), a block of rows of a larger output (predict's batches), a
+ * whole parameter from an upload (loading weights), or takes a block of
+ * rows out of a larger matrix (DEC's batch of the target distribution).
  *
  * @example
  * ```ts
  * copyInto(out, batch, { offset: 256 * 10 }); // out: [n, 10], batch: [b, 10]
+ * copyInto(pb, p, { from: offset * k, count: size * k }); // rows offset.. of p [n, k]
  * ```
  */
 export function copyInto(dst: Tensor, src: Tensor, options: CopyIntoOptions = {}): void {
-  const { offset = 0, op = "copyInto" } = options;
+  const { offset = 0, from = 0, op = "copyInto" } = options;
+  const count = options.count ?? src.size - from;
   if (src.dtype !== dst.dtype) {
     throw new Error(`${op}: cannot copy ${src.dtype} into ${dst.dtype}`);
   }
-  if (!Number.isInteger(offset) || offset < 0 || offset + src.size > dst.size) {
+  if (
+    !Number.isInteger(from) || from < 0 || !Number.isInteger(count) || count < 0 ||
+    from + count > src.size
+  ) {
     throw new RangeError(
-      `${op}: ${src.size} elements from offset ${offset} do not fit in ${fmtShape(dst.shape)}`,
+      `${op}: elements ${from}..${from + count - 1} are not all in ${fmtShape(src.shape)}`,
+    );
+  }
+  if (!Number.isInteger(offset) || offset < 0 || offset + count > dst.size) {
+    throw new RangeError(
+      `${op}: ${count} elements from offset ${offset} do not fit in ${fmtShape(dst.shape)}`,
     );
   }
   const per = bytesPer(dst.dtype);
   // Copies move whole 4-byte words: a u8 copy that started or ended inside a
   // word would overwrite the neighbouring bytes (reachable for u8 only).
-  if ((offset * per) % 4 !== 0 || (src.byteLength % 4 !== 0 && offset + src.size < dst.size)) {
+  const bytes = count * per;
+  if (
+    (offset * per) % 4 !== 0 || (from * per) % 4 !== 0 ||
+    (bytes % 4 !== 0 && (offset + count < dst.size || from + count < src.size))
+  ) {
     throw new RangeError(
-      `${op}: u8 elements ${offset}..${offset + src.size - 1} are not whole 4-byte words`,
+      `${op}: u8 elements ${offset}..${offset + count - 1} are not whole 4-byte words`,
     );
   }
   runtime().copy(
     op,
     src.storage(op).buffer,
-    0,
+    from * per,
     dst.storage(op).buffer,
     offset * per,
-    src.byteLength,
+    bytes,
   );
 }
 

@@ -154,7 +154,7 @@ test("fill and typed tensors round-trip every dtype", async () => {
   for (const t of [f, i, u, b, z, ni, fb, ...fs]) t.dispose();
 });
 
-test("copyInto writes src at an element offset, leaves the rest, and refuses what does not fit", async () => {
+test("copyInto writes a range of src at an element offset, leaves the rest, and refuses what does not fit", async () => {
   await lt.init();
   const start = lt.memory().tensors;
   const made: lt.Tensor[] = [];
@@ -185,6 +185,19 @@ test("copyInto writes src at an element offset, leaves the rest, and refuses wha
     "predict: 2 elements from offset 5 do not fit in [6]",
   );
   assertThrows(() => copyInto(dst, t(new Int32Array([1]))), "copyInto: cannot copy i32 into f32");
+  // A block out of the middle of src (rows 1..2 of a [4, 2] matrix) into a fresh tensor.
+  const rows = t([1, 2, 3, 4, 5, 6, 7, 8]);
+  const block = t([0, 0, 0, 0, 0]);
+  copyInto(block, rows, { from: 2, count: 4, offset: 1 });
+  assertEquals(Array.from(await block.toArray()), [0, 3, 4, 5, 6]);
+  assertThrows(
+    () => copyInto(block, rows, { from: 6, count: 3, op: "DEC.fit" }),
+    "DEC.fit: elements 6..8 are not all in [8]",
+  );
+  assertThrows(
+    () => copyInto(bytes, t(new Uint8Array(8)), { from: 2, count: 4 }),
+    "copyInto: u8 elements 0..3 are not whole 4-byte words",
+  );
   src.dispose();
   assertThrows(() => copyInto(dst, src, { op: "setWeights" }), /setWeights/);
   for (const x of made) x.dispose();
