@@ -179,11 +179,14 @@ export class Runtime {
    * (Infinity where no cap was measured); {@link withBudgets} lowers them.
    */
   get budgets(): Budgets {
-    return forcedBudgets ?? {
+    // Read on every launch: the device's own budgets are built once.
+    return forcedBudgets ?? (this.#budgets ??= Object.freeze({
       workgroupsPerDim: this.limits.maxComputeWorkgroupsPerDimension,
       loopIterations: loopBudget(this.info.loopCap ?? null),
-    };
+    }));
   }
+
+  #budgets: Budgets | null = null;
 
   /** True once the device is lost. */
   get lost(): boolean {
