@@ -48,7 +48,8 @@ export function rowsTooLong(len: number, t: number): boolean {
 /**
  * Softmax / log-softmax of long rows, from kernels whose loops the planner
  * bounds: the row maximum and the sum of exponentials are multi-pass axis
- * reductions. Returns the output, and the gradient as a function of g.
+ * reductions. Returns the output, recorded with its gradient (composed
+ * the same way).
  */
 function longRows(op: SoftmaxSpec["op"], x: Tensor, rows: number, len: number): Tensor {
   const kept = [...x.shape.slice(0, -1), 1];
@@ -89,13 +90,10 @@ function longRows(op: SoftmaxSpec["op"], x: Tensor, rows: number, len: number): 
 
 function run(op: SoftmaxSpec["op"], x: Tensor, axis: number): Tensor {
   const { rows, len } = rowsOf(op === "softmax" ? "softmax" : "logSoftmax", x, axis);
-  const y = empty(x.shape, "f32", op);
-  if (y.size === 0) return y;
+  if (x.size === 0) return empty(x.shape, "f32", op);
   const spec: SoftmaxSpec = { op, t: rowThreads(len, reduceProfile()) };
-  if (rowsTooLong(len, spec.t)) {
-    y.dispose();
-    return longRows(op, x, rows, len);
-  }
+  if (rowsTooLong(len, spec.t)) return longRows(op, x, rows, len);
+  const y = empty(x.shape, "f32", op);
   const perGroup = 256 / spec.t;
   const workgroups = Math.ceil(rows / perGroup);
   launchKernel(op, softmaxKernel(spec), { X: x, Y: y }, rowsUniform(rows, len), workgroups);
