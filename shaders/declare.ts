@@ -78,6 +78,8 @@ export interface FieldSlot {
 export interface DeclaredKernel extends Kernel {
   inputs: readonly [string, Elem][];
   outputs: readonly [string, Elem][];
+  /** Inputs then outputs: the binding order. */
+  slots: readonly [string, Elem][];
   fields: readonly FieldSlot[];
   /** Bytes of the uniform block (a multiple of 16; 0 without uniforms). */
   uniformBytes: number;
@@ -148,6 +150,7 @@ export function declare(d: Declaration): DeclaredKernel {
     uniforms: fields.length > 0,
     inputs,
     outputs,
+    slots: [...inputs, ...outputs],
     fields,
     uniformBytes,
   };
@@ -166,41 +169,49 @@ export function packUniforms(
   values: Readonly<Record<string, UniformValue>>,
 ): Uint8Array {
   const view = new DataView(new ArrayBuffer(k.uniformBytes));
-  for (const name of Object.keys(values)) {
-    if (!k.fields.some((f) => f.name === name)) {
-      throw new Error(
-        `${k.key}: no uniform field "${name}" (fields: ${k.fields.map((f) => f.name).join(", ")})`,
-      );
+  // Launches pack on every dispatch: name every unknown field only when the
+  // count says there is one.
+  const names = Object.keys(values);
+  if (names.length > k.fields.length) {
+    for (const name of names) {
+      if (!k.fields.some((f) => f.name === name)) {
+        throw new Error(
+          `${k.key}: no uniform field "${name}" (fields: ${
+            k.fields.map((f) => f.name).join(", ")
+          })`,
+        );
+      }
     }
   }
+  // With no more names than fields and every field given, no name is unknown.
   for (const f of k.fields) {
     const v = values[f.name];
     if (v === undefined) throw new Error(`${k.key}: uniform field "${f.name}" is missing`);
-    const list = typeof v === "number" ? [v] : v;
-    if (typeof v === "number" ? f.words !== 1 : f.words === 1 || list.length > f.words) {
+    if (typeof v === "number" ? f.words !== 1 : f.words === 1 || v.length > f.words) {
       throw new Error(
         `${k.key}: uniform field "${f.name}" (${f.type}) cannot hold ${JSON.stringify(v)}`,
       );
     }
-    list.forEach((x, i) => {
-      const at = f.offset + 4 * i;
-      if (f.type === "f32") {
-        if (typeof x !== "number") {
-          throw new TypeError(`${k.key}: ${f.name} = ${x} is not a number`);
-        }
-        view.setFloat32(at, x, true);
-      } else if (f.type === "i32") {
-        if (!Number.isInteger(x) || x < -(2 ** 31) || x >= 2 ** 31) {
-          throw new RangeError(`${k.key}: ${f.name} = ${x} is not an i32`);
-        }
-        view.setInt32(at, x, true);
-      } else {
-        if (!Number.isInteger(x) || x < 0 || x >= 2 ** 32) {
-          throw new RangeError(`${k.key}: ${f.name} = ${x} is not a u32`);
-        }
-        view.setUint32(at, x, true);
-      }
-    });
+    if (typeof v === "number") put(k, view, f, f.offset, v);
+    else for (let i = 0; i < v.length; i++) put(k, view, f, f.offset + 4 * i, v[i]);
   }
   return new Uint8Array(view.buffer);
+}
+
+/** Writes one number of field `f` at byte `at`, checked against the field's type. */
+function put(k: DeclaredKernel, view: DataView, f: FieldSlot, at: number, x: number): void {
+  if (f.type === "f32") {
+    if (typeof x !== "number") throw new TypeError(`${k.key}: ${f.name} = ${x} is not a number`);
+    view.setFloat32(at, x, true);
+  } else if (f.type === "i32") {
+    if (!Number.isInteger(x) || x < -(2 ** 31) || x >= 2 ** 31) {
+      throw new RangeError(`${k.key}: ${f.name} = ${x} is not an i32`);
+    }
+    view.setInt32(at, x, true);
+  } else {
+    if (!Number.isInteger(x) || x < 0 || x >= 2 ** 32) {
+      throw new RangeError(`${k.key}: ${f.name} = ${x} is not a u32`);
+    }
+    view.setUint32(at, x, true);
+  }
 }

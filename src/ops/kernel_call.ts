@@ -46,14 +46,18 @@ export function launchKernel(
   uniforms: Readonly<Record<string, UniformValue>>,
   workgroups: number | [number, number?, number?],
 ): void {
-  const slots = [...kernel.inputs, ...kernel.outputs];
-  for (const name of Object.keys(buffers)) {
-    if (!slots.some(([n]) => n === name)) {
-      throw new Error(
-        `${op}: kernel ${kernel.key} has no buffer "${name}" (it binds ${
-          slots.map(([n]) => n).join(", ")
-        })`,
-      );
+  const slots = kernel.slots;
+  // Every slot must be bound; with as many names as slots, none is unknown.
+  const names = Object.keys(buffers);
+  if (names.length !== slots.length) {
+    for (const name of names) {
+      if (!slots.some(([n]) => n === name)) {
+        throw new Error(
+          `${op}: kernel ${kernel.key} has no buffer "${name}" (it binds ${
+            slots.map(([n]) => n).join(", ")
+          })`,
+        );
+      }
     }
   }
   const bound = slots.map(([name, elem]) => {
