@@ -26,7 +26,7 @@
  */
 import { backward, noGrad } from "../autograd/tape.ts";
 import type { Dataset } from "../data/dataset.ts";
-import type { Callback } from "../nn/callbacks.ts";
+import type { Callback, Logs } from "../nn/callbacks.ts";
 import { input, type Layer, type Param } from "../nn/layer.ts";
 import { dense, setSeed } from "../nn/layers.ts";
 import { conv2dLayer, conv2dTransposeLayer } from "../nn/conv_layers.ts";
@@ -114,6 +114,12 @@ export interface DECFitOptions {
    * clusters of exactly this refresh; throwing from it stops fit().
    */
   onRefresh?: (log: RefreshLog) => unknown;
+  /**
+   * fit's callbacks for the fine-tuning (e.g. `lt.callbacks.progress()`):
+   * epochs are passes over the samples, and each refresh reaches their
+   * `onRefresh` hook (step, ACC / NMI / ARI given `y`, labels changed).
+   */
+  callbacks?: Callback[];
   /** k-means restarts for the centre initialisation, when not done yet (default 20). */
   nInit?: number;
 }
@@ -466,6 +472,9 @@ export class DEC {
       }
       log.push(entry);
       await options.onRefresh?.(entry);
+      const logs: Logs = { changed: entry.delta };
+      if (yTrue) Object.assign(logs, { acc: entry.acc, nmi: entry.nmi, ari: entry.ari });
+      for (const c of options.callbacks ?? []) await c.onRefresh?.(steps, logs);
       last = labels;
       return steps > 0 && entry.delta < tol;
     };
@@ -513,7 +522,7 @@ export class DEC {
         batchSize,
         shuffle: false,
         trainStep: step,
-        callbacks: [schedule],
+        callbacks: [schedule, ...(options.callbacks ?? [])],
         // No per-batch running loss: the schedule above never reads it.
         logInterval: Infinity,
       });

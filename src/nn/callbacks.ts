@@ -41,6 +41,12 @@ export interface Callback {
   onBatchEnd?(step: number, logs: Logs): void | Promise<void>;
   onEpochEnd?(epoch: number, logs: Logs): void | Promise<void>;
   onTrainEnd?(logs: Logs): void | Promise<void>;
+  /**
+   * A clustering target refresh (`DEC.fit`, IDEC, conv-DEC), after `step`
+   * fine-tuning steps: `logs.changed` is the fraction of labels that changed
+   * since the previous refresh, and given true labels `acc`, `nmi`, `ari`.
+   */
+  onRefresh?(step: number, logs: Logs): void | Promise<void>;
 }
 
 function fmtNum(v: number): string {
@@ -82,7 +88,9 @@ export interface ProgressOptions {
 
 /**
  * A terminal progress bar: epoch, step, loss, samples/s and ETA, redrawn in
- * place on a TTY; one line per epoch otherwise (quiet logs in CI).
+ * place on a TTY; one line per epoch otherwise (quiet logs in CI). During
+ * `DEC.fit` it also prints a line per target refresh: the step, ACC / NMI /
+ * ARI when true labels were given, and the share of labels that changed.
  *
  * @example
  * ```ts
@@ -123,6 +131,15 @@ export function progress(options: ProgressOptions = {}): Callback {
           bar(done, params.steps)
         } ${done}/${params.steps}` +
           ` - loss: ${loss} - ${sps.toFixed(0)} samples/s - ETA ${fmtTime(eta)}`,
+      );
+    },
+    onRefresh(step, logs) {
+      const scores = ["acc", "nmi", "ari"].filter((k) => logs[k] !== undefined)
+        .map((k) => `${k.toUpperCase()} ${logs[k].toFixed(4)}`);
+      write(
+        `${live ? "\r\x1b[2K" : ""}  refresh at step ${step}: ${
+          [...scores, `labels changed ${(100 * logs.changed).toFixed(2)}%`].join(" - ")
+        }\n`,
       );
     },
     onEpochEnd(e, logs) {

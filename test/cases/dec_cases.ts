@@ -88,7 +88,32 @@ test("IDEC fine-tunes encoder, decoder and centres together", async () => {
   await dec.initialize(ds, { nInit: 2 });
   const decoderBefore = await dec.decoder.getWeights();
   const centersBefore = await dec.clustering!.centers.toArray();
-  const r = await dec.fit(ds, { y, updateInterval: 10, batchSize: 32, maxIter: 30, tol: 0 });
+  const seen: [number, lt.callbacks.Logs][] = [], lines: string[] = [];
+  const r = await dec.fit(ds, {
+    y,
+    updateInterval: 10,
+    batchSize: 32,
+    maxIter: 30,
+    tol: 0,
+    callbacks: [
+      lt.callbacks.lambda({ onRefresh: (step, logs) => void seen.push([step, { ...logs }]) }),
+      lt.callbacks.progress({ write: (t) => lines.push(t), live: false }),
+    ],
+  });
+  // Every refresh reaches fit's callbacks, as the log records it; progress prints it.
+  assertEquals(
+    seen,
+    r.log.map((e) => [e.iteration, { changed: e.delta, acc: e.acc!, nmi: e.nmi!, ari: e.ari! }]),
+  );
+  assertEquals(seen.map(([s]) => s), [0, 10, 20]);
+  const refreshLines = lines.filter((l) => l.includes("refresh at step"));
+  assertEquals(refreshLines.length, 3);
+  assert(
+    /refresh at step 20: ACC \d\.\d{4} - NMI \d\.\d{4} - ARI -?\d\.\d{4} - labels changed \d+\.\d\d%/
+      .test(refreshLines[2]),
+    refreshLines[2],
+  );
+  assert(lines.some((l) => /^Epoch \d+\/\d+ /.test(l)), "fine-tuning epochs are reported too");
   assertEquals(r.iterations, 30);
   assertEquals(r.stopped, "maxIter");
   const decoderAfter = await dec.decoder.getWeights();
