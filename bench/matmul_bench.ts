@@ -175,7 +175,8 @@ export const matmulTilesBench: BenchModule = {
   optIn: true,
   async run(ctx) {
     const rows: Row[] = [];
-    const chosen = (m: number, n: number, k: number) => tileName(internal.matmulTile(m, n, k));
+    const chosen = (m: number, n: number, k: number, transB: boolean) =>
+      tileName(internal.matmulTile(m, n, k, transB));
     for (const [m, k, n] of MATMUL_SHAPES.slice(0, 3)) {
       for (const v of VARIANTS) {
         const name = `${m}x${k}x${n} ${v.name}`;
@@ -188,7 +189,7 @@ export const matmulTilesBench: BenchModule = {
           unit: "GFLOP/s",
           values: {},
           ms: {},
-          note: `tuned choice: ${chosen(pm, pn, v.transA ? m : v.transB ? n : k)}`,
+          note: `tuned choice: ${chosen(pm, pn, v.transA ? m : v.transB ? n : k, v.transB)}`,
         };
         for (const tile of SWEEP) {
           const t = await timeLatent(ctx, sa, sb, { transA: v.transA, transB: v.transB, tile });

@@ -171,7 +171,7 @@ export function matmulRaw(a: Tensor, b: Tensor, options: MatmulRawOptions = {}):
     return out;
   }
 
-  const tile = options.tile ?? matmulTile(m, n, k);
+  const tile = options.tile ?? matmulTile(m, n, k, transB);
   const { bm, bn } = tileShape(tile);
   const plan = planProduct(op, p, tile, budgets);
   // vec4 bindings need at least 16 bytes: with K = 0 (empty operands) stay scalar.

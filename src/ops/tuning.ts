@@ -132,6 +132,17 @@ export function adapterKind(): AdapterKind {
  * columns of B and the same row of A.
  */
 const LAVAPIPE: MatmulTile = { tm: 16, tn: 8, wgm: 2, wgn: 8, bk: 4, stage: false };
+/**
+ * Lavapipe (Mesa 25.0, which the demos and benchmarks run on), products
+ * that do not read B transposed (the forward A·B and the weight gradient
+ * Aᵀ·B): 8×8 register blocks on 4×8 threads. Measured on 2 idle cores with
+ * `deno task bench --filter "/matmul-tiles.*(256x784x500|256x500x2000)/"
+ * --quick` (2026-12-06): A·B 17.4 vs 20.6 ms (256×784×500) and 40.4 vs
+ * 51.0 ms (256×500×2000), Aᵀ·B 16.5 vs 18.4 and 39.0 vs 42.0 ms against
+ * {@link LAVAPIPE}; for A·Bᵀ LAVAPIPE stayed fastest (12.7 vs 17.5 and
+ * 29.2 vs 38.9 ms).
+ */
+const LAVAPIPE_NO_TRANS_B: MatmulTile = { tm: 8, tn: 8, wgm: 4, wgn: 8, bk: 4, stage: false };
 /** Lavapipe, N ≤ 16 (e.g. 256×2000×10): 4 threads along N waste fewer columns (3.2 vs 1.2 GFLOP/s). */
 const LAVAPIPE_THIN_N: MatmulTile = { tm: 16, tn: 4, wgm: 2, wgn: 4, bk: 4, stage: false };
 /** Lavapipe, M ≤ 16: the mirror image of the thin-N tile (unmeasured). */
@@ -149,21 +160,21 @@ const GPU_THIN_M: MatmulTile = { tm: 4, tn: 4, wgm: 4, wgn: 16, bk: 16, stage: t
 const GPU_THIN_N: MatmulTile = { tm: 4, tn: 4, wgm: 16, wgn: 4, bk: 16, stage: true };
 
 /**
- * The matmul tile for a product of [m, k] by [k, n] on the current adapter,
- * shrunk to the device's limits. SwiftShader gets the lavapipe choices,
- * unmeasured.
+ * The matmul tile for a product of [m, k] by [k, n] on the current adapter
+ * (`transB`: B is stored [n, k] and read transposed), shrunk to the device's
+ * limits. SwiftShader gets the lavapipe choices, unmeasured.
  *
  * @example
  * ```ts
  * const tile = matmulTile(256, 500, 784);
  * ```
  */
-export function matmulTile(m: number, n: number, _k: number): MatmulTile {
+export function matmulTile(m: number, n: number, _k: number, transB = false): MatmulTile {
   const cpu = adapterKind() === "cpu";
   let tile: MatmulTile;
   if (n <= 16 && n < m) tile = cpu ? LAVAPIPE_THIN_N : GPU_THIN_N;
   else if (m <= 16) tile = cpu ? LAVAPIPE_THIN_M : GPU_THIN_M;
-  else tile = cpu ? LAVAPIPE : GPU;
+  else tile = cpu ? (transB ? LAVAPIPE : LAVAPIPE_NO_TRANS_B) : GPU;
   return fitLimits(tile, runtime().limits);
 }
 
