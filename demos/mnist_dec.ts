@@ -15,8 +15,9 @@
  * (Markdown, cluster galleries, reconstructions, a latent scatter, the DEC
  * refresh log as CSV) to an output folder.
  *
- * On a fallback (CPU) adapter it uses a subset and a shortened recipe that
- * finish in a few minutes, and says so. `--full` runs all 70 000 images with
+ * On a fallback (CPU) adapter it uses the first 10 000 images and a
+ * shortened recipe ({@link studyRecipe}) that finish a seed in about ten
+ * minutes on 2 cores, and says so. `--full` runs all 70 000 images with
  * the published recipe (pretraining 300 epochs of SGD(1, 0.9), batch 256;
  * k-means nInit 20; fine-tuning SGD(0.01, 0.9), update interval 140, tol
  * 0.001; conv-DEC: pretraining 200 epochs of Adam(1e-3), batch 256, then
@@ -33,22 +34,24 @@
 import { parseArgs } from "@std/parse-args";
 import * as lt from "../src/mod.ts";
 import { loadMnist } from "../src/data/mnist_deno.ts";
+import { loadFashionMnist } from "../src/data/fashion_mnist_deno.ts";
 import { scatterPng } from "./plot.ts";
-import { firstImages, SHORT_CONV_EPOCHS, studyRecipe } from "./study.ts";
+import { firstImages, pretrainOptimizer, SHORT_CONV_EPOCHS, studyRecipe } from "./study.ts";
 
 /** conv-DEC's pretraining epochs in the shortened run (DCEC: 200). */
 const CPU_CONV_EPOCHS = SHORT_CONV_EPOCHS;
 /**
  * Why conv-DEC is not a default stage on a CPU adapter (printed, and written in
- * the report). Measured on 2 lavapipe cores at 2048 images.
+ * the report). Rates measured on 2 lavapipe cores (~120 samples/s pretraining,
+ * ~2.2 s per fine-tuning step of 256).
  */
 const CPU_CONV_NOTE =
   "conv-DEC is opt-in on a CPU adapter: DCEC's convolutional autoencoder trains at ~120 " +
-  "samples/s on lavapipe (~17 s per pretraining epoch of 2048 images, ~2.2 s per fine-tuning " +
-  `step), so ${CPU_CONV_EPOCHS} pretraining epochs and 160 fine-tuning steps add ~9 minutes ` +
-  "to this ~4-minute run, and the few epochs that would fit leave codes that cluster worse " +
-  "than raw pixels. Add it with --stages kmeans,ae,dec,idec,convdec; it is a default stage " +
-  "on a GPU and with --full (DCEC's 200 pretraining epochs).";
+  "samples/s on lavapipe (~80 s per pretraining epoch of 10 000 images, ~2.2 s per fine-tuning " +
+  `step), so ${CPU_CONV_EPOCHS} pretraining epochs and a few hundred fine-tuning steps would ` +
+  "add ~25 minutes to this ~10-minute run, and the few epochs that would fit leave codes " +
+  "that cluster worse than raw pixels. Add it with --stages kmeans,ae,dec,idec,convdec; it " +
+  "is a default stage on a GPU and with --full (DCEC's 200 pretraining epochs).";
 
 const args = parseArgs(Deno.args, {
   boolean: ["full", "help"],
@@ -62,6 +65,13 @@ const args = parseArgs(Deno.args, {
     "update-interval",
     "stages",
     "optimizer",
+    "batch-size",
+    "pretrain-batch-size",
+    "lr",
+    "noise",
+    "dataset",
+    "json",
+    "reference",
   ],
 });
 if (args.help) {
@@ -78,19 +88,34 @@ if (args.help) {
                          SGD at lr 1 needs its hundreds of epochs)
   --maxiter N            most DEC/IDEC/conv-DEC fine-tuning steps (recipe: 20000)
   --update-interval T    steps between target refreshes (recipe: 140)
+  --batch-size B         batch size of the fine-tuning (recipe: 256)
+  --pretrain-batch-size B
+                         batch size of the dense pretraining (recipe: 256; short runs: 128)
+  --lr R                 Adam's learning rate for the dense pretraining (default 1e-3)
+  --noise S              Gaussian input noise of the dense pretraining (denoising; default 0)
+  --dataset mnist|fashion
+                         MNIST (default) or Fashion-MNIST (first images of train + test)
+  --json FILE            also write the recipe, rows and per-seed wall times as JSON
+  --reference FILE       the PyTorch reference to print beside the table (default
+                         bench/results/study.json, written by deno task bench:study)
   --stages LIST          subset of kmeans,ae,dec,idec,convdec (default: all; on a CPU adapter
                          without --full: kmeans,ae,dec,idec, as conv-DEC takes minutes more)
   --out DIR              report folder (default out/mnist_dec)`);
   Deno.exit(0);
 }
 
+const startedAt = performance.now();
 const rt = await lt.init();
 const fallback = rt.info.isFallback;
 const full = args.full || (!fallback && args.samples === undefined);
-const mnist = await loadMnist();
-// The recipe, and the shortened one for CPU adapters (~ a few minutes); the
+const dataset = args.dataset ?? "mnist";
+if (dataset !== "mnist" && dataset !== "fashion") {
+  throw new Error(`--dataset: expected mnist or fashion, got ${dataset}`);
+}
+const mnist = dataset === "fashion" ? await loadFashionMnist() : await loadMnist();
+// The recipe, and the shortened one for CPU adapters (~10 minutes a seed on 2 cores); the
 // browser page (demos/web/main.ts) builds its runs from the same function.
-const n = Number(args.samples ?? (full ? 70000 : 2048));
+const n = Number(args.samples ?? (full ? 70000 : 10000));
 const opt = (k: string) => args[k] === undefined ? undefined : Number(args[k]);
 const recipe = studyRecipe(full, {
   pretrainEpochs: opt("pretrain-epochs"),
@@ -98,8 +123,19 @@ const recipe = studyRecipe(full, {
   updateInterval: opt("update-interval"),
   optimizer: args.optimizer as "sgd" | "adam" | undefined,
   convPretrainEpochs: opt("conv-pretrain-epochs"),
+  batchSize: opt("batch-size"),
+  pretrainBatchSize: opt("pretrain-batch-size"),
+  learningRate: opt("lr"),
+  noise: opt("noise"),
 });
 const seeds = (args.seeds ?? "1").split(",").map(Number);
+/** The dense recipe in words, for the console and the report. */
+const recipeText =
+  `autoencoder 784-500-500-2000-10 pretrained ${recipe.pretrainEpochs} epochs with ${
+    recipe.optimizer === "adam" ? `Adam(${recipe.learningRate})` : "SGD(lr 1, momentum 0.9)"
+  }, batch ${recipe.pretrainBatchSize}${
+    recipe.noise > 0 ? `, input noise σ ${recipe.noise}` : ""
+  }; k-means nInit ${recipe.kmeansInit}; DEC/IDEC fine-tuning SGD(0.01, 0.9), batch ${recipe.batchSize}, update interval ${recipe.updateInterval}, tol ${recipe.tol}, at most ${recipe.maxIter} steps`;
 // conv-DEC is a default stage except on a CPU adapter's shortened run (see CPU_CONV_NOTE).
 const convByDefault = full || !fallback;
 const stages = new Set<string>(
@@ -120,14 +156,12 @@ console.log(
 for (const note of rt.info.notes ?? []) console.log(`Note: ${note}.`);
 if (!full) {
   console.log(
-    `Using ${n} images and a shortened recipe (pretrain ${recipe.pretrainEpochs} epochs, ` +
-      `with ${recipe.optimizer === "adam" ? "Adam(1e-3)" : "SGD(1, 0.9)"}, ` +
-      `DEC at most ${recipe.maxIter} steps, update interval ${recipe.updateInterval}) so the run ` +
-      `finishes in minutes${
-        fallback ? " on the CPU" : ""
-      }. Pass --full for all 70 000 images and the published recipe.`,
+    `Using the first ${n} images and a shortened recipe (${recipeText}) so that a seed ` +
+      `finishes in about ${
+        fallback ? "10 minutes on 2 CPU cores" : "minutes"
+      }. Pass --full for all 70 000 images and the published recipe (300 epochs of SGD(1, 0.9)).`,
   );
-} else console.log(`All ${n} images, the published recipe.`);
+} else console.log(`All ${n} images, the published recipe: ${recipeText}.`);
 if (stages.has("convdec")) {
   console.log(
     `conv-DEC: convolutional autoencoder pretrained ${recipe.convPretrainEpochs} epochs with ` +
@@ -168,6 +202,9 @@ const score = (seed: number, stage: string, pred: ArrayLike<number>, t0: number)
 };
 
 const progress = lt.callbacks.progress();
+/** Wall time of each seed's run, data loading (once, counted in the first seed) to its last stage. */
+const seedSeconds: { seed: number; seconds: number }[] = [];
+let seedStart = startedAt;
 let firstDec = null as lt.cluster.DEC | null;
 let decLog: lt.cluster.RefreshLog[] = [];
 // conv-DEC's soft assignments on the first seed, for its cluster gallery.
@@ -186,45 +223,44 @@ for (const seed of seeds) {
   }
   if (stages.has("ae") || stages.has("dec") || stages.has("idec")) await denseStages(seed);
   if (stages.has("convdec")) await convDec(seed);
+  const seconds = (performance.now() - seedStart) / 1000;
+  seedSeconds.push({ seed, seconds });
+  console.log(`seed ${seed}: ${seconds.toFixed(1)} s in all`);
+  seedStart = performance.now();
 }
 
 /** The dense autoencoder + k-means, DEC and IDEC from one pretrained autoencoder. */
 async function denseStages(seed: number): Promise<void> {
   let t0 = performance.now();
   const dec = new lt.cluster.DEC({ clusters: 10, seed });
-  await dec.pretrain(x, {
+  // A denoising autoencoder when the recipe adds input noise (clean inputs
+  // for the codes and fine-tuning: predict and DEC.fit leave the noise out).
+  const xp = recipe.noise > 0 ? x.withNoise({ std: recipe.noise, seed }) : x;
+  await dec.pretrain(xp, {
     epochs: recipe.pretrainEpochs,
-    batchSize: recipe.batchSize,
-    optimizer: recipe.optimizer === "adam" ? lt.optim.adam(1e-3) : undefined,
+    batchSize: recipe.pretrainBatchSize,
+    optimizer: pretrainOptimizer("dense", recipe),
     callbacks: [progress],
   });
+  if (xp !== x) xp.dispose();
   const pretrained = await lt.io.saveWeights(dec.autoencoder);
   const km = await dec.initialize(x, { nInit: recipe.kmeansInit });
   score(seed, "autoencoder + k-means", km.labels, t0);
 
   if (stages.has("dec")) {
     t0 = performance.now();
-    const log: lt.cluster.RefreshLog[] = [];
     const r = await dec.fit(x, {
       y: labels,
       maxIter: recipe.maxIter,
       updateInterval: recipe.updateInterval,
       tol: recipe.tol,
       batchSize: recipe.batchSize,
-      onRefresh: (e) => {
-        log.push(e);
-        console.log(
-          `    step ${String(e.iteration).padStart(5)}: ACC ${e.acc!.toFixed(4)} NMI ${
-            e.nmi!.toFixed(4)
-          } ` +
-            `ARI ${e.ari!.toFixed(4)} changed ${(100 * e.delta).toFixed(2)}%`,
-        );
-      },
+      callbacks: [progress],
     });
     score(seed, `DEC (${r.iterations} steps)`, r.labels, t0);
     if (!firstDec) {
       firstDec = dec;
-      decLog = log;
+      decLog = r.log;
     }
   }
   if (stages.has("idec")) {
@@ -238,6 +274,7 @@ async function denseStages(seed: number): Promise<void> {
       updateInterval: recipe.updateInterval,
       tol: recipe.tol,
       batchSize: recipe.batchSize,
+      callbacks: [progress],
     });
     score(seed, `IDEC (${r.iterations} steps)`, r.labels, t0);
     idec.dispose();
@@ -274,6 +311,7 @@ async function convDec(seed: number): Promise<void> {
     tol: recipe.tol,
     batchSize: recipe.batchSize,
     optimizer,
+    callbacks: [progress],
   });
   score(seed, `conv-DEC (${r.iterations} steps)`, r.labels, t0);
   if (!convQ) {
@@ -292,7 +330,6 @@ const median = (v: number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 const stageName = (r: Row) => r.stage.replace(/ \(\d+ steps\)/, "");
-const stageNames = [...new Set(rows.map(stageName))];
 const table = [
   "| seed | stage | ACC | NMI | ARI | time (s) |",
   "|---:|---|---:|---:|---:|---:|",
@@ -303,16 +340,86 @@ const table = [
   ),
 ];
 if (seeds.length > 1) {
-  table.push(...stageNames.map((s) => {
-    const rs = rows.filter((r) => stageName(r) === s);
-    return `| median | ${s} | ${median(rs.map((r) => r.acc)).toFixed(4)} | ${
-      median(rs.map((r) => r.nmi)).toFixed(4)
-    } | ${median(rs.map((r) => r.ari)).toFixed(4)} | ${
-      median(rs.map((r) => r.seconds)).toFixed(1)
-    } |`;
-  }));
+  table.push(
+    ...medians(rows).map((m) =>
+      `| median | ${m.stage} | ${m.acc.toFixed(4)} | ${m.nmi.toFixed(4)} | ${m.ari.toFixed(4)} | ${
+        m.seconds.toFixed(1)
+      } |`
+    ),
+  );
 }
 console.log("\n" + table.join("\n"));
+
+/** Median ACC / NMI / ARI / seconds of each stage over the seeds. */
+function medians(
+  rs: Row[],
+): { stage: string; acc: number; nmi: number; ari: number; seconds: number }[] {
+  const names = [...new Set(rs.map(stageName))];
+  return names.map((stage) => {
+    const of = rs.filter((r) => stageName(r) === stage);
+    const m = (k: "acc" | "nmi" | "ari" | "seconds") => median(of.map((r) => r[k]));
+    return { stage, acc: m("acc"), nmi: m("nmi"), ari: m("ari"), seconds: m("seconds") };
+  });
+}
+
+/** What `--json` writes and `deno task bench:study` records beside PyTorch's rows. */
+const record = {
+  date: new Date().toISOString().slice(0, 10),
+  adapter: rt.info.name,
+  dataset,
+  n,
+  recipe,
+  stages: [...stages],
+  seeds,
+  rows,
+  seedSeconds,
+};
+if (args.json) await Deno.writeTextFile(args.json, JSON.stringify(record, null, 1));
+
+// The PyTorch reference of the same recipe on the same images, when one is recorded.
+const referenceTable = await reference(
+  args.reference ?? new URL("../bench/results/study.json", import.meta.url).pathname,
+);
+if (referenceTable.length) console.log("\n" + referenceTable.join("\n"));
+
+/** Side-by-side medians of this run and the recorded PyTorch reference, if it ran this recipe. */
+async function reference(file: string): Promise<string[]> {
+  let ref;
+  try {
+    ref = JSON.parse(await Deno.readTextFile(file));
+  } catch {
+    return [];
+  }
+  const same = ref?.pytorch && ref.dataset === dataset && ref.n === n &&
+    JSON.stringify(ref.recipe) === JSON.stringify(recipe);
+  if (!same) {
+    return [
+      `No PyTorch reference for this recipe in ${file}; \`deno task bench:study\` with the same ` +
+      "options records one.",
+    ];
+  }
+  const theirs = medians(ref.pytorch.rows as Row[]);
+  const lines = [
+    `PyTorch ${ref.pytorch.torch} (${ref.pytorch.threads} CPU thread${
+      ref.pytorch.threads === 1 ? "" : "s"
+    }), the same recipe on the same images, seeds ${
+      ref.pytorch.seeds.join(",")
+    }, recorded ${ref.date} by \`deno task bench:study\` (${file}); medians:`,
+    "| stage | ACC latent | ACC PyTorch | NMI latent | NMI PyTorch | ARI latent | ARI PyTorch |",
+    "|---|---:|---:|---:|---:|---:|---:|",
+  ];
+  for (const ours of medians(rows)) {
+    const t = theirs.find((r) => r.stage === ours.stage);
+    if (!t) continue;
+    const f = (v: number) => v.toFixed(4);
+    lines.push(
+      `| ${ours.stage} | ${f(ours.acc)} | ${f(t.acc)} | ${f(ours.nmi)} | ${f(t.nmi)} | ${
+        f(ours.ari)
+      } | ${f(t.ari)} |`,
+    );
+  }
+  return lines;
+}
 
 /** Cluster gallery from soft assignments [n, 10]: per cluster, its most confident samples. */
 async function writeGallery(qv: Float32Array, file: string): Promise<void> {
@@ -398,9 +505,7 @@ const report = `# MNIST clustering study
 Adapter: ${rt.info.name}${fallback ? " (fallback CPU adapter)" : ""}. Samples: ${n}${
   n === 70000 ? " (all of MNIST, train + test)" : " (the first of train + test)"
 }.
-Recipe: autoencoder 784-500-500-2000-10, pretrained ${recipe.pretrainEpochs} epochs with ${
-  recipe.optimizer === "adam" ? "Adam(1e-3)" : "SGD(lr 1, momentum 0.9)"
-}, batch ${recipe.batchSize}; k-means nInit ${recipe.kmeansInit}; DEC/IDEC fine-tuning SGD(0.01, 0.9), update interval ${recipe.updateInterval}, tol ${recipe.tol}, at most ${recipe.maxIter} steps; IDEC γ = 0.1.
+Recipe: ${recipeText}; IDEC γ = 0.1.
 ${
   stages.has("convdec")
     ? `conv-DEC (DCEC): convolutional autoencoder 28×28×1 → Conv 32 5×5/2 → Conv 64 5×5/2 → Conv 128 3×3/2 (valid) → Dense 10, mirrored with transposed convolutions, pretrained ${recipe.convPretrainEpochs} epochs with Adam(1e-3), batch ${recipe.batchSize}; fine-tuning Adam(1e-3) on L_r + 0.1·L_c, same update interval, tol and step limit.\n`
@@ -410,6 +515,10 @@ ${
 }NMI is arithmetic-normalised (scikit-learn's default); ACC uses the optimal one-to-one cluster-to-label mapping.
 
 ${table.join("\n")}
+${referenceTable.length ? "\n" + referenceTable.join("\n") + "\n" : ""}
+Wall time per seed (data loading counted in the first): ${
+  seedSeconds.map((s) => `seed ${s.seed} ${s.seconds.toFixed(0)} s`).join(", ")
+}.
 
 ${pictures.join("\n\n")}
 
