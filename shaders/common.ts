@@ -1,6 +1,7 @@
 /**
  * Pieces shared by shader families: the family cache, the linear invocation
- * id over a folded dispatch grid, and index arithmetic for broadcasting.
+ * id over a folded dispatch grid and the 1-D entry point built on it, and
+ * index arithmetic for broadcasting.
  * Kernels themselves are declared with `declare` (shaders/declare.ts).
  *
  * Shader modules are pure functions from a small spec to WGSL text; they make
@@ -9,6 +10,7 @@
  * @module
  */
 import type { Access, Kernel } from "../src/gpu/runtime.ts";
+import type { Entry } from "./declare.ts";
 
 export type { Access, Kernel };
 
@@ -54,6 +56,19 @@ export const MAIN_1D = /* wgsl */ `
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   let i = linear_id(wid, nwg, lid);`;
+
+/**
+ * The entry point of a 1-D family: one invocation per element over a launch
+ * the runtime folded into x·y·z, workgroups of {@link WG} (declared as the
+ * WGSL constant `WG`, with {@link LINEAR_ID}); `main` starts with
+ * `let i = linear_id(wid, nwg, lid);`, the element's index.
+ */
+export const ENTRY_1D: Entry = {
+  workgroupSize: "WG",
+  builtins: ["workgroup_id", "num_workgroups", "local_invocation_index"],
+  helpers: `const WG = ${WG}u;${LINEAR_ID}`,
+  prelude: "  let i = linear_id(wid, nwg, lid);",
+};
 
 /**
  * WGSL statements that turn linear index `idx` (over `shape`) into an element

@@ -2,13 +2,17 @@
  * Kernel declarations: the one statement of the host ↔ shader contract.
  *
  * A declaration names a kernel's storage buffers (inputs, then outputs, each
- * with its WGSL element type) and its uniform fields (in order, each with its
- * type). From it {@link declare} generates the WGSL that used to be written by
- * hand twice — the `@binding` lines and the `struct U` block — and a layout
- * the host packs uniforms with *by name*: `launchKernel` (src/ops/kernel_call.ts)
- * refuses a missing or unknown buffer or field, a tensor of the wrong dtype,
- * or a value of the wrong type, naming the kernel, before any GPU work. So the
- * struct and its packing can no longer drift apart by position.
+ * with its WGSL element type), its uniform fields (in order, each with its
+ * type) and its entry point (workgroup size and the builtins it reads). From
+ * it {@link declare} generates the WGSL that used to be written by hand — the
+ * `@binding` lines, the `struct U` block and the `@compute` header of
+ * `fn main` — and a layout the host packs uniforms with *by name*:
+ * `launchKernel` (src/ops/kernel_call.ts) refuses a missing or unknown buffer
+ * or field, a tensor of the wrong dtype, or a value of the wrong type, naming
+ * the kernel, before any GPU work. So the struct and its packing can no
+ * longer drift apart by position, and every kernel's entry point has one
+ * shape: builtins under fixed names (`wid`, `nwg`, `lid`, `gid`), so bodies
+ * read alike, and the 1-D header in one place instead of pasted per family.
  *
  * ```ts
  * const k = declare({
@@ -16,10 +20,10 @@
  *   inputs: { X: "vec4f" },
  *   outputs: { Y: "vec4f" },
  *   uniforms: { n: "u32", s: "f32" },
- *   body: `${LINEAR_ID}${MAIN_1D}
+ *   entry: ENTRY_1D,
+ *   main: `
  *   if (i >= u.n) { return; }
- *   Y[i] = X[i] * u.s;
- * }`,
+ *   Y[i] = X[i] * u.s;`,
  * });
  * launchKernel("scale", k, { X: x, Y: y }, { n: x.size / 4, s: 2 }, Math.ceil(x.size / 4 / WG));
  * ```
@@ -60,8 +64,72 @@ export interface Declaration {
   outputs: Readonly<Record<string, Elem>>;
   /** Uniform fields in struct order; none: no uniform block. */
   uniforms?: Readonly<Record<string, Field>>;
-  /** The WGSL after the generated struct and bindings: helpers and the entry point. */
-  body: string;
+  /**
+   * The WGSL after the generated struct and bindings, entry point included:
+   * the old form, kept while kernels move to `entry`, `helpers` and `main`.
+   */
+  body?: string;
+  /**
+   * The entry point: its header (workgroup size, builtins) and what every
+   * kernel of its shape shares, e.g. `ENTRY_1D` (shaders/common.ts).
+   */
+  entry?: Entry;
+  /**
+   * WGSL placed before the entry point: constants, workgroup variables and
+   * helper functions. It may not hold an entry point of its own.
+   */
+  helpers?: string;
+  /** The statements of `fn main`, without the braces; `declare` writes the header around them. */
+  main?: string;
+}
+
+/**
+ * A builtin the entry point can read. Each has a fixed parameter name, so
+ * bodies read alike: `workgroup_id` → `wid: vec3u`, `num_workgroups` →
+ * `nwg: vec3u`, `local_invocation_index` → `lid: u32`,
+ * `local_invocation_id` → `lid: vec3u` (so a kernel takes one of the two),
+ * `global_invocation_id` → `gid: vec3u`.
+ */
+export type Builtin =
+  | "workgroup_id"
+  | "num_workgroups"
+  | "local_invocation_index"
+  | "local_invocation_id"
+  | "global_invocation_id";
+
+const BUILTINS: Readonly<Record<Builtin, string>> = {
+  workgroup_id: "wid: vec3u",
+  num_workgroups: "nwg: vec3u",
+  local_invocation_index: "lid: u32",
+  local_invocation_id: "lid: vec3u",
+  global_invocation_id: "gid: vec3u",
+};
+
+/**
+ * `@workgroup_size` of an entry point: x, [x, y] or [x, y, z], each a
+ * positive integer or a WGSL constant expression (`"WG"`, a `const` of the
+ * helpers).
+ */
+export type WorkgroupSize =
+  | number
+  | string
+  | readonly [number | string, number | string]
+  | readonly [number | string, number | string, number | string];
+
+/**
+ * The shape of an entry point. Its header is generated, not written: the
+ * workgroup size and the builtins `main` reads, in parameter order. A shape
+ * several families share (1-D elementwise kernels, row kernels) also
+ * carries the module-scope WGSL it relies on and the statements `main`
+ * starts with, so that each kernel of the shape states only what differs.
+ */
+export interface Entry {
+  workgroupSize: WorkgroupSize;
+  builtins: readonly Builtin[];
+  /** Module-scope WGSL the shape needs, placed before the declaration's helpers. */
+  helpers?: string;
+  /** Statements `main` starts with, before the declaration's own. */
+  prelude?: string;
 }
 
 /** A uniform field's place in the packed block. */
@@ -98,10 +166,49 @@ function wgslField(t: Field): string {
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
+/** An entry point written by hand: `declare` generates the only one. */
+const HAND_ENTRY = /@compute\b|\bfn\s+main\b/;
+
 /**
- * Generates a kernel's bindings and uniform struct from its declaration and
- * computes the uniform layout. Throws on a malformed declaration (bad or
- * repeated names, unknown types).
+ * `@compute @workgroup_size(…)` and the `fn main(…) {` line of `entry`.
+ * Throws, naming kernel `key`, on an unknown or repeated builtin (or `lid`
+ * asked for twice) and on a bad workgroup size.
+ */
+function entryHeader(key: string, entry: Entry): string {
+  const params: string[] = [];
+  const names = new Set<string>();
+  for (const b of entry.builtins) {
+    if (!Object.hasOwn(BUILTINS, b)) {
+      throw new Error(
+        `${key}: unknown builtin "${b}" (builtins: ${Object.keys(BUILTINS).join(", ")})`,
+      );
+    }
+    const param = BUILTINS[b];
+    const name = param.slice(0, param.indexOf(":"));
+    if (names.has(name)) {
+      throw new Error(`${key}: two builtins of the entry point are named "${name}" (${b} too)`);
+    }
+    names.add(name);
+    params.push(`@builtin(${b}) ${param}`);
+  }
+  const size: readonly (number | string)[] = typeof entry.workgroupSize === "object"
+    ? entry.workgroupSize
+    : [entry.workgroupSize];
+  if (
+    size.length < 1 || size.length > 3 ||
+    size.some((x) => typeof x === "number" ? !(Number.isInteger(x) && x > 0) : !x.trim())
+  ) {
+    throw new Error(`${key}: bad workgroup size ${JSON.stringify(entry.workgroupSize)}`);
+  }
+  return `@compute @workgroup_size(${size.join(", ")})\nfn main(${params.join(", ")}) {`;
+}
+
+/**
+ * Generates a kernel's bindings, uniform struct and entry-point header from
+ * its declaration and computes the uniform layout. Throws, naming the
+ * kernel, on a malformed declaration (bad or repeated names, unknown types,
+ * an unknown or repeated builtin, a bad workgroup size, an entry point
+ * written by hand).
  */
 export function declare(d: Declaration): DeclaredKernel {
   const inputs = Object.entries(d.inputs);
@@ -112,6 +219,20 @@ export function declare(d: Declaration): DeclaredKernel {
       throw new Error(`${d.key}: bad or repeated name "${name}" in the kernel declaration`);
     }
     seen.add(name);
+  }
+  const texts = {
+    "entry helpers": d.entry?.helpers,
+    "entry prelude": d.entry?.prelude,
+    helpers: d.helpers,
+    main: d.main,
+  };
+  for (const [part, text] of Object.entries(texts)) {
+    if (text && HAND_ENTRY.test(text)) {
+      throw new Error(
+        `${d.key}: ${part} holds an entry point ("@compute" or "fn main"); declare writes` +
+          ` the header from the entry (workgroup size, builtins): give only main's statements`,
+      );
+    }
   }
   const fields: FieldSlot[] = [];
   let at = 0;
@@ -139,13 +260,24 @@ export function declare(d: Declaration): DeclaredKernel {
     lines.push(`@group(0) @binding(${b++}) var<storage, read_write> ${name}: array<${elem}>;`);
   }
   if (fields.length) lines.push(`@group(0) @binding(${b}) var<uniform> u: U;`);
+  if (d.body !== undefined) {
+    lines.push(d.body);
+  } else {
+    if (!d.entry || d.main === undefined) throw new Error(`${d.key}: no entry point declared`);
+    for (const text of [d.entry.helpers, d.helpers]) if (text) lines.push(text);
+    lines.push(entryHeader(d.key, d.entry));
+    for (const text of [d.entry.prelude, d.main]) {
+      if (text) lines.push(text.replace(/^\n+/, "").trimEnd());
+    }
+    lines.push("}");
+  }
   const bindings: Access[] = [
     ...inputs.map((): Access => "read"),
     ...outputs.map((): Access => "write"),
   ];
   return {
     key: d.key,
-    code: `${lines.join("\n")}\n${d.body}`,
+    code: lines.join("\n"),
     bindings,
     uniforms: fields.length > 0,
     inputs,

@@ -4,8 +4,14 @@
  * `launchKernel` makes by name before any GPU work.
  */
 import * as lt from "../../src/mod.ts";
-import { declare, packUniforms } from "../../shaders/declare.ts";
-import { LINEAR_ID, MAIN_1D, WG } from "../../shaders/common.ts";
+import {
+  type Builtin,
+  declare,
+  type Entry,
+  packUniforms,
+  type WorkgroupSize,
+} from "../../shaders/declare.ts";
+import { ENTRY_1D, WG } from "../../shaders/common.ts";
 import { launchKernel } from "../../src/ops/kernel_call.ts";
 import { assert, assertClose, assertEquals, assertThrows } from "../assert.ts";
 import { test } from "../harness.ts";
@@ -17,13 +23,10 @@ const SCALE = declare({
   inputs: { X: "f32" },
   outputs: { Y: "f32" },
   uniforms: { n: "u32", s: "f32", shape: "dims", bias: "f32", k: "i32" },
-  body: /* wgsl */ `
-const WG = ${WG}u;
-${LINEAR_ID}
-${MAIN_1D}
+  entry: ENTRY_1D,
+  main: /* wgsl */ `
   if (i >= u.n) { return; }
-  Y[i] = X[i] * u.s + u.bias + f32(u.shape[0].y) + f32(u.k);
-}`,
+  Y[i] = X[i] * u.s + u.bias + f32(u.shape[0].y) + f32(u.k);`,
 });
 
 test("a declaration generates the bindings and a struct laid out as WGSL lays it out", () => {
@@ -45,9 +48,119 @@ test("a declaration generates the bindings and a struct laid out as WGSL lays it
     [3, 0.5, 9, -2],
   );
   assertThrows(
-    () => declare({ key: "bad", inputs: { X: "f32" }, outputs: { X: "f32" }, body: "" }),
+    () =>
+      declare({
+        key: "bad",
+        inputs: { X: "f32" },
+        outputs: { X: "f32" },
+        entry: ENTRY_1D,
+        main: "",
+      }),
     /repeated name "X"/,
   );
+});
+
+/** A 2-D kernel: Y[wid.x·32 + lid.y·8 + lid.x] = its local index + K, over one 8×4 workgroup per 32 values. */
+const GRID = declare({
+  key: "test/grid",
+  inputs: {},
+  outputs: { Y: "u32" },
+  entry: { workgroupSize: [8, 4], builtins: ["workgroup_id", "local_invocation_id"] },
+  helpers: "const K = 3u;",
+  main: /* wgsl */ `
+  Y[wid.x * 32u + lid.y * 8u + lid.x] = lid.y * 8u + lid.x + K;`,
+});
+
+test("a declaration generates its entry point from the workgroup size and builtins", async () => {
+  assertEquals(
+    GRID.code,
+    [
+      "@group(0) @binding(0) var<storage, read_write> Y: array<u32>;",
+      "const K = 3u;",
+      "@compute @workgroup_size(8, 4)",
+      "fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {",
+      "  Y[wid.x * 32u + lid.y * 8u + lid.x] = lid.y * 8u + lid.x + K;",
+      "}",
+    ].join("\n"),
+  );
+  // The 1-D entry: WG, linear_id and the element index i come with it.
+  assert(SCALE.code.includes(`const WG = ${WG}u;`), "const WG");
+  assert(
+    SCALE.code.includes("fn linear_id(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {"),
+    "linear_id",
+  );
+  assert(
+    SCALE.code.includes(
+      "@compute @workgroup_size(WG)\nfn main(@builtin(workgroup_id) wid: vec3u, " +
+        "@builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {\n" +
+        "  let i = linear_id(wid, nwg, lid);\n  if (i >= u.n) { return; }",
+    ),
+    SCALE.code,
+  );
+  assertEquals(SCALE.code.match(/fn main/g)?.length, 1);
+  await lt.init();
+  const y = lt.empty([64], "u32");
+  try {
+    launchKernel("grid", GRID, { Y: y }, {}, 2);
+    assertEquals(
+      Array.from(await y.toArray()),
+      Array.from({ length: 64 }, (_, e) => (e % 32) + 3),
+    );
+  } finally {
+    y.dispose();
+  }
+});
+
+test("a malformed entry point is refused, naming the kernel", () => {
+  const make = (entry: Partial<Entry>, parts: { helpers?: string; main?: string } = {}) => () =>
+    declare({
+      key: "test/bad_entry",
+      inputs: {},
+      outputs: { Y: "f32" },
+      entry: { workgroupSize: 64, builtins: ["workgroup_id"], ...entry },
+      main: parts.main ?? "Y[wid.x] = 1.0;",
+      helpers: parts.helpers,
+    });
+  const cases: [() => unknown, RegExp][] = [
+    [
+      make({ builtins: ["subgroup_id" as Builtin] }),
+      /^test\/bad_entry: unknown builtin "subgroup_id" \(builtins: workgroup_id, /,
+    ],
+    [
+      make({ builtins: ["local_invocation_index", "local_invocation_id"] }),
+      /^test\/bad_entry: two builtins of the entry point are named "lid" \(local_invocation_id/,
+    ],
+    [
+      make({ builtins: ["workgroup_id", "workgroup_id"] }),
+      /^test\/bad_entry: two builtins of the entry point are named "wid"/,
+    ],
+    [make({ workgroupSize: 0 }), /^test\/bad_entry: bad workgroup size 0$/],
+    [make({ workgroupSize: 1.5 }), /^test\/bad_entry: bad workgroup size 1.5$/],
+    [make({ workgroupSize: "" }), /^test\/bad_entry: bad workgroup size ""$/],
+    [
+      make({ workgroupSize: [1, 2, 3, 4] as unknown as WorkgroupSize }),
+      /^test\/bad_entry: bad workgroup size \[1,2,3,4\]$/,
+    ],
+    [
+      make({}, { main: "}\n@compute @workgroup_size(1)\nfn main() {" }),
+      /^test\/bad_entry: main holds an entry point/,
+    ],
+    [
+      make({}, { main: "fn main() {}" }),
+      /^test\/bad_entry: main holds an entry point/,
+    ],
+    [
+      make({}, { helpers: "@compute @workgroup_size(1) fn other() {}" }),
+      /^test\/bad_entry: helpers holds an entry point/,
+    ],
+    [
+      make({ prelude: "} fn main() {" }),
+      /^test\/bad_entry: entry prelude holds an entry point/,
+    ],
+  ];
+  for (const [f, pattern] of cases) assertThrows(f, pattern);
+  // The same declaration with a good entry point is accepted.
+  assert(make({})().code.includes("fn main(@builtin(workgroup_id) wid: vec3u) {"), "good entry");
 });
 
 test("launchKernel runs a declared kernel, binding and packing by name", async () => {
@@ -121,13 +234,10 @@ function elementwise(key: string, statements: string) {
     inputs: { X: "f32" },
     outputs: { Y: "f32" },
     uniforms: { n: "u32" },
-    body: /* wgsl */ `
-const WG = ${WG}u;
-${LINEAR_ID}
-${MAIN_1D}
+    entry: ENTRY_1D,
+    main: /* wgsl */ `
   if (i >= u.n) { return; }
-  ${statements}
-}`,
+  ${statements}`,
   });
 }
 
