@@ -10,7 +10,7 @@
  * in place: B (read), A (read_write). Uniforms: see `FIELDS`.
  * @module
  */
-import { family, LINEAR_ID, MAIN_1D, stridedOffset, WG } from "./common.ts";
+import { ENTRY_1D, family, stridedOffset } from "./common.ts";
 import { type Declaration, declare, type DeclaredKernel } from "./declare.ts";
 
 /** WGSL expressions of the binary ops, over `a` and `b`. */
@@ -80,16 +80,13 @@ export const binaryKernel: (spec: BinarySpec) => DeclaredKernel = family(
       key: `binary/${spec.op}/${t}/${spec.mode}${spec.inplace ? "/inplace" : ""}`,
       ...io,
       uniforms: FIELDS,
-      body: /* wgsl */ `
-const WG = ${WG}u;
-${LINEAR_ID}
-${MAIN_1D}
+      entry: ENTRY_1D,
+      main: /* wgsl */ `
   if (i >= u.n) { return; }
   ${index}
   let a = A[ia];
   let b = B[ib];
-  ${spec.inplace ? "A" : "out"}[i] = ${t}(${BINARY_OPS[spec.op]});
-}`,
+  ${spec.inplace ? "A" : "out"}[i] = ${t}(${BINARY_OPS[spec.op]});`,
     });
   },
 );

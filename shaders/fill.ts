@@ -7,7 +7,7 @@
  * Uniforms: `n` words, `bits` (the pattern, as a u32).
  * @module
  */
-import { family, LINEAR_ID, MAIN_1D, WG } from "./common.ts";
+import { ENTRY_1D, family } from "./common.ts";
 import { declare, type DeclaredKernel } from "./declare.ts";
 
 /** Specialisation of the fill kernel: the element type `out` is declared with. */
@@ -28,11 +28,8 @@ export const fillKernel: (spec: FillSpec) => DeclaredKernel = family(
       inputs: {},
       outputs: { out: spec.elem },
       uniforms: { n: "u32", bits: "u32" },
-      body: /* wgsl */ `
-const WG = ${WG}u;
-${LINEAR_ID}
-${MAIN_1D}
-  if (i < u.n) { out[i] = ${spec.elem === "u32" ? "u.bits" : `bitcast<${spec.elem}>(u.bits)`}; }
-}`,
+      entry: ENTRY_1D,
+      main: /* wgsl */ `
+  if (i < u.n) { out[i] = ${spec.elem === "u32" ? "u.bits" : `bitcast<${spec.elem}>(u.bits)`}; }`,
     }),
 );

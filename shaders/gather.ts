@@ -35,7 +35,7 @@
  * Bindings: idx, [map], labels (i32, read), out (write). Uniform: {@link GATHER_FIELDS}.
  * @module
  */
-import { family, LINEAR_ID, MAIN_1D, WG } from "./common.ts";
+import { ENTRY_1D, family } from "./common.ts";
 import { declare, type DeclaredKernel, type Elem } from "./declare.ts";
 import { PHILOX_WGSL } from "./random.ts";
 
@@ -158,15 +158,14 @@ fn load4(s: u32, a: u32, width: u32) -> vec4f {
       inputs,
       outputs: { out: "f32" },
       uniforms: GATHER_FIELDS,
-      body: /* wgsl */ `
-const WG = ${WG}u;
+      entry: ENTRY_1D,
+      helpers: /* wgsl */ `
 const SHARDS = ${shards}u;
 const NOISE_STREAM = ${NOISE_STREAM}u;
 ${noise ? PHILOX_WGSL : ""}
 ${sampleOf(mapped)}
-${load}
-${LINEAR_ID}
-${MAIN_1D}
+${load}`,
+      main: /* wgsl */ `
   // Thread i writes features f0 .. f0 + width - 1 of one batch row.
   let row = i / u.quads;
   if (row >= u.count) { return; }
@@ -192,8 +191,7 @@ ${
           : ""
       }
 ${clip ? "  v = clamp(v, vec4f(u.lo), vec4f(u.hi));" : ""}
-  for (var j = 0u; j < width; j++) { out[e0 + j] = v[j]; }
-}`,
+  for (var j = 0u; j < width; j++) { out[e0 + j] = v[j]; }`,
     });
   },
 );
@@ -216,11 +214,9 @@ export const gatherLabelsKernel: (spec: GatherLabelsSpec) => DeclaredKernel = fa
       inputs: { ...indexInputs(mapped), labels: "i32" },
       outputs: { out: oneHot ? "f32" : "i32" },
       uniforms: GATHER_FIELDS,
-      body: /* wgsl */ `
-const WG = ${WG}u;
-${sampleOf(mapped)}
-${LINEAR_ID}
-${MAIN_1D}
+      entry: ENTRY_1D,
+      helpers: sampleOf(mapped),
+      main: /* wgsl */ `
   if (i >= u.count * u.features) { return; }
 ${
         oneHot
@@ -231,8 +227,7 @@ ${
   out[i] = select(0.0, 1.0, u32(labels[sample]) == c);`
           : `  let sample = sample_of(i);
   out[i] = select(-1, labels[max(sample, 0)], sample >= 0);`
-      }
-}`,
+      }`,
     });
   },
 );

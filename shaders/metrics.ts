@@ -9,7 +9,7 @@
  * hits (write).
  * @module
  */
-import { family, LINEAR_ID, MAIN_1D, WG } from "./common.ts";
+import { ENTRY_1D, family } from "./common.ts";
 import { declare, type DeclaredKernel } from "./declare.ts";
 
 /** Specialisation of the accuracy family. */
@@ -26,10 +26,8 @@ export const accuracyKernel: (spec: AccuracySpec) => DeclaredKernel = family(
       inputs: { P: "f32", T: "f32" },
       outputs: { hits: "f32" },
       uniforms: { n: "u32", classes: "u32" },
-      body: /* wgsl */ `
-const WG = ${WG}u;
-${LINEAR_ID}
-${MAIN_1D}
+      entry: ENTRY_1D,
+      main: /* wgsl */ `
   if (i >= u.n) { return; }
 ${
         spec.mode === "binary"
@@ -41,7 +39,6 @@ ${
     if (T[base + c] > T[base + bt]) { bt = c; }
   }
   hits[i] = select(0.0, 1.0, bp == bt);`
-      }
-}`,
+      }`,
     }),
 );

@@ -37,7 +37,7 @@
  *
  * @module
  */
-import { family, LINEAR_ID, MAIN_1D, WG } from "./common.ts";
+import { ENTRY_1D, family } from "./common.ts";
 import { declare, type DeclaredKernel } from "./declare.ts";
 import { DIVMOD } from "./conv2d.ts";
 
@@ -207,8 +207,6 @@ export const poolKernel: (spec: PoolSpec) => DeclaredKernel = family(
     const tiled = dir === "bwd" && mode === "max" && !!spec.tiled;
     const size = mode === "max" ? spec.size : undefined;
     const key = `pool2d/${mode}/${dir}${tiled ? "/tiled" : ""}${size ? `/${size.join("x")}` : ""}`;
-    const head = /* wgsl */ `
-const WG = ${WG}u;`;
     if (dir === "fwd") {
       const body = size
         ? `\n${unrolledScan(size[0], size[1], false)}\n  OUT[i] = best;`
@@ -230,17 +228,16 @@ const WG = ${WG}u;`;
         inputs: { X: "f32" },
         outputs: { OUT: "f32" },
         uniforms: FIELDS,
-        body: /* wgsl */ `${head}
-${LINEAR_ID}
+        entry: ENTRY_1D,
+        helpers: /* wgsl */ `
 ${WINDOW.split("// The first")[0]}
-${SPLIT("u.HO", "u.WO")}
-${MAIN_1D}
+${SPLIT("u.HO", "u.WO")}`,
+        main: /* wgsl */ `
   if (i >= u.n) { return; }
   let q = split(i);
   let n = q.x;
   let c = q.w;
-  let r = window(q.y, q.z);${body}
-}`,
+  let r = window(q.y, q.z);${body}`,
       });
     }
     if (tiled) {
@@ -249,11 +246,11 @@ ${MAIN_1D}
         inputs: { X: "f32", G: "f32" },
         outputs: { DX: "f32" },
         uniforms: FIELDS,
-        body: /* wgsl */ `${head}
-${LINEAR_ID}
+        entry: ENTRY_1D,
+        helpers: /* wgsl */ `
 ${WINDOW}
-${SPLIT("u.HO", "u.WO")}
-${MAIN_1D}
+${SPLIT("u.HO", "u.WO")}`,
+        main: /* wgsl */ `
   if (i >= u.n) { return; }
   let q = split(i);
   let n = q.x;
@@ -261,8 +258,7 @@ ${MAIN_1D}
   let ow = q.z;
   let c = q.w;
   let g = G[i];
-${size ? tiledUnrolled(size[0], size[1]) : TILED_LOOPS}
-}`,
+${size ? tiledUnrolled(size[0], size[1]) : TILED_LOOPS}`,
       });
     }
     const contribution = mode === "max"
@@ -274,16 +270,16 @@ ${size ? tiledUnrolled(size[0], size[1]) : TILED_LOOPS}
       inputs: mode === "max" ? { X: "f32", G: "f32" } : { G: "f32" },
       outputs: { DX: "f32" },
       uniforms: FIELDS,
-      body: /* wgsl */ `${head}
-${LINEAR_ID}
+      entry: ENTRY_1D,
+      helpers: /* wgsl */ `
 ${mode === "max" ? WINDOW : WINDOW.split("// The first")[0]}
 // Windows containing row y: oh·SH − PT ≤ y < oh·SH − PT + PH.
 fn first(y: i32, s: i32, p: i32, k: i32) -> i32 {
   let t = y + p - k + 1;
   return select(0, (t + s - 1) / s, t > 0);
 }
-${SPLIT("u.H", "u.W")}
-${MAIN_1D}
+${SPLIT("u.H", "u.W")}`,
+      main: /* wgsl */ `
   if (i >= u.n) { return; }
   let e = split(i);
   let n = e.x;
@@ -300,8 +296,7 @@ ${MAIN_1D}
       ${contribution}
     }
   }
-  DX[i] = s;
-}`,
+  DX[i] = s;`,
     });
   },
 );

@@ -27,7 +27,7 @@
  * parameters of the transform), pad (0).
  * @module
  */
-import { family, LINEAR_ID, MAIN_1D, WG } from "./common.ts";
+import { ENTRY_1D, family } from "./common.ts";
 import { declare, type DeclaredKernel } from "./declare.ts";
 
 /** Distributions the random family draws. */
@@ -131,12 +131,11 @@ export const randomKernel: (spec: RandomSpec) => DeclaredKernel = family(
         c: "f32",
         pad: "u32",
       },
-      body: /* wgsl */ `
-const WG = ${WG}u;
+      entry: ENTRY_1D,
+      helpers: /* wgsl */ `
 ${PHILOX_WGSL}
-${spec.dist === "truncated_normal" ? ERFINV_WGSL : ""}
-${LINEAR_ID}
-${MAIN_1D}
+${spec.dist === "truncated_normal" ? ERFINV_WGSL : ""}`,
+      main: /* wgsl */ `
   let base = i * 4u;
   if (base >= u.n) { return; }
   let r = philox(vec4u(i, 0u, u.stream, 0u), vec2u(u.key0, u.key1));
@@ -149,8 +148,7 @@ ${MAIN_1D}
       }
   for (var j = 0u; j < 4u; j++) {
     if (base + j < u.n) { out[base + j] = v[j]; }
-  }
-}`,
+  }`,
     });
   },
 );

@@ -20,7 +20,7 @@
  * @module
  */
 import { type Activation, activationWgsl, isActivation } from "./activations.ts";
-import { family, LINEAR_ID, MAIN_1D, WG } from "./common.ts";
+import { ENTRY_1D, family } from "./common.ts";
 import { declare, type DeclaredKernel } from "./declare.ts";
 
 /** WGSL expressions of the non-activation unary ops, over `x` and the uniforms. */
@@ -114,16 +114,14 @@ export const unaryKernel: (spec: UnarySpec) => DeclaredKernel = family(
       inputs: { X: t },
       outputs: { out: t },
       uniforms: FIELDS,
-      body: /* wgsl */ `
-const WG = ${WG}u;
+      entry: ENTRY_1D,
+      helpers: /* wgsl */ `
 ${helpers(spec.op)}
-fn f(x: f32) -> f32 { return ${expr}; }
-${LINEAR_ID}
-${MAIN_1D}
+fn f(x: f32) -> f32 { return ${expr}; }`,
+      main: /* wgsl */ `
   if (i >= u.n) { return; }
   let v = X[i];
-  out[i] = ${apply(spec.vec4, ([v]) => `f(${v})`, ["v"])};
-}`,
+  out[i] = ${apply(spec.vec4, ([v]) => `f(${v})`, ["v"])};`,
     });
   },
 );
@@ -140,17 +138,15 @@ export const unaryGradKernel: (spec: UnarySpec) => DeclaredKernel = family(
       inputs: { G: t, S: t },
       outputs: { out: t },
       uniforms: FIELDS,
-      body: /* wgsl */ `
-const WG = ${WG}u;
+      entry: ENTRY_1D,
+      helpers: /* wgsl */ `
 ${helpers(spec.op)}
-fn df(g: f32, s: f32) -> f32 { return ${expr}; }
-${LINEAR_ID}
-${MAIN_1D}
+fn df(g: f32, s: f32) -> f32 { return ${expr}; }`,
+      main: /* wgsl */ `
   if (i >= u.n) { return; }
   let gv = G[i];
   let sv = S[i];
-  out[i] = ${apply(spec.vec4, ([g, s]) => `df(${g}, ${s})`, ["gv", "sv"])};
-}`,
+  out[i] = ${apply(spec.vec4, ([g, s]) => `df(${g}, ${s})`, ["gv", "sv"])};`,
     });
   },
 );

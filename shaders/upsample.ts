@@ -28,7 +28,7 @@
  *
  * @module
  */
-import { family, LINEAR_ID, MAIN_1D, WG } from "./common.ts";
+import { ENTRY_1D, family } from "./common.ts";
 import { declare, type DeclaredKernel } from "./declare.ts";
 import { DIVMOD } from "./conv2d.ts";
 
@@ -142,17 +142,16 @@ export const upsampleKernel: (spec: UpsampleSpec) => DeclaredKernel = family(
       inputs: { [fwd ? "X" : "G"]: "f32" },
       outputs: { [fwd ? "OUT" : "DX"]: "f32" },
       uniforms: FIELDS,
-      body: /* wgsl */ `
-const WG = ${WG}u;
-${LINEAR_ID}
+      entry: ENTRY_1D,
+      helpers: /* wgsl */ `
 ${mode === "bilinear" ? WEIGHTS : ""}
 ${
         fwd && mode === "bilinear"
           ? "fn at(row: i32, x: i32, c: i32) -> f32 { return X[(row * u.W + x) * u.C + c]; }"
           : ""
       }
-${DIVMOD}
-${MAIN_1D}
+${DIVMOD}`,
+      main: /* wgsl */ `
   if (i >= u.n) { return; }
   let qc = divmod(i, u32(u.C));
   let qx = divmod(qc.x, u32(${cols}));
@@ -161,8 +160,7 @@ ${MAIN_1D}
   let x = i32(qx.y);
   let y = i32(qy.y);
   let n = i32(qy.x);
-  ${body}
-}`,
+  ${body}`,
     });
   },
 );

@@ -21,7 +21,7 @@
  * Uniforms: n (elements the dispatch covers), d, scale (f32), pad (0).
  * @module
  */
-import { family, LINEAR_ID, MAIN_1D, WG } from "./common.ts";
+import { ENTRY_1D, family } from "./common.ts";
 import { declare, type DeclaredKernel } from "./declare.ts";
 import type { ReduceMap } from "./reduce.ts";
 
@@ -76,13 +76,10 @@ export const vaeKernel: (spec: VaeSpec) => DeclaredKernel = family("vae", (spec:
     inputs: Object.fromEntries(reads.map((n) => [n, "f32" as const])),
     outputs: { [out]: "f32" },
     uniforms: FIELDS,
-    body: /* wgsl */ `
-const WG = ${WG}u;
-${LINEAR_ID}
-${MAIN_1D}
+    entry: ENTRY_1D,
+    main: /* wgsl */ `
   if (i >= u.n) { return; }
-${body}
-}`,
+${body}`,
   });
 });
 
