@@ -67,14 +67,14 @@ export const clusterSumsKernel: (spec: ClusterSumsSpec) => DeclaredKernel = fami
       inputs,
       outputs: { PART: "f32", WPART: "f32" },
       uniforms: { n: "u32", d: "u32", k: "u32", chunk: "u32" },
-      body: /* wgsl */ `
+      entry: { workgroupSize: SUMS_WG, builtins: ["workgroup_id", "local_invocation_index"] },
+      helpers: /* wgsl */ `
 const FC = ${fc}u;
 const LANES = ${lanes}u;
 var<workgroup> sums: array<f32, ${SUMS_WG}>;
 var<workgroup> weights: array<f32, ${SUMS_WG}>;
-fn sq(x: f32) -> f32 { return x * x; }
-@compute @workgroup_size(${SUMS_WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+fn sq(x: f32) -> f32 { return x * x; }`,
+      main: /* wgsl */ `
   let fl = lid % FC;
   let p = lid / FC;
   let c = wid.x;
@@ -102,8 +102,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     workgroupBarrier();
   }
   if (p == 0u && f < u.d) { PART[(c * u.k + j) * u.d + f] = sums[fl]; }
-  if (lid == 0u && wid.z == 0u) { WPART[c * u.k + j] = weights[0]; }
-}`,
+  if (lid == 0u && wid.z == 0u) { WPART[c * u.k + j] = weights[0]; }`,
     });
   },
 );

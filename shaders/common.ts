@@ -50,13 +50,6 @@ fn linear_id(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
   return linear_wg(wid, nwg) * WG + lid;
 }`;
 
-/** The standard entry point header of a 1-D family. */
-export const MAIN_1D = /* wgsl */ `
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
-  let i = linear_id(wid, nwg, lid);`;
-
 /**
  * The entry point of a 1-D family: one invocation per element over a launch
  * the runtime folded into x·y·z, workgroups of {@link WG} (declared as the

@@ -65,8 +65,14 @@
  * @module
  */
 import { type Activation, activationWgsl } from "./activations.ts";
-import { family, LINEAR_ID, WG } from "./common.ts";
-import { declare, type DeclaredKernel, type Elem } from "./declare.ts";
+import { ENTRY_1D, family } from "./common.ts";
+import {
+  type Declaration,
+  declare,
+  type DeclaredKernel,
+  type Elem,
+  type Entry,
+} from "./declare.ts";
 
 /**
  * The geometry of one convolution (compiled into its kernels): the input's
@@ -157,6 +163,18 @@ export const CONV_FIELDS = {
   KK: "u32",
   pad0: "u32",
 } as const;
+
+/**
+ * The entry point of the implicit-GEMM and row-run kernels: `size` threads
+ * per workgroup over a grid folded into x·y, each calling its index `t`.
+ */
+function convEntry(size: number): Entry {
+  return {
+    workgroupSize: size,
+    builtins: ["workgroup_id", "num_workgroups", "local_invocation_index"],
+    prelude: "  let t = lid;",
+  };
+}
 
 /** Rows and columns of a tile, and its thread count. */
 export function convTileShape(t: ConvTile): { bm: number; bn: number; threads: number } {
@@ -564,7 +582,7 @@ export const conv2dGemmKernel: (spec: ConvGemmSpec) => DeclaredKernel = family(
         key,
         ...buffers,
         uniforms: CONV_FIELDS,
-        body: directCode(spec, folds[0] ?? spec.act),
+        ...directCode(spec, folds[0] ?? spec.act),
       });
     }
     const a = stageA(bm, t.bk, threads);
@@ -577,7 +595,7 @@ export const conv2dGemmKernel: (spec: ConvGemmSpec) => DeclaredKernel = family(
       (i) => `m0 + ty + ${i * t.wgm}u`,
       (j) => `n0 + tx + ${j * t.wgn}u`,
     );
-    const body = /* wgsl */ `
+    const helpers = /* wgsl */ `
 const BM = ${bm}u;
 const BN = ${bn}u;
 const BK = ${t.bk}u;
@@ -589,11 +607,8 @@ var<workgroup> Bs: array<f32, ${t.bk * (bn + 1)}>;
 ${activationWgsl(folds[0] ?? spec.act)}
 ${DIVMOD}
 ${gatherAWgsl(spec)}
-${b.decl}
-
-@compute @workgroup_size(${threads})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) t: u32) {
+${b.decl}`;
+    const main = /* wgsl */ `
   let m0 = (wid.y * nwg.x + wid.x) * BM;
   if (m0 >= u.m) { return; }
   let n0 = (wid.z % u.NTILES) * BN;
@@ -617,9 +632,15 @@ ${fmas.join("\n")}
     }
     workgroupBarrier();
   }
-${epilogue.join("\n")}
-}`;
-    return declare({ key, ...buffers, uniforms: CONV_FIELDS, body });
+${epilogue.join("\n")}`;
+    return declare({
+      key,
+      ...buffers,
+      uniforms: CONV_FIELDS,
+      entry: convEntry(threads),
+      helpers,
+      main,
+    });
   },
 );
 
@@ -633,7 +654,10 @@ ${epilogue.join("\n")}
  * and the staged form measured slower at every conv-autoencoder shape.
  * Columns past N are clamped to N − 1 for the loads and dropped at the store.
  */
-function directCode(spec: ConvGemmSpec, act: Activation): string {
+function directCode(
+  spec: ConvGemmSpec,
+  act: Activation,
+): Pick<Declaration, "entry" | "helpers" | "main"> {
   const t = spec.tile;
   const fold = spec.foldB ? " * act_grad(YB[i], u.alpha)" : "";
   // dx: B(k, n) = W[tap, n, co] for k = tap·CO + co, at kb + n·CO, with kb
@@ -650,17 +674,16 @@ function directCode(spec: ConvGemmSpec, act: Activation): string {
     (i) => `m0 + t + ${i * t.wgm}u`,
     (j) => `n0 + ${j}u`,
   );
-  return /* wgsl */ `
+  return {
+    entry: convEntry(t.wgm),
+    helpers: /* wgsl */ `
 const BM = ${t.wgm * t.tm}u;
 ${activationWgsl(act)}
 ${DIVMOD}
 ${gatherAWgsl(spec)}
 ${nextAWgsl(spec.mode)}
-fn ldB(i: u32) -> f32 { return B[i]${fold}; }
-
-@compute @workgroup_size(${t.wgm})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) t: u32) {
+fn ldB(i: u32) -> f32 { return B[i]${fold}; }`,
+    main: /* wgsl */ `
   let m0 = (wid.y * nwg.x + wid.x) * BM;
   if (m0 >= u.m) { return; }
   let n0 = (wid.z % u.NTILES) * ${t.tn}u;
@@ -671,10 +694,10 @@ ${cols.join("\n")}
 ${range(t.tm).map((i) => `  let ra${i} = rowA(m0 + t + ${i * t.wgm}u);`).join("\n")}
   var cs = colStart(kBegin);
 ${
-    spec.mode === "dx"
-      ? "  let q0 = divmod(kBegin, u.CO);\n  var kb = q0.x * u.CI * u.CO + q0.y;\n  var co = q0.y;"
-      : ""
-  }
+      spec.mode === "dx"
+        ? "  let q0 = divmod(kBegin, u.CO);\n  var kb = q0.x * u.CI * u.CO + q0.y;\n  var co = q0.y;"
+        : ""
+    }
 ${accDecl}
   for (var k = kBegin; k < kEnd; k++) {
     let cv = colAt(cs, true);
@@ -683,13 +706,13 @@ ${loadsB.join("\n")}
 ${fmas.join("\n")}
     cs = nextA(cs);
 ${
-    spec.mode === "dx"
-      ? "    kb += 1u;\n    co += 1u;\n    if (co == u.CO) { co = 0u; kb += u.CO * (u.CI - 1u); }"
-      : ""
+      spec.mode === "dx"
+        ? "    kb += 1u;\n    co += 1u;\n    if (co == u.CO) { co = 0u; kb += u.CO * (u.CI - 1u); }"
+        : ""
+    }
   }
-  }
-${epilogue.join("\n")}
-}`;
+${epilogue.join("\n")}`,
+  };
 }
 
 /** Specialisation of the row-run forward kernel ({@link conv2dRowsKernel}). */
@@ -770,13 +793,7 @@ export const conv2dRowsKernel: (spec: ConvRowsSpec) => DeclaredKernel = family(
   }`
       )
     );
-    const code = /* wgsl */ `
-${activationWgsl(spec.act)}
-${DIVMOD}
-
-@compute @workgroup_size(${spec.wgm})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) t: u32) {
+    const main = /* wgsl */ `
   let r0 = (wid.y * nwg.x + wid.x) * ${spec.wgm}u;
   if (r0 >= u.m) { return; }
   let n0 = wid.z * ${tn}u;
@@ -806,9 +823,18 @@ ${gathers.join("\n")}
 ${body.join("\n")}
     }
   }
-${epilogue.join("\n")}
-}`;
-    return declare({ key, inputs, outputs: { OUT: "f32" }, uniforms: CONV_FIELDS, body: code });
+${epilogue.join("\n")}`;
+    return declare({
+      key,
+      inputs,
+      outputs: { OUT: "f32" },
+      uniforms: CONV_FIELDS,
+      entry: convEntry(spec.wgm),
+      helpers: /* wgsl */ `
+${activationWgsl(spec.act)}
+${DIVMOD}`,
+      main,
+    });
   },
 );
 
@@ -832,18 +858,12 @@ export const conv2dSplitSumKernel: (spec: { bias: boolean }) => DeclaredKernel =
       inputs: { P: "f32" },
       outputs: spec.bias ? { DW: "f32", DB: "f32" } : { DW: "f32" },
       uniforms: { n: "u32", splits: "u32", kk: "u32" },
-      body: /* wgsl */ `
-const WG = ${WG}u;
-${LINEAR_ID}
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
-  let i = linear_id(wid, nwg, lid);
+      entry: ENTRY_1D,
+      main: /* wgsl */ `
   if (i >= u.n) { return; }
   var s = 0.0;
   for (var z = 0u; z < u.splits; z++) { s += P[z * u.n + i]; }
-  ${spec.bias ? "if (i < u.kk) { DW[i] = s; } else { DB[i - u.kk] = s; }" : "DW[i] = s;"}
-}`,
+  ${spec.bias ? "if (i < u.kk) { DW[i] = s; } else { DB[i - u.kk] = s; }" : "DW[i] = s;"}`,
     }),
 );
 
@@ -877,12 +897,14 @@ export const conv2dColumnSumKernel: (spec: { fold: Activation | null }) => Decla
       inputs: f ? { G: "f32", Y: "f32" } : { G: "f32" },
       outputs: { partial: "f32" },
       uniforms: { n: "u32", cols: "u32", alpha: "f32" },
-      body: /* wgsl */ `
+      entry: {
+        workgroupSize: [CONV_COLSUM_COLS, 4, 1],
+        builtins: ["workgroup_id", "local_invocation_id"],
+      },
+      helpers: /* wgsl */ `
 ${f ? activationWgsl(f) : ""}
-var<workgroup> part: array<f32, ${CONV_COLSUM_COLS * 4}>;
-
-@compute @workgroup_size(${CONV_COLSUM_COLS}, 4, 1)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+var<workgroup> part: array<f32, ${CONV_COLSUM_COLS * 4}>;`,
+      main: /* wgsl */ `
   let col = wid.x * ${CONV_COLSUM_COLS}u + lid.x;
   let r0 = wid.y * ${CONV_COLSUM_ROWS}u;
   var acc = 0.0;
@@ -901,8 +923,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   workgroupBarrier();
   if (lid.y == 0u && col < u.cols) {
     partial[wid.y * u.cols + col] = part[lid.x] + part[lid.x + ${CONV_COLSUM_COLS}u];
-  }
-}`,
+  }`,
     });
   },
 );

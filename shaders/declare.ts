@@ -65,22 +65,17 @@ export interface Declaration {
   /** Uniform fields in struct order; none: no uniform block. */
   uniforms?: Readonly<Record<string, Field>>;
   /**
-   * The WGSL after the generated struct and bindings, entry point included:
-   * the old form, kept while kernels move to `entry`, `helpers` and `main`.
-   */
-  body?: string;
-  /**
    * The entry point: its header (workgroup size, builtins) and what every
    * kernel of its shape shares, e.g. `ENTRY_1D` (shaders/common.ts).
    */
-  entry?: Entry;
+  entry: Entry;
   /**
    * WGSL placed before the entry point: constants, workgroup variables and
    * helper functions. It may not hold an entry point of its own.
    */
   helpers?: string;
   /** The statements of `fn main`, without the braces; `declare` writes the header around them. */
-  main?: string;
+  main: string;
 }
 
 /**
@@ -221,8 +216,8 @@ export function declare(d: Declaration): DeclaredKernel {
     seen.add(name);
   }
   const texts = {
-    "entry helpers": d.entry?.helpers,
-    "entry prelude": d.entry?.prelude,
+    "entry helpers": d.entry.helpers,
+    "entry prelude": d.entry.prelude,
     helpers: d.helpers,
     main: d.main,
   };
@@ -260,17 +255,12 @@ export function declare(d: Declaration): DeclaredKernel {
     lines.push(`@group(0) @binding(${b++}) var<storage, read_write> ${name}: array<${elem}>;`);
   }
   if (fields.length) lines.push(`@group(0) @binding(${b}) var<uniform> u: U;`);
-  if (d.body !== undefined) {
-    lines.push(d.body);
-  } else {
-    if (!d.entry || d.main === undefined) throw new Error(`${d.key}: no entry point declared`);
-    for (const text of [d.entry.helpers, d.helpers]) if (text) lines.push(text);
-    lines.push(entryHeader(d.key, d.entry));
-    for (const text of [d.entry.prelude, d.main]) {
-      if (text) lines.push(text.replace(/^\n+/, "").trimEnd());
-    }
-    lines.push("}");
+  for (const text of [d.entry.helpers, d.helpers]) if (text) lines.push(text);
+  lines.push(entryHeader(d.key, d.entry));
+  for (const text of [d.entry.prelude, d.main]) {
+    if (text) lines.push(text.replace(/^\n+/, "").trimEnd());
   }
+  lines.push("}");
   const bindings: Access[] = [
     ...inputs.map((): Access => "read"),
     ...outputs.map((): Access => "write"),

@@ -20,7 +20,7 @@
  * @module
  */
 import { family } from "./common.ts";
-import { declare, type DeclaredKernel } from "./declare.ts";
+import { type Declaration, declare, type DeclaredKernel, type Entry } from "./declare.ts";
 
 /** Rows of A per workgroup (one per thread). */
 export const TI = 64;
@@ -101,12 +101,25 @@ export interface PairHooks {
   prelude?: string;
 }
 
+/** The core's entry point: TI threads, one row of A each; no prelude (the hooks have `prelude`). */
+function pairEntry(helpers: string): Entry {
+  return {
+    workgroupSize: TI,
+    builtins: ["workgroup_id", "num_workgroups", "local_invocation_index"],
+    helpers,
+  };
+}
+
 /**
- * The core's module-scope declarations and entry point. The caller declares
- * `A`, `B` (and `SHIFT` with `shiftA`) storage arrays and a uniform `u` whose
- * first three fields are `n`, `k`, `d`.
+ * The core's entry point (with its module-scope declarations) and `main`,
+ * to spread into a declaration. The declaration has `A`, `B` (and `SHIFT`
+ * with `shiftA`) storage arrays and a uniform `u` whose first three fields
+ * are `n`, `k`, `d`.
  */
-export function pairwiseMain(core: PairCore, hooks: PairHooks): string {
+export function pairwiseMain(
+  core: PairCore,
+  hooks: PairHooks,
+): Pick<Declaration, "entry" | "main"> {
   const load = core.shiftA ? "A[gi * u.d + gt] - SHIFT[gt]" : "A[gi * u.d + gt]";
   const runDecl = core.batched ? "let run = wid.z;\n  let b_off = run * u.k * u.d;" : "";
   const bOff = core.batched ? "b_off + " : "";
@@ -120,16 +133,14 @@ export function pairwiseMain(core: PairCore, hooks: PairHooks): string {
       ? `{ let diff = a - ${b}; acc${jj} = fma(diff, diff, acc${jj}); }`
       : `acc${jj} = fma(a, ${b}, acc${jj});`;
   if (!core.stage) return directMain(core, hooks, js, step, runDecl, bOff);
-  return /* wgsl */ `
+  return {
+    entry: pairEntry(/* wgsl */ `
 const TI = ${TI}u;
 const TJ = ${tj}u;
 const TF = ${core.tf}u;
 var<workgroup> As: array<f32, ${TI * (core.tf + 1)}>;
-var<workgroup> Bs: array<f32, ${tj * core.tf}>;
-
-@compute @workgroup_size(${TI})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
+var<workgroup> Bs: array<f32, ${tj * core.tf}>;`),
+    main: /* wgsl */ `
   let row0 = (wid.y * nwg.x + wid.x) * TI;
   let i = row0 + lid;
   let valid = i < u.n;
@@ -165,8 +176,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
       ${epilogue(js, hooks)}
     }
   }
-  ${hooks.after ?? ""}
-}`;
+  ${hooks.after ?? ""}`,
+  };
 }
 
 /** Hands each of a thread's TJ accumulators that is a real column (j < k) to `hooks.each` as v. */
@@ -191,18 +202,16 @@ function directMain(
   step: (jj: number, b?: string) => string,
   runDecl: string,
   bOff: string,
-): string {
+): Pick<Declaration, "entry" | "main"> {
   const load = core.shiftA ? "A[i * u.d + t] - SHIFT[t]" : "A[i * u.d + t]";
   // B rows past k are clamped to row k − 1 (read, never used by the epilogue).
   const bRow = (jj: number) => `let b${jj} = ${bOff}min(j0 + ${jj}u, u.k - 1u) * u.d;`;
   const stepDirect = (jj: number) => step(jj, `B[b${jj} + t]`);
-  return /* wgsl */ `
+  return {
+    entry: pairEntry(/* wgsl */ `
 const TI = ${TI}u;
-const TJ = ${core.tj}u;
-
-@compute @workgroup_size(${TI})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
+const TJ = ${core.tj}u;`),
+    main: /* wgsl */ `
   let row0 = (wid.y * nwg.x + wid.x) * TI;
   let i = row0 + lid;
   let valid = i < u.n;
@@ -220,8 +229,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
       ${epilogue(js, hooks)}
     }
   }
-  ${hooks.after ?? ""}
-}`;
+  ${hooks.after ?? ""}`,
+  };
 }
 
 /** Specialisation of the plain pairwise family. */
@@ -249,12 +258,9 @@ export const pairwiseKernel: (spec: PairwiseSpec) => DeclaredKernel = family(
       },
       outputs: { OUT: "f32" },
       uniforms: { n: "u32", k: "u32", d: "u32" },
-      body: /* wgsl */ `
-${
-        pairwiseMain(spec, {
-          each: `OUT[i * u.k + j] = v${spec.biasOut ? " + BIAS[j]" : ""};`,
-        })
-      }`,
+      ...pairwiseMain(spec, {
+        each: `OUT[i * u.k + j] = v${spec.biasOut ? " + BIAS[j]" : ""};`,
+      }),
     }),
 );
 
@@ -291,7 +297,11 @@ export const silhouetteKernel: (spec: SilhouetteSpec) => DeclaredKernel = family
       inputs: { X: "f32", CODES: "i32", COUNTS: "f32" },
       outputs: { S: "f32" },
       uniforms: { n: "u32", k: "u32", d: "u32" },
-      body: /* wgsl */ `
+      entry: {
+        workgroupSize: 64,
+        builtins: ["workgroup_id", "num_workgroups", "local_invocation_index"],
+      },
+      helpers: /* wgsl */ `
 const TI = 64u;
 const TJ = ${SIL_TJ}u;
 const TF = ${spec.tf}u;
@@ -307,11 +317,8 @@ fn kahan(sum: ptr<function, array<f32, KMAX>>, comp: ptr<function, array<f32, KM
   let t = (*sum)[c] + y;
   (*comp)[c] = (t - (*sum)[c]) - y;
   (*sum)[c] = t;
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
+}`,
+      main: /* wgsl */ `
   let row0 = (wid.y * nwg.x + wid.x) * TI;
   let i = row0 + lid;
   var sum = array<f32, KMAX>();
@@ -372,7 +379,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     let m = max(a, b);
     if (m > 0.0) { s = (b - a) / m; }
   }
-  S[i] = select(s, 3.0e38, bad);
-}`,
+  S[i] = select(s, 3.0e38, bad);`,
     }),
 );

@@ -10,7 +10,7 @@
  *
  * Cross-entropies over classes (categorical, sparse categorical) need row
  * sums, so they are row kernels: each row gets a segment of T threads with
- * tree reductions in workgroup memory (see `segmentWgsl`); the forward writes
+ * tree reductions in workgroup memory (see `rowEntry`); the forward writes
  * one loss per row (then averaged by a reduction), the backward writes dp.
  *
  * Formulas follow Keras 3 (keras/src/backend/tensorflow/nn.py, losses.py):
@@ -18,9 +18,9 @@
  * stops the gradient outside that range, as tf.clip_by_value does.
  * @module
  */
-import { family, LINEAR_ID, MAIN_1D, WG } from "./common.ts";
+import { ENTRY_1D, family } from "./common.ts";
 import { declare, type DeclaredKernel, type Elem } from "./declare.ts";
-import { MAIN_ROWS, type ReduceMap, segmentWgsl } from "./reduce.ts";
+import { type ReduceMap, rowEntry } from "./reduce.ts";
 
 /** Elementwise losses: [term(p, t, eps), dterm(p, t, eps)] in WGSL, p = prediction, t = target. */
 export const ELEMENTWISE_LOSSES = {
@@ -91,14 +91,11 @@ export const lossGradKernel: (spec: { loss: ElementwiseLoss }) => DeclaredKernel
       inputs,
       outputs: { out: "f32" },
       uniforms: { n: "u32", scale: "f32", eps: "f32" },
-      body: /* wgsl */ `
-const WG = ${WG}u;
-${termWgsl(spec.loss)}
-${LINEAR_ID}
-${MAIN_1D}
+      entry: ENTRY_1D,
+      helpers: termWgsl(spec.loss),
+      main: /* wgsl */ `
   if (i >= u.n) { return; }
-  out[i] = G[0] * u.scale * dterm(P[i], ${one ? "0.0" : "T[i]"}, u.eps);
-}`,
+  out[i] = G[0] * u.scale * dterm(P[i], ${one ? "0.0" : "T[i]"}, u.eps);`,
     });
   },
 );
@@ -163,13 +160,11 @@ function ceKernel(
     inputs: ceInputs(spec, grad),
     outputs: { out: "f32" },
     uniforms: CE_FIELDS,
-    body: /* wgsl */ `
-${segmentWgsl(spec.t)}
-${MAIN_ROWS}
+    entry: rowEntry(spec.t),
+    main: /* wgsl */ `
   let base = row * u.len;
   ${label}
-  ${body}
-}`,
+  ${body}`,
   });
 }
 

@@ -451,7 +451,7 @@ export const matmulKernel: (spec: MatmulSpec) => DeclaredKernel = family(
       spec.activation,
     ].join("/");
     const inputs: Record<string, Elem> = spec.bias ? { A: fa, B: fb, bias: fc } : { A: fa, B: fb };
-    const body = /* wgsl */ `
+    const helpers = /* wgsl */ `
 ${
       t.stage
         ? `var<workgroup> As: array<vec4f, ${t.bk * bm / 4}>;
@@ -461,11 +461,10 @@ var<workgroup> Bs: array<vec4f, ${t.bk * bn / 4}>;`
 ${activationWgsl(spec.activation)}
 fn act4(v: vec4f) -> vec4f {
   return vec4f(act(v.x, u.alpha), act(v.y, u.alpha), act(v.z, u.alpha), act(v.w, u.alpha));
-}
-
-@compute @workgroup_size(${t.wgn}, ${t.wgm}, 1)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
-        @builtin(local_invocation_index) li: u32) {
+}`;
+    const main = /* wgsl */ `
+  // The flat local_invocation_index: lid is the 2-D local id here (a kernel takes one of the two).
+  let li = lid.y * ${t.wgn}u + lid.x;
   let tx = lid.x;
   let ty = lid.y;
   let row0 = (wid.y + u.tile0) * ${bm}u;
@@ -478,9 +477,19 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   let offC = wid.z * u.sc;
 ${accDecl}
 ${t.stage ? stagedLoop(spec) : directLoop(spec)}
-${epilogue(spec, t.tm / 4, nj, t.wgm, t.wgn)}
-}`;
-    return declare({ key, inputs, outputs: { C: fc }, uniforms: MATMUL_FIELDS, body });
+${epilogue(spec, t.tm / 4, nj, t.wgm, t.wgn)}`;
+    return declare({
+      key,
+      inputs,
+      outputs: { C: fc },
+      uniforms: MATMUL_FIELDS,
+      entry: {
+        workgroupSize: [t.wgn, t.wgm, 1],
+        builtins: ["workgroup_id", "local_invocation_id"],
+      },
+      helpers,
+      main,
+    });
   },
 );
 
@@ -523,12 +532,14 @@ export const denseGradKernel: (spec: DenseGradSpec) => DeclaredKernel = family(
       inputs: { G: "f32", Y: "f32" },
       outputs: { dZ: "f32", partial: "f32" },
       uniforms: { n: "u32", cols: "u32", alpha: "f32" },
-      body: /* wgsl */ `
+      entry: {
+        workgroupSize: [DENSE_GRAD_COLS, lanes, 1],
+        builtins: ["workgroup_id", "local_invocation_id"],
+      },
+      helpers: /* wgsl */ `
 ${activationWgsl(spec.activation)}
-var<workgroup> part: array<f32, ${DENSE_GRAD_COLS * lanes}>;
-
-@compute @workgroup_size(${DENSE_GRAD_COLS}, ${lanes}, 1)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+var<workgroup> part: array<f32, ${DENSE_GRAD_COLS * lanes}>;`,
+      main: /* wgsl */ `
   let col = wid.x * ${DENSE_GRAD_COLS}u + lid.x;
   let r0 = wid.y * ${DENSE_GRAD_ROWS}u;
   var acc = 0.0;
@@ -549,8 +560,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   workgroupBarrier();
   if (lid.y == 0u && col < u.cols) {
     partial[wid.y * u.cols + col] = part[lid.x] + part[lid.x + ${DENSE_GRAD_COLS}u];
-  }
-}`,
+  }`,
     });
   },
 );

@@ -39,17 +39,14 @@ export const matmulNaiveKernel: (spec: MatmulNaiveSpec) => DeclaredKernel = fami
       inputs: { A: "f32", B: "f32" },
       outputs: { C: "f32" },
       uniforms: { M: "u32", N: "u32", K: "u32", pad: "u32" },
-      body: /* wgsl */ `
-
-@compute @workgroup_size(${NAIVE_WG}, ${NAIVE_WG}, 1)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
+      entry: { workgroupSize: [NAIVE_WG, NAIVE_WG, 1], builtins: ["global_invocation_id"] },
+      main: /* wgsl */ `
   let row = gid.y;
   let col = gid.x;
   if (row >= u.M || col >= u.N) { return; }
   var acc = 0.0;
   for (var p = 0u; p < u.K; p++) { acc = fma(${a}, ${b}, acc); }
-  C[row * u.N + col] = acc;
-}`,
+  C[row * u.N + col] = acc;`,
     });
   },
 );

@@ -22,7 +22,7 @@
  * Dispatch: ceil(n / WG) workgroups.
  * @module
  */
-import { family, LINEAR_ID, MAIN_1D, WG } from "./common.ts";
+import { ENTRY_1D, family } from "./common.ts";
 import { declare, type DeclaredKernel, type Elem } from "./declare.ts";
 
 /** How gradients are clipped before the update. */
@@ -120,18 +120,15 @@ export const optimKernel: (spec: OptimSpec) => DeclaredKernel = family(
       inputs,
       outputs,
       uniforms: FIELDS,
-      body: /* wgsl */ `
-const WG = ${WG}u;
-${LINEAR_ID}
-${MAIN_1D}
+      entry: ENTRY_1D,
+      main: /* wgsl */ `
   if (i >= u.n) { return; }
   var g = G[i];
   ${clip}
   var p = P[i];
   ${spec.decay ? "p = p - u.decay * p;" : ""}
   ${rule}
-  P[i] = p;
-}`,
+  P[i] = p;`,
     });
   },
 );
@@ -154,11 +151,11 @@ export const sqnormKernel: (spec: Record<string, never>) => DeclaredKernel = fam
       inputs: { G: "f32" },
       outputs: { NORMS: "f32" },
       uniforms: { n: "u32", slot: "u32" },
-      body: /* wgsl */ `
+      entry: { workgroupSize: "WG", builtins: ["local_invocation_index"] },
+      helpers: /* wgsl */ `
 const WG = ${SQNORM_WG}u;
-var<workgroup> part: array<f32, WG>;
-@compute @workgroup_size(WG)
-fn main(@builtin(local_invocation_index) lid: u32) {
+var<workgroup> part: array<f32, WG>;`,
+      main: /* wgsl */ `
   var s = 0.0;
   for (var i = lid; i < u.n; i += WG) { let g = G[i]; s += g * g; }
   part[lid] = s;
@@ -166,7 +163,6 @@ fn main(@builtin(local_invocation_index) lid: u32) {
     workgroupBarrier();
     if (lid < w) { part[lid] += part[lid + w]; }
   }
-  if (lid == 0u) { NORMS[u.slot] = part[0]; }
-}`,
+  if (lid == 0u) { NORMS[u.slot] = part[0]; }`,
     }),
 );

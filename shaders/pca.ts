@@ -28,16 +28,16 @@ export const centerRowsKernel: (spec: Record<string, never>) => DeclaredKernel =
       inputs: { X: "f32", MEAN: "f32" },
       outputs: { XC: "f32" },
       uniforms: { n: "u32", d: "u32", size: "u32" },
-      body: /* wgsl */ `
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
+      entry: {
+        workgroupSize: 256,
+        builtins: ["workgroup_id", "num_workgroups", "local_invocation_index"],
+      },
+      main: /* wgsl */ `
   let e = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * 256u + lid;
   if (e >= u.size) { return; }
   var v = 0.0;
   if (e < u.n * u.d) { v = X[e] - MEAN[e % u.d]; }
-  XC[e] = v;
-}`,
+  XC[e] = v;`,
     }),
 );
 
@@ -54,10 +54,11 @@ export const covFinalizeKernel: (spec: Record<string, never>) => DeclaredKernel 
       inputs: { PART: "f32" },
       outputs: { COV: "f32" },
       uniforms: { d: "u32", splits: "u32", scale: "f32" },
-      body: /* wgsl */ `
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
+      entry: {
+        workgroupSize: 256,
+        builtins: ["workgroup_id", "num_workgroups", "local_invocation_index"],
+      },
+      main: /* wgsl */ `
   let e = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * 256u + lid;
   if (e >= u.d * u.d) { return; }
   let a = e / u.d;
@@ -66,7 +67,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let hi = max(a, b);
   var s = 0.0;
   for (var z = 0u; z < u.splits; z++) { s += PART[z * u.d * u.d + lo * u.d + hi]; }
-  COV[e] = s * u.scale;
-}`,
+  COV[e] = s * u.scale;`,
     }),
 );

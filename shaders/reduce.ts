@@ -33,8 +33,8 @@
  * Uniform: outer, len, inner, chunk, chunks, slots, scale (f32), init (f32), p0, p1 (f32).
  * @module
  */
-import { family, LINEAR_ID, MAIN_1D, stridedOffset, WG } from "./common.ts";
-import { declare, type DeclaredKernel, type Elem } from "./declare.ts";
+import { ENTRY_1D, family, stridedOffset, WG } from "./common.ts";
+import { declare, type DeclaredKernel, type Elem, type Entry } from "./declare.ts";
 
 /** Reduction operators. */
 export type ReduceOp = "sum" | "max" | "min" | "argmax" | "argmin";
@@ -128,7 +128,11 @@ function declareReduce(key: string, spec: ReduceSpec, map: ReduceMap = PLAIN): D
     inputs,
     outputs,
     uniforms: REDUCE_FIELDS,
-    body: /* wgsl */ `
+    entry: {
+      workgroupSize: tx * ty,
+      builtins: ["workgroup_id", "num_workgroups", "local_invocation_index"],
+    },
+    helpers: /* wgsl */ `
 const TX = ${tx}u;
 const TY = ${ty}u;
 var<workgroup> rv: array<${vt}, ${tx * ty}>;
@@ -141,10 +145,8 @@ ${
   return w ${cmp} v || (w == v && j < i);
 }`
         : ""
-    }
-@compute @workgroup_size(${tx * ty})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
+    }`,
+    main: /* wgsl */ `
   let w = (wid.z * nwg.y + wid.y) * nwg.x + wid.x;
   let tiles = (u.slots + TX - 1u) / TX;
   if (w >= tiles * u.chunks) { return; }
@@ -191,8 +193,7 @@ ${
   if (ty == 0u && valid) {
     V[at_out] = ${op === "sum" ? "rv[lid] * u.scale" : "rv[lid]"};
     ${arg ? "I[at_out] = ri[lid];" : ""}
-  }
-}`,
+  }`,
   });
 }
 
@@ -326,14 +327,11 @@ export const reduceGradKernel: (spec: ReduceGradSpec) => DeclaredKernel = family
         inputs: { G: "f32" },
         outputs: { out: "f32" },
         uniforms: { n: "u32", rank: "u32", scale: "f32", shape: "dims", gs: "dims" },
-        body: /* wgsl */ `
-const WG = ${WG}u;
-${LINEAR_ID}
-${MAIN_1D}
+        entry: ENTRY_1D,
+        main: /* wgsl */ `
   if (i >= u.n) { return; }
   ${stridedOffset("ig", "i", "u.shape", "u.gs")}
-  out[i] = G[ig] * u.scale;
-}`,
+  out[i] = G[ig] * u.scale;`,
       });
     }
     return declare({
@@ -341,17 +339,14 @@ ${MAIN_1D}
       inputs: { G: "f32", I: "i32" },
       outputs: { out: "f32" },
       uniforms: { n: "u32", len: "u32", inner: "u32" },
-      body: /* wgsl */ `
-const WG = ${WG}u;
-${LINEAR_ID}
-${MAIN_1D}
+      entry: ENTRY_1D,
+      main: /* wgsl */ `
   if (i >= u.n) { return; }
   let j = i % u.inner;
   let k = (i / u.inner) % u.len;
   let o = i / (u.inner * u.len);
   let at = o * u.inner + j;
-  out[i] = select(0.0, G[at], I[at] == i32(k));
-}`,
+  out[i] = select(0.0, G[at], I[at] == i32(k));`,
     });
   },
 );
@@ -369,13 +364,28 @@ export function rowThreads(len: number, profile: ReduceProfile): number {
 }
 
 /**
- * WGSL for kernels that give each row a segment of T neighbouring threads
- * (R = WG / T rows per workgroup): constants, the row/lane of a thread, and
- * `seg_sum` / `seg_max`, tree reductions over a segment that return the
- * result to every lane. Call them from uniform control flow (every thread,
- * valid row or not), since they contain barriers.
+ * The entry point of a row kernel (softmax, cross-entropy), which gives each
+ * row a segment of T = `t` neighbouring threads, R = WG / T rows per
+ * workgroup. Its helpers declare those constants and `seg_sum` / `seg_max`,
+ * tree reductions over a segment that return the result to every lane: call
+ * them from uniform control flow (every thread, valid row or not), since they
+ * contain barriers. `main` starts with the thread's `row`, its lane `t` and
+ * `valid` (the row exists).
  */
-export function segmentWgsl(t: number): string {
+export function rowEntry(t: number): Entry {
+  return {
+    workgroupSize: "WG",
+    builtins: ["workgroup_id", "num_workgroups", "local_invocation_index"],
+    helpers: segmentWgsl(t),
+    prelude: /* wgsl */ `
+  let row = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * R + lid / T;
+  let t = lid % T;
+  let valid = row < u.rows;`,
+  };
+}
+
+/** The module-scope WGSL of {@link rowEntry}: its constants, segment memory and trees. */
+function segmentWgsl(t: number): string {
   const tree = (name: string, combine: string) => /* wgsl */ `
 fn ${name}(v: f32, lid: u32) -> f32 {
   let t = lid % T;
@@ -397,12 +407,3 @@ var<workgroup> seg: array<f32, WG>;
 ${tree("seg_sum", "seg[lid] + seg[lid + h]")}
 ${tree("seg_max", "max(seg[lid], seg[lid + h])")}`;
 }
-
-/** Entry point header of a row kernel: defines `row`, `t` (lane) and `valid`. */
-export const MAIN_ROWS = /* wgsl */ `
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
-  let row = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * R + lid / T;
-  let t = lid % T;
-  let valid = row < u.rows;`;

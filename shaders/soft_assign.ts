@@ -44,13 +44,11 @@ export const softAssignKernel: (
       inputs: { A: "f32", B: "f32" },
       outputs: { Q: "f32" },
       uniforms: { n: "u32", k: "u32", d: "u32", alpha: "f32", expo: "f32" },
-      body: /* wgsl */ `
-${RATIO}
-${
-        pairwiseMain({ combine: "sqdist", ...spec }, {
-          before: "var bmin = 3.4e38;",
-          each: "let b = 1.0 + v / u.alpha; Q[i * u.k + j] = b; bmin = min(bmin, b);",
-          after: /* wgsl */ `
+      helpers: RATIO,
+      ...pairwiseMain({ combine: "sqdist", ...spec }, {
+        before: "var bmin = 3.4e38;",
+        each: "let b = 1.0 + v / u.alpha; Q[i * u.k + j] = b; bmin = min(bmin, b);",
+        after: /* wgsl */ `
   if (valid) {
     var s = 0.0;
     for (var j = 0u; j < u.k; j++) {
@@ -61,8 +59,7 @@ ${
     let inv = 1.0 / s;
     for (var j = 0u; j < u.k; j++) { Q[i * u.k + j] *= inv; }
   }`,
-        })
-      }`,
+      }),
     }),
 );
 
@@ -134,9 +131,8 @@ export const softAssignGradKernel: (spec: SoftAssignGradSpec) => DeclaredKernel 
         coef: "f32",
         inv_n: "f32",
       },
-      body: /* wgsl */ `
-${RATIO}
-${pairwiseMain({ combine: "sqdist", tj: spec.tj, tf: spec.tf, stage: spec.stage }, hooks)}`,
+      helpers: RATIO,
+      ...pairwiseMain({ combine: "sqdist", tj: spec.tj, tf: spec.tf, stage: spec.stage }, hooks),
     });
   },
 );
@@ -155,10 +151,11 @@ export const softAssignDzKernel: (spec: Record<string, never>) => DeclaredKernel
       inputs: { Z: "f32", MU: "f32", H: "f32" },
       outputs: { DZ: "f32" },
       uniforms: { n: "u32", k: "u32", d: "u32" },
-      body: /* wgsl */ `
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
+      entry: {
+        workgroupSize: 256,
+        builtins: ["workgroup_id", "num_workgroups", "local_invocation_index"],
+      },
+      main: /* wgsl */ `
   let e = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * 256u + lid;
   if (e >= u.n * u.d) { return; }
   let i = e / u.d;
@@ -166,8 +163,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let z = Z[e];
   var s = 0.0;
   for (var j = 0u; j < u.k; j++) { s = fma(H[i * u.k + j], z - MU[j * u.d + f], s); }
-  DZ[e] = s;
-}`,
+  DZ[e] = s;`,
     }),
 );
 
@@ -184,10 +180,11 @@ export const targetKernel: (spec: Record<string, never>) => DeclaredKernel = fam
       inputs: { Q: "f32", F: "f32" },
       outputs: { P: "f32" },
       uniforms: { n: "u32", k: "u32" },
-      body: /* wgsl */ `
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
+      entry: {
+        workgroupSize: 256,
+        builtins: ["workgroup_id", "num_workgroups", "local_invocation_index"],
+      },
+      main: /* wgsl */ `
   let i = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * 256u + lid;
   if (i >= u.n) { return; }
   var s = 0.0;
@@ -198,7 +195,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     s += w;
   }
   let inv = 1.0 / s;
-  for (var j = 0u; j < u.k; j++) { P[i * u.k + j] *= inv; }
-}`,
+  for (var j = 0u; j < u.k; j++) { P[i * u.k + j] *= inv; }`,
     }),
 );

@@ -18,7 +18,7 @@
  */
 import { family } from "./common.ts";
 import { declare, type DeclaredKernel } from "./declare.ts";
-import { MAIN_ROWS, segmentWgsl } from "./reduce.ts";
+import { rowEntry } from "./reduce.ts";
 
 /** Specialisation of the softmax families. */
 export interface SoftmaxSpec {
@@ -42,9 +42,8 @@ export const softmaxKernel: (spec: SoftmaxSpec) => DeclaredKernel = family(
       inputs: { X: "f32" },
       outputs: { Y: "f32" },
       uniforms: FIELDS,
-      body: /* wgsl */ `
-${segmentWgsl(spec.t)}
-${MAIN_ROWS}
+      entry: rowEntry(spec.t),
+      main: /* wgsl */ `
   let base = row * u.len;
   var m = u.ninf;
   if (valid) { for (var j = t; j < u.len; j += T) { m = max(m, X[base + j]); } }
@@ -54,8 +53,7 @@ ${MAIN_ROWS}
   s = seg_sum(s, lid);
   if (valid) {
     ${write}
-  }
-}`,
+  }`,
     });
   },
 );
@@ -84,12 +82,10 @@ export const softmaxGradKernel: (spec: SoftmaxSpec) => DeclaredKernel = family(
       inputs: { G: "f32", Y: "f32" },
       outputs: { DX: "f32" },
       uniforms: FIELDS,
-      body: /* wgsl */ `
-${segmentWgsl(spec.t)}
-${MAIN_ROWS}
+      entry: rowEntry(spec.t),
+      main: /* wgsl */ `
   let base = row * u.len;
-${body}
-}`,
+${body}`,
     });
   },
 );

@@ -99,14 +99,12 @@ function stagedAssign(spec: AssignSpec): DeclaredKernel {
     inputs: { A: "f32", B: "f32", STATE: "f32" },
     outputs: ASSIGN_OUTPUTS,
     uniforms: ASSIGN_FIELDS,
-    body: /* wgsl */ `
-var<workgroup> gate_flag: u32;
-${
-      pairwiseMain({ combine: "sqdist", tj: spec.tj, tf: spec.tf, stage: true, batched: true }, {
-        prelude: GATE,
-        before: "var best = 3.4e38; var best_j = 0u;",
-        each: "if (v < best) { best = v; best_j = j; }",
-        after: /* wgsl */ `
+    helpers: "var<workgroup> gate_flag: u32;",
+    ...pairwiseMain({ combine: "sqdist", tj: spec.tj, tf: spec.tf, stage: true, batched: true }, {
+      prelude: GATE,
+      before: "var best = 3.4e38; var best_j = 0u;",
+      each: "if (v < best) { best = v; best_j = j; }",
+      after: /* wgsl */ `
   if (valid) {
     let label = i32(best_j);
     let o = run * u.row_stride + i;
@@ -114,25 +112,28 @@ ${
     LABELS[o] = label;
     MIN_DIST[o] = best;
   }`,
-      })
-    }`,
+    }),
   });
 }
 
 function directAssign(spec: AssignSpec): DeclaredKernel {
-  const { key, T, body } = directAssignBody(spec);
+  const { key, T, main } = directAssignMain(spec);
   // The row-list variant reads LIST after STATE, stores bounds, and takes the list's stride.
   return declare({
     key,
     inputs: spec.list ? { X: T, C: T, STATE: "f32", LIST: "u32" } : { X: T, C: T, STATE: "f32" },
     outputs: spec.list ? { ...ASSIGN_OUTPUTS, BOUNDS: "vec2f" } : ASSIGN_OUTPUTS,
     uniforms: spec.list ? { ...ASSIGN_FIELDS, list_stride: "u32" } : ASSIGN_FIELDS,
-    body,
+    entry: {
+      workgroupSize: ASSIGN_WG,
+      builtins: ["workgroup_id", "num_workgroups", "local_invocation_index"],
+    },
+    main,
   });
 }
 
-/** The direct assignment's key, X and C's element type, and WGSL after the bindings. */
-function directAssignBody(spec: AssignSpec): { key: string; T: "f32" | "vec4f"; body: string } {
+/** The direct assignment's key, X and C's element type, and the statements of its `main`. */
+function directAssignMain(spec: AssignSpec): { key: string; T: "f32" | "vec4f"; main: string } {
   const rm = spec.rows ?? 1, tj = spec.tj, v4 = spec.vec4 ?? false, list = spec.list ?? false;
   if (rm > 1 && !list) {
     throw new Error(`kmeans_assign: ${rm} rows per thread need a row list (spec.list)`);
@@ -170,10 +171,7 @@ function directAssignBody(spec: AssignSpec): { key: string; T: "f32" | "vec4f"; 
   return {
     key: `kmeans_assign/${tj}/direct/r${rm}${v4 ? "/vec4" : ""}${list ? "/list" : ""}`,
     T,
-    body: /* wgsl */ `
-@compute @workgroup_size(${ASSIGN_WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
+    main: /* wgsl */ `
   let run = wid.z;
   ${rowsOf}
   let row_len = ${v4 ? "u.d / 4u" : "u.d"};
@@ -209,7 +207,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         }
   }`
       ).join("\n  ")
-    }
-}`,
+    }`,
   };
 }

@@ -45,10 +45,11 @@ export const pruneKernel: (spec: Record<string, never>) => DeclaredKernel = fami
       inputs: { STATE: "f32", CENTRE_SHIFT: "f32", LABELS: "i32" },
       outputs: { CHANGED: "u32", BOUNDS: "vec2f", CANDIDATES: "atomic<u32>" },
       uniforms: { n: "u32", k: "u32", d: "u32", gate: "u32", row_stride: "u32" },
-      body: /* wgsl */ `
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
+      entry: {
+        workgroupSize: 64,
+        builtins: ["workgroup_id", "num_workgroups", "local_invocation_index"],
+      },
+      main: /* wgsl */ `
   let run = wid.z;
   let i = (wid.y * nwg.x + wid.x) * 64u + lid;
   if (i >= u.n || (${GATE_DIRECT})) { return; }
@@ -71,8 +72,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     let list_base = run * (u.row_stride + 4u);
     let slot = atomicAdd(&CANDIDATES[list_base], 1u);
     atomicStore(&CANDIDATES[list_base + 4u + slot], i);
-  }
-}`,
+  }`,
     }),
 );
 
@@ -95,10 +95,10 @@ export const centreShiftKernel: (spec: { vec4: boolean }) => DeclaredKernel = fa
       inputs: { SHIFT_SQ: spec.vec4 ? "vec4f" : "f32", STATE: "f32" },
       outputs: { CENTRE_SHIFT: "f32", CANDIDATES: "u32" },
       uniforms: { k: "u32", d: "u32", gate: "u32", row_stride: "u32" },
-      body: /* wgsl */ `
-var<workgroup> gate_flag: u32;
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+      entry: { workgroupSize: 64, builtins: ["workgroup_id", "local_invocation_index"] },
+      helpers: /* wgsl */ `
+var<workgroup> gate_flag: u32;`,
+      main: /* wgsl */ `
   let run = wid.z;
   ${GATE}
   let shifts = run * (u.k + 3u);
@@ -126,7 +126,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     CENTRE_SHIFT[shifts + u.k + 1u] = d2;
     CENTRE_SHIFT[shifts + u.k + 2u] = f32(farthest);
     CANDIDATES[run * (u.row_stride + 4u)] = 0u;
-  }
-}`,
+  }`,
     }),
 );

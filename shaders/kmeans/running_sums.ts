@@ -41,12 +41,12 @@ export const changeListKernel: (spec: Record<string, never>) => DeclaredKernel =
       inputs: { LABELS: "i32", STATE: "f32" },
       outputs: { HELD: "i32", CHANGES: "u32" },
       uniforms: { n: "u32", row_stride: "u32", gate: "u32" },
-      body: /* wgsl */ `
+      entry: { workgroupSize: CHANGES_WG, builtins: ["workgroup_id", "local_invocation_index"] },
+      helpers: /* wgsl */ `
 const T = ${CHANGES_WG}u;
 var<workgroup> gate_flag: u32;
-var<workgroup> offsets: array<u32, ${CHANGES_WG}>;
-@compute @workgroup_size(${CHANGES_WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+var<workgroup> offsets: array<u32, ${CHANGES_WG}>;`,
+      main: /* wgsl */ `
   let run = wid.z;
   ${GATE}
   let per = (u.n + T - 1u) / T;
@@ -74,8 +74,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
       HELD[points + i] = label;
       m++;
     }
-  }
-}`,
+  }`,
     }),
 );
 
@@ -110,9 +109,8 @@ export const runningSumsKernel: (spec: { tj: number }) => DeclaredKernel = famil
         n_active: "u32",
         runs: RUN_MAP,
       },
-      body: /* wgsl */ `
-@compute @workgroup_size(${KSUMS_WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+      entry: { workgroupSize: KSUMS_WG, builtins: ["workgroup_id", "local_invocation_index"] },
+      main: /* wgsl */ `
   let f = wid.x * ${KSUMS_WG}u + lid;
   let run = u.runs[wid.z / 4u][wid.z % 4u];
   if (f > u.d || wid.z >= u.n_active || (${GATE_DIRECT})) { return; }
@@ -146,8 +144,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     }`
         ).join("\n    ")
       }
-  }
-}`,
+  }`,
     });
   },
 );

@@ -35,14 +35,14 @@ export const gatherRowsKernel: (spec: Record<string, never>) => DeclaredKernel =
       inputs: { X: "f32", IDX: "u32" },
       outputs: { C: "f32" },
       uniforms: { kd: "u32", d: "u32" },
-      body: /* wgsl */ `
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
+      entry: {
+        workgroupSize: 256,
+        builtins: ["workgroup_id", "num_workgroups", "local_invocation_index"],
+      },
+      main: /* wgsl */ `
   let e = (wid.y * nwg.x + wid.x) * 256u + lid;
   if (e >= u.kd) { return; }
-  C[e] = X[IDX[e / u.d] * u.d + e % u.d];
-}`,
+  C[e] = X[IDX[e / u.d] * u.d + e % u.d];`,
     }),
 );
 
@@ -65,9 +65,8 @@ export const seedFirstKernel: (spec: Record<string, never>) => DeclaredKernel = 
       inputs: { X: "f32", FIRST: "u32" },
       outputs: { C: "f32", NEAREST_ROW: "u32", CANDIDATES: "u32" },
       uniforms: { d: "u32", k: "u32", trials: "u32" },
-      body: /* wgsl */ `
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+      entry: { workgroupSize: 256, builtins: ["workgroup_id", "local_invocation_index"] },
+      main: /* wgsl */ `
   let run = wid.z;
   let e = wid.x * 256u + lid;
   let first = FIRST[run];
@@ -75,8 +74,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   if (e == 0u) {
     NEAREST_ROW[run] = 0u;
     CANDIDATES[run * u.trials] = first;
-  }
-}`,
+  }`,
     }),
 );
 
@@ -93,10 +91,10 @@ export const blockSumsKernel: (spec: Record<string, never>) => DeclaredKernel = 
       inputs: { IN: "f32" },
       outputs: { OUT: "f32" },
       uniforms: { n: "u32", blocks: "u32", row_stride: "u32" },
-      body: /* wgsl */ `
-var<workgroup> partial: array<f32, 256>;
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+      entry: { workgroupSize: 256, builtins: ["workgroup_id", "local_invocation_index"] },
+      helpers: /* wgsl */ `
+var<workgroup> partial: array<f32, 256>;`,
+      main: /* wgsl */ `
   let b = wid.x;
   let r = wid.z * u.row_stride + wid.y;
   var s = 0.0;
@@ -110,8 +108,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     if (lid < h) { partial[lid] += partial[lid + h]; }
     workgroupBarrier();
   }
-  if (lid == 0u) { OUT[r * u.blocks + b] = partial[0]; }
-}`,
+  if (lid == 0u) { OUT[r * u.blocks + b] = partial[0]; }`,
     }),
 );
 
@@ -133,9 +130,8 @@ export const sampleCandidatesKernel: (spec: Record<string, never>) => DeclaredKe
       inputs: { DIST: "f32", BLOCK_SUMS: "f32", NEAREST_ROW: "u32", DRAWS: "f32" },
       outputs: { CANDIDATES: "u32" },
       uniforms: { n: "u32", blocks: "u32", trials: "u32", off: "u32", draws: "u32" },
-      body: /* wgsl */ `
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+      entry: { workgroupSize: 64, builtins: ["workgroup_id", "local_invocation_index"] },
+      main: /* wgsl */ `
   if (lid >= u.trials) { return; }
   let run = wid.z;
   let row = run * u.trials + NEAREST_ROW[run];
@@ -161,8 +157,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     if (cum > r && w > 0.0) { pick = i; found = true; break; }
   }
   if (!found) { pick = last_positive; }
-  CANDIDATES[run * u.trials + lid] = pick;
-}`,
+  CANDIDATES[run * u.trials + lid] = pick;`,
     }),
 );
 
@@ -202,10 +197,11 @@ export const candidateDistancesKernel: (spec: CandDistSpec) => DeclaredKernel = 
       inputs: { X: T, CANDIDATES: "u32", NEAREST_ROW: "u32" },
       outputs: { DIST: "f32" },
       uniforms: { n: "u32", d: "u32", trials: "u32", count: "u32", first: "u32" },
-      body: /* wgsl */ `
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
+      entry: {
+        workgroupSize: 64,
+        builtins: ["workgroup_id", "num_workgroups", "local_invocation_index"],
+      },
+      main: /* wgsl */ `
   let run = wid.z;
   let i0 = ((wid.y * nwg.x + wid.x) * 64u + lid) * ${spec.rows}u;
   if (i0 >= u.n) { return; }
@@ -240,8 +236,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
           ).join("\n    ")
         ).join("\n    ")
       }
-  }
-}`,
+  }`,
     });
   },
 );
@@ -261,11 +256,11 @@ export const selectCandidateKernel: (spec: Record<string, never>) => DeclaredKer
       inputs: { BLOCK_SUMS: "f32", CANDIDATES: "u32", X: "f32" },
       outputs: { C: "f32", NEAREST_ROW: "u32" },
       uniforms: { blocks: "u32", trials: "u32", d: "u32", c: "u32", k: "u32" },
-      body: /* wgsl */ `
+      entry: { workgroupSize: 256, builtins: ["workgroup_id", "local_invocation_index"] },
+      helpers: /* wgsl */ `
 var<workgroup> potentials: array<f32, 64>;
-var<workgroup> best_row: u32;
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+var<workgroup> best_row: u32;`,
+      main: /* wgsl */ `
   let run = wid.z;
   let base = run * u.trials;
   if (lid < u.trials) {
@@ -283,7 +278,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let best = workgroupUniformLoad(&best_row);
   let src = CANDIDATES[base + best];
   let centre = (run * u.k + u.c) * u.d;
-  for (var f = lid; f < u.d; f += 256u) { C[centre + f] = X[src * u.d + f]; }
-}`,
+  for (var f = lid; f < u.d; f += 256u) { C[centre + f] = X[src * u.d + f]; }`,
     }),
 );

@@ -70,14 +70,14 @@ export const resetKernel: (spec: Record<string, never>) => DeclaredKernel = fami
       inputs: { MEAN: "f32", VAR: "f32" },
       outputs: { STATE: "f32" },
       uniforms: { d: "u32", tol: "f32", runs: "u32" },
-      body: /* wgsl */ `
+      entry: { workgroupSize: 256, builtins: ["local_invocation_index"] },
+      helpers: /* wgsl */ `
 var<workgroup> var_sums: array<f32, 256>;
 var<workgroup> bad_flags: array<u32, 256>;
 fn bad(x: f32) -> u32 {
   return select(0u, 1u, (bitcast<u32>(x) & 0x7f800000u) == 0x7f800000u);
-}
-@compute @workgroup_size(256)
-fn main(@builtin(local_invocation_index) lid: u32) {
+}`,
+      main: /* wgsl */ `
   var s = 0.0;
   var b = 0u;
   for (var f = lid; f < u.d; f += 256u) {
@@ -95,8 +95,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
     for (var e = 0u; e < ${KMEANS_STATE_SIZE}u; e++) { STATE[run * ${KMEANS_STATE_SIZE}u + e] = 0.0; }
     ${stateSlot("tol")} = u.tol * var_sums[0] / f32(u.d);
     ${stateSlot("nonFinite")} = f32(bad_flags[0] | bad(var_sums[0]));
-  }
-}`,
+  }`,
     }),
 );
 
@@ -118,13 +117,13 @@ export const statsKernel: (spec: Record<string, never>) => DeclaredKernel = fami
       inputs: { MIN_DIST: "f32", CHANGED: "u32", SHIFT_SQ: "f32" },
       outputs: { STATE: "f32", HISTORY: "f32" },
       uniforms: { n: "u32", kd: "u32", max_iter: "u32", final_pass: "u32", row_stride: "u32" },
-      body: /* wgsl */ `
+      entry: { workgroupSize: 256, builtins: ["workgroup_id", "local_invocation_index"] },
+      helpers: /* wgsl */ `
 var<workgroup> skip_run: u32;
 var<workgroup> inertia_sums: array<f32, 256>;
 var<workgroup> shift_sums: array<f32, 256>;
-var<workgroup> changed_sums: array<u32, 256>;
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+var<workgroup> changed_sums: array<u32, 256>;`,
+      main: /* wgsl */ `
   let run = wid.z;
   if (lid == 0u) { skip_run = select(0u, 1u, u.final_pass == 0u && ${stateSlot("done")} != 0.0); }
   if (workgroupUniformLoad(&skip_run) != 0u) { return; }
@@ -162,7 +161,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   } else if (shift_sums[0] <= ${stateSlot("tol")}) {
     ${stateSlot("done")} = 1.0;
   }
-  if (it + 1u >= u.max_iter) { ${stateSlot("done")} = 1.0; }
-}`,
+  if (it + 1u >= u.max_iter) { ${stateSlot("done")} = 1.0; }`,
     }),
 );

@@ -82,13 +82,13 @@ export const sumsKernel: (spec: SumsSpec) => DeclaredKernel = family(
         n_active: "u32",
         runs: RUN_MAP,
       },
-      body: /* wgsl */ `
+      entry: { workgroupSize: KSUMS_WG, builtins: ["workgroup_id", "local_invocation_index"] },
+      helpers: /* wgsl */ `
 fn run_of(slot: u32) -> u32 {
   let s = min(slot, u.n_active - 1u);
   return u.runs[s / 4u][s % 4u];
-}
-@compute @workgroup_size(${KSUMS_WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+}`,
+      main: /* wgsl */ `
   let f = wid.x * ${KSUMS_WG}u + lid;
   if (f > u.d) { return; }
   // Slots past the active count repeat the last run (computed, never stored).
@@ -127,8 +127,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     }`
         ).join("\n    ")
       }
-  }
-}`,
+  }`,
     });
   },
 );

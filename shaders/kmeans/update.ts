@@ -88,7 +88,8 @@ export const relocateKernel: (spec: RelocateSpec) => DeclaredKernel = family(
       inputs,
       outputs,
       uniforms: { n: "u32", k: "u32", d: "u32", chunks: "u32", gate: "u32", row_stride: "u32" },
-      body: /* wgsl */ `
+      entry: { workgroupSize: 256, builtins: ["workgroup_id", "local_invocation_index"] },
+      helpers: /* wgsl */ `
 var<workgroup> gate_flag: u32;
 var<workgroup> flag: u32;
 var<workgroup> far: u32;
@@ -96,9 +97,8 @@ var<workgroup> far_dist: array<f32, 256>;
 var<workgroup> far_index: array<u32, 256>;
 fn better(d0: f32, i0: u32, d1: f32, i1: u32) -> bool {
   return d0 > d1 || (d0 == d1 && i0 < i1);
-}
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+}`,
+      main: /* wgsl */ `
   let run = wid.z;
   ${GATE}
   let w = u.d + 1u;
@@ -173,8 +173,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
       ${spec.runningSums ? "PART_LO[chunk0 + j * w + t] = 0.0;" : ""}
     }
     workgroupBarrier();
-  }
-}`,
+  }`,
     });
   },
 );
@@ -199,10 +198,11 @@ export const updateKernel: (spec: { runningSums: boolean }) => DeclaredKernel = 
       },
       outputs: { C: "f32", SHIFT_SQ: "f32" },
       uniforms: { kd: "u32", d: "u32", chunks: "u32", gate: "u32" },
-      body: /* wgsl */ `
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
+      entry: {
+        workgroupSize: 256,
+        builtins: ["workgroup_id", "num_workgroups", "local_invocation_index"],
+      },
+      main: /* wgsl */ `
   let run = wid.z;
   let e = (wid.y * nwg.x + wid.x) * 256u + lid;
   if (e >= u.kd || (${GATE_DIRECT})) { return; }
@@ -222,7 +222,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   var updated = old;
   if (count > 0.0) { updated = s / count; }
   C[o] = updated;
-  SHIFT_SQ[o] = (updated - old) * (updated - old);
-}`,
+  SHIFT_SQ[o] = (updated - old) * (updated - old);`,
     }),
 );
