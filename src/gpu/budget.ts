@@ -29,6 +29,7 @@
  *
  * @module
  */
+import { declare } from "../../shaders/declare.ts";
 
 /** The per-dispatch work budgets. */
 export interface Budgets {
@@ -66,14 +67,17 @@ export function loopCapNote(cap: number | null): string | null {
  * millisecond on lavapipe.
  */
 export async function measureLoopCap(device: GPUDevice): Promise<number | null> {
-  const code = /* wgsl */ `
-@group(0) @binding(0) var<storage, read_write> io: array<u32, 2>;
-@compute @workgroup_size(1)
-fn main() {
+  // Declared like every kernel (io = [bound, count]), but run here, before the runtime exists.
+  const { code } = declare({
+    key: "loop_probe",
+    inputs: {},
+    outputs: { io: "u32" },
+    entry: { workgroupSize: 1, builtins: [] },
+    main: /* wgsl */ `
   var count = 0u;
   for (var i = 0u; i < io[0]; i++) { count += 1u; }
-  io[1] = count;
-}`;
+  io[1] = count;`,
+  });
   const module = device.createShaderModule({ code, label: "latent loop-cap probe" });
   const pipeline = device.createComputePipeline({
     layout: "auto",
