@@ -40,6 +40,13 @@ export interface OptimSpec {
   clip: ClipMode;
   /** Decoupled weight decay is applied (skips a multiply when off). */
   decay?: boolean;
+  /**
+   * Four elements per invocation (parameters whose size is a multiple of 4):
+   * on CPU adapters every per-lane load is a scalar gather, so a vec4 load
+   * carries four elements for the price of one (the DEC autoencoder's
+   * update of 16 tensors: see src/ops/optim.ts).
+   */
+  vec4?: boolean;
 }
 
 /** The uniform fields of the update kernel, in struct order (48 bytes). */
@@ -69,7 +76,8 @@ export function slotBuffer(slot: string): string {
 }
 
 /**
- * The fused update kernel. Uniform: n, slot (this parameter's entry in NORMS),
+ * The fused update kernel (n counts vec4s when `spec.vec4`). Uniform: n, slot
+ * (this parameter's entry in NORMS),
  * count (entries for the global norm), lr, decay = lr·wd, clip (value or
  * norm), momentum, beta1, beta2, eps, lr_t.
  */
@@ -77,13 +85,14 @@ export const optimKernel: (spec: OptimSpec) => DeclaredKernel = family(
   "optim",
   (spec: OptimSpec) => {
     const byNorm = spec.clip === "norm" || spec.clip === "global_norm";
-    const inputs: Record<string, Elem> = byNorm ? { G: "f32", NORMS: "f32" } : { G: "f32" };
-    const outputs: Record<string, Elem> = { P: "f32" };
-    for (const s of optimSlots(spec)) outputs[slotBuffer(s)] = "f32";
+    const t: Elem = spec.vec4 ? "vec4f" : "f32";
+    const inputs: Record<string, Elem> = byNorm ? { G: t, NORMS: "f32" } : { G: t };
+    const outputs: Record<string, Elem> = { P: t };
+    for (const s of optimSlots(spec)) outputs[slotBuffer(s)] = t;
 
     const clip = {
       none: "",
-      value: "g = clamp(g, -u.clip, u.clip);",
+      value: `g = clamp(g, ${t}(-u.clip), ${t}(u.clip));`,
       // Keras: g * c / max(|g|, c); a zero gradient stays zero.
       norm: "g = g * (u.clip / max(sqrt(NORMS[u.slot]), u.clip));",
       global_norm: `var sq = 0.0;
@@ -114,6 +123,7 @@ export const optimKernel: (spec: OptimSpec) => DeclaredKernel = family(
       spec.amsgrad ? "amsgrad" : "",
       `clip-${spec.clip}`,
       spec.decay ? "decay" : "",
+      spec.vec4 ? "vec4" : "",
     ].filter(Boolean).join("/");
     return declare({
       key,

@@ -105,12 +105,17 @@ export function optimizerUpdate(
   const buffers: Record<string, Tensor> = { G: grad, P: param };
   if (norms) buffers.NORMS = norms;
   optimSlots(spec).forEach((s, i) => buffers[slotBuffer(s)] = state[i]);
+  // Four elements per invocation where the size allows: the DEC autoencoder's
+  // Adam update (16 tensors, 3.3M parameters) took 27 ms of a 359 ms step at
+  // batch 256 on lavapipe with one element per invocation.
+  const vec4 = param.size % 4 === 0;
+  const n = vec4 ? param.size / 4 : param.size;
   launchKernel(
     optimizer,
-    optimKernel(spec),
+    optimKernel({ ...spec, vec4 }),
     buffers,
     {
-      n: param.size,
+      n,
       slot: u.slot,
       count: u.count,
       lr: u.lr,
@@ -122,6 +127,6 @@ export function optimizerUpdate(
       eps: u.eps,
       lr_t: u.lrT,
     },
-    Math.ceil(param.size / WG),
+    Math.ceil(n / WG),
   );
 }

@@ -77,7 +77,9 @@ class RefOptimizer {
   }
 }
 
-const SHAPES = [[37, 5], [3], [1], [2, 3, 7]];
+// Sizes that are and are not multiples of 4: the update runs four elements per
+// invocation where it can (24, 8) and one otherwise.
+const SHAPES = [[37, 5], [3], [1], [2, 3, 7], [6, 4], [8]];
 
 /**
  * Steps the GPU optimizer and the reference side by side with random
