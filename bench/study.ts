@@ -23,7 +23,13 @@
  * @module
  */
 import { type ImageDataset, loadMnist } from "../src/data/mnist_deno.ts";
-import { firstImages, type StudyRecipe } from "../demos/study.ts";
+import {
+  firstImages,
+  medianRows,
+  stageName,
+  type StudyRecipe,
+  type StudyRow,
+} from "../demos/study.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 const args = [...Deno.args];
@@ -39,14 +45,6 @@ const threads = Number(flag("threads", "1"));
 const python = flag("python", "/usr/bin/python3");
 const out = `${root}bench/results/study.json`;
 
-interface Row {
-  seed: number;
-  stage: string;
-  acc: number;
-  nmi: number;
-  ari: number;
-  seconds: number;
-}
 interface DemoRecord {
   date: string;
   adapter: string;
@@ -55,7 +53,7 @@ interface DemoRecord {
   recipe: StudyRecipe;
   stages: string[];
   seeds: number[];
-  rows: Row[];
+  rows: StudyRow[];
   seedSeconds: { seed: number; seconds: number }[];
 }
 
@@ -117,14 +115,18 @@ try {
     }).output();
     if (py.code !== 0) throw new Error(`bench/pytorch_study.py failed (exit ${py.code})`);
     const p = JSON.parse(await Deno.readTextFile(pyJson));
-    pytorch = { torch: p.torch, threads: p.threads, seeds: latent.seeds, rows: p.rows as Row[] };
+    pytorch = {
+      torch: p.torch,
+      threads: p.threads,
+      seeds: latent.seeds,
+      rows: p.rows as StudyRow[],
+    };
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
     console.error(`no ${python} here: latent's rows only`);
   }
 
   // 3. The table and the record.
-  const stage = (s: string) => s.replace(/ \(\d+ steps\)/, "");
   const f = (v: number) => v.toFixed(4);
   const lines = [
     `MNIST clustering study${
@@ -138,18 +140,12 @@ try {
     "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
   ];
   const groups = [...latent.seeds.map(String), ...(latent.seeds.length > 1 ? ["median"] : [])];
-  const med = (v: number[]) => {
-    const s = [...v].sort((a, b) => a - b);
-    return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-  };
-  const pick = (rs: Row[], g: string, st: string) => {
-    const of = rs.filter((x) => stage(x.stage) === st && (g === "median" || String(x.seed) === g));
-    if (!of.length) return null;
-    const m = (k: "acc" | "nmi" | "ari" | "seconds") => med(of.map((x) => x[k]));
-    return { acc: m("acc"), nmi: m("nmi"), ari: m("ari"), seconds: m("seconds") };
-  };
+  /** One seed's row of a stage, or the median over the seeds. */
+  const pick = (rs: StudyRow[], g: string, st: string) =>
+    medianRows(rs.filter((x) => g === "median" || String(x.seed) === g))
+      .find((m) => m.stage === st) ?? null;
   for (const g of groups) {
-    for (const st of [...new Set(latent.rows.map((x) => stage(x.stage)))]) {
+    for (const st of [...new Set(latent.rows.map((x) => stageName(x.stage)))]) {
       const a = pick(latent.rows, g, st)!, b = pytorch ? pick(pytorch.rows, g, st) : null;
       const o = (v: number | undefined, d: (v: number) => string) => v === undefined ? "–" : d(v);
       lines.push(
@@ -167,7 +163,7 @@ try {
   );
   console.log("\n" + lines.join("\n"));
   await Deno.mkdir(`${root}bench/results`, { recursive: true });
-  await Deno.writeTextFile(out, JSON.stringify({ ...latent, pytorch }, null, 1) + "\n");
+  await Deno.writeTextFile(out, JSON.stringify({ ...latent, pytorch }, null, 2) + "\n");
   console.error(`recorded in ${out}`);
 } finally {
   await Deno.remove(tmp, { recursive: true });

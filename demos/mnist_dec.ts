@@ -35,7 +35,14 @@ import { parseArgs } from "@std/parse-args";
 import * as lt from "../src/mod.ts";
 import { loadMnist } from "../src/data/mnist_deno.ts";
 import { scatterPng } from "./plot.ts";
-import { firstImages, pretrainOptimizer, SHORT_CONV_EPOCHS, studyRecipe } from "./study.ts";
+import {
+  firstImages,
+  medianRows,
+  pretrainOptimizer,
+  SHORT_CONV_EPOCHS,
+  studyRecipe,
+  type StudyRow,
+} from "./study.ts";
 
 /** conv-DEC's pretraining epochs in the shortened run (DCEC: 200). */
 const CPU_CONV_EPOCHS = SHORT_CONV_EPOCHS;
@@ -180,15 +187,7 @@ const x = lt.data.dataset(images, { shape: [784], scale: 1 / 255 });
 // The same images as 28×28×1 for the convolutional autoencoder.
 const xi = lt.data.dataset(images, { shape: [28, 28, 1], scale: 1 / 255 });
 
-interface Row {
-  seed: number;
-  stage: string;
-  acc: number;
-  nmi: number;
-  ari: number;
-  seconds: number;
-}
-const rows: Row[] = [];
+const rows: StudyRow[] = [];
 const score = (seed: number, stage: string, pred: ArrayLike<number>, t0: number) => {
   const row = {
     seed,
@@ -332,11 +331,6 @@ async function convDec(seed: number): Promise<void> {
 
 // ------------------------------------------------------------------ report
 
-const median = (v: number[]) => {
-  const s = [...v].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const stageName = (r: Row) => r.stage.replace(/ \(\d+ steps\)/, "");
 const table = [
   "| seed | stage | ACC | NMI | ARI | time (s) |",
   "|---:|---|---:|---:|---:|---:|",
@@ -348,7 +342,7 @@ const table = [
 ];
 if (seeds.length > 1) {
   table.push(
-    ...medians(rows).map((m) =>
+    ...medianRows(rows).map((m) =>
       `| median | ${m.stage} | ${m.acc.toFixed(4)} | ${m.nmi.toFixed(4)} | ${m.ari.toFixed(4)} | ${
         m.seconds.toFixed(1)
       } |`
@@ -356,18 +350,6 @@ if (seeds.length > 1) {
   );
 }
 console.log("\n" + table.join("\n"));
-
-/** Median ACC / NMI / ARI / seconds of each stage over the seeds. */
-function medians(
-  rs: Row[],
-): { stage: string; acc: number; nmi: number; ari: number; seconds: number }[] {
-  const names = [...new Set(rs.map(stageName))];
-  return names.map((stage) => {
-    const of = rs.filter((r) => stageName(r) === stage);
-    const m = (k: "acc" | "nmi" | "ari" | "seconds") => median(of.map((r) => r[k]));
-    return { stage, acc: m("acc"), nmi: m("nmi"), ari: m("ari"), seconds: m("seconds") };
-  });
-}
 
 /** What `--json` writes and `deno task bench:study` records beside PyTorch's rows. */
 const record = {
@@ -405,7 +387,7 @@ async function reference(file: string): Promise<string[]> {
       "options records one.",
     ];
   }
-  const theirs = medians(ref.pytorch.rows as Row[]);
+  const theirs = medianRows(ref.pytorch.rows as StudyRow[]);
   const lines = [
     `PyTorch ${ref.pytorch.torch} (${ref.pytorch.threads} CPU thread${
       ref.pytorch.threads === 1 ? "" : "s"
@@ -415,7 +397,7 @@ async function reference(file: string): Promise<string[]> {
     "| stage | ACC latent | ACC PyTorch | NMI latent | NMI PyTorch | ARI latent | ARI PyTorch |",
     "|---|---:|---:|---:|---:|---:|---:|",
   ];
-  for (const ours of medians(rows)) {
+  for (const ours of medianRows(rows)) {
     const t = theirs.find((r) => r.stage === ours.stage);
     if (!t) continue;
     const f = (v: number) => v.toFixed(4);

@@ -152,3 +152,41 @@ export function pretrainOptimizer(model: StudyModel, recipe: StudyRecipe): lt.op
     ? lt.optim.adam(recipe.learningRate)
     : lt.optim.sgd({ learningRate: 1, momentum: 0.9 });
 }
+
+/** One stage's scores in one seed's run of the study (the demo's rows, PyTorch's too). */
+export interface StudyRow {
+  seed: number;
+  /** e.g. `"DEC (300 steps)"`. */
+  stage: string;
+  acc: number;
+  nmi: number;
+  ari: number;
+  seconds: number;
+}
+
+/** The stage of a row without its step count: `"DEC (300 steps)"` → `"DEC"`. */
+export function stageName(stage: string): string {
+  return stage.replace(/ \(\d+ steps\)/, "");
+}
+
+/**
+ * Median ACC / NMI / ARI / seconds of each stage over the rows given (one
+ * seed's rows, or all seeds'), stages in first-seen order.
+ *
+ * @example
+ * ```ts
+ * medianRows([{ seed: 1, stage: "DEC (9 steps)", acc: 0.5, nmi: 0.4, ari: 0.3, seconds: 2 }]);
+ * // [{ stage: "DEC", acc: 0.5, nmi: 0.4, ari: 0.3, seconds: 2 }]
+ * ```
+ */
+export function medianRows(rows: readonly StudyRow[]): Omit<StudyRow, "seed">[] {
+  const median = (v: number[]) => {
+    const s = [...v].sort((a, b) => a - b);
+    return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  };
+  return [...new Set(rows.map((r) => stageName(r.stage)))].map((stage) => {
+    const of = rows.filter((r) => stageName(r.stage) === stage);
+    const m = (k: "acc" | "nmi" | "ari" | "seconds") => median(of.map((r) => r[k]));
+    return { stage, acc: m("acc"), nmi: m("nmi"), ari: m("ari"), seconds: m("seconds") };
+  });
+}
