@@ -29,7 +29,7 @@ import {
 } from "./harness.ts";
 import { convBench } from "./conv_bench.ts";
 import { matmulBench, matmulTilesBench } from "./matmul_bench.ts";
-import { trainBench, trainProfileBench } from "./train_bench.ts";
+import { hostBench, trainBench, trainProfileBench } from "./train_bench.ts";
 
 /** Every bench section, in table order. */
 const MODULES: BenchModule[] = [
@@ -38,6 +38,7 @@ const MODULES: BenchModule[] = [
   convBench,
   trainBench,
   trainProfileBench,
+  hostBench,
 ];
 
 const USAGE = "usage: deno task bench [--filter PATTERN] [--quick]";

@@ -689,6 +689,79 @@ export const trainBench: BenchModule = {
 /** Steps recorded per round when timing the host's recording. */
 const HOST_STEPS = 3;
 
+/**
+ * A whole bare training step of a case at `batch` (gather, forward, loss,
+ * backward, update), on a dataset of `batch` samples walked in order.
+ */
+function bareStep(
+  c: TrainCase,
+  parts: StepParts,
+  batch: number,
+): { step: () => void; dispose: () => void } {
+  const d = lt.data.dataset(pixels(batch * c.features), { shape: c.shape, scale: 1 / 255 });
+  const ep = d.epoch({ batchSize: batch, shuffle: false });
+  return {
+    step: () =>
+      lt.tidy(() => {
+        const xb = d.gather(ep.indices, 0, batch);
+        const pred = parts.layers.reduce((h, l) => l.apply(h), xb);
+        lt.backward(parts.loss(pred, xb));
+        parts.optimizer.step(parts.params);
+      }),
+    dispose: () => {
+      ep.dispose();
+      d.dispose();
+    },
+  };
+}
+
+/** What recording a step costs the host: see {@link hostRecording}. */
+interface HostCost {
+  /** ms per step. */
+  ms: number;
+  /** µs per dispatch. */
+  perDispatch: number;
+  /** Dispatches per step. */
+  dispatches: number;
+  /** Submits that happened while recording the round's steps. */
+  submits: number;
+}
+
+/**
+ * Host time to record a step (JS, autograd, command encoding; no waiting),
+ * meant to be measured where the GPU has almost nothing to do (batch 1),
+ * since on a CPU adapter its work would compete for the same cores: a floor
+ * under a step's time on any GPU. The fastest of 8 rounds of
+ * {@link HOST_STEPS} steps (fewer dispatches than the runtime's uniform ring
+ * holds): other processes only ever add time. Submits inside a round (a full
+ * uniform ring or command batch, or an upload into a buffer that recorded
+ * work uses) start GPU work that, on a CPU adapter, competes with the
+ * recording: they are counted.
+ */
+async function hostRecording(step: () => void): Promise<HostCost> {
+  const rt = lt.runtime();
+  let best: HostCost = { ms: Infinity, perDispatch: Infinity, dispatches: 0, submits: 0 };
+  for (let round = 0; round < 8; round++) {
+    await rt.sync();
+    const d0 = rt.dispatchCount, s0 = rt.submitCount, h0 = performance.now();
+    for (let i = 0; i < HOST_STEPS; i++) step();
+    const inside = rt.submitCount - s0;
+    rt.flush();
+    const ms = (performance.now() - h0) / HOST_STEPS;
+    if (ms < best.ms) {
+      const dispatches = rt.dispatchCount - d0;
+      best = {
+        ms,
+        perDispatch: (1000 * ms * HOST_STEPS) / dispatches,
+        dispatches: dispatches / HOST_STEPS,
+        submits: inside,
+      };
+    }
+  }
+  await rt.sync();
+  return best;
+}
+
 /** Forward FLOPs per sample of each case (2 per multiply-add), for GFLOP/s. */
 const FORWARD_FLOPS: Record<string, number> = {
   "deep AE 784-128-32-128-784": 2 * (784 * 128 + 128 * 32 + 32 * 128 + 128 * 784),
@@ -787,15 +860,7 @@ export const trainProfileBench: BenchModule = {
 
         // Whole bare steps (gather, forward, loss, backward, update), one per repetition run.
         const whole = async (batch: number, host: boolean): Promise<[number, string]> => {
-          const d = lt.data.dataset(pixels(batch * c.features), { shape: c.shape, scale: 1 / 255 });
-          const ep = d.epoch({ batchSize: batch, shuffle: false });
-          const step = () =>
-            lt.tidy(() => {
-              const xb = d.gather(ep.indices, 0, batch);
-              const pred = parts.layers.reduce((h, l) => l.apply(h), xb);
-              lt.backward(parts.loss(pred, xb));
-              parts.optimizer.step(parts.params);
-            });
+          const { step, dispose } = bareStep(c, parts, batch);
           try {
             const t = await ctx.timeBatches(async (b) => {
               for (let i = 0; i < b; i++) {
@@ -809,39 +874,16 @@ export const trainProfileBench: BenchModule = {
               await rt.sync();
             });
             if (!host) return [t.ms, count];
-            // Host time to record a step (JS, autograd, command encoding; no waiting), measured
-            // where the GPU has almost nothing to do, since on a CPU adapter its work would
-            // compete for the same cores: a floor under a step's time on any GPU.
-            // The fastest of 8 rounds of 3 steps (fewer dispatches than the runtime's uniform
-            // ring holds): other processes only ever add time.
-            // Submits inside a round (a full uniform ring or command batch, or an upload into a
-            // buffer that recorded work uses) start GPU work that, on a CPU adapter, competes
-            // with the recording: the note counts them.
-            let hostMs = Infinity, perDispatch = Infinity, submits = 0;
-            for (let round = 0; round < 8; round++) {
-              await rt.sync();
-              const d0 = rt.dispatchCount, s0 = rt.submitCount, h0 = performance.now();
-              for (let i = 0; i < HOST_STEPS; i++) step();
-              const inside = rt.submitCount - s0;
-              rt.flush();
-              const ms = (performance.now() - h0) / HOST_STEPS;
-              if (ms < hostMs) {
-                hostMs = ms;
-                perDispatch = (1000 * ms * HOST_STEPS) / (rt.dispatchCount - d0);
-                submits = inside;
-              }
-            }
-            await rt.sync();
+            const h = await hostRecording(step);
             return [
               t.ms,
-              `${count}; recording a step takes ${hostMs.toFixed(2)} ms on the host ` +
+              `${count}; recording a step takes ${h.ms.toFixed(2)} ms on the host ` +
               `(${
-                perDispatch.toFixed(0)
-              } µs per dispatch; ${submits} submits while recording ${HOST_STEPS} steps)`,
+                h.perDispatch.toFixed(0)
+              } µs per dispatch; ${h.submits} submits while recording ${HOST_STEPS} steps)`,
             ];
           } finally {
-            ep.dispose();
-            d.dispose();
+            dispose();
           }
         };
         const flops = 3 * FORWARD_FLOPS[c.name] * TRAIN_BATCH;
@@ -851,6 +893,48 @@ export const trainProfileBench: BenchModule = {
         row("whole step, batch 1", w1, count1);
       } finally {
         for (const t of inputs) t.dispose();
+        trainer.dispose();
+      }
+    }
+    return rows;
+  },
+};
+
+/**
+ * `--filter host`: what recording one training step costs the host, for
+ * each training case — dispatches per step and host µs per step (JS,
+ * autograd, command encoding and the submit; no waiting), at batch 1 where
+ * the adapter has least work, the fastest of 8 rounds ({@link hostRecording}).
+ * The column is `eager` (the graph is re-run every step): the floor a
+ * compiled, replayed step would lower.
+ */
+export const hostBench: BenchModule = {
+  name: "host",
+  async run(ctx) {
+    const rows: Row[] = [];
+    for (const c of TRAIN_CASES) {
+      if (!ctx.wants("host", c.name)) continue;
+      const trainer = c.latent();
+      const { step, dispose } = bareStep(c, trainer.parts, 1);
+      try {
+        // Warm-up: pipelines, the buffer pool and the optimizer's state.
+        for (let i = 0; i < 3; i++) step();
+        await lt.runtime().sync();
+        const h = await hostRecording(step);
+        rows.push({
+          section: "host",
+          name: c.name,
+          unit: "µs/step",
+          values: { eager: 1000 * h.ms },
+          ms: { eager: h.ms },
+          note: `${h.dispatches} dispatches per step, ${h.perDispatch.toFixed(1)} µs per ` +
+            `dispatch, ${h.submits} submits while recording ${HOST_STEPS} steps`,
+        });
+        ctx.log(
+          `host ${c.name}: ${(1000 * h.ms).toFixed(0)} µs per step, ${h.dispatches} dispatches`,
+        );
+      } finally {
+        dispose();
         trainer.dispose();
       }
     }
