@@ -18,8 +18,9 @@
  *      outside the bias correction).
  *
  * Bindings: G (read), [NORMS (read) when clipping by norm], P (write),
- * state buffers (write): sgd+momentum: V; adam: M, V[, VHAT].
- * Dispatch: ceil(n / WG) workgroups.
+ * state buffers (write): sgd+momentum: MOMENTUM; adam: M, V[, VHAT]; several
+ * parameters per dispatch suffix them by parameter (G0, P0, M0, …).
+ * Dispatch: ceil(n / WG) workgroups (n: all the parameters' elements).
  * @module
  */
 import { ENTRY_1D, family } from "./common.ts";
@@ -47,6 +48,14 @@ export interface OptimSpec {
    * update of 16 tensors: see src/ops/optim.ts).
    */
   vec4?: boolean;
+  /**
+   * Parameters updated by one dispatch (default 1): their buffers are bound
+   * side by side (`G0`, `P0`, `M0`, …, `G1`, …) and the invocations split
+   * between them by the cumulative ends `end0`, `end1`, … of their element
+   * ranges, so a step's whole update is a dispatch or two instead of one per
+   * tensor (src/ops/optim.ts picks how many the adapter's bindings allow).
+   */
+  tensors?: number;
 }
 
 /** The uniform fields of the update kernel, in struct order (48 bytes). */
@@ -70,9 +79,17 @@ export function optimSlots(spec: OptimSpec): string[] {
   return spec.amsgrad ? ["m", "v", "vhat"] : ["m", "v"];
 }
 
-/** The kernel's buffer name for a state slot of {@link optimSlots} (`m` → `M`). */
-export function slotBuffer(slot: string): string {
-  return slot.toUpperCase();
+/**
+ * The kernel's buffer name for a state slot of {@link optimSlots} (`m` →
+ * `M`), of parameter `j` of a several-tensor update (`M0`, `M1`, …).
+ */
+export function slotBuffer(slot: string, j?: number): string {
+  return slot.toUpperCase() + (j ?? "");
+}
+
+/** Storage buffers one parameter's update binds (gradient, parameter, state). */
+export function optimBuffersPerTensor(spec: OptimSpec): number {
+  return 2 + optimSlots(spec).length;
 }
 
 /**
@@ -86,35 +103,76 @@ export const optimKernel: (spec: OptimSpec) => DeclaredKernel = family(
   (spec: OptimSpec) => {
     const byNorm = spec.clip === "norm" || spec.clip === "global_norm";
     const t: Elem = spec.vec4 ? "vec4f" : "f32";
-    const inputs: Record<string, Elem> = byNorm ? { G: t, NORMS: "f32" } : { G: t };
-    const outputs: Record<string, Elem> = { P: t };
-    for (const s of optimSlots(spec)) outputs[slotBuffer(s)] = t;
-
-    const clip = {
-      none: "",
-      value: `g = clamp(g, ${t}(-u.clip), ${t}(u.clip));`,
-      // Keras: g * c / max(|g|, c); a zero gradient stays zero.
-      norm: "g = g * (u.clip / max(sqrt(NORMS[u.slot]), u.clip));",
-      global_norm: `var sq = 0.0;
-  for (var k = 0u; k < u.count; k++) { sq += NORMS[k]; }
-  g = g * (u.clip / max(sqrt(sq), u.clip));`,
-    }[spec.clip];
-
-    let rule: string;
-    if (spec.rule === "sgd") {
-      rule = !spec.momentum ? "p = p - u.lr * g;" : `
-  let v = u.momentum * MOMENTUM[i] - u.lr * g;
-  MOMENTUM[i] = v;
-  p = p + ${spec.nesterov ? "u.momentum * v - u.lr * g" : "v"};`;
-    } else {
-      rule = `
-  let m = M[i] + (g - M[i]) * (1.0 - u.beta1);
-  var v = V[i] + (g * g - V[i]) * (1.0 - u.beta2);
-  M[i] = m;
-  V[i] = v;
-  ${spec.amsgrad ? "v = max(VHAT[i], v); VHAT[i] = v;" : ""}
-  p = p - u.lr_t * m / (sqrt(v) + u.eps);`;
+    const k = spec.tensors ?? 1;
+    if (!Number.isInteger(k) || k < 1) {
+      throw new RangeError(`optim: tensors must be >= 1, got ${k}`);
     }
+    // One tensor keeps the plain names (G, P, M; uniforms n, slot).
+    const sfx = (j: number) => (k === 1 ? "" : String(j));
+    const inputs: Record<string, Elem> = {};
+    const outputs: Record<string, Elem> = {};
+    const uniforms: Record<string, "u32" | "f32"> = {};
+    for (let j = 0; j < k; j++) {
+      inputs[`G${sfx(j)}`] = t;
+      outputs[`P${sfx(j)}`] = t;
+      for (const s of optimSlots(spec)) outputs[slotBuffer(s, k === 1 ? undefined : j)] = t;
+    }
+    if (byNorm) inputs.NORMS = "f32";
+    if (k === 1) Object.assign(uniforms, FIELDS);
+    else {
+      for (const [f, ty] of Object.entries(FIELDS)) if (f !== "n" && f !== "slot") uniforms[f] = ty;
+      for (let j = 0; j < k; j++) uniforms[`end${j}`] = "u32";
+      for (let j = 0; j < k; j++) uniforms[`slot${j}`] = "u32";
+    }
+
+    // The update of element `e` of parameter `j` (buffers suffixed by sfx(j)).
+    const body = (j: number, e: string, slot: string) => {
+      const x = sfx(j);
+      const clip = {
+        none: "",
+        value: `g = clamp(g, ${t}(-u.clip), ${t}(u.clip));`,
+        // Keras: g * c / max(|g|, c); a zero gradient stays zero.
+        norm: `g = g * (u.clip / max(sqrt(NORMS[${slot}]), u.clip));`,
+        global_norm: `var sq = 0.0;
+    for (var k = 0u; k < u.count; k++) { sq += NORMS[k]; }
+    g = g * (u.clip / max(sqrt(sq), u.clip));`,
+      }[spec.clip];
+      let rule: string;
+      if (spec.rule === "sgd") {
+        rule = !spec.momentum ? "p = p - u.lr * g;" : `
+    let v = u.momentum * MOMENTUM${x}[${e}] - u.lr * g;
+    MOMENTUM${x}[${e}] = v;
+    p = p + ${spec.nesterov ? "u.momentum * v - u.lr * g" : "v"};`;
+      } else {
+        rule = `
+    let m = M${x}[${e}] + (g - M${x}[${e}]) * (1.0 - u.beta1);
+    var v = V${x}[${e}] + (g * g - V${x}[${e}]) * (1.0 - u.beta2);
+    M${x}[${e}] = m;
+    V${x}[${e}] = v;
+    ${spec.amsgrad ? `v = max(VHAT${x}[${e}], v); VHAT${x}[${e}] = v;` : ""}
+    p = p - u.lr_t * m / (sqrt(v) + u.eps);`;
+      }
+      return `
+    var g = G${x}[${e}];
+    ${clip}
+    var p = P${x}[${e}];
+    ${spec.decay ? "p = p - u.decay * p;" : ""}
+    ${rule}
+    P${x}[${e}] = p;`;
+    };
+    const main = k === 1
+      ? `
+  if (i >= u.n) { return; }
+  {${body(0, "i", "u.slot")}
+  }`
+      : Array.from({ length: k }, (_, j) => {
+        const start = j === 0 ? "0u" : `u.end${j - 1}`;
+        return `
+  if (i < u.end${j}) {
+    let e = i - ${start};${body(j, "e", `u.slot${j}`)}
+    return;
+  }`;
+      }).join("");
 
     const key = [
       "optim",
@@ -124,22 +182,9 @@ export const optimKernel: (spec: OptimSpec) => DeclaredKernel = family(
       `clip-${spec.clip}`,
       spec.decay ? "decay" : "",
       spec.vec4 ? "vec4" : "",
+      k > 1 ? `x${k}` : "",
     ].filter(Boolean).join("/");
-    return declare({
-      key,
-      inputs,
-      outputs,
-      uniforms: FIELDS,
-      entry: ENTRY_1D,
-      main: /* wgsl */ `
-  if (i >= u.n) { return; }
-  var g = G[i];
-  ${clip}
-  var p = P[i];
-  ${spec.decay ? "p = p - u.decay * p;" : ""}
-  ${rule}
-  P[i] = p;`,
-    });
+    return declare({ key, inputs, outputs, uniforms, entry: ENTRY_1D, main });
   },
 );
 

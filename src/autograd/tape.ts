@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { keep, tidy } from "../tensor/scope.ts";
+import { keep, ownedByInnermost, tidy } from "../tensor/scope.ts";
 import { DisposedTensorError, fmtShape, type GradNode, type Tensor } from "../tensor/tensor.ts";
 
 let enabled = true;
@@ -192,10 +192,21 @@ export function backward(loss: Tensor, seed?: Tensor): void {
         });
       } else leaves.push([t, g]);
     }
+    const uses = new Map<Tensor, number>();
+    for (const [, g] of leaves) uses.set(g, (uses.get(g) ?? 0) + 1);
     for (const [t, g] of leaves) {
       // A leaf that already has a gradient accumulates into it (the leaf owns it).
       if (t.grad) gradOps.addInto(t.grad, g);
-      else t.grad = keep(gradOps.copy(g));
+      else if (
+        g !== seed && uses.get(g) === 1 && ownedByInnermost(g) && g.storage("backward").refs === 1
+      ) {
+        // Made here, by nothing else shared (no alias, view or other leaf):
+        // the leaf takes it as it is, without a copy (one per parameter per
+        // step otherwise).
+        g.node = null;
+        g.requiresGrad = false;
+        t.grad = keep(g);
+      } else t.grad = keep(gradOps.copy(g));
     }
   });
 }

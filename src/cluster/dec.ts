@@ -46,8 +46,9 @@ import { add, mul } from "../ops/binary.ts";
 import { meanSquaredError } from "../ops/losses.ts";
 import { argmax } from "../ops/reduce.ts";
 import { keep } from "../tensor/scope.ts";
-import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
-import { copyInto } from "../ops/creation.ts";
+import { fmtShape, type Tensor } from "../tensor/tensor.ts";
+import { assign } from "../ops/creation.ts";
+import { gatherRows } from "../ops/gather.ts";
 import { ari, clusteringAccuracy, nmi } from "../metrics/clustering.ts";
 import { KMeans, type KMeansResult } from "./kmeans.ts";
 import { ClusteringLayer, decLossFused, softAssign, targetDistribution } from "./soft_assign.ts";
@@ -122,6 +123,8 @@ export interface DECFitOptions {
   callbacks?: Callback[];
   /** k-means restarts for the centre initialisation, when not done yet (default 20). */
   nInit?: number;
+  /** Compile the fine-tuning step (fit's `compileStep`, default true); `false` runs it eagerly. */
+  compileStep?: boolean;
 }
 
 /** What {@link DEC.fit} returns. */
@@ -448,8 +451,12 @@ export class DEC {
     /** Recomputes P over all samples and logs the labels; true when they settled (tol). */
     const refresh = async (): Promise<boolean> => {
       const q = await this.softAssignments(x);
-      p?.dispose();
-      p = keep(noGrad(() => targetDistribution(q)));
+      const next = noGrad(() => targetDistribution(q));
+      // Written into the same tensor: the compiled step keeps reading it.
+      if (p) {
+        assign(p, next);
+        next.dispose();
+      } else p = keep(next);
       const lt = noGrad(() => argmax(q, 1));
       q.dispose();
       let labels: Int32Array;
@@ -480,12 +487,10 @@ export class DEC {
     };
 
     // The per-batch loss: KL(P‖Q) on the batch's rows of P (IDEC: plus the
-    // reconstruction). fit walks the samples in order (shuffle off), so the
-    // batch is samples offset .. offset + size - 1 and P's rows copy as one block.
-    const step: TrainStep = ({ x: xb, offset, size }) => {
-      const k = p!.shape[1];
-      const pb = empty([size, k], "f32", op);
-      copyInto(pb, p!, { from: offset * k, count: size * k, op });
+    // reconstruction), gathered with the batch's own indices so every step
+    // records the same commands (fit compiles it).
+    const step: TrainStep = ({ x: xb, indices, offset, size }) => {
+      const pb = gatherRows(op, p!, { indices, offset, count: size });
       const z = this.encoder.apply(xb, { training: true });
       let loss = decLossFused(z, layer.centers, pb, this.alpha);
       if (idec) {
@@ -525,6 +530,7 @@ export class DEC {
         callbacks: [schedule, ...(options.callbacks ?? [])],
         // No per-batch running loss: the schedule above never reads it.
         logInterval: Infinity,
+        ...(options.compileStep === undefined ? {} : { compileStep: options.compileStep }),
       });
     } finally {
       p?.dispose();

@@ -362,13 +362,15 @@ export class Dataset implements Disposable {
     const p = this.#p;
     const out = this.#output(op, this.batchShape(count), "f32", options.out);
     const noise = (options.training ?? true) ? p.noise : null;
-    const step = noise ? this.noiseStep++ : 0;
+    let step = noise ? this.noiseStep++ : 0;
+    // Fresh noise at each replay of a captured step too: the counter moves on.
+    if (noise) runtime().hook(() => void (step = this.noiseStep++));
     gatherSamples(op, p, { indices, offset, count }, out, {
       scale: p.scale,
       shift: p.offset,
       noise,
       step,
-    });
+    }, noise ? () => step : undefined);
     return out;
   }
 

@@ -8,5 +8,14 @@ export {
   requestGpu,
   WebGPUUnavailableError,
 } from "./device.ts";
-export { DeviceLostError, GpuError, init, type Kernel, Runtime, runtime } from "./runtime.ts";
+export {
+  compileStep,
+  DeviceLostError,
+  GpuError,
+  init,
+  type Kernel,
+  Runtime,
+  runtime,
+} from "./runtime.ts";
+export { type CompileReport, Recording, StepCompiler } from "./capture.ts";
 export type { Budgets } from "./budget.ts";

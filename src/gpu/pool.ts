@@ -65,6 +65,22 @@ export class BufferPool {
     this.freeBytes += buffer.size;
   }
 
+  /**
+   * Takes a buffer off its free list for good (a replayable recording owns
+   * its step's temporaries: src/gpu/capture.ts). False when the buffer is
+   * not free (a live tensor holds it) or not the pool's; give it back with
+   * {@link release}.
+   */
+  claim(buffer: GPUBuffer): boolean {
+    const list = this.#free.get(`${buffer.usage}:${buffer.size}`);
+    const i = list ? list.lastIndexOf(buffer) : -1;
+    if (i < 0) return false;
+    list!.splice(i, 1);
+    this.freeBytes -= buffer.size;
+    this.inUseBytes += buffer.size;
+    return true;
+  }
+
   /** Destroys every free buffer (GPU memory goes back to the driver). */
   trim(): void {
     for (const list of this.#free.values()) {

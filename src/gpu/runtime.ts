@@ -18,6 +18,7 @@
  * @module
  */
 import { type AdapterInfo, type DeviceOptions, requestGpu } from "./device.ts";
+import { Recording, StepCompiler } from "./capture.ts";
 import { BufferPool } from "./pool.ts";
 import {
   type Budgets,
@@ -58,6 +59,12 @@ export interface Dispatch {
   buffers: Binding[];
   /** Uniform block contents (at most {@link UNIFORM_SLOT} bytes). */
   uniforms?: ArrayBufferView;
+  /**
+   * For a step captured to be replayed ({@link Runtime.capture}): repacks
+   * the uniforms at each replay, for values that change from step to step
+   * (an optimizer's step count). Without it the bytes are frozen.
+   */
+  refresh?: () => ArrayBufferView;
   /**
    * Workgroup counts; a plain number is folded into x·y·z under the
    * workgroups-per-dimension budget (kernels read it back with `LINEAR_ID`).
@@ -121,6 +128,11 @@ export class Runtime {
   #ringUsed = 0;
   #ringGeneration = 0;
   #align: number;
+
+  /** The capture in progress ({@link Runtime.capture}), or null. */
+  #rec: Recording | null = null;
+  /** Recordings kept for replay, watched for freed externals. */
+  #kept = new Set<Recording>();
 
   #errors: Error[] = [];
   /** Compile-error reports still being formatted (see {@link Runtime.pipeline}). */
@@ -236,6 +248,11 @@ export class Runtime {
 
   /** Returns a buffer to the pool. Safe while recorded work still uses it: reuse is stream-ordered. */
   release(buffer: GPUBuffer): void {
+    for (const r of this.#kept) {
+      if (r.invalid === null && r.externals.has(buffer)) {
+        r.invalid = `a buffer it uses (${buffer.label || buffer.size + " bytes"}) was freed`;
+      }
+    }
     this.pool.release(buffer);
   }
 
@@ -246,6 +263,7 @@ export class Runtime {
    */
   write(buffer: GPUBuffer, data: ArrayBufferView, byteOffset = 0): void {
     this.#checkAlive();
+    this.#rec?.refuse("it uploads host data into a buffer");
     if (this.#recorded > 0 && this.#lastUse.get(buffer) === this.#serial) this.flush();
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     // writeBuffer needs a multiple of 4 bytes.
@@ -350,47 +368,26 @@ export class Runtime {
     const wg = this.#grid(d);
     const { pipeline, layout } = this.pipeline(kernel, d.op);
 
-    let offset = 0;
-    if (kernel.uniforms) {
-      const u = d.uniforms;
-      if (!u || u.byteLength > UNIFORM_SLOT) {
-        throw new Error(
-          `latent: ${d.op}: uniform block of ${u?.byteLength ?? 0} bytes (1..${UNIFORM_SLOT})`,
-        );
-      }
-      if (this.#ringUsed + UNIFORM_SLOT > this.#ringData.byteLength) {
-        if (this.#recorded > 0) this.flush();
-        if (this.#ringData.byteLength < UNIFORM_SLOT * 4096) this.#growRing();
-      }
-      offset = this.#ringUsed;
-      this.#ringData.set(new Uint8Array(u.buffer, u.byteOffset, u.byteLength), offset);
-      this.#ringUsed += this.#slot(u.byteLength);
-    }
+    const offset = kernel.uniforms ? this.#uniformSlot(d.op, d.uniforms) : 0;
 
-    let key = kernel.key + "|" + this.#ringGeneration;
-    for (const b of d.buffers) {
-      const buffer = "buffer" in b ? b.buffer : b;
-      const size = "buffer" in b ? b.size : buffer.size;
-      key += `|#${this.#id(buffer)}:${size}`;
-      this.#lastUse.set(buffer, this.#serial);
-    }
-    let group = this.#bindGroups.get(key);
-    if (!group) {
-      const entries: GPUBindGroupEntry[] = d.buffers.map((b, i) => ({
-        binding: i,
-        resource: "buffer" in b ? { buffer: b.buffer, size: alignSize(b.size) } : { buffer: b },
-      }));
-      if (kernel.uniforms) {
-        entries.push({
-          binding: kernel.bindings.length,
-          resource: { buffer: this.#ring, size: UNIFORM_SLOT },
-        });
-      }
-      this.device.pushErrorScope("validation");
-      group = this.device.createBindGroup({ layout, entries, label: d.op });
-      this.#capture(`${d.op} (binding buffers for ${kernel.key})`);
-      if (this.#bindGroups.size > 8192) this.#bindGroups.clear();
-      this.#bindGroups.set(key, group);
+    for (const b of d.buffers) this.#lastUse.set("buffer" in b ? b.buffer : b, this.#serial);
+    const group = this.#group(d.op, kernel, layout, d.buffers);
+    if (this.#rec) {
+      this.#rec.entries.push({
+        kind: "dispatch",
+        op: d.op,
+        kernel,
+        pipeline,
+        layout,
+        buffers: d.buffers,
+        group,
+        generation: this.#ringGeneration,
+        uniforms: d.uniforms
+          ? new Uint8Array(d.uniforms.buffer, d.uniforms.byteOffset, d.uniforms.byteLength).slice()
+          : null,
+        refresh: d.refresh ?? null,
+        workgroups: wg,
+      });
     }
 
     const pass = this.#currentPass();
@@ -402,6 +399,57 @@ export class Runtime {
     this.#recorded++;
     this.dispatchCount++;
     if (this.#recorded >= this.maxBatch) this.flush();
+  }
+
+  /** The cached bind group of `buffers` (plus the uniform ring) for a kernel. */
+  #group(
+    op: string,
+    kernel: Kernel,
+    layout: GPUBindGroupLayout,
+    buffers: readonly Binding[],
+  ): GPUBindGroup {
+    let key = kernel.key + "|" + this.#ringGeneration;
+    for (const b of buffers) {
+      const buffer = "buffer" in b ? b.buffer : b;
+      const size = "buffer" in b ? b.size : buffer.size;
+      key += `|#${this.#id(buffer)}:${size}`;
+    }
+    let group = this.#bindGroups.get(key);
+    if (!group) {
+      const entries: GPUBindGroupEntry[] = buffers.map((b, i) => ({
+        binding: i,
+        resource: "buffer" in b ? { buffer: b.buffer, size: alignSize(b.size) } : { buffer: b },
+      }));
+      if (kernel.uniforms) {
+        entries.push({
+          binding: kernel.bindings.length,
+          resource: { buffer: this.#ring, size: UNIFORM_SLOT },
+        });
+      }
+      this.device.pushErrorScope("validation");
+      group = this.device.createBindGroup({ layout, entries, label: op });
+      this.#capture(`${op} (binding buffers for ${kernel.key})`);
+      if (this.#bindGroups.size > 8192) this.#bindGroups.clear();
+      this.#bindGroups.set(key, group);
+    }
+    return group;
+  }
+
+  /** Copies uniform bytes into the ring; returns their offset. */
+  #uniformSlot(op: string, u: ArrayBufferView | undefined): number {
+    if (!u || u.byteLength > UNIFORM_SLOT) {
+      throw new Error(
+        `latent: ${op}: uniform block of ${u?.byteLength ?? 0} bytes (1..${UNIFORM_SLOT})`,
+      );
+    }
+    if (this.#ringUsed + UNIFORM_SLOT > this.#ringData.byteLength) {
+      if (this.#recorded > 0) this.flush();
+      if (this.#ringData.byteLength < UNIFORM_SLOT * 4096) this.#growRing();
+    }
+    const offset = this.#ringUsed;
+    this.#ringData.set(new Uint8Array(u.buffer, u.byteOffset, u.byteLength), offset);
+    this.#ringUsed += this.#slot(u.byteLength);
+    return offset;
   }
 
   #grid(d: Dispatch): [number, number, number] {
@@ -466,6 +514,7 @@ export class Runtime {
     if (size === 0) return;
     this.#endPass();
     this.#currentEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, alignSize(size));
+    this.#rec?.entries.push({ kind: "copy", op, src, srcOffset, dst, dstOffset, size });
     this.#lastUse.set(src, this.#serial);
     this.#lastUse.set(dst, this.#serial);
     this.#batchOps.add(op);
@@ -491,6 +540,110 @@ export class Runtime {
     this.#batchOps.clear();
     this.#serial++;
     this.submitCount++;
+  }
+
+  // ------------------------------------------------------ capture and replay
+
+  /** True while a capture is in progress. */
+  get capturing(): boolean {
+    return this.#rec !== null;
+  }
+
+  /**
+   * Runs `fn` (which records GPU work as usual) and returns what it recorded
+   * as a {@link Recording} (src/gpu/capture.ts), alongside `fn`'s result.
+   * Captures do not nest. The recording is not kept: call {@link keep} to
+   * replay it.
+   */
+  capture<T>(fn: () => T): { recording: Recording; result: T } {
+    if (this.#rec) throw new Error("latent: capture: a capture is already in progress");
+    const recording = this.#rec = new Recording();
+    try {
+      return { recording, result: fn() };
+    } finally {
+      this.#rec = null;
+    }
+  }
+
+  /**
+   * Records host code at this point of a capture, run again at the same
+   * point of each replay (an optimizer advancing its step count before the
+   * updates that read it). A no-op when not capturing.
+   */
+  hook(run: () => void): void {
+    this.#rec?.entries.push({ kind: "hook", run });
+  }
+
+  /**
+   * Keeps a recording for replay once its step has ended: the pooled
+   * buffers it used that are free again (the step's temporaries) leave the
+   * pool and belong to the recording; the others (buffers of tensors that
+   * outlive the step) are its externals, and freeing one invalidates it.
+   */
+  keep(recording: Recording): void {
+    if (recording.unreplayable) {
+      throw new Error(`latent: keep: the recording cannot be replayed: ${recording.unreplayable}`);
+    }
+    const seen = new Set<GPUBuffer>();
+    for (const b of recording.touched()) {
+      if (seen.has(b)) continue;
+      seen.add(b);
+      if (this.pool.claim(b)) recording.claimed.push(b);
+      else recording.externals.add(b);
+    }
+    recording.buffers = [...seen];
+    this.#kept.add(recording);
+  }
+
+  /** Gives a kept recording's temporaries back to the pool. Idempotent. */
+  drop(recording: Recording): void {
+    if (!this.#kept.delete(recording)) return;
+    recording.invalid ??= "it was dropped";
+    for (const b of recording.claimed.splice(0)) this.pool.release(b);
+  }
+
+  /**
+   * Re-records a kept recording's commands: its hooks run, refreshed
+   * uniforms are repacked, and every dispatch reuses its pipeline and bind
+   * group. Never waits on the GPU. Throws if the recording was invalidated.
+   */
+  replay(recording: Recording): void {
+    this.#checkAlive();
+    if (!this.#kept.has(recording) || recording.invalid) {
+      throw new Error(
+        `latent: replay: the recording is no longer valid: ${recording.invalid ?? "never kept"}`,
+      );
+    }
+    if (this.#rec) this.#rec.refuse("it replays another recording");
+    for (const e of recording.entries) {
+      if (e.kind === "hook") {
+        e.run();
+        continue;
+      }
+      if (e.kind === "copy") {
+        this.copy(e.op, e.src, e.srcOffset, e.dst, e.dstOffset, e.size);
+        continue;
+      }
+      const offset = e.kernel.uniforms
+        ? this.#uniformSlot(e.op, e.refresh ? e.refresh() : e.uniforms!)
+        : 0;
+      if (e.generation !== this.#ringGeneration) {
+        // The uniform ring grew: its old buffer (in the group) is destroyed.
+        e.group = this.#group(e.op, e.kernel, e.layout, e.buffers);
+        e.generation = this.#ringGeneration;
+      }
+      const pass = this.#currentPass();
+      pass.setPipeline(e.pipeline);
+      if (e.kernel.uniforms) pass.setBindGroup(0, e.group, [offset]);
+      else pass.setBindGroup(0, e.group);
+      pass.dispatchWorkgroups(e.workgroups[0], e.workgroups[1], e.workgroups[2]);
+      this.#batchOps.add(e.op);
+      this.#recorded++;
+      this.dispatchCount++;
+      if (this.#recorded >= this.maxBatch) this.flush();
+    }
+    // After the loop: a flush inside it moved the serial on.
+    for (const b of recording.buffers) this.#lastUse.set(b, this.#serial);
   }
 
   /** Waits for the compile-error reports of the pipelines created so far. */
@@ -536,6 +689,7 @@ export class Runtime {
    */
   async read(buffer: GPUBuffer, size: number, offset = 0): Promise<ArrayBuffer> {
     this.#checkAlive();
+    this.#rec?.refuse("it reads a buffer back to the host");
     const bytes = alignSize(size);
     const staging = this.pool.acquire(bytes, READBACK, "latent readback");
     this.copy("readback", buffer, offset, staging, 0, bytes);
@@ -695,6 +849,31 @@ export function runtime(): Runtime {
     throw new Error("latent: call `await init()` before creating tensors or running ops");
   }
   return current;
+}
+
+/**
+ * A {@link StepCompiler} on the current runtime, for a training loop of
+ * one's own: each `run(key, record)` records the step eagerly until two
+ * captures of it agree, then replays the captured commands (fit compiles
+ * its steps this way; src/gpu/capture.ts has the rules a step must keep).
+ *
+ * @example
+ * ```ts
+ * const compiled = lt.compileStep();
+ * for (const s of ep) {
+ *   lt.copyInto(rows, ep.indices, { from: s.offset, count: s.size });
+ *   compiled.run(String(s.size), () => lt.tidy(() => {
+ *     const xb = x.gather(rows, 0, s.size); // an autoencoder's batch
+ *     lt.backward(lt.meanSquaredError(model.apply(xb), xb));
+ *     opt.step(model.trainableWeights());
+ *   }));
+ *   await lt.runtime().throttle();
+ * }
+ * compiled.dispose();
+ * ```
+ */
+export function compileStep(): StepCompiler {
+  return new StepCompiler(runtime());
 }
 
 /** The initialised runtime, or null. */

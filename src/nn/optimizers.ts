@@ -2,8 +2,9 @@
  * Optimizers: SGD (with momentum / Nesterov), Adam (with AMSGrad) and AdamW,
  * with Keras 3's formulas (see shaders/optim.ts for the maths).
  *
- * `step(params)` records one fused kernel per parameter that reads `p.grad`
- * and updates `p` and its state in place, then frees the gradient so the next
+ * `step(params)` records fused kernels (one per parameter, or several
+ * parameters per dispatch where the adapter's bindings allow: src/ops/optim.ts)
+ * that read `p.grad` and update `p` and its state in place, then frees the gradient so the next
  * backward starts fresh. State lives on the GPU, made lazily on a parameter's
  * first step; the step count lives on the host, which computes Adam's bias
  * correction and passes it as a uniform, so a step never reads anything back
@@ -24,7 +25,8 @@
  */
 import { optimSlots, type OptimSpec } from "../../shaders/optim.ts";
 import { assign, zeros } from "../ops/creation.ts";
-import { gradientSquaredNorms, optimizerUpdate } from "../ops/optim.ts";
+import { runtime } from "../gpu/runtime.ts";
+import { gradientSquaredNorms, optimizerUpdate, type UpdateParams } from "../ops/optim.ts";
 import { keep } from "../tensor/scope.ts";
 import { empty, fmtShape, Tensor } from "../tensor/tensor.ts";
 
@@ -221,33 +223,38 @@ export abstract class Optimizer {
         );
       }
     }
-    const t = ++this.#iterations;
-    const lr = this.#lr;
+    // The step count and rate, advanced again by each replay of a captured
+    // step (the hook), which repacks every update's uniforms from them.
+    const advance = () => {
+      const t = ++this.#iterations;
+      return { lr: this.#lr, r: this.ruleParams(t, this.#lr) };
+    };
+    let now = advance();
+    runtime().hook(() => void (now = advance()));
     const spec = this.#spec();
     const byNorm = spec.clip === "norm" || spec.clip === "global_norm";
     const norms = byNorm ? this.#normsFor(live.length) : null;
     if (norms) gradientSquaredNorms(this.name, live.map((p) => p.grad!), norms);
-    const r = this.ruleParams(t, lr);
     const clip = this.clipValue ?? this.clipNorm ?? this.globalClipNorm ?? 0;
-    live.forEach((p, k) => {
-      const g = p.grad!;
-      if (p.size > 0) {
-        optimizerUpdate(this.name, spec, p, g, this.#slotsOf(p), norms, {
-          slot: k,
-          count: live.length,
-          lr,
-          decay: lr * this.weightDecay,
-          clip,
-          momentum: r.momentum,
-          beta1: r.beta1,
-          beta2: r.beta2,
-          eps: r.eps,
-          lrT: r.lrT,
-        });
-      }
-      g.dispose();
-      p.grad = null;
+    const values = (): UpdateParams => ({
+      count: live.length,
+      lr: now.lr,
+      decay: now.lr * this.weightDecay,
+      clip,
+      momentum: now.r.momentum,
+      beta1: now.r.beta1,
+      beta2: now.r.beta2,
+      eps: now.r.eps,
+      lrT: now.r.lrT,
     });
+    const targets = live.flatMap((p, slot) =>
+      p.size > 0 ? [{ param: p, grad: p.grad!, state: this.#slotsOf(p), slot }] : []
+    );
+    if (targets.length) optimizerUpdate(this.name, spec, targets, norms, values(), values);
+    for (const p of live) {
+      p.grad!.dispose();
+      p.grad = null;
+    }
   }
 
   #normsFor(count: number): Tensor {

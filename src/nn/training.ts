@@ -9,6 +9,11 @@
  * for it. {@link Runtime.throttle} keeps at most a few steps in flight, so
  * the GPU never idles and host memory never grows.
  *
+ * After one eager step, fit captures two steps and replays the captured
+ * commands for the rest (src/gpu/capture.ts, {@link FitOptions.compileStep}):
+ * the batch's rows are copied into a buffer of their own each step so every
+ * step of a batch size records the same commands.
+ *
  * The step itself is pluggable, as Keras' `Model.train_step`: a
  * {@link TrainStep} passed as `fit(x, y, { trainStep })` replaces the
  * compiled forward/loss/backward/update while fit keeps the gathering,
@@ -19,6 +24,7 @@
 import { backward } from "../autograd/tape.ts";
 import { noGrad } from "../autograd/tape.ts";
 import { type Dataset, dataset } from "../data/dataset.ts";
+import { type CompileReport, StepCompiler } from "../gpu/capture.ts";
 import { runtime } from "../gpu/runtime.ts";
 import { add, binaryRaw } from "../ops/binary.ts";
 import { clone, copyInto, fillInPlace, zeros } from "../ops/creation.ts";
@@ -253,6 +259,22 @@ export interface FitOptions {
    * so they cannot be combined with it.
    */
   trainStep?: TrainStep;
+  /**
+   * Compiles the training step (default true): after one eager step, fit
+   * captures two steps, checks they recorded the same commands, and replays
+   * the captured commands for every later step of the same batch size —
+   * no autograd graph, op checks or kernel lookups on the host
+   * (src/gpu/capture.ts). The step's JavaScript (a custom `trainStep`'s
+   * included) then runs only while it is captured: what changes from step to
+   * step must reach the GPU through the batch, the optimizer (its step count
+   * and learning rate are refreshed every step) or tensors updated in place.
+   * A step that cannot be replayed (it uploads or reads back data, or a
+   * random op reseeds every step) runs eagerly throughout;
+   * `history.compileStep` says how the steps ran and why, and
+   * `compileStep: true` also warns once. `false` runs every step eagerly.
+   * (Not Keras' `compile`, which sets the optimizer and loss.)
+   */
+  compileStep?: boolean;
 }
 
 /** One batch as {@link fit} hands it to a {@link TrainStep}. */
@@ -262,11 +284,11 @@ export interface TrainBatch {
   /** Targets `[size, ...]` as the compiled loss gathers them, or null when fit got no `y`. */
   y: Tensor | null;
   /**
-   * The epoch's visiting order (i32 `[n]`): rows `offset .. offset + size - 1`
-   * name this batch's samples, so per-sample data of the step's own (a
-   * target distribution, sample weights) can be gathered with the same rows.
-   * With `shuffle: false` it is the identity: the batch is samples
-   * `offset .. offset + size - 1`.
+   * Sample indices (i32): rows `offset .. offset + size - 1` name this
+   * batch's samples, so per-sample data of the step's own (a target
+   * distribution, sample weights) can be gathered with the same rows. fit
+   * passes a `[size]` tensor of just this batch's indices and offset 0, so a
+   * step that gathers with them records the same commands every step.
    */
   indices: Tensor;
   offset: number;
@@ -306,6 +328,8 @@ export type TrainStep = (batch: TrainBatch, optimizer: Optimizer) => Tensor;
 export interface History {
   epoch: number[];
   history: Record<string, number[]>;
+  /** How fit's steps ran when compiled ({@link FitOptions.compileStep}): replayed or eager, and why. */
+  compileStep?: CompileReport;
 }
 
 function positiveInt(op: string, what: string, v: number): number {
@@ -462,15 +486,23 @@ export async function fit(
   (model as { stopTraining?: boolean }).stopTraining = false;
 
   const history: History = { epoch: [], history: {} };
-  const acc = {
-    loss: keep(zeros([1])),
-    hits: c.accuracy ? keep(zeros([1])) : null,
+  // The sum of the batches' mean losses, one accumulator per batch size (a
+  // shorter last batch has its own): one in-place add per step, and the
+  // epoch's sample-weighted mean on the host.
+  const lossSums = new Map<number, Tensor>();
+  const lossSum = (size: number) => {
+    let t = lossSums.get(size);
+    if (!t) lossSums.set(size, t = keep(zeros([1])));
+    return t;
   };
+  const acc = { hits: c.accuracy ? keep(zeros([1])) : null };
   const step: TrainStep = custom
     ? (batch, optimizer) => checkScalarLoss(op, "trainStep's result", custom(batch, optimizer))
     : (batch) => compiledStep(model, c, loss!, batch, acc.hits);
   const interval = o.logInterval ?? 500;
   const weights = model.weights().filter((p) => p.tensor.dtype === "f32");
+  const compiler = o.compileStep === false ? null : new StepCompiler(rt);
+  const rowsBySize = new Map<number, Tensor>();
   try {
     // Once per call, before the first step (a no-op for u8 data and for
     // datasets already checked): a NaN sample would corrupt the weights.
@@ -479,7 +511,7 @@ export async function fit(
     for (const cb of callbacks) await cb.onTrainBegin?.();
     for (let e = initialEpoch; e < epochs && !stopRequested(); e++) {
       for (const cb of callbacks) await cb.onEpochBegin?.(e);
-      fillInPlace(acc.loss, 0);
+      for (const t of lossSums.values()) fillInPlace(t, 0);
       if (acc.hits) fillInPlace(acc.hits, 0);
       let seen = 0, running = NaN, lastRead = performance.now();
       const ep = xs.ds.epoch({
@@ -490,33 +522,43 @@ export async function fit(
       });
       try {
         for (const s of ep) {
-          tidy(() => {
-            const xb = xs.gather(ep.indices, s.offset, s.size, true);
-            const yb = ys === null
-              ? null
-              : ys.sameAsInput && xs.ds.noise === null
-              ? xb
-              : ys.gather(ep.indices, s.offset, s.size, false);
-            const batch: TrainBatch = {
-              x: xb,
-              y: yb,
-              indices: ep.indices,
-              offset: s.offset,
-              size: s.size,
-              epoch: e,
-              step: s.index,
-            };
-            const total = step(batch, c.optimizer);
-            noGrad(() => accumulate(acc.loss, total, s.size));
-          });
+          // The batch's rows, copied into a buffer of their own: every step
+          // of a size then records the same commands (see compiled steps).
+          let rows = rowsBySize.get(s.size);
+          if (!rows) rowsBySize.set(s.size, rows = keep(empty([s.size], "i32", op)));
+          copyInto(rows, ep.indices, { from: s.offset, count: s.size, op });
+          const batchRows = rows, epoch = e;
+          const record = () =>
+            tidy(() => {
+              const xb = xs.gather(batchRows, 0, s.size, true);
+              const yb = ys === null
+                ? null
+                : ys.sameAsInput && xs.ds.noise === null
+                ? xb
+                : ys.gather(batchRows, 0, s.size, false);
+              const batch: TrainBatch = {
+                x: xb,
+                y: yb,
+                indices: batchRows,
+                offset: 0,
+                size: s.size,
+                epoch,
+                step: s.index,
+              };
+              const total = step(batch, c.optimizer);
+              noGrad(() => accumulate(lossSum(s.size), total, 1));
+            });
+          if (compiler) compiler.run(String(s.size), record);
+          else record();
           seen += s.size;
           await rt.throttle();
-          if (callbacks.length && performance.now() - lastRead > interval) {
+          // The full batches' mean so far (only the last batch is shorter).
+          const full = lossSums.get(batchSize), fulls = s.index + (s.size === batchSize ? 1 : 0);
+          if (callbacks.length && full && performance.now() - lastRead > interval) {
             lastRead = performance.now();
-            const snapshot = clone(acc.loss), at = seen;
-            snapshot.toArray().then((v) => (running = v[0] / at), () => {}).finally(() =>
-              snapshot.dispose()
-            );
+            const snapshot = clone(full);
+            snapshot.toArray().then((v) => (running = v[0] / fulls), () => {})
+              .finally(() => snapshot.dispose());
           }
           for (const cb of callbacks) {
             await cb.onBatchEnd?.(s.index, { loss: running, size: s.size });
@@ -528,7 +570,12 @@ export async function fit(
       } finally {
         ep.dispose();
       }
-      const status = await readChecked(op, [acc.loss, acc.hits], weights);
+      const sizes = [...lossSums.keys()];
+      const status = await readChecked(
+        op,
+        [...sizes.map((b) => lossSums.get(b)!), acc.hits],
+        weights,
+      );
       if (status.badWeight) {
         throw nonFiniteWeightError(
           op,
@@ -537,8 +584,9 @@ export async function fit(
           c.optimizer.learningRate,
         );
       }
-      const [lossSum, hitSum] = status.values;
-      const logs: Logs = { loss: lossSum / seen };
+      const total = sizes.reduce((sum, b, i) => sum + status.values[i] * b, 0);
+      const hitSum = status.values[sizes.length];
+      const logs: Logs = { loss: total / seen };
       if (acc.hits) {
         logs.accuracy = hitSum / (c.accuracy === "binary" ? seen * sizeOfOut(outShape) : seen);
       }
@@ -563,9 +611,17 @@ export async function fit(
     for (const [k, v] of Object.entries(history.history)) last[k] = v[v.length - 1];
     for (const cb of callbacks) await cb.onTrainEnd?.(last);
   } finally {
-    acc.loss.dispose();
+    compiler?.dispose();
+    for (const r of rowsBySize.values()) r.dispose();
+    for (const t of lossSums.values()) t.dispose();
     acc.hits?.dispose();
     for (const f of cleanup) f();
+  }
+  if (compiler) {
+    history.compileStep = { ...compiler.report };
+    if (o.compileStep === true && compiler.report.fallback) {
+      console.warn(`${op}: steps ran eagerly: ${compiler.report.fallback}`);
+    }
   }
   return history;
 }

@@ -14,7 +14,7 @@ import {
   MAX_SHARDS_PER_DISPATCH,
   shardBuffer,
 } from "../../shaders/gather.ts";
-import type { Tensor } from "../tensor/tensor.ts";
+import { empty, type Tensor } from "../tensor/tensor.ts";
 import { launchKernel } from "./kernel_call.ts";
 
 /** The bits a bad index writes into a batch row: a quiet NaN. */
@@ -92,7 +92,8 @@ function indexUniforms(
  * Records the gather of the samples of `range` into `out` (f32
  * `[count, ...sampleShape]`, whose row length gives the values per sample),
  * one dispatch per shard group, each writing the rows stored in its group.
- * Ranges and shapes are the caller's to check.
+ * Ranges and shapes are the caller's to check. `stepAt` gives the noise
+ * counter again at each replay of a captured step (src/gpu/capture.ts).
  *
  * @example
  * ```ts
@@ -106,6 +107,7 @@ export function gatherSamples(
   range: IndexRange,
   out: Tensor,
   transform: GatherTransform,
+  stepAt?: () => number,
 ): void {
   const { noise } = transform;
   const features = out.size / range.count;
@@ -123,7 +125,7 @@ export function gatherSamples(
       noise: noise !== null,
       clip: noise !== null && noise.clip !== null,
     });
-    const u = {
+    const u = (step: number) => ({
       ...indexUniforms(storage, range, features, g * MAX_SHARDS_PER_DISPATCH),
       scale: transform.scale,
       shift: transform.shift,
@@ -132,11 +134,11 @@ export function gatherSamples(
       hi,
       seed_lo: noise ? noise.seed % TWO_32 : 0,
       seed_hi: noise ? Math.floor(noise.seed / TWO_32) : 0,
-      step: transform.step % TWO_32, // a 32-bit Philox counter word
-    };
+      step: step % TWO_32, // a 32-bit Philox counter word
+    });
     const buffers: Record<string, Tensor> = { ...head, out };
     group.forEach((t, s) => buffers[shardBuffer(s)] = t);
-    launchKernel(op, kernel, buffers, u, workgroups);
+    launchKernel(op, kernel, buffers, u(transform.step), workgroups, stepAt && (() => u(stepAt())));
   }
 }
 
@@ -171,4 +173,45 @@ export function gatherLabels(
     indexUniforms(storage, range, width, 0),
     Math.ceil((range.count * width) / WG),
   );
+}
+
+/**
+ * Rows of an f32 matrix `table` `[n, ...]` picked by `range` (rows
+ * `range.offset ..` of an i32 index buffer) into a new `[count, ...]`
+ * tensor: the gather kernel over the matrix as one shard. An index outside
+ * `[0, n)` makes a NaN row. DEC's step takes its batch's rows of the target
+ * distribution this way, with the batch's own indices, so every step
+ * records the same commands (src/gpu/capture.ts).
+ *
+ * @example
+ * ```ts
+ * const pb = gatherRows("DEC.fit", p, { indices: rows, offset: 0, count: 256 }); // p: [n, 10]
+ * ```
+ */
+export function gatherRows(op: string, table: Tensor, range: IndexRange): Tensor {
+  if (table.dtype !== "f32" || table.shape.length < 1) {
+    throw new TypeError(`${op}: expected an f32 table [n, ...], got ${table.toString()}`);
+  }
+  if (range.indices.dtype !== "i32") {
+    throw new TypeError(`${op}: expected i32 indices, got ${range.indices.toString()}`);
+  }
+  if (
+    !Number.isInteger(range.offset) || !Number.isInteger(range.count) || range.offset < 0 ||
+    range.count < 1 || range.offset + range.count > range.indices.size
+  ) {
+    throw new RangeError(
+      `${op}: rows ${range.offset}..${range.offset + range.count - 1} are not all in the ` +
+        `${range.indices.size} indices`,
+    );
+  }
+  const n = table.shape[0];
+  const out = empty([range.count, ...table.shape.slice(1)], "f32", op);
+  gatherSamples(
+    op,
+    { source: "f32", groups: [[table]], rows: n, n, base: 0, map: null },
+    range,
+    out,
+    { scale: 1, shift: 0, noise: null, step: 0 },
+  );
+  return out;
 }

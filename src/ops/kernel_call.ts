@@ -33,6 +33,10 @@ const VIEWS: Readonly<Record<Elem, readonly DType[]>> = {
  * match its buffer's element type, or a uniform field is missing, unknown or
  * of the wrong type.
  *
+ * `refresh`, for values that change from step to step (an optimizer's step
+ * count), gives the uniforms again each time a captured step is replayed
+ * (src/gpu/capture.ts); without it they are frozen as packed now.
+ *
  * @example
  * ```ts
  * launchKernel("relu", unaryKernel({ op: "relu", vec4: true }), { X: x, out: y },
@@ -45,6 +49,7 @@ export function launchKernel(
   buffers: Readonly<Record<string, Tensor>>,
   uniforms: Readonly<Record<string, UniformValue>>,
   workgroups: number | [number, number?, number?],
+  refresh?: () => Readonly<Record<string, UniformValue>>,
 ): void {
   const slots = kernel.slots;
   // Every slot must be bound; with as many names as slots, none is unknown.
@@ -82,5 +87,12 @@ export function launchKernel(
     const E = e instanceof RangeError ? RangeError : e instanceof TypeError ? TypeError : Error;
     throw new E(`${op}: ${(e as Error).message}`);
   }
-  runtime().dispatch({ op, kernel, buffers: bound, uniforms: bytes, workgroups });
+  runtime().dispatch({
+    op,
+    kernel,
+    buffers: bound,
+    uniforms: bytes,
+    workgroups,
+    ...(refresh ? { refresh: () => packUniforms(kernel, refresh()) } : {}),
+  });
 }

@@ -6,6 +6,8 @@
 export {
   assign,
   clone,
+  copyInto,
+  type CopyIntoOptions,
   fillInPlace,
   full,
   ones,

@@ -10,6 +10,7 @@
  */
 import { WG } from "../../shaders/common.ts";
 import {
+  optimBuffersPerTensor,
   optimKernel,
   optimSlots,
   type OptimSpec,
@@ -20,11 +21,10 @@ import {
 import { runtime } from "../gpu/runtime.ts";
 import { fmtShape, type Tensor } from "../tensor/tensor.ts";
 import { launchKernel } from "./kernel_call.ts";
+import { optimTensorsPerDispatch } from "./tuning.ts";
 
-/** The uniforms of one fused update besides the element count (shaders/optim.ts). */
+/** The uniforms of a step's fused updates besides the element ranges and norm slots. */
 export interface UpdateParams {
-  /** This parameter's entry in the norms written by {@link gradientSquaredNorms}. */
-  slot: number;
   /** Entries the global norm sums (the parameters updated this step). */
   count: number;
   lr: number;
@@ -38,6 +38,16 @@ export interface UpdateParams {
   eps: number;
   /** The step size of this iteration (Adam's bias-corrected one). */
   lrT: number;
+}
+
+/** One parameter of a step's update: the tensor, its gradient and state, its norm's slot. */
+export interface UpdateTarget {
+  param: Tensor;
+  grad: Tensor;
+  /** State tensors in `optimSlots(spec)` order. */
+  state: readonly Tensor[];
+  /** This parameter's entry in the norms written by {@link gradientSquaredNorms}. */
+  slot: number;
 }
 
 /**
@@ -80,53 +90,76 @@ export function gradientSquaredNorms(
 }
 
 /**
- * Records the fused update of `param` from `grad`: clipping, decoupled decay
- * and the rule of `spec`, writing the parameter and its `state` tensors (in
- * `optimSlots(spec)` order) in place, one pass over memory. `norms` holds the
- * squared norms when `spec` clips by norm, else null. The parameter must
- * not be empty (callers skip those before making their state).
+ * Records the fused updates of a step's parameters: clipping, decoupled
+ * decay and the rule of `spec`, writing each parameter and its state in
+ * place, one pass over memory. Parameters whose size is a multiple of 4 run
+ * four elements per invocation, the others one; each kind is updated by as
+ * few dispatches as the adapter's bindings allow
+ * ({@link optimTensorsPerDispatch}). `norms` holds the squared norms when
+ * `spec` clips by norm, else null. Parameters must not be empty (callers
+ * skip those before making their state). `refresh` gives the step's values
+ * again at each replay of a captured step (they change every step:
+ * src/gpu/capture.ts).
  *
  * @example
  * ```ts
- * optimizerUpdate("adam", { rule: "adam", clip: "none" }, w, w.grad!, [m, v], null,
- *   { slot: 0, count: 1, lr: 1e-3, decay: 0, clip: 0, momentum: 0, beta1: 0.9,
+ * optimizerUpdate("adam", { rule: "adam", clip: "none" },
+ *   [{ param: w, grad: w.grad!, state: [m, v], slot: 0 }], null,
+ *   { count: 1, lr: 1e-3, decay: 0, clip: 0, momentum: 0, beta1: 0.9,
  *     beta2: 0.999, eps: 1e-7, lrT: 3.2e-4 });
  * ```
  */
 export function optimizerUpdate(
   optimizer: string,
   spec: OptimSpec,
-  param: Tensor,
-  grad: Tensor,
-  state: readonly Tensor[],
+  targets: readonly UpdateTarget[],
   norms: Tensor | null,
   u: UpdateParams,
+  refresh?: () => UpdateParams,
 ): void {
-  const buffers: Record<string, Tensor> = { G: grad, P: param };
-  if (norms) buffers.NORMS = norms;
-  optimSlots(spec).forEach((s, i) => buffers[slotBuffer(s)] = state[i]);
+  const slots = optimSlots(spec);
+  const most = optimTensorsPerDispatch(optimBuffersPerTensor(spec), norms ? 1 : 0);
   // Four elements per invocation where the size allows: the DEC autoencoder's
   // Adam update (16 tensors, 3.3M parameters) took 27 ms of a 359 ms step at
   // batch 256 on lavapipe with one element per invocation.
-  const vec4 = param.size % 4 === 0;
-  const n = vec4 ? param.size / 4 : param.size;
-  launchKernel(
-    optimizer,
-    optimKernel({ ...spec, vec4 }),
-    buffers,
-    {
-      n,
-      slot: u.slot,
-      count: u.count,
-      lr: u.lr,
-      decay: u.decay,
-      clip: u.clip,
-      momentum: u.momentum,
-      beta1: u.beta1,
-      beta2: u.beta2,
-      eps: u.eps,
-      lr_t: u.lrT,
-    },
-    Math.ceil(n / WG),
-  );
+  for (const vec4 of [true, false]) {
+    const kind = targets.filter((t) => (t.param.size % 4 === 0) === vec4);
+    for (let at = 0; at < kind.length; at += most) {
+      const group = kind.slice(at, at + most);
+      const k = group.length;
+      const sfx = (j: number) => (k === 1 ? "" : String(j));
+      const buffers: Record<string, Tensor> = {};
+      const ranges: Record<string, number> = {};
+      let end = 0;
+      group.forEach((t, j) => {
+        buffers[`G${sfx(j)}`] = t.grad;
+        buffers[`P${sfx(j)}`] = t.param;
+        slots.forEach((s, i) => buffers[slotBuffer(s, k === 1 ? undefined : j)] = t.state[i]);
+        end += vec4 ? t.param.size / 4 : t.param.size;
+        if (k === 1) Object.assign(ranges, { n: end, slot: t.slot });
+        else Object.assign(ranges, { [`end${j}`]: end, [`slot${j}`]: t.slot });
+      });
+      if (norms) buffers.NORMS = norms;
+      const uniforms = (u: UpdateParams) => ({
+        ...ranges,
+        count: u.count,
+        lr: u.lr,
+        decay: u.decay,
+        clip: u.clip,
+        momentum: u.momentum,
+        beta1: u.beta1,
+        beta2: u.beta2,
+        eps: u.eps,
+        lr_t: u.lrT,
+      });
+      launchKernel(
+        optimizer,
+        optimKernel({ ...spec, vec4, tensors: k }),
+        buffers,
+        uniforms(u),
+        Math.ceil(end / WG),
+        refresh && (() => uniforms(refresh())),
+      );
+    }
+  }
 }

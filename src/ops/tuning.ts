@@ -76,6 +76,8 @@ export interface Tuning {
   reduce?: ReduceProfile;
   /** k-means. */
   kmeans?: KMeansTuning;
+  /** Most parameters one optimizer dispatch updates (default: as many as the bindings allow). */
+  optimTensors?: number;
 }
 
 let tuning: Tuning = {};
@@ -353,4 +355,26 @@ export function kmeansMaxRunsPerBatch(): number {
  */
 export function kmeansPrune(history: boolean): boolean {
   return tuning.kmeans?.prune ?? (adapterKind() === "cpu" && !history);
+}
+
+// --------------------------------------------------------------- optimizer
+
+/**
+ * How many parameters one optimizer dispatch updates, each binding
+ * `buffersPerTensor` storage buffers (plus `extra`, the norms when clipping
+ * by norm), under the device's storage-buffer limit and at most 16: lavapipe
+ * allows 48 bindings, so the DEC autoencoder's Adam update (16 tensors, 15
+ * of them with a multiple of 4 elements) is 2 + 1 dispatches instead of 16;
+ * the WebGPU default of 8 still pairs tensors. The uniform block holds two
+ * words per tensor, so 16 stays well under its size.
+ *
+ * @example
+ * ```ts
+ * optimTensorsPerDispatch(4, 0); // 12 on lavapipe (Adam: G, P, M, V)
+ * ```
+ */
+export function optimTensorsPerDispatch(buffersPerTensor: number, extra: number): number {
+  const limit = runtime().limits.maxStorageBuffersPerShaderStage;
+  const fit = Math.max(1, Math.floor((limit - extra) / buffersPerTensor));
+  return Math.max(1, Math.min(tuning.optimTensors ?? 16, fit, 16));
 }

@@ -23,6 +23,11 @@ export function untrack(t: Tensor): void {
   if (stack.length) stack[stack.length - 1].delete(t);
 }
 
+/** True when `t` was made in the innermost scope and is still tracked by it. */
+export function ownedByInnermost(t: Tensor): boolean {
+  return stack.length > 0 && stack[stack.length - 1].has(t);
+}
+
 /**
  * Moves tensors out of the innermost scope so `tidy` will not free them
  * (parameters, optimizer state, gradients created inside a step).

@@ -85,15 +85,18 @@ test("fit with a hand-written MSE trainStep gives the losses and weights of comp
 test("a trainStep sees each batch's rows in order, needs no y, and a batch callback's stop ends fit there", async () => {
   await lt.init();
   const rng = freshRng();
-  const d = 9, n = 22;
+  const d = 9, n = 22; // batches of 8, 8 and 6
   const { x } = regression(rng, n, d);
   const m = regressor(d);
   m.compile({ optimizer: lt.optim.sgd(0.1) });
   const seen: [number, number, number, number][] = [];
+  const rows: lt.Tensor[] = [];
   const step: lt.nn.TrainStep = ({ x: xb, y, epoch, step, offset, size, indices }, optimizer) => {
     assertEquals(y, null);
-    assertEquals([xb.shape, indices.shape], [[size, d], [n]]);
+    // The batch's own indices (offset 0), so a compiled step records the same commands.
+    assertEquals([xb.shape, indices.shape], [[size, d], [size]]);
     seen.push([epoch, step, offset, size]);
+    rows.push(lt.keep(lt.clone(indices)));
     // A loss of the model's own: the mean squared output.
     const out = m.apply(xb, { training: true });
     const loss = lt.mean(lt.mul(out, out));
@@ -113,7 +116,13 @@ test("a trainStep sees each batch's rows in order, needs no y, and a batch callb
       },
     })],
   });
-  assertEquals(seen, [[0, 0, 0, 8], [0, 1, 8, 8], [0, 2, 16, 6], [1, 0, 0, 8]]);
+  assertEquals(seen, [[0, 0, 0, 8], [0, 1, 0, 8], [0, 2, 0, 6], [1, 0, 0, 8]]);
+  const range = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => a + i);
+  assertEquals(
+    await Promise.all(rows.map(async (r) => Array.from(await r.toArray()))),
+    [range(0, 8), range(8, 16), range(16, 22), range(0, 8)],
+  );
+  rows.forEach((r) => r.dispose());
   // The stopped epoch is still logged, over the one batch it ran.
   assertEquals(h.epoch, [0, 1]);
   assert(h.history.loss.every(Number.isFinite), `${h.history.loss}`);

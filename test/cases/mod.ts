@@ -25,3 +25,4 @@ import "./nonfinite_cases.ts";
 import "./size_cases.ts";
 import "./declare_cases.ts";
 import "./tuning_cases.ts";
+import "./compile_cases.ts";

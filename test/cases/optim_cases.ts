@@ -4,6 +4,7 @@
  * Nesterov, Adam's bias correction, AMSGrad, decoupled decay, clipping),
  * plus state export/import, gradient bookkeeping and refused hyperparameters.
  */
+import * as internal from "../../src/internal.ts";
 import * as lt from "../../src/mod.ts";
 import { assert, assertClose, assertEquals, assertThrows } from "../assert.ts";
 import { test } from "../harness.ts";
@@ -199,6 +200,38 @@ const CASES: [string, () => lt.optim.Optimizer, RefConfig][] = [
 for (const [label, make, ref] of CASES) {
   test(`${label} matches the float64 Keras update over 5 steps`, () => compare(label, make, ref));
 }
+
+// One update dispatch per kind (vec4 and scalar) by default; a lower limit
+// splits the kinds into groups, down to one parameter per dispatch.
+for (const most of [1, 3]) {
+  for (const [label, make, ref] of [CASES[1], CASES[5], CASES[9]]) {
+    test(`${label}, at most ${most} parameters per dispatch, matches the float64 update`, () =>
+      internal.withTuning({ optimTensors: most }, () => compare(`${label} (${most})`, make, ref)));
+  }
+}
+
+test("a step updates its parameters in one dispatch per kind, or in groups of optimTensors", async () => {
+  await lt.init();
+  const rt = lt.runtime();
+  // SHAPES has 2 sizes that are multiples of 4 and 4 that are not.
+  const params = SHAPES.map((s) => lt.keep(lt.zeros(s)));
+  const opt = lt.optim.adam(0.01);
+  const dispatches = (most?: number) => {
+    params.forEach((p) => (p.grad = lt.keep(lt.ones(p.shape))));
+    const d0 = rt.dispatchCount;
+    internal.withTuning(most === undefined ? {} : { optimTensors: most }, () => opt.step(params));
+    return rt.dispatchCount - d0;
+  };
+  try {
+    dispatches(); // makes the state (fills)
+    assertEquals(dispatches(), 2);
+    assertEquals(dispatches(3), 1 + 2);
+    assertEquals(dispatches(1), 6);
+  } finally {
+    opt.dispose();
+    params.forEach((p) => p.dispose());
+  }
+});
 
 test("changing the learning rate between steps takes effect (schedules)", () =>
   compare("adam, decaying lr", () => lt.optim.adam(0.1), { rule: "adam", lr: 0.1 }, {
