@@ -12,13 +12,14 @@
  *
  * What changes from step to step must be declared while capturing: a
  * dispatch may carry a `refresh` that repacks its uniforms at each replay (the
- * optimizer's step count and bias-corrected rate), and a `hook` runs host
- * code at its place in the sequence (the optimizer's step counter). Anything
+ * optimizer's step count and bias-corrected rate, a random op's next seed
+ * from its stream), and a `hook` runs host code at its place in the sequence
+ * (the optimizer's step counter, a noisy dataset's noise counter). Anything
  * else is frozen, so {@link compareRecordings} checks two captured steps
  * against each other before a recording is trusted: the same kernels, grids,
  * frozen uniforms and copies, over the same buffers up to a renaming of the
- * step's temporaries. A dispatch whose frozen uniforms differ (a random op's
- * seed) makes the step not replayable, and says which op.
+ * step's temporaries. A dispatch whose frozen uniforms differ (a host value
+ * baked into a fill) makes the step not replayable, and says which op.
  *
  * A recording owns its temporaries: the pooled buffers the step allocated and
  * freed are taken off the pool's free lists (`BufferPool.claim`), so nothing

@@ -267,9 +267,10 @@ export interface FitOptions {
    * (src/gpu/capture.ts). The step's JavaScript (a custom `trainStep`'s
    * included) then runs only while it is captured: what changes from step to
    * step must reach the GPU through the batch, the optimizer (its step count
-   * and learning rate are refreshed every step) or tensors updated in place.
-   * A step that cannot be replayed (it uploads or reads back data, or a
-   * random op reseeds every step) runs eagerly throughout;
+   * and learning rate are refreshed every step), random ops seeded from a
+   * stream (dropout, noise: a fresh seed at each replay) or tensors updated
+   * in place. A step that cannot be replayed (it uploads or reads back data,
+   * or bakes a host value into an op) runs eagerly throughout;
    * `history.compileStep` says how the steps ran and why, and
    * `compileStep: true` also warns once. `false` runs every step eagerly.
    * (Not Keras' `compile`, which sets the optimizer and loss.)
@@ -308,6 +309,12 @@ export interface TrainBatch {
  * the batch size) and reads them once per epoch into `history.loss`, so a
  * step that read anything back would stall every batch. Regularization
  * losses are the step's to add, as in Keras.
+ *
+ * fit compiles the step by default ({@link FitOptions.compileStep}): this
+ * function then runs for the first three steps of each batch size, and
+ * later steps replay the GPU commands those recorded. JavaScript side
+ * effects and decisions taken from `epoch` or `step` are therefore not
+ * repeated; pass `compileStep: false` for a step that needs them.
  *
  * @example
  * ```ts

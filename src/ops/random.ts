@@ -220,6 +220,12 @@ function params(op: string, d: RandomDistribution): [number, number, number] {
 interface Prepared {
   dist: RandomDist;
   uniforms: Record<string, number>;
+  /**
+   * Draws the next seed again at each replay of a captured step (a seed
+   * from a {@link RandomStream} or `Math.random()`: a dropout layer's masks
+   * stay fresh per step, in the eager order); null for a fixed seed.
+   */
+  refresh: (() => Record<string, number>) | null;
 }
 
 /** Validates everything and packs the uniforms, before any allocation or GPU work. */
@@ -229,9 +235,12 @@ function prepare(op: string, d: RandomDistribution, o: RandomOptions, size: numb
   if (!Number.isInteger(stream) || stream < 0 || stream >= TWO_32) {
     throw new RangeError(`${op}: stream must be an integer in [0, 2^32), got ${stream}`);
   }
-  const [key0, key1] = splitSeed(resolveSeed(op, o.seed));
-  const uniforms = { n: size, key0, key1, stream, a, b, c, pad: 0 };
-  return { dist: d.dist, uniforms };
+  const draw = () => {
+    const [key0, key1] = splitSeed(resolveSeed(op, o.seed));
+    return { n: size, key0, key1, stream, a, b, c, pad: 0 };
+  };
+  const uniforms = draw();
+  return { dist: d.dist, uniforms, refresh: typeof o.seed === "number" ? null : draw };
 }
 
 function run(op: string, t: Tensor, p: Prepared): Tensor {
@@ -241,7 +250,14 @@ function run(op: string, t: Tensor, p: Prepared): Tensor {
   const spec = p.dist === "bits" && t.dtype === "i32"
     ? { dist: p.dist, i32: true }
     : { dist: p.dist };
-  launchKernel(op, randomKernel(spec), { out: t }, p.uniforms, Math.ceil(blocks / WG));
+  launchKernel(
+    op,
+    randomKernel(spec),
+    { out: t },
+    p.uniforms,
+    Math.ceil(blocks / WG),
+    p.refresh ?? undefined,
+  );
   return t;
 }
 

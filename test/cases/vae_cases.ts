@@ -341,6 +341,9 @@ test("a small dense VAE (36-16-2x2-sample-16-36) learns synthetic patterns with 
   const h = await vae.fit(data, data, { epochs: 12, batchSize: 16, seed: 1 });
   const loss = h.history.loss;
   assert(loss.every(Number.isFinite), `losses ${loss}`);
+  // The sampling noise is drawn afresh at each replay: the step compiles.
+  assertEquals(h.compileStep!.fallback, null);
+  assertEquals(h.compileStep!.replayed, 12 * 6 - 3);
   assert(
     loss[loss.length - 1] < 0.8 * loss[0],
     `loss fell only from ${loss[0]} to ${loss[loss.length - 1]} (seed ${rng.seed})`,
