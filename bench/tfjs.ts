@@ -10,8 +10,9 @@
  *
  * The WASM backend loads its `.wasm` files from the npm package's `dist/`
  * folder through a `file://` URL (`setWasmPaths`; Deno's fetch reads
- * `file://`). Without cross-origin isolation it runs the single-threaded SIMD
- * build (XNNPACK).
+ * `file://`). It runs the single-threaded SIMD build (XNNPACK, one core):
+ * TF.js turns threads off under Node-like runtimes, and forced on, the
+ * threaded build fails to start its workers in Deno (see train_bench.ts).
  *
  * Timing follows TF.js's own rule: work is queued asynchronously and
  * `await tensor.data()` waits for it (and reads the result back).

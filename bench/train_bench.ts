@@ -1,8 +1,8 @@
 /**
- * Training throughput (samples/s at batch 256) of the tutorials' models,
+ * Training throughput (samples/s at batch 256) of the tutorials' models:
  * latent against TensorFlow.js 4.22 (WebGPU backend on the same adapter, and
- * the WASM backend for reference), with identical shapes, batch, loss and
- * optimizer:
+ * the WASM backend on one thread) and PyTorch on the CPU at 1 and at 2
+ * threads, with identical shapes, batch, loss, optimizer and images:
  *
  * - `deep AE`: 784-128-32-128-784 (ReLU inside, sigmoid output), binary
  *   cross-entropy, Adam(1e-3);
@@ -16,6 +16,9 @@
  *   target P, SGD(0.01, momentum 0.9); batches walk the samples in order, as
  *   DEC-keras' `train_on_batch` loop does.
  *
+ * Every column trains on the first `steps × 256` MNIST training images (u8;
+ * synthetic pixels, said in the note, where MNIST does not load).
+ *
  * Columns:
  * - `latent`: `model.fit(x, x, { batchSize: 256 })` on a GPU dataset of u8
  *   images (what a user runs: gather and scale on the GPU, shuffle, one loss
@@ -26,26 +29,39 @@
  *   loss, backward, update, `throttle`, one `sync` at the end), without
  *   fit()'s loss accumulation and per-epoch readback: the difference is
  *   fit()'s overhead.
- * - `tfjs webgpu`, `tfjs wasm`: `tf.LayersModel.fit(x, y, { batchSize: 256,
- *   epochs: 1 })` on an f32 tensor (TF.js reads each epoch's loss back, so a
- *   timed epoch ends with its GPU work done; a weight is read once more at
- *   the end to be sure). The DEC step uses a custom `tf.layers.Layer` for the
- *   clustering layer (DEC-keras' ClusteringLayer) and the
- *   `kullbackLeiblerDivergence` loss, fitted without shuffling.
+ * - `tfjs webgpu`, `tfjs wasm 1 thread`: `tf.LayersModel.fit(x, y, {
+ *   batchSize: 256, epochs: 1 })` on an f32 tensor (TF.js reads each epoch's
+ *   loss back, so a timed epoch ends with its GPU work done; a weight is read
+ *   once more at the end to be sure). The DEC step uses a custom
+ *   `tf.layers.Layer` for the clustering layer (DEC-keras' ClusteringLayer)
+ *   and the `kullbackLeiblerDivergence` loss, fitted without shuffling. Each
+ *   column's model lives on its backend; an epoch switches to it first.
+ * - `pytorch 1 thread`, `pytorch 2 threads`: `bench/pytorch_ae.py --serve`
+ *   (bench/pytorch.ts), the same models in PyTorch eager fp32 on the CPU,
+ *   with both its OpenMP and its BLAS thread pools set to the count and
+ *   OpenMP waiting passively (the note gives what it reports); the same
+ *   images, shuffled (in order for DEC), one loss readback per epoch. Only
+ *   on CPU adapters: against a GPU the peer is PyTorch on CUDA (`python3
+ *   bench/pytorch_ae.py`).
  *
- * Timing: a 1-step warm-up epoch (pipeline/shader compilation, buffer pools,
- * optimizer slots), a second 1-step epoch to size the timed epochs (about
- * 1.5 s, 0.6 s with `--quick`; at least one step), then 5 repetitions (3
- * for epochs over 3 s, and with `--quick`), `latent` and `latent step`
- * taking turns (both step the model's one optimizer); the median epoch gives
- * samples/s. The note gives the dispatches and submits of a 1-step latent
- * epoch. Rows `… peak GPU memory` give latent's buffer-pool footprint while
- * training (`lt.memory().peakBytes`, measured from an emptied pool).
+ * Timing, per case: for each column in turn a 1-step warm-up epoch
+ * (pipeline/shader compilation, buffer pools, optimizer slots, oneDNN
+ * primitives) and a second 1-step epoch (latent's sizes the timed epochs:
+ * about 1.5 s, 0.6 s with `--quick`; at least one step); then rounds, each
+ * timing one epoch of that many steps per column in the columns' order (A B
+ * C … A B C …), so load drifts on a shared CPU hit every column alike: 5
+ * rounds (3 for epochs over 3 s, and with `--quick`). Each column reports
+ * its median epoch, as the harness does. The note gives the dispatches and
+ * submits of a 1-step latent epoch. Rows `… peak GPU memory` give latent's
+ * buffer-pool footprint while training (`lt.memory().peakBytes`, measured
+ * from an emptied pool).
  *
  * @module
  */
 import * as lt from "../src/mod.ts";
+import { loadMnist } from "../src/data/mnist_deno.ts";
 import type { BenchContext, BenchModule, Row } from "./harness.ts";
+import { type PytorchPeer, startPytorch } from "./pytorch.ts";
 import { type Tf, type TfBackend, useBackend } from "./tfjs.ts";
 
 /** The batch size of every training row. */
@@ -85,14 +101,41 @@ interface StepParts {
 type TfLayer = InstanceType<Tf["layers"]["Layer"]>;
 
 interface TfTrainer {
-  /** Makes (and uploads) the `n` samples an epoch trains on. */
-  prepare(n: number): Promise<void>;
-  /** One epoch of fit() on `n` samples. */
+  /** Makes (and uploads) the samples an epoch trains on, from u8 images. */
+  prepare(images: Uint8Array): Promise<void>;
+  /** One epoch of fit() on the first `n` samples (prepared before). */
   fit(n: number): Promise<void>;
   dispose(): void;
 }
 
 // ------------------------------------------------------------------ data
+
+/** Pixels per image of every case (28×28×1). */
+const IMAGE = 784;
+
+/**
+ * The u8 images every column of the train section trains on: the first `n`
+ * MNIST images (training split, then test, then again), or synthetic pixels
+ * where MNIST does not load; `source` says which.
+ */
+async function trainImages(n: number): Promise<{ pixels: Uint8Array; source: string }> {
+  let mnist;
+  try {
+    mnist = await loadMnist();
+  } catch (e) {
+    const why = (e as Error).message.split(".")[0];
+    return { pixels: pixels(n * IMAGE), source: `synthetic pixels (MNIST: ${why})` };
+  }
+  const out = new Uint8Array(n * IMAGE);
+  for (let at = 0; at < out.length;) {
+    for (const split of [mnist.train, mnist.test]) {
+      const take = Math.min(split.images.length, out.length - at);
+      out.set(split.images.subarray(0, take), at);
+      at += take;
+    }
+  }
+  return { pixels: out, source: "MNIST images" };
+}
 
 /** Deterministic pseudo-random u8 pixels (speed does not depend on the values). */
 function pixels(n: number): Uint8Array {
@@ -192,8 +235,8 @@ function tfAutoencoder(
 }
 
 /**
- * fit() for one epoch on the first n samples of a fixed f32 input (and
- * target) tensor, built lazily at the largest n asked for.
+ * fit() for one epoch on an f32 input (and target) tensor of n samples, made
+ * by `prepare` from u8 pixels (one pair per n).
  */
 function tfFitter(
   tf: Tf,
@@ -205,23 +248,20 @@ function tfFitter(
 ): TfTrainer {
   const features = shape.reduce((a, b) => a * b, 1);
   const cache = new Map<number, { x: ReturnType<Tf["tensor"]>; y: ReturnType<Tf["tensor"]> }>();
-  const data = (n: number) => {
-    let d = cache.get(n);
-    if (!d) {
-      const x = tf.tensor(Float32Array.from(pixels(n * features), (v) => v / 255), [n, ...shape]);
-      const y = target ? tf.tensor(target(n), [n, CLUSTERS]) : x;
-      cache.set(n, d = { x, y });
-    }
-    return d;
-  };
   return {
-    async prepare(n) {
-      const { x, y } = data(n);
+    async prepare(images) {
+      const n = images.length / features;
+      if (cache.has(n)) return;
+      const x = tf.tensor(Float32Array.from(images, (v) => v / 255), [n, ...shape]);
+      const y = target ? tf.tensor(target(n), [n, CLUSTERS]) : x;
+      cache.set(n, { x, y });
       // Touch the data so it is on the backend's device before timing.
       await tf.tidy(() => tf.add(tf.sum(x), tf.sum(y))).data();
     },
     async fit(n) {
-      const { x, y } = data(n);
+      const d = cache.get(n);
+      if (!d) throw new Error(`tfjs: ${n} samples were not prepared`);
+      const { x, y } = d;
       await model.fit(x, y, { epochs: 1, batchSize: TRAIN_BATCH, shuffle, verbose: 0 });
       // fit() already read the epoch's loss; reading a weight makes sure every update ran.
       await model.getWeights()[0].data();
@@ -506,14 +546,20 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
+/** The most steps a timed epoch takes (CPU adapters get short epochs). */
+function maxSteps(ctx: BenchContext, fallback: boolean): number {
+  return fallback ? (ctx.quick ? 4 : 16) : (ctx.quick ? 64 : 256);
+}
+
 /**
  * Times epochs of one or more implementations: for each, a 1-step epoch to
  * compile and a second to size the timed epochs (about `targetMs`, at least
- * one step, from the first implementation's); then repetitions, taking turns
- * when there are several (so a shared CPU's load drifts hit them alike); the
- * median epoch gives samples/s. Implementations that take seconds per step
- * get 3 repetitions, with a single one's sizing epoch counted as the first
- * when it already has the chosen size.
+ * one step, from the first implementation's); then rounds in which each
+ * implementation times one epoch in turn (A B C … A B C …, so a shared CPU's
+ * load drifts hit them alike); each one's median epoch gives samples/s.
+ * Implementations that take seconds per step get 3 rounds, with a single
+ * one's sizing epoch counted as the first when it already has the chosen
+ * size.
  */
 async function timeEpochs(
   ctx: BenchContext,
@@ -521,7 +567,6 @@ async function timeEpochs(
   es: Epochs[],
 ): Promise<EpochTiming[]> {
   const targetMs = ctx.quick ? 600 : 1500;
-  const maxSteps = fallback ? (ctx.quick ? 4 : 16) : (ctx.quick ? 64 : 256);
   const wantReps = ctx.quick ? 3 : 5;
   let one = Infinity;
   for (const e of es) {
@@ -531,7 +576,7 @@ async function timeEpochs(
     await e.epoch(1);
     if (one === Infinity) one = performance.now() - t;
   }
-  const steps = Math.max(1, Math.min(maxSteps, Math.round(targetMs / one)));
+  const steps = Math.max(1, Math.min(maxSteps(ctx, fallback), Math.round(targetMs / one)));
   const reps = one * steps > 3000 ? 3 : wantReps;
   const times: number[][] = es.map(() => (steps === 1 && es.length === 1 ? [one] : []));
   for (const e of es) await e.prepare(steps);
@@ -548,15 +593,18 @@ async function timeEpochs(
   });
 }
 
-/** Datasets of 1, 2, … steps of u8 samples. */
-function latentData(c: TrainCase): { get(steps: number): lt.data.Dataset; dispose(): void } {
+/** Datasets of 1, 2, … steps of the first u8 images of `images`. */
+function latentData(
+  c: TrainCase,
+  images: Uint8Array,
+): { get(steps: number): lt.data.Dataset; dispose(): void } {
   const sets = new Map<number, lt.data.Dataset>();
   return {
     get(steps) {
       let d = sets.get(steps);
       if (!d) {
         const n = steps * TRAIN_BATCH;
-        d = lt.data.dataset(pixels(n * c.features), { shape: c.shape, scale: 1 / 255 });
+        d = lt.data.dataset(images.subarray(0, n * c.features), { shape: c.shape, scale: 1 / 255 });
         sets.set(steps, d);
       }
       return d;
@@ -585,6 +633,97 @@ async function countPerStep(run: () => Promise<void>): Promise<string> {
   return `${rt.dispatchCount - d0} dispatches in ${rt.submitCount - s0} submits per step`;
 }
 
+/**
+ * A peer's column in a case: its epochs, which stop running after the first
+ * error (`failed` then says what it was), so one peer that cannot train a
+ * model leaves the others' rounds intact.
+ */
+interface PeerColumn {
+  name: string;
+  epochs: Epochs;
+  failed: string | null;
+  dispose(): Promise<void> | void;
+}
+
+function peerColumn(
+  name: string,
+  epochs: Epochs,
+  dispose: () => Promise<void> | void,
+): PeerColumn {
+  const col: PeerColumn = {
+    name,
+    failed: null,
+    dispose,
+    epochs: {
+      async prepare(steps) {
+        if (col.failed) return;
+        try {
+          await epochs.prepare(steps);
+        } catch (e) {
+          col.failed = (e as Error).message.split("\n")[0];
+        }
+      },
+      async epoch(steps) {
+        if (col.failed) return;
+        try {
+          await epochs.epoch(steps);
+        } catch (e) {
+          col.failed = (e as Error).message.split("\n")[0];
+        }
+      },
+    },
+  };
+  return col;
+}
+
+/** The TF.js columns, and what TF.js calls its backends. */
+const TFJS_COLUMNS = { "tfjs webgpu": "webgpu", "tfjs wasm 1 thread": "wasm" } as const;
+
+/**
+ * A TF.js column of case `c`: its model is built on `backend` (where its
+ * weights, optimizer slots and data then live) and each epoch switches to
+ * that backend first. The WASM backend runs its single-threaded build: the
+ * threaded one starts its Emscripten pthreads as Node workers from a blob:
+ * URL, which Deno's `worker_threads` refuses (ERR_WORKER_PATH), and TF.js
+ * turns threads off under Node-like runtimes anyway.
+ */
+async function tfjsColumn(
+  c: TrainCase,
+  name: keyof typeof TFJS_COLUMNS,
+  images: Uint8Array,
+): Promise<PeerColumn | string> {
+  const backend: TfBackend = TFJS_COLUMNS[name];
+  const tf = await useBackend(backend);
+  if (typeof tf === "string") return tf;
+  let trainer: TfTrainer;
+  try {
+    trainer = c.tfjs(tf);
+  } catch (e) {
+    return `${name} failed: ${(e as Error).message.split("\n")[0]}`;
+  }
+  const on = async () => void await tf.setBackend(backend);
+  return peerColumn(name, {
+    prepare: async (s) => {
+      await on();
+      await trainer.prepare(images.subarray(0, s * TRAIN_BATCH * c.features));
+    },
+    epoch: async (s) => {
+      await on();
+      await trainer.fit(s * TRAIN_BATCH);
+    },
+  }, async () => {
+    await on();
+    try {
+      trainer.dispose();
+    } catch {
+      // A model that failed may be half built.
+    }
+  });
+}
+
+/** The PyTorch columns and their CPU thread counts. */
+const PYTORCH_COLUMNS = { "pytorch 1 thread": 1, "pytorch 2 threads": 2 } as const;
+
 /** The training section: samples/s per model, and latent's peak GPU memory. */
 export const trainBench: BenchModule = {
   name: "train",
@@ -592,97 +731,140 @@ export const trainBench: BenchModule = {
     const rows: Row[] = [];
     const rt = lt.runtime();
     const fallback = rt.info.isFallback;
-    for (const c of TRAIN_CASES) {
-      if (!ctx.wants("train", c.name)) continue;
-      const row: Row = { section: "train", name: c.name, unit: "samples/s", values: {}, ms: {} };
-      const notes: string[] = [];
-      let peak: number | null = null;
-      const set = (impl: string, t: EpochTiming | null) => {
-        row.values[impl] = t ? t.rate : null;
-        row.ms[impl] = t ? t.msPerStep : null;
-        ctx.log(`train ${c.name} ${impl}: ${fmtRate(t)}`);
-      };
+    const cases = TRAIN_CASES.filter((c) => ctx.wants("train", c.name));
+    if (!cases.length) return rows;
+    const images = await trainImages(maxSteps(ctx, fallback) * TRAIN_BATCH);
+    ctx.log(`train: ${images.source}`);
 
-      // latent: fit() and the bare loop on one model, fit() first from an emptied pool.
-      rt.trim();
-      rt.pool.peakBytes = rt.pool.inUseBytes;
-      const data = latentData(c);
-      const trainer = c.latent();
-      try {
-        const prepare = (s: number) => void data.get(s);
-        const steps: Epochs = { prepare, epoch: (s) => trainer.steps(data.get(s)) };
-        if (trainer.fit) {
-          const fit = trainer.fit;
-          const [f, b] = await timeEpochs(ctx, fallback, [
-            { prepare, epoch: (s) => fit(data.get(s)) },
-            steps,
-          ]);
-          set("latent", f);
-          set("latent step", b);
-          peak = rt.pool.peakBytes;
-          notes.push(`latent fit(): ${await countPerStep(() => fit(data.get(1)))}`);
-        } else {
-          const [t] = await timeEpochs(ctx, fallback, [steps]);
-          set("latent", t);
-          set("latent step", t);
-          peak = rt.pool.peakBytes;
-          notes.push(
-            `latent: DEC.fit's step written with public ops (DEC has no per-step fit()); ${await countPerStep(
-              () => steps.epoch(1),
-            )}`,
-          );
-        }
-      } finally {
-        trainer.dispose();
-        data.dispose();
+    // One PyTorch process per thread count, for every case (it loads torch once).
+    const peers = new Map<string, PytorchPeer | string>();
+    for (const [name, threads] of Object.entries(PYTORCH_COLUMNS)) {
+      const peer = fallback
+        ? await startPytorch(threads, images.pixels)
+        : "a GPU adapter: PyTorch's peer is CUDA (python3 bench/pytorch_ae.py)";
+      peers.set(name, peer);
+      if (typeof peer === "string") ctx.log(`train ${name}: ${peer}`);
+      else {
+        const { torch, threads, blasThreads } = peer.info;
+        ctx.log(`train ${name}: torch ${torch}, ${threads} threads, BLAS ${blasThreads ?? "?"}`);
       }
+    }
+    const pytorchNote = [...peers].map(([name, p]) =>
+      typeof p === "string" ? `${name}: none, ${p}` : `${name}: torch ${p.info.torch}, ` +
+        `torch.get_num_threads() ${p.info.threads}, OpenBLAS threads ${
+          p.info.blasThreads ?? "unknown"
+        }, OMP_WAIT_POLICY ${p.info.ompWaitPolicy ?? "unset"}`
+    ).join("; ");
 
-      for (const impl of ["tfjs webgpu", "tfjs wasm"] as const) {
-        const backend: TfBackend = impl === "tfjs webgpu" ? "webgpu" : "wasm";
-        const tf = await useBackend(backend);
-        let t: EpochTiming | null = null;
-        if (typeof tf === "string") notes.push(tf);
-        else {
-          let tr: TfTrainer | null = null;
-          try {
-            const trainer = tr = c.tfjs(tf);
-            [t] = await timeEpochs(ctx, fallback, [{
-              prepare: (s) => trainer.prepare(s * TRAIN_BATCH),
-              epoch: (s) => trainer.fit(s * TRAIN_BATCH),
-            }]);
-          } catch (e) {
-            notes.push(`${impl} failed: ${(e as Error).message.split("\n")[0]}`);
-          } finally {
-            try {
-              tr?.dispose();
-            } catch {
-              // A model that failed may be half built.
-            }
-          }
-        }
-        set(impl, t);
-      }
-      const ratio = (a: string, b: string) => {
-        const x = row.values[a], y = row.values[b];
-        return x && y ? x / y : null;
-      };
-      row.ratios = {
-        "latent / tfjs webgpu": ratio("latent", "tfjs webgpu"),
-        "latent / tfjs wasm": ratio("latent", "tfjs wasm"),
-      };
-      if (notes.length) row.note = notes.join("; ");
-      rows.push(row);
-      rows.push({
-        section: "train",
-        name: `${c.name} peak GPU memory`,
-        unit: "MiB",
-        values: { latent: peak === null ? null : peak / 2 ** 20 },
-        ms: {},
-      });
+    try {
+      for (const c of cases) rows.push(...await trainCase(ctx, c, images, peers, pytorchNote));
+    } finally {
+      for (const p of peers.values()) if (typeof p !== "string") await p.close();
     }
     return rows;
   },
 };
+
+/** One case of the train section: every column in interleaved rounds. */
+async function trainCase(
+  ctx: BenchContext,
+  c: TrainCase,
+  images: { pixels: Uint8Array; source: string },
+  peers: Map<string, PytorchPeer | string>,
+  pytorchNote: string,
+): Promise<Row[]> {
+  const rt = lt.runtime();
+  const fallback = rt.info.isFallback;
+  const row: Row = { section: "train", name: c.name, unit: "samples/s", values: {}, ms: {} };
+  const names = [
+    "latent",
+    "latent step",
+    ...Object.keys(TFJS_COLUMNS),
+    ...Object.keys(PYTORCH_COLUMNS),
+  ];
+  // Columns in this order whatever runs; a column that cannot run stays null.
+  for (const name of names) row.values[name] = row.ms[name] = null;
+  const notes: string[] = [];
+  const set = (impl: string, t: EpochTiming | null) => {
+    row.values[impl] = t ? t.rate : null;
+    row.ms[impl] = t ? t.msPerStep : null;
+    ctx.log(`train ${c.name} ${impl}: ${fmtRate(t)}`);
+  };
+
+  // latent: fit() and the bare loop on one model, fit() first from an emptied pool.
+  rt.trim();
+  rt.pool.peakBytes = rt.pool.inUseBytes;
+  const data = latentData(c, images.pixels);
+  const trainer = c.latent();
+  const columns: PeerColumn[] = [];
+  let peak: number | null = null;
+  try {
+    const prepare = (s: number) => void data.get(s);
+    const steps: Epochs = { prepare, epoch: (s) => trainer.steps(data.get(s)) };
+    const fit = trainer.fit;
+    const latentColumns: Epochs[] = fit
+      ? [{ prepare, epoch: (s) => fit(data.get(s)) }, steps]
+      : [steps];
+
+    for (const name of Object.keys(TFJS_COLUMNS) as (keyof typeof TFJS_COLUMNS)[]) {
+      const col = await tfjsColumn(c, name, images.pixels);
+      if (typeof col === "string") notes.push(col);
+      else columns.push(col);
+    }
+    for (const [name, peer] of peers) {
+      if (typeof peer === "string") continue;
+      columns.push(peerColumn(name, {
+        prepare: () => {},
+        epoch: (s) => peer.epoch(c.name, s),
+      }, () => {}));
+    }
+
+    const timings = await timeEpochs(ctx, fallback, [
+      ...latentColumns,
+      ...columns.map((col) => col.epochs),
+    ]);
+    const t = timings.shift()!;
+    set("latent", t);
+    set("latent step", fit ? timings.shift()! : t);
+    peak = rt.pool.peakBytes;
+    if (fit) notes.push(`latent fit(): ${await countPerStep(() => fit(data.get(1)))}`);
+    else {
+      notes.push(
+        `latent: DEC.fit's step written with public ops (DEC has no per-step fit()); ${await countPerStep(
+          () => steps.epoch(1),
+        )}`,
+      );
+    }
+    for (const [i, col] of columns.entries()) {
+      if (col.failed) notes.push(`${col.name} failed: ${col.failed}`);
+      set(col.name, col.failed ? null : timings[i]);
+    }
+    notes.push(
+      `median of ${t.reps} interleaved rounds of ${t.steps}-step epochs on ${images.source}`,
+    );
+  } finally {
+    for (const col of columns) await col.dispose();
+    trainer.dispose();
+    data.dispose();
+  }
+  notes.push(pytorchNote);
+
+  const ratio = (a: string, b: string) => {
+    const x = row.values[a], y = row.values[b];
+    return x && y ? x / y : null;
+  };
+  row.ratios = Object.fromEntries(
+    names.slice(2).map((name) => [`latent / ${name}`, ratio("latent", name)]),
+  );
+  row.note = notes.join("; ");
+  return [row, {
+    section: "train",
+    name: `${c.name} peak GPU memory`,
+    unit: "MiB",
+    values: { latent: peak === null ? null : peak / 2 ** 20 },
+    ms: {},
+  }];
+}
 
 // ---------------------------------------------------------------- profile
 
