@@ -183,6 +183,11 @@ def main() -> int:
     ap.add_argument("--stages", default="kmeans,ae,dec,idec")
     ap.add_argument("--json", default=None, help="also write the rows as JSON here")
     args = ap.parse_args()
+    # torch.set_num_threads does not bound OpenBLAS, which ran the products on
+    # every core before this (see bench/pytorch_ae.py): bound both, before torch loads.
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(args.threads)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         import torch
     except ImportError:
