@@ -650,28 +650,20 @@ function peerColumn(
   epochs: Epochs,
   dispose: () => Promise<void> | void,
 ): PeerColumn {
+  // A failing call marks the column failed (its first line) and turns the rest into no-ops.
+  const guard = (run: (steps: number) => Promise<void> | void) => async (steps: number) => {
+    if (col.failed) return;
+    try {
+      await run(steps);
+    } catch (e) {
+      col.failed = (e as Error).message.split("\n")[0];
+    }
+  };
   const col: PeerColumn = {
     name,
     failed: null,
     dispose,
-    epochs: {
-      async prepare(steps) {
-        if (col.failed) return;
-        try {
-          await epochs.prepare(steps);
-        } catch (e) {
-          col.failed = (e as Error).message.split("\n")[0];
-        }
-      },
-      async epoch(steps) {
-        if (col.failed) return;
-        try {
-          await epochs.epoch(steps);
-        } catch (e) {
-          col.failed = (e as Error).message.split("\n")[0];
-        }
-      },
-    },
+    epochs: { prepare: guard(epochs.prepare), epoch: guard(epochs.epoch) },
   };
   return col;
 }

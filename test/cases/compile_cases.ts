@@ -132,83 +132,78 @@ test("a denoising autoencoder's replayed steps draw fresh noise, as eager steps 
   assert(compiled.report!.replayed > 0, "steps were replayed");
 });
 
-test("a learning-rate schedule reaches replayed steps", async () => {
+/** Eager and compiled fits of a 12-feature model agree, and the compiled one replayed steps. */
+async function assertReplaysLikeEager(
+  label: string,
+  build: () => lt.nn.Model,
+  loss: "mse" | "binary_crossentropy",
+  options: () => Partial<lt.nn.FitOptions> = () => ({}),
+): Promise<void> {
   await lt.init();
   const rng = freshRng();
   const x = rng.uniform(43 * 12, 0, 1);
-  const schedule = () => lt.callbacks.learningRateScheduler((e, lr) => (e >= 2 ? lr / 10 : lr));
-  const [, , build, loss] = MODELS[0];
-  const eager = await fitOnce(build, loss, x, false, { callbacks: [schedule()] });
-  const compiled = await fitOnce(build, loss, x, true, { callbacks: [schedule()] });
-  assertSameRun(eager, compiled, `schedule, seed ${rng.seed}`);
-  assert(compiled.report!.replayed > 0, "steps were replayed");
-});
-
-test("a step with dropout replays with a fresh mask each step, as eager steps draw", async () => {
-  await lt.init();
-  const rng = freshRng();
-  const x = rng.uniform(43 * 12, 0, 1);
-  const build = () =>
-    lt.nn.sequential([lt.nn.dense(8, "relu"), lt.nn.dropout(0.3), lt.nn.dense(12)], {
-      inputShape: [12],
-    });
-  const eager = await fitOnce(build, "mse", x, false);
-  const compiled = await fitOnce(build, "mse", x, true);
-  assertSameRun(eager, compiled, `dropout, seed ${rng.seed}`);
+  const eager = await fitOnce(build, loss, x, false, options());
+  const compiled = await fitOnce(build, loss, x, true, options());
+  assertSameRun(eager, compiled, `${label}, seed ${rng.seed}`);
   assertEquals(compiled.report!.fallback, null);
   assert(compiled.report!.replayed > 0, "steps were replayed");
-});
+}
 
-test("a step whose uniforms change without a refresh runs eagerly and says which op", async () => {
+test("a learning-rate schedule reaches replayed steps", () =>
+  assertReplaysLikeEager("schedule", MODELS[0][2], MODELS[0][3], () => ({
+    callbacks: [lt.callbacks.learningRateScheduler((e, lr) => (e >= 2 ? lr / 10 : lr))],
+  })));
+
+test("a step with dropout replays with a fresh mask each step, as eager steps draw", () =>
+  assertReplaysLikeEager(
+    "dropout",
+    () =>
+      lt.nn.sequential([lt.nn.dense(8, "relu"), lt.nn.dropout(0.3), lt.nn.dense(12)], {
+        inputShape: [12],
+      }),
+    "mse",
+  ));
+
+/**
+ * fit of a one-layer model with a custom step that scales its output by
+ * `scale()`, made inside the step (6 steps).
+ */
+async function fitScaled(scale: () => lt.Tensor): Promise<lt.CompileReport> {
   await lt.init();
   const rng = freshRng();
   const x = rng.uniform(24 * 4, 0, 1);
   lt.nn.setSeed(3);
   const m = lt.nn.sequential([lt.nn.dense(4)], { inputShape: [4] });
   m.compile({ optimizer: lt.optim.sgd(0.1) });
+  try {
+    const h = await m.fit(x, x, {
+      epochs: 2,
+      batchSize: 8,
+      trainStep: ({ x: xb }, opt) => {
+        const l = lt.meanSquaredError(lt.mul(m.apply(xb, { training: true }), scale()), xb);
+        lt.backward(l);
+        opt.step(m.trainableWeights());
+        return l;
+      },
+    });
+    return h.compileStep!;
+  } finally {
+    m.dispose();
+  }
+}
+
+test("a step whose uniforms change without a refresh runs eagerly and says which op", async () => {
   let calls = 0;
-  const h = await m.fit(x, x, {
-    epochs: 2,
-    batchSize: 8,
-    trainStep: ({ x: xb }, opt) => {
-      // A host counter baked into a fill: a replay could not repeat it.
-      const w = lt.full([4], 1 + 0.01 * calls++);
-      const l = lt.meanSquaredError(lt.mul(m.apply(xb, { training: true }), w), xb);
-      lt.backward(l);
-      opt.step(m.trainableWeights());
-      return l;
-    },
-  });
-  m.dispose();
-  assertEquals([h.compileStep!.replayed, h.compileStep!.eager, calls], [0, 6, 6]);
-  assert(
-    /fill.*changes its uniforms/.test(h.compileStep!.fallback ?? ""),
-    h.compileStep!.fallback!,
-  );
+  // A host counter baked into a fill: a replay could not repeat it.
+  const r = await fitScaled(() => lt.full([4], 1 + 0.01 * calls++));
+  assertEquals([r.replayed, r.eager, calls], [0, 6, 6]);
+  assert(/fill.*changes its uniforms/.test(r.fallback ?? ""), r.fallback!);
 });
 
 test("a custom step that uploads host data runs eagerly and says why", async () => {
-  await lt.init();
-  const rng = freshRng();
-  const x = rng.uniform(24 * 4, 0, 1);
-  lt.nn.setSeed(3);
-  const m = lt.nn.sequential([lt.nn.dense(4)], { inputShape: [4] });
-  m.compile({ optimizer: lt.optim.sgd(0.1) });
-  const h = await m.fit(x, x, {
-    epochs: 2,
-    batchSize: 8,
-    trainStep: ({ x: xb }, opt) => {
-      const w = lt.tensor(new Float32Array(4).fill(0.5), [4]); // an upload every step
-      const l = lt.meanSquaredError(lt.mul(m.apply(xb, { training: true }), w), xb);
-      lt.backward(l);
-      opt.step(m.trainableWeights());
-      return l;
-    },
-  });
-  m.dispose();
-  assertEquals(h.compileStep!.replayed, 0);
-  assertEquals(h.compileStep!.eager, 6);
-  assert(/uploads host data/.test(h.compileStep!.fallback ?? ""), h.compileStep!.fallback!);
+  const r = await fitScaled(() => lt.tensor(new Float32Array(4).fill(0.5), [4]));
+  assertEquals([r.replayed, r.eager], [0, 6]);
+  assert(/uploads host data/.test(r.fallback ?? ""), r.fallback!);
 });
 
 test("DEC.fit's compiled fine-tuning gives the refreshes and labels of eager steps", async () => {

@@ -222,10 +222,13 @@ test("a step updates its parameters in one dispatch per kind, or in groups of op
     internal.withTuning(most === undefined ? {} : { optimTensors: most }, () => opt.step(params));
     return rt.dispatchCount - d0;
   };
+  // Adam binds 4 buffers per parameter (G, P, M, V) under the device's limit.
+  const fit = Math.min(16, Math.floor(rt.limits.maxStorageBuffersPerShaderStage / 4));
+  const expected = (most: number) => Math.ceil(2 / most) + Math.ceil(4 / most);
   try {
     dispatches(); // makes the state (fills)
-    assertEquals(dispatches(), 2);
-    assertEquals(dispatches(3), 1 + 2);
+    assertEquals(dispatches(), expected(fit));
+    assertEquals(dispatches(3), expected(Math.min(3, fit)));
     assertEquals(dispatches(1), 6);
   } finally {
     opt.dispose();
