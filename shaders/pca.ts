@@ -11,7 +11,7 @@
  * pairwise core of `distance.ts` with `combine: "dot"`.
  * @module
  */
-import { family } from "./common.ts";
+import { ENTRY_1D, family } from "./common.ts";
 import { declare, type DeclaredKernel } from "./declare.ts";
 
 /**
@@ -28,16 +28,12 @@ export const centerRowsKernel: (spec: Record<string, never>) => DeclaredKernel =
       inputs: { X: "f32", MEAN: "f32" },
       outputs: { XC: "f32" },
       uniforms: { n: "u32", d: "u32", size: "u32" },
-      entry: {
-        workgroupSize: 256,
-        builtins: ["workgroup_id", "num_workgroups", "local_invocation_index"],
-      },
+      entry: ENTRY_1D,
       main: /* wgsl */ `
-  let e = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * 256u + lid;
-  if (e >= u.size) { return; }
+  if (i >= u.size) { return; }
   var v = 0.0;
-  if (e < u.n * u.d) { v = X[e] - MEAN[e % u.d]; }
-  XC[e] = v;`,
+  if (i < u.n * u.d) { v = X[i] - MEAN[i % u.d]; }
+  XC[i] = v;`,
     }),
 );
 
@@ -54,19 +50,15 @@ export const covFinalizeKernel: (spec: Record<string, never>) => DeclaredKernel 
       inputs: { PART: "f32" },
       outputs: { COV: "f32" },
       uniforms: { d: "u32", splits: "u32", scale: "f32" },
-      entry: {
-        workgroupSize: 256,
-        builtins: ["workgroup_id", "num_workgroups", "local_invocation_index"],
-      },
+      entry: ENTRY_1D,
       main: /* wgsl */ `
-  let e = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * 256u + lid;
-  if (e >= u.d * u.d) { return; }
-  let a = e / u.d;
-  let b = e % u.d;
+  if (i >= u.d * u.d) { return; }
+  let a = i / u.d;
+  let b = i % u.d;
   let lo = min(a, b);
   let hi = max(a, b);
   var s = 0.0;
   for (var z = 0u; z < u.splits; z++) { s += PART[z * u.d * u.d + lo * u.d + hi]; }
-  COV[e] = s * u.scale;`,
+  COV[i] = s * u.scale;`,
     }),
 );

@@ -18,7 +18,7 @@
  * ∂L/∂μ_j = −Σ_i H_ij (z_i − μ_j) (a segmented column sum).
  * @module
  */
-import { family } from "./common.ts";
+import { ENTRY_1D, family } from "./common.ts";
 import { declare, type DeclaredKernel } from "./declare.ts";
 import { pairwiseMain } from "./distance.ts";
 
@@ -151,19 +151,15 @@ export const softAssignDzKernel: (spec: Record<string, never>) => DeclaredKernel
       inputs: { Z: "f32", MU: "f32", H: "f32" },
       outputs: { DZ: "f32" },
       uniforms: { n: "u32", k: "u32", d: "u32" },
-      entry: {
-        workgroupSize: 256,
-        builtins: ["workgroup_id", "num_workgroups", "local_invocation_index"],
-      },
+      entry: ENTRY_1D,
       main: /* wgsl */ `
-  let e = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * 256u + lid;
-  if (e >= u.n * u.d) { return; }
-  let i = e / u.d;
-  let f = e % u.d;
-  let z = Z[e];
+  if (i >= u.n * u.d) { return; }
+  let row = i / u.d;
+  let f = i % u.d;
+  let z = Z[i];
   var s = 0.0;
-  for (var j = 0u; j < u.k; j++) { s = fma(H[i * u.k + j], z - MU[j * u.d + f], s); }
-  DZ[e] = s;`,
+  for (var j = 0u; j < u.k; j++) { s = fma(H[row * u.k + j], z - MU[j * u.d + f], s); }
+  DZ[i] = s;`,
     }),
 );
 
@@ -180,12 +176,8 @@ export const targetKernel: (spec: Record<string, never>) => DeclaredKernel = fam
       inputs: { Q: "f32", F: "f32" },
       outputs: { P: "f32" },
       uniforms: { n: "u32", k: "u32" },
-      entry: {
-        workgroupSize: 256,
-        builtins: ["workgroup_id", "num_workgroups", "local_invocation_index"],
-      },
+      entry: ENTRY_1D,
       main: /* wgsl */ `
-  let i = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * 256u + lid;
   if (i >= u.n) { return; }
   var s = 0.0;
   for (var j = 0u; j < u.k; j++) {

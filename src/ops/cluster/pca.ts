@@ -4,6 +4,7 @@
  * and mirrored. No readback, no autograd; shapes are the caller's to check.
  * @module
  */
+import { WG } from "../../../shaders/common.ts";
 import { centerRowsKernel, covFinalizeKernel } from "../../../shaders/pca.ts";
 import { empty, type Tensor } from "../../tensor/tensor.ts";
 import { launchKernel } from "../kernel_call.ts";
@@ -35,7 +36,7 @@ export function covarianceRaw(op: string, x: Tensor, mean: Tensor): Tensor {
     centerRowsKernel({}),
     { X: x, MEAN: mean, XC: centred },
     { n, d, size: centred.size },
-    Math.ceil(centred.size / 256),
+    Math.ceil(centred.size / WG),
   );
   const products = matmulRaw(centred, centred, { transA: true, op });
   centred.dispose();
@@ -45,7 +46,7 @@ export function covarianceRaw(op: string, x: Tensor, mean: Tensor): Tensor {
     covFinalizeKernel({}),
     { PART: products, COV: cov },
     { d, splits, scale: 1 / (n - 1) },
-    Math.ceil((d * d) / 256),
+    Math.ceil((d * d) / WG),
   );
   products.dispose();
   return cov;

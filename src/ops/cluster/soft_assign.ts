@@ -7,6 +7,7 @@
  * caller's to check.
  * @module
  */
+import { WG } from "../../../shaders/common.ts";
 import { TI } from "../../../shaders/distance.ts";
 import {
   softAssignDzKernel,
@@ -107,7 +108,7 @@ export function softAssignGrads(
       softAssignDzKernel({}),
       { Z: z, MU: mu, H: h, DZ: dz },
       { n, k, d },
-      Math.ceil((n * d) / 256),
+      Math.ceil((n * d) / WG),
     );
   }
   const dmu = wanted.dmu
@@ -130,7 +131,7 @@ export function targetDistributionRaw(op: string, q: Tensor): Tensor {
   const [n, k] = q.shape;
   const f = columnSums(op, q);
   const p = empty([n, k], "f32", op);
-  launchKernel(op, targetKernel({}), { Q: q, F: f, P: p }, { n, k }, Math.ceil(n / 256));
+  launchKernel(op, targetKernel({}), { Q: q, F: f, P: p }, { n, k }, Math.ceil(n / WG));
   f.dispose();
   return p;
 }
