@@ -164,6 +164,29 @@ test("a step with dropout replays with a fresh mask each step, as eager steps dr
     "mse",
   ));
 
+test("validation between epochs and a mid-epoch stop leave replayed steps like eager ones", () =>
+  assertReplaysLikeEager("validation and stop", MODELS[1][2], MODELS[1][3], () => {
+    // 32 training samples: 4 batches an epoch; stop in the last epoch's third.
+    let batches = 0, target: lt.callbacks.TrainingTarget | null = null;
+    const stopper: lt.callbacks.Callback = {
+      setParams: (_p, t) => void (target = t),
+      onBatchEnd: () => void (++batches === 3 * 4 + 3 && (target!.stopTraining = true)),
+    };
+    return { validationSplit: 0.25, callbacks: [stopper] };
+  }));
+
+test("replays split across command batches (a small maxBatch) match eager steps", async () => {
+  await lt.init();
+  const rt = lt.runtime();
+  const before = rt.maxBatch;
+  rt.maxBatch = 5; // every replayed step flushes several times mid-step
+  try {
+    await assertReplaysLikeEager("maxBatch 5", MODELS[0][2], MODELS[0][3]);
+  } finally {
+    rt.maxBatch = before;
+  }
+});
+
 /**
  * fit of a one-layer model with a custom step that scales its output by
  * `scale()`, made inside the step (6 steps).
@@ -264,6 +287,12 @@ test("compileStep: a recording whose buffer is freed is captured again, and repl
     assertEquals(compiled.report.fallback, null);
     assertClose(await acc.toArray(), new Float32Array(64).fill(16 + 3 * 20), {
       label: "the new w is read",
+    });
+    // 100 replays without a sync: the uniform ring fills, is flushed and
+    // grows (a new ring buffer), and the replays rebind their groups to it.
+    for (let i = 0; i < 100; i++) compiled.run("k", step);
+    assertClose(await acc.toArray(), new Float32Array(64).fill(16 + 3 * 20 + 100 * 20), {
+      label: "after the ring grew",
     });
   } finally {
     compiled.dispose();
