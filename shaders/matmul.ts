@@ -50,7 +50,7 @@
  * @module
  */
 import { type Activation, activationWgsl } from "./activations.ts";
-import { family } from "./common.ts";
+import { family, LINEAR_WG } from "./common.ts";
 import { declare, type DeclaredKernel, type Elem } from "./declare.ts";
 
 /** Work split of the kernel. Tile = (WGM·TM) × (WGN·TN) outputs. */
@@ -400,6 +400,57 @@ ${stageSlice("B", !spec.transB, vecB, bn, t.bk, threads)}
   }`;
 }
 
+/**
+ * The body of one product for one workgroup: reads the workgroup id `wid`
+ * and the 2-D local id `lid` (vec3u), the buffers A, B, [bias], C and the
+ * uniform fields of {@link MATMUL_FIELDS}. The plain kernel runs it as `main`;
+ * {@link matmulPairKernel} runs two of them, renamed, as functions.
+ */
+function productMain(spec: MatmulSpec): string {
+  const t = spec.tile;
+  const { bm, bn } = tileShape(t);
+  const nj = t.tn / 4;
+  const accDecl = range(t.tm).flatMap((r) =>
+    range(nj).map((j) => `  var acc_${r}_${j} = vec4f(0.0);`)
+  ).join("\n");
+  return /* wgsl */ `
+  // The flat local_invocation_index: lid is the 2-D local id here (a kernel takes one of the two).
+  let li = lid.y * ${t.wgn}u + lid.x;
+  let tx = lid.x;
+  let ty = lid.y;
+  let row0 = (wid.y + u.tile0) * ${bm}u;
+  let col0 = wid.x * ${bn}u;
+  let batch = wid.z / u.splits;
+  let kBegin = (wid.z % u.splits) * u.kLen;
+  let kEnd = min(u.K, kBegin + u.kLen);
+  let offA = batch * u.sa;
+  let offB = batch * u.sb;
+  let offC = wid.z * u.sc;
+${accDecl}
+${t.stage ? stagedLoop(spec) : directLoop(spec)}
+${epilogue(spec, t.tm / 4, nj, t.wgm, t.wgn)}`;
+}
+
+/** Element types of A, B and C: vec4 along a contiguous dimension that is a multiple of 4. */
+function operandElems(spec: MatmulSpec): { fa: Elem; fb: Elem; fc: Elem } {
+  const vecA = spec.transA ? spec.m4 : spec.k4;
+  const vecB = spec.transB ? spec.k4 : spec.n4;
+  return {
+    fa: vecA ? "vec4f" : "f32",
+    fb: vecB ? "vec4f" : "f32",
+    fc: spec.n4 ? "vec4f" : "f32",
+  };
+}
+
+/** The transposes, tile and alignment of a spec, e.g. `nt/16x8/2x8/direct/m4n4k4`. */
+function specName(spec: MatmulSpec): string {
+  return [
+    (spec.transA ? "t" : "n") + (spec.transB ? "t" : "n"),
+    tileName(spec.tile),
+    [spec.m4 ? "m4" : "m1", spec.n4 ? "n4" : "n1", spec.k4 ? "k4" : "k1"].join(""),
+  ].join("/");
+}
+
 /** The matmul kernel's uniform fields (see the module comment). */
 const MATMUL_FIELDS = {
   M: "u32",
@@ -432,24 +483,8 @@ export const matmulKernel: (spec: MatmulSpec) => DeclaredKernel = family(
     const t = spec.tile;
     checkTile(t);
     const { bm, bn } = tileShape(t);
-    const nj = t.tn / 4;
-    const vecA = spec.transA ? spec.m4 : spec.k4;
-    const vecB = spec.transB ? spec.k4 : spec.n4;
-    // Direct mode reads vec4 along K only when K % 4 == 0, along M/N likewise.
-    const fa: Elem = vecA ? "vec4f" : "f32";
-    const fb: Elem = vecB ? "vec4f" : "f32";
-    const fc: Elem = spec.n4 ? "vec4f" : "f32";
-    const accDecl = range(t.tm).flatMap((r) =>
-      range(nj).map((j) => `  var acc_${r}_${j} = vec4f(0.0);`)
-    ).join("\n");
-    const key = [
-      "matmul",
-      (spec.transA ? "t" : "n") + (spec.transB ? "t" : "n"),
-      tileName(t),
-      [spec.m4 ? "m4" : "m1", spec.n4 ? "n4" : "n1", spec.k4 ? "k4" : "k1"].join(""),
-      spec.bias ? "bias" : "nobias",
-      spec.activation,
-    ].join("/");
+    const { fa, fb, fc } = operandElems(spec);
+    const key = `matmul/${specName(spec)}/${spec.bias ? "bias" : "nobias"}/${spec.activation}`;
     const inputs: Record<string, Elem> = spec.bias ? { A: fa, B: fb, bias: fc } : { A: fa, B: fb };
     const helpers = /* wgsl */ `
 ${
@@ -462,22 +497,7 @@ ${activationWgsl(spec.activation)}
 fn act4(v: vec4f) -> vec4f {
   return vec4f(act(v.x, u.alpha), act(v.y, u.alpha), act(v.z, u.alpha), act(v.w, u.alpha));
 }`;
-    const main = /* wgsl */ `
-  // The flat local_invocation_index: lid is the 2-D local id here (a kernel takes one of the two).
-  let li = lid.y * ${t.wgn}u + lid.x;
-  let tx = lid.x;
-  let ty = lid.y;
-  let row0 = (wid.y + u.tile0) * ${bm}u;
-  let col0 = wid.x * ${bn}u;
-  let batch = wid.z / u.splits;
-  let kBegin = (wid.z % u.splits) * u.kLen;
-  let kEnd = min(u.K, kBegin + u.kLen);
-  let offA = batch * u.sa;
-  let offB = batch * u.sb;
-  let offC = wid.z * u.sc;
-${accDecl}
-${t.stage ? stagedLoop(spec) : directLoop(spec)}
-${epilogue(spec, t.tm / 4, nj, t.wgm, t.wgn)}`;
+    const main = productMain(spec);
     return declare({
       key,
       inputs,
@@ -489,6 +509,114 @@ ${epilogue(spec, t.tm / 4, nj, t.wgm, t.wgn)}`;
       },
       helpers,
       main,
+    });
+  },
+);
+
+/** Whether {@link matmulPairKernel} can run two products' tiles in one workgroup shape. */
+export function pairable(a: MatmulTile, b: MatmulTile): boolean {
+  // Staged tiles meet at barriers: every thread of the workgroup must run
+  // them, so their thread shapes must agree. Direct tiles have no barriers:
+  // the product with fewer threads leaves the others idle.
+  return !a.stage && !b.stage || (a.stage && b.stage && a.wgm === b.wgm && a.wgn === b.wgn);
+}
+
+/** Uniform fields of the pair kernel: each product's, suffixed `_a` / `_b`, and the grid split. */
+function pairFields(): Record<string, "u32" | "f32"> {
+  const f: Record<string, "u32" | "f32"> = {};
+  for (const s of ["a", "b"]) {
+    for (const [name, type] of Object.entries(MATMUL_FIELDS)) f[`${name}_${s}`] = type;
+    f[`cols_${s}`] = "u32";
+  }
+  f.first_b = "u32";
+  f.total = "u32";
+  return f;
+}
+
+/**
+ * Two independent products in one dispatch: a dense layer's input gradient
+ * dZ·Wᵀ and weight gradient Xᵀ·dZ, which read the same dZ and nothing the
+ * other writes. Workgroups `0 .. first_b − 1` (of a 1-D launch the runtime
+ * folds) compute product a's tiles, the rest product b's, each with its own
+ * tile and transposes; a product's body is the plain kernel's
+ * (`productMain`), with its buffers and uniform fields suffixed (`A_a`,
+ * `u.M_a`) and run as a function of its tile's workgroup id and 2-D local
+ * id. Products are plain (no bias, activation, batch or K split): the host
+ * pairs only those ({@link pairable} tiles). Bindings: A_a, B_a, A_b, B_b
+ * (read), C_a, C_b (write). Uniform: {@link MATMUL_FIELDS} per product
+ * (suffixed), cols_a, cols_b (column tiles), first_b, total (workgroups).
+ *
+ * @example
+ * ```ts
+ * const k = matmulPairKernel({ a: dxSpec, b: dwSpec });
+ * ```
+ */
+export const matmulPairKernel: (spec: { a: MatmulSpec; b: MatmulSpec }) => DeclaredKernel = family(
+  "matmul_pair",
+  ({ a, b }: { a: MatmulSpec; b: MatmulSpec }): DeclaredKernel => {
+    for (const x of [a, b]) {
+      checkTile(x.tile);
+      if (x.bias || x.activation !== "linear") {
+        throw new Error("matmul_pair: products take no bias or activation");
+      }
+    }
+    if (!pairable(a.tile, b.tile)) {
+      throw new Error(
+        `matmul_pair: tiles ${tileName(a.tile)} and ${tileName(b.tile)} cannot share a workgroup`,
+      );
+    }
+    const threads = Math.max(tileShape(a.tile).threads, tileShape(b.tile).threads);
+    const inputs: Record<string, Elem> = {};
+    const outputs: Record<string, Elem> = {};
+    const fns: string[] = [];
+    for (const [x, sfx] of [[a, "a"], [b, "b"]] as const) {
+      const { fa, fb, fc } = operandElems(x);
+      inputs[`A_${sfx}`] = fa;
+      inputs[`B_${sfx}`] = fb;
+      outputs[`C_${sfx}`] = fc;
+      const body = productMain(x)
+        .replace(/\b([ABC])\[/g, `$1_${sfx}[`)
+        .replace(/\bu\.(M|N|K|alpha|sa|sb|sc|kLen|splits|tile0)\b/g, `u.$1_${sfx}`);
+      fns.push(`fn product_${sfx}(wid: vec3u, lid: vec3u) {${body}
+}`);
+    }
+    const staged = a.tile.stage
+      ? (() => {
+        const bk = Math.max(a.tile.bk, b.tile.bk);
+        const bm = Math.max(tileShape(a.tile).bm, tileShape(b.tile).bm);
+        const bn = Math.max(tileShape(a.tile).bn, tileShape(b.tile).bn);
+        return `var<workgroup> As: array<vec4f, ${bk * bm / 4}>;
+var<workgroup> Bs: array<vec4f, ${bk * bn / 4}>;`;
+      })()
+      : "";
+    // Each product's threads as its tile lays them out (x along N).
+    const call = (x: MatmulSpec, sfx: "a" | "b", g: string) => {
+      const { threads: n } = tileShape(x.tile);
+      const run = `product_${sfx}(vec3u(${g} % u.cols_${sfx}, ${g} / u.cols_${sfx}, 0u), ` +
+        `vec3u(lid % ${x.tile.wgn}u, lid / ${x.tile.wgn}u, 0u));`;
+      return n < threads ? `if (lid < ${n}u) { ${run} }` : run;
+    };
+    return declare({
+      key: `matmul_pair/${specName(a)}+${specName(b)}`,
+      inputs,
+      outputs,
+      uniforms: pairFields(),
+      entry: {
+        workgroupSize: threads,
+        builtins: ["workgroup_id", "num_workgroups", "local_invocation_index"],
+        helpers: LINEAR_WG,
+      },
+      helpers: `${staged}
+${fns.join("\n")}`,
+      main: /* wgsl */ `
+  let f = linear_wg(wid, nwg);
+  if (f >= u.total) { return; }
+  if (f < u.first_b) {
+    ${call(a, "a", "f")}
+  } else {
+    let g = f - u.first_b;
+    ${call(b, "b", "g")}
+  }`,
     });
   },
 );

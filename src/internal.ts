@@ -23,7 +23,12 @@ export { binaryRaw } from "./ops/binary.ts";
 export type { BinaryOp } from "../shaders/binary.ts";
 export { unaryGradRaw, unaryRaw } from "./ops/unary.ts";
 export type { UnaryKind } from "../shaders/unary.ts";
-export { matmulRaw, type MatmulRawOptions } from "./ops/matmul.ts";
+export {
+  matmulPairRaw,
+  matmulRaw,
+  type MatmulRawOptions,
+  type PairedProduct,
+} from "./ops/matmul.ts";
 export type { MatmulTile } from "../shaders/matmul.ts";
 export { reduceAxisRaw, type ReduceRawOptions, sumAxesRaw } from "./ops/reduce.ts";
 export { CPU_REDUCE, GPU_REDUCE, type ReduceOp, type ReduceProfile } from "../shaders/reduce.ts";
@@ -41,6 +46,7 @@ export {
   type ConvTuning,
   type KMeansTuning,
   matmulTile,
+  pairProducts,
   reduceProfile,
   type Tuning,
   withTuning,

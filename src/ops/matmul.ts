@@ -11,7 +11,9 @@ import {
   DENSE_GRAD_ROWS,
   denseGradKernel,
   matmulKernel,
+  matmulPairKernel,
   type MatmulTile,
+  pairable,
   tileName,
   tileShape,
 } from "../../shaders/matmul.ts";
@@ -25,7 +27,7 @@ import { launchKernel } from "./kernel_call.ts";
 import { DEFAULT_ALPHA } from "./activations.ts";
 import { reduceAxisRaw, sumAxesRaw } from "./reduce.ts";
 import { binaryRaw } from "./binary.ts";
-import { matmulTile } from "./tuning.ts";
+import { matmulTile, pairProducts } from "./tuning.ts";
 import { unaryGradRaw, unaryRaw } from "./unary.ts";
 
 /** Options of {@link matmul}. */
@@ -232,6 +234,92 @@ export function matmulRaw(a: Tensor, b: Tensor, options: MatmulRawOptions = {}):
   return out;
 }
 
+/** One product of {@link matmulPairRaw}: `op(a) · op(b)`. */
+export interface PairedProduct {
+  a: Tensor;
+  b: Tensor;
+  transA?: boolean;
+  transB?: boolean;
+}
+
+/**
+ * Two independent plain products (no bias or activation) recorded as one
+ * dispatch when both are 2-D, need no K split and their tiles can share a
+ * workgroup (`matmulPairKernel`); otherwise as two. A dense layer's backward
+ * runs its input and weight gradients this way on GPUs (`pairProducts`):
+ * one dispatch per layer fewer. `tiles` overrides the two tiles (tests,
+ * benchmarks).
+ *
+ * @example
+ * ```ts
+ * const [dx, dw] = matmulPairRaw({ a: dz, b: w, transB: true }, { a: x, b: dz, transA: true });
+ * ```
+ */
+export function matmulPairRaw(
+  first: PairedProduct,
+  second: PairedProduct,
+  op = "matmul",
+  tiles?: [MatmulTile, MatmulTile],
+): [Tensor, Tensor] {
+  const both = [first, second] as const;
+  const ps = both.map((x) => product(op, x.a, x.b, x.transA ?? false, x.transB ?? false));
+  const budgets = runtime().budgets;
+  const ts = tiles ?? ps.map((p, i) => matmulTile(p.m, p.n, p.k, both[i].transB ?? false));
+  const plans = ps.map((p, i) => planProduct(op, p, ts[i], budgets));
+  const single = () =>
+    both.map((x, i) =>
+      matmulRaw(x.a, x.b, { transA: x.transA, transB: x.transB, op, tile: tiles?.[i] })
+    ) as [Tensor, Tensor];
+  if (
+    ps.some((p) => p.shape.length !== 2 || p.k === 0 || sizeOf(p.shape) === 0) ||
+    plans.some((pl) => pl.splits > 1) || !pairable(ts[0], ts[1])
+  ) return single();
+  const aligned = (d: number, k: number) => k > 0 && d % 4 === 0;
+  const specs = ps.map((p, i) => ({
+    transA: both[i].transA ?? false,
+    transB: both[i].transB ?? false,
+    tile: ts[i],
+    m4: aligned(p.m, p.k),
+    n4: aligned(p.n, p.k),
+    k4: aligned(p.k, p.k),
+    bias: false,
+    activation: "linear" as const,
+  }));
+  const grid = ps.map((p, i) => {
+    const { bm, bn } = tileShape(ts[i]);
+    return { cols: Math.ceil(p.n / bn), tiles: Math.ceil(p.n / bn) * Math.ceil(p.m / bm) };
+  });
+  const outs = ps.map((p) => empty(p.shape, "f32", op)) as [Tensor, Tensor];
+  const uniforms: Record<string, number> = {
+    first_b: grid[0].tiles,
+    total: grid[0].tiles + grid[1].tiles,
+  };
+  ps.forEach((p, i) => {
+    const s = i === 0 ? "a" : "b";
+    Object.assign(uniforms, {
+      [`M_${s}`]: p.m,
+      [`N_${s}`]: p.n,
+      [`K_${s}`]: p.k,
+      [`alpha_${s}`]: 0,
+      [`sa_${s}`]: 0,
+      [`sb_${s}`]: 0,
+      [`sc_${s}`]: 0,
+      [`kLen_${s}`]: plans[i].kLen,
+      [`splits_${s}`]: 1,
+      [`tile0_${s}`]: 0,
+      [`cols_${s}`]: grid[i].cols,
+    });
+  });
+  launchKernel(
+    op,
+    matmulPairKernel({ a: specs[0], b: specs[1] }),
+    { A_a: first.a, B_a: first.b, A_b: second.a, B_b: second.b, C_a: outs[0], C_b: outs[1] },
+    uniforms,
+    grid[0].tiles + grid[1].tiles,
+  );
+  return outs;
+}
+
 /** How a product's K is split so every invocation's loop stays within the budget. */
 interface ProductPlan {
   /** K positions one split covers (a multiple of the tile's K step). */
@@ -418,10 +506,13 @@ export function linear(
   return record(y, op, inputs, (g) => {
     const name = `${op} (gradient)`;
     const { dz, db } = denseGrad(g, z, activation, a, bias?.requiresGrad ?? false, name);
-    const grads: (Tensor | null)[] = [
-      x.requiresGrad ? matmulRaw(dz, w, { transB: true, op: name }) : null,
-      w.requiresGrad ? matmulRaw(x, dz, { transA: true, op: name }) : null,
-    ];
+    // Both products read dZ: one dispatch when both are wanted (on GPUs: pairProducts).
+    const grads: (Tensor | null)[] = x.requiresGrad && w.requiresGrad && pairProducts()
+      ? matmulPairRaw({ a: dz, b: w, transB: true }, { a: x, b: dz, transA: true }, name)
+      : [
+        x.requiresGrad ? matmulRaw(dz, w, { transB: true, op: name }) : null,
+        w.requiresGrad ? matmulRaw(x, dz, { transA: true, op: name }) : null,
+      ];
     if (bias) grads.push(db);
     return grads;
   });

@@ -78,6 +78,8 @@ export interface Tuning {
   kmeans?: KMeansTuning;
   /** Most parameters one optimizer dispatch updates (default: as many as the bindings allow). */
   optimTensors?: number;
+  /** A dense layer's input and weight gradients in one dispatch (default: on GPUs only). */
+  pairProducts?: boolean;
 }
 
 let tuning: Tuning = {};
@@ -355,6 +357,26 @@ export function kmeansMaxRunsPerBatch(): number {
  */
 export function kmeansPrune(history: boolean): boolean {
   return tuning.kmeans?.prune ?? (adapterKind() === "cpu" && !history);
+}
+
+/**
+ * Whether a dense layer's backward runs its input and weight gradients as
+ * one dispatch (`matmulPairRaw`). On GPUs: one launch per layer fewer
+ * (unmeasured until the GPU benchmark runs). Not on CPU adapters: lavapipe
+ * runs the paired kernel 1.3–1.9× slower than the two products (256×500×2000
+ * layer, `matmulPairRaw` against two `matmulRaw`, 2026-12-06: 114 vs 61 ms
+ * with the default tiles, 93 vs 68 and 82 vs 62 with one tile for both),
+ * which took the DEC autoencoder's step from 310–338 to 462–478 ms; the
+ * products run inside a branch on the workgroup, where llvmpipe executes
+ * every load as a masked gather.
+ *
+ * @example
+ * ```ts
+ * pairProducts(); // false on lavapipe
+ * ```
+ */
+export function pairProducts(): boolean {
+  return tuning.pairProducts ?? adapterKind() === "gpu";
 }
 
 // --------------------------------------------------------------- optimizer

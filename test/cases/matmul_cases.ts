@@ -7,10 +7,10 @@ import * as lt from "../../src/mod.ts";
 import * as internal from "../../src/internal.ts";
 import { type Activation, activationRef, ACTIVATIONS } from "../../shaders/activations.ts";
 import { type MatmulTile, tileName } from "../../shaders/matmul.ts";
-import { assertClose, assertEquals, assertThrows } from "../assert.ts";
+import { assert, assertClose, assertEquals, assertThrows } from "../assert.ts";
 import { gradCheck } from "../gradcheck.ts";
 import { test } from "../harness.ts";
-import { freshRng, numel, refMatmul, type Rng } from "../ref.ts";
+import { freshRng, numel, poisonOutputs, refMatmul, type Rng } from "../ref.ts";
 
 /** Row-major transpose of an [r, c] matrix. */
 function transpose<T extends Float32Array | Float64Array>(x: T, r: number, c: number): T {
@@ -404,4 +404,114 @@ test("matmul with K = 0 gives act(bias)", async () => {
   );
   assertEquals(Array.from(await y.toArray()), [1, 0, 1, 0, 1, 0]);
   y.dispose();
+});
+
+/**
+ * A dense layer's backward products, dX = dZ·Wᵀ and dW = Xᵀ·dZ, through
+ * `matmulPairRaw` against float64; returns the dispatches it recorded.
+ */
+async function checkPair(
+  rng: Rng,
+  [m, k, n]: [number, number, number],
+  tiles?: [MatmulTile, MatmulTile],
+): Promise<number> {
+  const x = rng.uniform(m * k), w = rng.uniform(k * n), dz = rng.uniform(m * n);
+  const rt = lt.runtime();
+  const X = lt.tensor(x, [m, k]), W = lt.tensor(w, [k, n]), DZ = lt.tensor(dz, [m, n]);
+  const pair = () =>
+    internal.matmulPairRaw(
+      { a: DZ, b: W, transB: true },
+      { a: X, b: DZ, transA: true },
+      "pair",
+      tiles,
+    );
+  // Counted once without the poisoning fills of the outputs, checked once with them.
+  poisonOutputs(false);
+  const d0 = rt.dispatchCount;
+  try {
+    pair().forEach((t) => t.dispose());
+  } finally {
+    poisonOutputs(true);
+  }
+  const dispatches = rt.dispatchCount - d0;
+  const [dx, dw] = pair();
+  const label = `${m}x${k}x${n}${
+    tiles ? ` ${tiles.map(tileName).join(" + ")}` : ""
+  } seed ${rng.seed}`;
+  assertClose(await dx.toArray(), refMatmul(dz, transpose(w, k, n), m, n, k), {
+    ...tol(n),
+    label: `dZ·Wᵀ ${label}`,
+  });
+  assertClose(await dw.toArray(), refMatmul(transpose(x, m, k), dz, k, m, n), {
+    ...tol(m),
+    label: `Xᵀ·dZ ${label}`,
+  });
+  for (const t of [X, W, DZ, dx, dw]) t.dispose();
+  return dispatches;
+}
+
+const PAIR_SHAPES: [number, number, number][] = [
+  [1, 1, 1],
+  [7, 13, 5],
+  [33, 17, 65],
+  [256, 30, 10],
+  [5, 784, 12],
+];
+
+test("a dense layer's two backward products run in one dispatch and match float64", async () => {
+  await lt.init();
+  const rng = freshRng();
+  for (const shape of PAIR_SHAPES) {
+    assertEquals(await checkPair(rng, shape), 1, `one dispatch for ${shape}`);
+    // Staged tiles of one thread shape (their barriers meet), different blocks and depths.
+    const staged: [MatmulTile, MatmulTile] = [
+      { tm: 4, tn: 8, wgm: 4, wgn: 8, bk: 8, stage: true },
+      { tm: 8, tn: 4, wgm: 4, wgn: 8, bk: 4, stage: true },
+    ];
+    assertEquals(await checkPair(rng, shape, staged), 1, `one staged dispatch for ${shape}`);
+    // The GPU configuration's own choice (paired where its tiles allow).
+    await internal.withTuning({ adapter: "gpu" }, () => checkPair(rng, shape));
+  }
+});
+
+test("products that cannot share a dispatch (mixed tiles, split K) run as two and match", async () => {
+  await lt.init();
+  const rng = freshRng();
+  const staged: MatmulTile = { tm: 4, tn: 4, wgm: 4, wgn: 4, bk: 8, stage: true };
+  const direct: MatmulTile = { tm: 8, tn: 8, wgm: 4, wgn: 8, bk: 4, stage: false };
+  for (const shape of PAIR_SHAPES) {
+    assertEquals(await checkPair(rng, shape, [staged, direct]), 2, `${shape}: mixed tiles`);
+  }
+  // K = 784 in 4-deep steps is 196 loop iterations: a budget of 64 splits it.
+  const split = await internal.withBudgets(
+    { loopIterations: 64 },
+    () => checkPair(rng, [5, 12, 784]),
+  );
+  assert(split > 2, `split-K products record their own passes (${split} dispatches)`);
+});
+
+test("a dense layer's gradients are the same with its backward products paired or not", async () => {
+  await lt.init();
+  const rng = freshRng();
+  const [n, din, dout] = [9, 14, 6];
+  const x = rng.uniform(n * din), w = rng.uniform(din * dout), b = rng.uniform(dout);
+  const grads = async (pairProducts: boolean) => {
+    const X = lt.tensor(x, [n, din]), W = lt.tensor(w, [din, dout]), B = lt.tensor(b, [dout]);
+    for (const t of [X, W, B]) t.requiresGrad = true;
+    const rt = lt.runtime();
+    const d0 = rt.dispatchCount;
+    internal.withTuning(
+      { pairProducts },
+      () => lt.tidy(() => lt.backward(lt.mean(lt.square(lt.linear(X, W, B, "tanh"))))),
+    );
+    const dispatches = rt.dispatchCount - d0;
+    const out = await Promise.all([X, W, B].map((t) => t.grad!.toArray()));
+    for (const t of [X, W, B]) t.dispose();
+    return { out, dispatches };
+  };
+  const two = await grads(false), one = await grads(true);
+  one.out.forEach((g, i) =>
+    assertClose(g, two.out[i], { rtol: 1e-6, atol: 1e-7, label: `gradient ${i}, seed ${rng.seed}` })
+  );
+  assertEquals(one.dispatches, two.dispatches - 1);
 });

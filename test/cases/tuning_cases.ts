@@ -44,6 +44,12 @@ test("every tuning choice follows the adapter kind unless given explicitly", asy
       assertEquals(internal.matmulTile(256, 500, 784).stage, kind === "gpu", `${kind} matmul`);
       // CPU convolution tiles: one thread along N, whole rows of columns per thread.
       assertEquals(internal.convTile(4096, 16).wgn === 1, kind === "cpu", `${kind} conv`);
+      // A dense layer's two backward products share a dispatch on GPUs only.
+      assertEquals(internal.pairProducts(), kind === "gpu", `${kind} paired products`);
+      assertEquals(
+        internal.withTuning({ pairProducts: true }, () => internal.pairProducts()),
+        true,
+      );
       const profile = { target: 3, perThread: 5, maxTy: 7 };
       assertEquals(
         internal.withTuning({ reduce: profile }, () => internal.reduceProfile()),
