@@ -368,7 +368,7 @@ export class Runtime {
     const wg = this.#grid(d);
     const { pipeline, layout } = this.pipeline(kernel, d.op);
 
-    const offset = kernel.uniforms ? this.#uniformSlot(d.op, d.uniforms) : 0;
+    const offset = kernel.uniforms ? this.#uniformSlot(d.op, d.uniforms) : null;
 
     for (const b of d.buffers) this.#lastUse.set("buffer" in b ? b.buffer : b, this.#serial);
     const group = this.#group(d.op, kernel, layout, d.buffers);
@@ -390,12 +390,23 @@ export class Runtime {
       });
     }
 
+    this.#encode(d.op, pipeline, group, offset, wg);
+  }
+
+  /** Records one dispatch into the current pass (eager or replayed). */
+  #encode(
+    op: string,
+    pipeline: GPUComputePipeline,
+    group: GPUBindGroup,
+    offset: number | null,
+    wg: readonly [number, number, number],
+  ): void {
     const pass = this.#currentPass();
     pass.setPipeline(pipeline);
-    if (kernel.uniforms) pass.setBindGroup(0, group, [offset]);
+    if (offset !== null) pass.setBindGroup(0, group, [offset]);
     else pass.setBindGroup(0, group);
     pass.dispatchWorkgroups(wg[0], wg[1], wg[2]);
-    this.#batchOps.add(d.op);
+    this.#batchOps.add(op);
     this.#recorded++;
     this.dispatchCount++;
     if (this.#recorded >= this.maxBatch) this.flush();
@@ -626,21 +637,13 @@ export class Runtime {
       }
       const offset = e.kernel.uniforms
         ? this.#uniformSlot(e.op, e.refresh ? e.refresh() : e.uniforms!)
-        : 0;
+        : null;
       if (e.generation !== this.#ringGeneration) {
         // The uniform ring grew: its old buffer (in the group) is destroyed.
         e.group = this.#group(e.op, e.kernel, e.layout, e.buffers);
         e.generation = this.#ringGeneration;
       }
-      const pass = this.#currentPass();
-      pass.setPipeline(e.pipeline);
-      if (e.kernel.uniforms) pass.setBindGroup(0, e.group, [offset]);
-      else pass.setBindGroup(0, e.group);
-      pass.dispatchWorkgroups(e.workgroups[0], e.workgroups[1], e.workgroups[2]);
-      this.#batchOps.add(e.op);
-      this.#recorded++;
-      this.dispatchCount++;
-      if (this.#recorded >= this.maxBatch) this.flush();
+      this.#encode(e.op, e.pipeline, e.group, offset, e.workgroups);
     }
     // After the loop: a flush inside it moved the serial on.
     for (const b of recording.buffers) this.#lastUse.set(b, this.#serial);
