@@ -80,8 +80,13 @@ interface TrainCase {
 
 /** latent's ways to train a case, on one model; `dispose` frees everything. */
 interface LatentTrainer {
-  /** fit() for one epoch; null when the case has no fit() (DEC step). */
-  fit: ((x: lt.data.Dataset) => Promise<void>) | null;
+  /**
+   * fit() for one epoch (batch {@link TRAIN_BATCH} unless given; compiled
+   * unless `compileStep` is false); null when the case has no fit() (DEC step).
+   */
+  fit:
+    | ((x: lt.data.Dataset, o?: { batchSize?: number; compileStep?: boolean }) => Promise<void>)
+    | null;
   /** The bare step loop for one epoch, ending in a sync. */
   steps(x: lt.data.Dataset): Promise<void>;
   /** The step's parts, for the opt-in `train-profile` section. */
@@ -200,8 +205,13 @@ function latentAutoencoder(
   const lossFn = loss === "mse" ? lt.meanSquaredError : lt.binaryCrossentropy;
   const params = model.trainableWeights();
   return {
-    fit: async (x) => {
-      await model.fit(x, x, { epochs: 1, batchSize: TRAIN_BATCH, seed: 1 });
+    fit: async (x, o = {}) => {
+      await model.fit(x, x, {
+        epochs: 1,
+        batchSize: o.batchSize ?? TRAIN_BATCH,
+        seed: 1,
+        compileStep: o.compileStep,
+      });
     },
     steps: (x) =>
       stepLoop(x, { shuffle: true }, (xb) => {
@@ -912,11 +922,13 @@ interface HostCost {
  * uniform ring or command batch, or an upload into a buffer that recorded
  * work uses) are counted.
  *
- * On lavapipe the submit is not host overhead alone: the driver runs the
- * submitted work inside `queue.submit`, on the calling thread's time (10
- * one-workgroup dispatches submit in ~0.8 ms, 10 of 64 workgroups in ~19
- * ms, measured with a bare WebGPU loop in Deno 2.9.6 on Mesa 25.0.7), so
- * "recording" is the part a GPU elsewhere would not hide.
+ * What a submit costs depends on the driver. A bare WebGPU loop in Deno
+ * 2.9.6 (10 dispatches of 1, 64, 1024 workgroups): Mesa 22.3's lavapipe ran
+ * the work inside `queue.submit` (0.8, 19, 293 ms); Mesa 25.0.7's returns
+ * in under 0.2 ms from an idle queue and runs the work on its own threads,
+ * but a submit waits while earlier work still runs (a loop of batch-1 deep
+ * AE steps: ~5 ms per flush, the steps' execution). Rounds start from an
+ * idle queue, so here "+ submit" is the host's own cost.
  */
 async function hostRecording(step: () => void): Promise<HostCost> {
   const rt = lt.runtime();
@@ -950,6 +962,49 @@ async function hostRecording(step: () => void): Promise<HostCost> {
   }
   await rt.sync();
   return { ...best, recordMs: bestRecord };
+}
+
+/** Steps of the batch-1 fit() the host section times: about a second's worth, within these. */
+const FIT_STEPS = { min: 48, max: 960 };
+
+/**
+ * Steps per second of fit() at batch 1, eager and compiled: one epoch per
+ * fit (the step, the batch's rows, the loss sum, the throttle, and per fit
+ * the epoch's shuffle and readback and, compiled, its eager step and two
+ * captures), fastest of 3 interleaved fits each. A warm-up fit of each
+ * (48 steps) sizes the epoch to about a second of the compiled fit.
+ */
+async function fitRate(
+  fit: NonNullable<LatentTrainer["fit"]>,
+  c: TrainCase,
+): Promise<{ eager: number; compiled: number; steps: number }> {
+  const timed = async (ds: lt.data.Dataset, compileStep: boolean) => {
+    const t0 = performance.now();
+    await fit(ds, { batchSize: 1, compileStep });
+    return ds.n / ((performance.now() - t0) / 1000);
+  };
+  const data = (n: number) =>
+    lt.data.dataset(pixels(n * c.features), { shape: c.shape, scale: 1 / 255 });
+  const warm = data(FIT_STEPS.min);
+  let steps: number;
+  try {
+    await timed(warm, false);
+    const rate = await timed(warm, true);
+    steps = Math.round(Math.min(FIT_STEPS.max, Math.max(FIT_STEPS.min, rate)));
+  } finally {
+    warm.dispose();
+  }
+  const ds = data(steps);
+  try {
+    const best = { eager: 0, compiled: 0, steps };
+    for (let round = 0; round < 3; round++) {
+      best.eager = Math.max(best.eager, await timed(ds, false));
+      best.compiled = Math.max(best.compiled, await timed(ds, true));
+    }
+    return best;
+  } finally {
+    ds.dispose();
+  }
 }
 
 /** Forward FLOPs per sample of each case (2 per multiply-add), for GFLOP/s. */
@@ -1096,7 +1151,8 @@ export const trainProfileBench: BenchModule = {
  * commands replayed: `lt.compileStep`, as fit runs its steps) in the same
  * run: dispatches per step, µs per step recording only and recording plus
  * the submit, at batch 1 where the adapter has least work, the fastest of 8
- * rounds ({@link hostRecording}).
+ * rounds ({@link hostRecording}); and for the cases with a fit(), whole
+ * fit() steps per second at batch 1, eager and compiled ({@link fitRate}).
  */
 export const hostBench: BenchModule = {
   name: "host",
@@ -1136,6 +1192,18 @@ export const hostBench: BenchModule = {
           ms: { eager: eager.recordMs, compiled: fast.recordMs },
           ratios: { "compiled / eager": fast.recordMs / eager.recordMs },
         });
+        if (trainer.fit) {
+          const rate = await fitRate(trainer.fit, c);
+          rows.push({
+            section: "host",
+            name: `${c.name}: fit() at batch 1`,
+            unit: "steps/s",
+            values: { eager: rate.eager, compiled: rate.compiled },
+            ms: { eager: 1000 / rate.eager, compiled: 1000 / rate.compiled },
+            ratios: { "compiled / eager": rate.compiled / rate.eager },
+            note: `one epoch of ${rate.steps} steps per fit, fastest of 3 fits each, interleaved`,
+          });
+        }
         ctx.log(
           `host ${c.name}: eager ${(1000 * eager.recordMs).toFixed(0)} µs recording, ` +
             `${(1000 * eager.ms).toFixed(0)} with the submit, ${eager.dispatches} dispatches; ` +
