@@ -69,8 +69,6 @@ export class Recording {
   readonly claimed: GPUBuffer[] = [];
   /** Buffers the step used that outlive it. */
   readonly externals: Set<GPUBuffer> = new Set();
-  /** Every buffer the commands touch, once each. */
-  buffers: GPUBuffer[] = [];
   /** Why a kept recording stopped being valid (a freed external), or null. */
   invalid: string | null = null;
 
@@ -176,7 +174,7 @@ export function compareRecordings(
 
 /** The runtime calls a {@link StepCompiler} makes (src/gpu/runtime.ts). */
 export interface CaptureRuntime {
-  capture<T>(fn: () => T): { recording: Recording; result: T };
+  capture(fn: () => void): Recording;
   keep(recording: Recording): void;
   drop(recording: Recording): void;
   replay(recording: Recording): void;
@@ -196,8 +194,8 @@ export interface CompileReport {
 
 /** A step's state under one key (its batch size). */
 interface Plan {
-  /** Eager runs before the first capture. */
-  warm: number;
+  /** Whether the uncaptured first run is done. */
+  warm: boolean;
   first: Recording | null;
   kept: Recording | null;
   /** Invalidations since this key last replayed {@link STABLE} steps. */
@@ -250,19 +248,21 @@ export class StepCompiler {
     }
     let plan = this.#plans.get(key);
     if (!plan) {
-      this.#plans.set(key, plan = { warm: 0, first: null, kept: null, strikes: 0, sinceKept: 0 });
+      this.#plans.set(
+        key,
+        plan = { warm: false, first: null, kept: null, strikes: 0, sinceKept: 0 },
+      );
     }
     if (plan.kept && plan.kept.invalid) {
       const why = plan.kept.invalid;
       this.#rt.drop(plan.kept);
       plan.kept = null;
-      if (plan.sinceKept < STABLE && ++plan.strikes >= MAX_STRIKES) {
+      // An invalidation after a stable run of replays starts the count again.
+      plan.strikes = plan.sinceKept < STABLE ? plan.strikes + 1 : 0;
+      if (plan.strikes >= MAX_STRIKES) {
         this.#stop(`its recording was invalidated ${MAX_STRIKES} times in a row (${why})`);
-        r.eager++;
-        record();
-        return;
+        return this.run(key, record);
       }
-      if (plan.sinceKept >= STABLE) plan.strikes = 0;
     }
     if (plan.kept) {
       this.#rt.replay(plan.kept);
@@ -271,12 +271,12 @@ export class StepCompiler {
       return;
     }
     r.eager++;
-    if (plan.warm < 1) {
-      plan.warm++;
+    if (!plan.warm) {
+      plan.warm = true;
       record();
       return;
     }
-    const { recording } = this.#rt.capture(record);
+    const recording = this.#rt.capture(record);
     if (recording.unreplayable) return this.#stop(recording.unreplayable);
     if (!plan.first) {
       plan.first = recording;

@@ -560,22 +560,17 @@ export class Runtime {
 
   // ------------------------------------------------------ capture and replay
 
-  /** True while a capture is in progress. */
-  get capturing(): boolean {
-    return this.#rec !== null;
-  }
-
   /**
    * Runs `fn` (which records GPU work as usual) and returns what it recorded
-   * as a {@link Recording} (src/gpu/capture.ts), alongside `fn`'s result.
-   * Captures do not nest. The recording is not kept: call {@link keep} to
-   * replay it.
+   * as a {@link Recording} (src/gpu/capture.ts). Captures do not nest. The
+   * recording is not kept: call {@link keep} to replay it.
    */
-  capture<T>(fn: () => T): { recording: Recording; result: T } {
+  capture(fn: () => void): Recording {
     if (this.#rec) throw new Error("latent: capture: a capture is already in progress");
     const recording = this.#rec = new Recording();
     try {
-      return { recording, result: fn() };
+      fn();
+      return recording;
     } finally {
       this.#rec = null;
     }
@@ -600,14 +595,10 @@ export class Runtime {
     if (recording.unreplayable) {
       throw new Error(`latent: keep: the recording cannot be replayed: ${recording.unreplayable}`);
     }
-    const seen = new Set<GPUBuffer>();
-    for (const b of recording.touched()) {
-      if (seen.has(b)) continue;
-      seen.add(b);
+    for (const b of new Set(recording.touched())) {
       if (this.pool.claim(b)) recording.claimed.push(b);
       else recording.externals.add(b);
     }
-    recording.buffers = [...seen];
     this.#kept.add(recording);
   }
 
@@ -651,7 +642,8 @@ export class Runtime {
       this.#encode(e.op, e.pipeline, e.group, offset, e.workgroups);
     }
     // After the loop: a flush inside it moved the serial on.
-    for (const b of recording.buffers) this.#lastUse.set(b, this.#serial);
+    for (const b of recording.claimed) this.#lastUse.set(b, this.#serial);
+    for (const b of recording.externals) this.#lastUse.set(b, this.#serial);
   }
 
   /** Waits for the compile-error reports of the pipelines created so far. */
