@@ -52,3 +52,4 @@ export {
   withTuning,
 } from "./ops/tuning.ts";
 export { withBudgets } from "./gpu/runtime.ts";
+export { checkIndexRange, gatherRows } from "./ops/gather.ts";

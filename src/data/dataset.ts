@@ -28,7 +28,7 @@ import { MAX_SHARDS_PER_DISPATCH } from "../../shaders/gather.ts";
 import { runtime } from "../gpu/runtime.ts";
 import { tensor } from "../ops/creation.ts";
 import { firstNonFiniteRow, nonFiniteRowsRaw } from "../ops/finite.ts";
-import { gatherLabels, gatherSamples } from "../ops/gather.ts";
+import { checkIndexRange, gatherLabels, gatherSamples } from "../ops/gather.ts";
 import { keep } from "../tensor/scope.ts";
 import { empty, fmtShape, sizeOf, Tensor } from "../tensor/tensor.ts";
 import type { ImageSet } from "./mnist.ts";
@@ -304,22 +304,7 @@ export class Dataset implements Disposable {
 
   #checkRange(op: string, indices: Tensor, offset: number, count: number): void {
     this.#alive(op);
-    if (!(indices instanceof Tensor) || indices.dtype !== "i32" || indices.disposed) {
-      throw new TypeError(
-        `${op}: expected indices as a live i32 tensor, got ${
-          indices instanceof Tensor ? indices.toString() : typeof indices
-        }`,
-      );
-    }
-    if (!Number.isInteger(count) || count < 1) {
-      throw new RangeError(`${op}: expected a batch size >= 1, got ${count}`);
-    }
-    if (!Number.isInteger(offset) || offset < 0 || offset + count > indices.size) {
-      throw new RangeError(
-        `${op}: rows ${offset}..${offset + count - 1} (offset ${offset}, count ${count}) are ` +
-          `outside the ${indices.size} indices`,
-      );
-    }
+    checkIndexRange(op, { indices, offset, count });
   }
 
   #output(op: string, shape: number[], dtype: "f32" | "i32", out?: Tensor): Tensor {

@@ -14,7 +14,7 @@ import {
   MAX_SHARDS_PER_DISPATCH,
   shardBuffer,
 } from "../../shaders/gather.ts";
-import { empty, type Tensor } from "../tensor/tensor.ts";
+import { empty, Tensor } from "../tensor/tensor.ts";
 import { launchKernel } from "./kernel_call.ts";
 
 /** The bits a bad index writes into a batch row: a quiet NaN. */
@@ -45,6 +45,35 @@ export interface IndexRange {
   indices: Tensor;
   offset: number;
   count: number;
+}
+
+/**
+ * Throws, naming `op`, unless `range` is a live i32 index tensor with rows
+ * `offset .. offset + count − 1` inside it (count ≥ 1): the check of every
+ * gather's index range, before any GPU work.
+ *
+ * @example
+ * ```ts
+ * checkIndexRange("dataset.gather", { indices, offset: 0, count: 256 });
+ * ```
+ */
+export function checkIndexRange(op: string, { indices, offset, count }: IndexRange): void {
+  if (!(indices instanceof Tensor) || indices.dtype !== "i32" || indices.disposed) {
+    throw new TypeError(
+      `${op}: expected indices as a live i32 tensor, got ${
+        indices instanceof Tensor ? indices.toString() : typeof indices
+      }`,
+    );
+  }
+  if (!Number.isInteger(count) || count < 1) {
+    throw new RangeError(`${op}: expected a batch size >= 1, got ${count}`);
+  }
+  if (!Number.isInteger(offset) || offset < 0 || offset + count > indices.size) {
+    throw new RangeError(
+      `${op}: rows ${offset}..${offset + count - 1} (offset ${offset}, count ${count}) are ` +
+        `outside the ${indices.size} indices`,
+    );
+  }
 }
 
 /** How gathered values are transformed: `value · scale + shift`, then the noise if any. */
@@ -192,18 +221,7 @@ export function gatherRows(op: string, table: Tensor, range: IndexRange): Tensor
   if (table.dtype !== "f32" || table.shape.length < 1) {
     throw new TypeError(`${op}: expected an f32 table [n, ...], got ${table.toString()}`);
   }
-  if (range.indices.dtype !== "i32") {
-    throw new TypeError(`${op}: expected i32 indices, got ${range.indices.toString()}`);
-  }
-  if (
-    !Number.isInteger(range.offset) || !Number.isInteger(range.count) || range.offset < 0 ||
-    range.count < 1 || range.offset + range.count > range.indices.size
-  ) {
-    throw new RangeError(
-      `${op}: rows ${range.offset}..${range.offset + range.count - 1} are not all in the ` +
-        `${range.indices.size} indices`,
-    );
-  }
+  checkIndexRange(op, range);
   const n = table.shape[0];
   const out = empty([range.count, ...table.shape.slice(1)], "f32", op);
   gatherSamples(

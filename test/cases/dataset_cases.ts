@@ -3,6 +3,7 @@
  * epochs, sharded storage, in-kernel noise, labels, views and bad input.
  */
 import * as lt from "../../src/mod.ts";
+import * as internal from "../../src/internal.ts";
 import { type Dataset, dataset, type EpochOptions } from "../../src/data/dataset.ts";
 import { philox4x32, Rng as DataRng } from "../../src/data/prng.ts";
 import { NOISE_STREAM } from "../../shaders/gather.ts";
@@ -506,3 +507,57 @@ test("dataset larger than one storage binding is sharded (all of MNIST as f32)",
   ds.dispose();
   rt.trim();
 }, { browser: false });
+
+test("gatherRows picks rows of a matrix by index like a host gather; a bad index makes a NaN row", async () => {
+  await lt.init();
+  const rng = freshRng();
+  // Row lengths that are and are not multiples of 4 (the kernel reads 4 at a time).
+  for (const k of [10, 3, 1, 8]) {
+    const n = 37;
+    const table = rng.uniform(n * k);
+    const idx = Int32Array.from({ length: 20 }, () => Math.floor(rng.next() * n));
+    idx[7] = -1;
+    idx[11] = n; // past the last row
+    const offset = 3, count = 14;
+    const got = lt.tidy(() =>
+      internal.gatherRows("test", lt.tensor(table, [n, k]), {
+        indices: lt.tensor(idx, [20], "i32"),
+        offset,
+        count,
+      })
+    );
+    assertEquals(got.shape, [count, k]);
+    const want = new Float32Array(count * k);
+    for (let r = 0; r < count; r++) {
+      const i = idx[offset + r];
+      for (let c = 0; c < k; c++) want[r * k + c] = i >= 0 && i < n ? table[i * k + c] : NaN;
+    }
+    const v = await got.toArray();
+    got.dispose();
+    for (let j = 0; j < want.length; j++) {
+      const ok = Number.isNaN(want[j]) ? Number.isNaN(v[j]) : v[j] === want[j];
+      assert(ok, `k ${k}, element ${j}: expected ${want[j]}, got ${v[j]} (seed ${rng.seed})`);
+    }
+  }
+});
+
+test("gatherRows refuses a non-f32 table and an index range outside its indices", async () => {
+  await lt.init();
+  lt.tidy(() => {
+    const idx = lt.tensor(new Int32Array([0, 1, 2]), [3], "i32");
+    assertThrows(
+      () =>
+        internal.gatherRows("g", lt.zeros([4, 2], "i32"), { indices: idx, offset: 0, count: 2 }),
+      "g: expected an f32 table [n, ...]",
+    );
+    assertThrows(
+      () => internal.gatherRows("g", lt.zeros([4, 2]), { indices: idx, offset: 2, count: 2 }),
+      "g: rows 2..3 (offset 2, count 2) are outside the 3 indices",
+    );
+    assertThrows(
+      () =>
+        internal.gatherRows("g", lt.zeros([4, 2]), { indices: lt.zeros([3]), offset: 0, count: 1 }),
+      "g: expected indices as a live i32 tensor",
+    );
+  });
+});
