@@ -12,6 +12,7 @@ import {
   denseGradKernel,
   matmulKernel,
   matmulPairKernel,
+  type MatmulSpec,
   type MatmulTile,
   pairable,
   tileName,
@@ -176,20 +177,18 @@ export function matmulRaw(a: Tensor, b: Tensor, options: MatmulRawOptions = {}):
   const tile = options.tile ?? matmulTile(m, n, k, transB);
   const { bm, bn } = tileShape(tile);
   const plan = planProduct(op, p, tile, budgets);
-  // vec4 bindings need at least 16 bytes: with K = 0 (empty operands) stay scalar.
-  const aligned = (d: number) => k > 0 && d % 4 === 0;
   const split = plan.splits > 1;
-  const kernel = matmulKernel({
-    transA,
-    transB,
-    tile,
-    m4: aligned(m),
-    n4: aligned(n),
-    k4: aligned(k),
-    // With K split, the epilogue runs after the partial products are summed.
-    bias: bias !== undefined && !split,
-    activation: split ? "linear" : activation,
-  });
+  // With K split, the epilogue runs after the partial products are summed.
+  const kernel = matmulKernel(
+    productSpec(
+      p,
+      transA,
+      transB,
+      tile,
+      bias !== undefined && !split,
+      split ? "linear" : activation,
+    ),
+  );
   const alpha = options.alpha ?? DEFAULT_ALPHA[activation];
   const target = split
     ? empty([p.batch * plan.splits, m, n], "f32", `${op} (split-K partial products)`)
@@ -200,18 +199,7 @@ export function matmulRaw(a: Tensor, b: Tensor, options: MatmulRawOptions = {}):
       op,
       kernel,
       bias && !split ? { A: a, B: b, bias, C: target } : { A: a, B: b, C: target },
-      {
-        M: m,
-        N: n,
-        K: k,
-        alpha,
-        sa: p.sa,
-        sb: p.sb,
-        sc: m * n,
-        kLen: plan.kLen,
-        splits: plan.splits,
-        tile0,
-      },
+      productUniforms(p, plan, alpha, tile0),
       [
         Math.ceil(n / bn),
         Math.min(budgets.workgroupsPerDim, tilesM - tile0),
@@ -274,17 +262,9 @@ export function matmulPairRaw(
     ps.some((p) => p.shape.length !== 2 || p.k === 0 || sizeOf(p.shape) === 0) ||
     plans.some((pl) => pl.splits > 1) || !pairable(ts[0], ts[1])
   ) return single();
-  const aligned = (d: number, k: number) => k > 0 && d % 4 === 0;
-  const specs = ps.map((p, i) => ({
-    transA: both[i].transA ?? false,
-    transB: both[i].transB ?? false,
-    tile: ts[i],
-    m4: aligned(p.m, p.k),
-    n4: aligned(p.n, p.k),
-    k4: aligned(p.k, p.k),
-    bias: false,
-    activation: "linear" as const,
-  }));
+  const specs = ps.map((p, i) =>
+    productSpec(p, both[i].transA ?? false, both[i].transB ?? false, ts[i], false, "linear")
+  );
   const grid = ps.map((p, i) => {
     const { bm, bn } = tileShape(ts[i]);
     return { cols: Math.ceil(p.n / bn), tiles: Math.ceil(p.n / bn) * Math.ceil(p.m / bm) };
@@ -296,19 +276,10 @@ export function matmulPairRaw(
   };
   ps.forEach((p, i) => {
     const s = i === 0 ? "a" : "b";
-    Object.assign(uniforms, {
-      [`M_${s}`]: p.m,
-      [`N_${s}`]: p.n,
-      [`K_${s}`]: p.k,
-      [`alpha_${s}`]: 0,
-      [`sa_${s}`]: 0,
-      [`sb_${s}`]: 0,
-      [`sc_${s}`]: 0,
-      [`kLen_${s}`]: plans[i].kLen,
-      [`splits_${s}`]: 1,
-      [`tile0_${s}`]: 0,
-      [`cols_${s}`]: grid[i].cols,
-    });
+    for (const [name, v] of Object.entries(productUniforms(p, plans[i], 0, 0))) {
+      uniforms[`${name}_${s}`] = v;
+    }
+    uniforms[`cols_${s}`] = grid[i].cols;
   });
   launchKernel(
     op,
@@ -318,6 +289,50 @@ export function matmulPairRaw(
     grid[0].tiles + grid[1].tiles,
   );
   return outs;
+}
+
+/** The kernel spec of a product: transposes, tile, epilogue, and vec4 access where it can. */
+function productSpec(
+  p: Product,
+  transA: boolean,
+  transB: boolean,
+  tile: MatmulTile,
+  bias: boolean,
+  activation: Activation,
+): MatmulSpec {
+  // vec4 bindings need at least 16 bytes: with K = 0 (empty operands) stay scalar.
+  const aligned = (d: number) => p.k > 0 && d % 4 === 0;
+  return {
+    transA,
+    transB,
+    tile,
+    m4: aligned(p.m),
+    n4: aligned(p.n),
+    k4: aligned(p.k),
+    bias,
+    activation,
+  };
+}
+
+/** The product kernel's uniform fields (`MATMUL_FIELDS` in shaders/matmul.ts). */
+function productUniforms(
+  p: Product,
+  plan: ProductPlan,
+  alpha: number,
+  tile0: number,
+): Record<string, number> {
+  return {
+    M: p.m,
+    N: p.n,
+    K: p.k,
+    alpha,
+    sa: p.sa,
+    sb: p.sb,
+    sc: p.m * p.n,
+    kLen: plan.kLen,
+    splits: plan.splits,
+    tile0,
+  };
 }
 
 /** How a product's K is split so every invocation's loop stays within the budget. */
