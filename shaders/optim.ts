@@ -80,11 +80,23 @@ export function optimSlots(spec: OptimSpec): string[] {
 }
 
 /**
- * The kernel's buffer name for a state slot of {@link optimSlots} (`m` →
- * `M`), of parameter `j` of a several-tensor update (`M0`, `M1`, …).
+ * The kernel's buffer names for parameter `j` of an update of `tensors`
+ * parameters: its gradient, the parameter and its state in
+ * {@link optimSlots} order (`m` → `M`). One parameter keeps the plain names
+ * (G, P, M, V); several are suffixed by parameter (G0, P0, M0, …).
+ *
+ * @example
+ * ```ts
+ * optimBuffers({ rule: "adam", clip: "none" }, 1, 3); // { g: "G1", p: "P1", state: ["M1", "V1"] }
+ * ```
  */
-export function slotBuffer(slot: string, j?: number): string {
-  return slot.toUpperCase() + (j ?? "");
+export function optimBuffers(
+  spec: OptimSpec,
+  j: number,
+  tensors: number,
+): { g: string; p: string; state: string[] } {
+  const x = tensors === 1 ? "" : String(j);
+  return { g: `G${x}`, p: `P${x}`, state: optimSlots(spec).map((s) => s.toUpperCase() + x) };
 }
 
 /** Storage buffers one parameter's update binds (gradient, parameter, state). */
@@ -113,9 +125,10 @@ export const optimKernel: (spec: OptimSpec) => DeclaredKernel = family(
     const outputs: Record<string, Elem> = {};
     const uniforms: Record<string, "u32" | "f32"> = {};
     for (let j = 0; j < k; j++) {
-      inputs[`G${sfx(j)}`] = t;
-      outputs[`P${sfx(j)}`] = t;
-      for (const s of optimSlots(spec)) outputs[slotBuffer(s, k === 1 ? undefined : j)] = t;
+      const names = optimBuffers(spec, j, k);
+      inputs[names.g] = t;
+      outputs[names.p] = t;
+      for (const name of names.state) outputs[name] = t;
     }
     if (byNorm) inputs.NORMS = "f32";
     if (k === 1) Object.assign(uniforms, FIELDS);

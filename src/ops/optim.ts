@@ -10,11 +10,10 @@
  */
 import { WG } from "../../shaders/common.ts";
 import {
+  optimBuffers,
   optimBuffersPerTensor,
   optimKernel,
-  optimSlots,
   type OptimSpec,
-  slotBuffer,
   SQNORM_WG,
   sqnormKernel,
 } from "../../shaders/optim.ts";
@@ -117,7 +116,6 @@ export function optimizerUpdate(
   u: UpdateParams,
   refresh?: () => UpdateParams,
 ): void {
-  const slots = optimSlots(spec);
   const most = optimTensorsPerDispatch(optimBuffersPerTensor(spec), norms ? 1 : 0);
   // Four elements per invocation where the size allows: the DEC autoencoder's
   // Adam update (16 tensors, 3.3M parameters) took 27 ms of a 359 ms step at
@@ -127,14 +125,14 @@ export function optimizerUpdate(
     for (let at = 0; at < kind.length; at += most) {
       const group = kind.slice(at, at + most);
       const k = group.length;
-      const sfx = (j: number) => (k === 1 ? "" : String(j));
       const buffers: Record<string, Tensor> = {};
       const ranges: Record<string, number> = {};
       let end = 0;
       group.forEach((t, j) => {
-        buffers[`G${sfx(j)}`] = t.grad;
-        buffers[`P${sfx(j)}`] = t.param;
-        slots.forEach((s, i) => buffers[slotBuffer(s, k === 1 ? undefined : j)] = t.state[i]);
+        const names = optimBuffers(spec, j, k);
+        buffers[names.g] = t.grad;
+        buffers[names.p] = t.param;
+        names.state.forEach((name, i) => buffers[name] = t.state[i]);
         end += vec4 ? t.param.size / 4 : t.param.size;
         if (k === 1) Object.assign(ranges, { n: end, slot: t.slot });
         else Object.assign(ranges, { [`end${j}`]: end, [`slot${j}`]: t.slot });
