@@ -493,14 +493,18 @@ export async function fit(
   (model as { stopTraining?: boolean }).stopTraining = false;
 
   const history: History = { epoch: [], history: {} };
-  // The sum of the batches' mean losses, one accumulator per batch size (a
-  // shorter last batch has its own): one in-place add per step, and the
-  // epoch's sample-weighted mean on the host.
-  const lossSums = new Map<number, Tensor>();
-  const lossSum = (size: number) => {
-    let t = lossSums.get(size);
-    if (!t) lossSums.set(size, t = keep(zeros([1])));
-    return t;
+  // Per batch size (a shorter last batch has its own): the batch's rows,
+  // copied into a buffer of their own so every step of a size records the
+  // same commands (compiled steps), and the sum of the batches' mean losses
+  // (one in-place add per step; the epoch's sample-weighted mean on the host).
+  const bySize = new Map<number, { rows: Tensor; lossSum: Tensor }>();
+  const sized = (size: number) => {
+    let b = bySize.get(size);
+    if (!b) {
+      b = { rows: keep(empty([size], "i32", op)), lossSum: keep(zeros([1])) };
+      bySize.set(size, b);
+    }
+    return b;
   };
   const acc = { hits: c.accuracy ? keep(zeros([1])) : null };
   const step: TrainStep = custom
@@ -509,7 +513,6 @@ export async function fit(
   const interval = o.logInterval ?? 500;
   const weights = model.weights().filter((p) => p.tensor.dtype === "f32");
   const compiler = o.compileStep === false ? null : new StepCompiler(rt);
-  const rowsBySize = new Map<number, Tensor>();
   try {
     // Once per call, before the first step (a no-op for u8 data and for
     // datasets already checked): a NaN sample would corrupt the weights.
@@ -518,7 +521,7 @@ export async function fit(
     for (const cb of callbacks) await cb.onTrainBegin?.();
     for (let e = initialEpoch; e < epochs && !stopRequested(); e++) {
       for (const cb of callbacks) await cb.onEpochBegin?.(e);
-      for (const t of lossSums.values()) fillInPlace(t, 0);
+      for (const b of bySize.values()) fillInPlace(b.lossSum, 0);
       if (acc.hits) fillInPlace(acc.hits, 0);
       let seen = 0, running = NaN, lastRead = performance.now();
       const ep = xs.ds.epoch({
@@ -529,38 +532,35 @@ export async function fit(
       });
       try {
         for (const s of ep) {
-          // The batch's rows, copied into a buffer of their own: every step
-          // of a size then records the same commands (see compiled steps).
-          let rows = rowsBySize.get(s.size);
-          if (!rows) rowsBySize.set(s.size, rows = keep(empty([s.size], "i32", op)));
+          const { rows, lossSum } = sized(s.size), epoch = e;
           copyInto(rows, ep.indices, { from: s.offset, count: s.size, op });
-          const batchRows = rows, epoch = e;
           const record = () =>
             tidy(() => {
-              const xb = xs.gather(batchRows, 0, s.size, true);
+              const xb = xs.gather(rows, 0, s.size, true);
               const yb = ys === null
                 ? null
                 : ys.sameAsInput && xs.ds.noise === null
                 ? xb
-                : ys.gather(batchRows, 0, s.size, false);
+                : ys.gather(rows, 0, s.size, false);
               const batch: TrainBatch = {
                 x: xb,
                 y: yb,
-                indices: batchRows,
+                indices: rows,
                 offset: 0,
                 size: s.size,
                 epoch,
                 step: s.index,
               };
               const total = step(batch, c.optimizer);
-              noGrad(() => accumulate(lossSum(s.size), total, 1));
+              noGrad(() => accumulate(lossSum, total, 1));
             });
           if (compiler) compiler.run(String(s.size), record);
           else record();
           seen += s.size;
           await rt.throttle();
           // The full batches' mean so far (only the last batch is shorter).
-          const full = lossSums.get(batchSize), fulls = s.index + (s.size === batchSize ? 1 : 0);
+          const full = bySize.get(batchSize)?.lossSum,
+            fulls = s.index + (s.size === batchSize ? 1 : 0);
           if (callbacks.length && full && performance.now() - lastRead > interval) {
             lastRead = performance.now();
             const snapshot = clone(full);
@@ -577,10 +577,10 @@ export async function fit(
       } finally {
         ep.dispose();
       }
-      const sizes = [...lossSums.keys()];
+      const sizes = [...bySize.keys()];
       const status = await readChecked(
         op,
-        [...sizes.map((b) => lossSums.get(b)!), acc.hits],
+        [...[...bySize.values()].map((b) => b.lossSum), acc.hits],
         weights,
       );
       if (status.badWeight) {
@@ -619,8 +619,10 @@ export async function fit(
     for (const cb of callbacks) await cb.onTrainEnd?.(last);
   } finally {
     compiler?.dispose();
-    for (const r of rowsBySize.values()) r.dispose();
-    for (const t of lossSums.values()) t.dispose();
+    for (const b of bySize.values()) {
+      b.rows.dispose();
+      b.lossSum.dispose();
+    }
     acc.hits?.dispose();
     for (const f of cleanup) f();
   }
