@@ -472,6 +472,13 @@ test("a dense layer's two backward products run in one dispatch and match float6
     // The GPU configuration's own choice (paired where its tiles allow).
     await internal.withTuning({ adapter: "gpu" }, () => checkPair(rng, shape));
   }
+  // More workgroups than one grid dimension holds: the launch is folded into
+  // x·y·z and the kernel skips the workgroups past the two products' tiles.
+  const folded = await internal.withBudgets(
+    { workgroupsPerDim: 4 },
+    () => checkPair(rng, [300, 20, 100]),
+  );
+  assertEquals(folded, 1, "one folded dispatch past the grid limit");
 });
 
 test("products that cannot share a dispatch (mixed tiles, split K) run as two and match", async () => {
