@@ -6,7 +6,9 @@
  * the axis reduction evaluates the term as it loads (one pass over the
  * prediction and target, no temporary), and the backward is one elementwise
  * kernel `dp = G[0] · scale · dterm(p, t, eps)` that reads the upstream
- * gradient from the GPU (no host round trip).
+ * gradient from the GPU (no host round trip) — or, when the loss is where
+ * back-propagation starts, nothing: the first pass wrote dp for G = 1 as it
+ * summed ({@link lossMap} with `grad`).
  *
  * Cross-entropies over classes (categorical, sparse categorical) need row
  * sums, so they are row kernels: each row gets a segment of T threads with
@@ -62,15 +64,20 @@ fn dterm(p: f32, t: f32, eps: f32) -> f32 { ${df} }`;
 
 /**
  * The reduction map of an elementwise loss: the summed element is
- * term(P[i], T[i], u.p0) with u.p0 = eps (penalties read P only).
+ * term(P[i], T[i], u.p0) with u.p0 = eps (penalties read P only). With
+ * `grad`, the pass also writes the loss's gradient for an upstream gradient
+ * of 1, D[i] = u.p1 · dterm(P[i], T[i], u.p0) with u.p1 = scale, so a loss
+ * that back-propagates from itself costs no pass of its own.
  */
-export function lossMap(loss: ElementwiseLoss): ReduceMap {
+export function lossMap(loss: ElementwiseLoss, grad = false): ReduceMap {
   const one = isPenalty(loss);
+  const t = one ? "0.0" : "T[i]";
   return {
-    name: `loss_${loss}`,
+    name: `loss_${loss}${grad ? "_grad" : ""}`,
     inputs: one ? ["P"] : ["P", "T"],
-    expr: one ? "term(P[i], 0.0, u.p0)" : "term(P[i], T[i], u.p0)",
+    expr: `term(P[i], ${t}, u.p0)`,
     helpers: termWgsl(loss),
+    side: grad ? { name: "D", expr: `u.p1 * dterm(P[i], ${t}, u.p0)` } : undefined,
   };
 }
 

@@ -69,6 +69,12 @@ export interface ReduceMap {
   expr: string;
   /** Extra WGSL functions the expression calls. */
   helpers?: string;
+  /**
+   * An f32 output written once per element as the first pass loads it:
+   * `name[i] = expr` (a loss writes its gradient in the pass that sums it,
+   * src/ops/losses.ts). Its binding follows V.
+   */
+  side?: { name: string; expr: string };
 }
 
 const PLAIN: ReduceMap = { name: "x", inputs: ["X"], expr: "X[i]" };
@@ -105,6 +111,7 @@ function declareReduce(key: string, spec: ReduceSpec, map: ReduceMap = PLAIN): D
   for (const name of map.inputs) inputs[name] = vt;
   if (spec.indexIn) inputs.I_in = "i32";
   const outputs: Record<string, Elem> = { V: vt };
+  if (map.side) outputs[map.side.name] = "f32";
   if (arg) outputs.I = "i32";
   // Lower index wins ties, so argmax returns the first maximum.
   const cmp = op === "argmax" ? ">" : "<";
@@ -138,7 +145,9 @@ const TY = ${ty}u;
 var<workgroup> rv: array<${vt}, ${tx * ty}>;
 ${arg ? `var<workgroup> ri: array<i32, ${tx * ty}>;` : ""}
 ${map.helpers ?? ""}
-fn load(i: u32) -> ${vt} { return ${map.expr}; }
+fn load(i: u32) -> ${vt} {${
+      map.side ? ` ${map.side.name}[i] = ${map.side.expr};` : ""
+    } return ${map.expr}; }
 ${
       arg
         ? `fn better(v: f32, i: i32, w: f32, j: i32) -> bool {

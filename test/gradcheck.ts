@@ -30,6 +30,11 @@ export interface GradCheckOptions {
   atol?: number;
   /** Finite-difference step. */
   h?: number;
+  /**
+   * Back-propagate from a scalar output without a seed (u = 1), as a
+   * training step does, instead of from a random seed.
+   */
+  unit?: boolean;
 }
 
 /** Asserts autograd's gradients match finite differences for every checked input. */
@@ -45,8 +50,13 @@ export async function gradCheck(o: GradCheckOptions): Promise<void> {
     let u: Float32Array = new Float32Array(0);
     lt.tidy(() => {
       const out = o.forward(xs);
-      u = o.rng.normals(out.size);
-      lt.backward(out, lt.tensor(u, [...out.shape]));
+      if (o.unit) {
+        u = new Float32Array([1]);
+        lt.backward(out);
+      } else {
+        u = o.rng.normals(out.size);
+        lt.backward(out, lt.tensor(u, [...out.shape]));
+      }
     });
     const x64 = o.inputs.map((i) => Float64Array.from(i.data));
     for (let k = 0; k < xs.length; k++) {

@@ -54,10 +54,11 @@ export function record(
   op: string,
   inputs: Tensor[],
   backward: GradNode["backward"],
+  unit?: GradNode["unit"],
 ): Tensor {
   if (enabled && inputs.some((t) => t.requiresGrad)) {
     out.requiresGrad = true;
-    out.node = { op, inputs, backward };
+    out.node = unit ? { op, inputs, backward, unit } : { op, inputs, backward };
   }
   return out;
 }
@@ -160,7 +161,9 @@ export function backward(loss: Tensor, seed?: Tensor): void {
     // Leaf gradients are stored only once every rule has run, so a rule
     // that fails leaves every `.grad` as it was.
     const leaves: [Tensor, Tensor][] = [];
-    grads.set(loss, seed ?? gradOps.onesLike(loss));
+    // A loss that already holds its gradients for a seed of 1 needs no seed.
+    const unit = seed === undefined ? loss.node?.unit?.() ?? null : null;
+    if (!unit) grads.set(loss, seed ?? gradOps.onesLike(loss));
     const give = (t: Tensor, g: Tensor) => {
       const prev = grads.get(t);
       if (!prev) grads.set(t, g);
@@ -173,11 +176,11 @@ export function backward(loss: Tensor, seed?: Tensor): void {
     };
     for (const t of order) {
       const g = grads.get(t);
-      if (!g) continue;
+      if (!g && !(unit && t === loss)) continue;
       grads.delete(t);
       if (t.node) {
         const node = t.node;
-        const inGrads = runRule(node, g);
+        const inGrads = g ? runRule(node, g) : unit!;
         node.inputs.forEach((input, i) => {
           const gi = inGrads[i];
           if (!gi || !input.requiresGrad) return;
@@ -190,7 +193,7 @@ export function backward(loss: Tensor, seed?: Tensor): void {
           }
           give(input, gi);
         });
-      } else leaves.push([t, g]);
+      } else if (g) leaves.push([t, g]);
     }
     const uses = new Map<Tensor, number>();
     for (const [, g] of leaves) uses.set(g, (uses.get(g) ?? 0) + 1);

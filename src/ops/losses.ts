@@ -20,7 +20,8 @@ import {
   lossMap,
 } from "../../shaders/loss.ts";
 import { rowThreads } from "../../shaders/reduce.ts";
-import { record } from "../autograd/tape.ts";
+import { gradEnabled, record } from "../autograd/tape.ts";
+import { inScope } from "../tensor/scope.ts";
 import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
 import { launchKernel } from "./kernel_call.ts";
 import { reduceAxisRaw } from "./reduce.ts";
@@ -88,27 +89,36 @@ function elementwiseLoss(
   eps = 0,
 ): Tensor {
   const inputs = target ? [pred, target] : [pred];
+  // Inside a scope (a training step), the pass that sums the loss also writes
+  // its gradient for an upstream gradient of 1: back-propagating from the
+  // loss itself then needs neither a filled seed nor a gradient pass (two
+  // dispatches per step). The scope frees it with the step's activations.
+  const dp = gradEnabled() && pred.requiresGrad && inScope()
+    ? empty(pred.shape, "f32", `${op} gradient`)
+    : null;
   const out = reduceAxisRaw("sum", pred, 1, pred.size, 1, [], {
     scale,
-    map: lossMap(loss),
+    map: lossMap(loss, dp !== null),
     inputs,
     p0: eps,
+    p1: scale,
+    side: dp ?? undefined,
     name: op,
   }).values;
   return record(out, op, inputs, (g) => {
-    const dp = empty(pred.shape, "f32", `${op} gradient`);
+    const grad = empty(pred.shape, "f32", `${op} gradient`);
     const gradInputs: Record<string, Tensor> = isPenalty(loss)
       ? { P: pred, G: g }
       : { P: pred, T: target!, G: g };
     launchKernel(
       `${op} gradient`,
       lossGradKernel({ loss }),
-      { ...gradInputs, out: dp },
+      { ...gradInputs, out: grad },
       { n: pred.size, scale, eps },
       Math.ceil(pred.size / WG),
     );
-    return [dp, null];
-  });
+    return [grad, null];
+  }, dp ? () => (dp.disposed ? null : [dp, null]) : undefined);
 }
 
 /**

@@ -70,6 +70,8 @@ export interface ReduceRawOptions {
   p0?: number;
   /** Map parameter `u.p1`. */
   p1?: number;
+  /** The tensor the map's side output writes (required when the map has one). */
+  side?: Tensor;
   /** Op name for messages. */
   name?: string;
 }
@@ -119,6 +121,12 @@ export function reduceAxisRaw(
     const names = map ? map.inputs : ["X"];
     const buffers: Record<string, Tensor> = { V: values };
     names.forEach((n, i) => (buffers[n] = inputs[i]));
+    if (map?.side) {
+      if (!options.side) {
+        throw new Error(`${name}: the reduction map ${map.name} writes a side output`);
+      }
+      buffers[map.side.name] = options.side;
+    }
     if (idxIn) buffers.I_in = idxIn;
     if (indices) buffers.I = indices;
     launchKernel(name, kernel, buffers, {

@@ -23,6 +23,11 @@ export function untrack(t: Tensor): void {
   if (stack.length) stack[stack.length - 1].delete(t);
 }
 
+/** True inside {@link tidy}: a tensor made now is freed by a scope if nobody keeps it. */
+export function inScope(): boolean {
+  return stack.length > 0;
+}
+
 /** True when `t` was made in the innermost scope and is still tracked by it. */
 export function ownedByInnermost(t: Tensor): boolean {
   return stack.length > 0 && stack[stack.length - 1].has(t);

@@ -50,6 +50,13 @@ export interface GradNode {
   op: string;
   inputs: Tensor[];
   backward: (grad: Tensor) => (Tensor | null)[];
+  /**
+   * The inputs' gradients for an output gradient of exactly 1, when the op
+   * has them at hand (a loss that wrote its gradient while computing
+   * itself), else null. `backward` from this node without a seed uses it
+   * instead of filling a 1 and running `backward`.
+   */
+  unit?: () => (Tensor | null)[] | null;
 }
 
 let liveTensors = 0;

@@ -192,13 +192,18 @@ for (const c of CASES) {
       const n = numel(shape), len = shape[shape.length - 1];
       const p = c.pred(rng, n, len), t = c.target(rng, n, len);
       c.awayFromKinks?.(p, t);
-      await gradCheck({
-        label: `${c.name} ${JSON.stringify(shape)}`,
-        rng,
-        inputs: [{ data: p, shape }, { data: t, shape, check: false }],
-        forward: ([p, t]) => c.op(p, t),
-        reference: ([p, t]) => [c.ref(p, t, len)],
-      });
+      // A random upstream gradient, and none (the loss's own gradient,
+      // which elementwise losses write while summing themselves).
+      for (const unit of [false, true]) {
+        await gradCheck({
+          label: `${c.name} ${JSON.stringify(shape)}${unit ? " unseeded" : ""}`,
+          rng,
+          inputs: [{ data: p, shape }, { data: t, shape, check: false }],
+          forward: ([p, t]) => c.op(p, t),
+          reference: ([p, t]) => [c.ref(p, t, len)],
+          unit,
+        });
+      }
     }
   });
 }
@@ -298,6 +303,47 @@ test("meanSquaredError over 100003 elements takes several passes", async () => {
   const got = lt.tidy(() => lt.meanSquaredError(lt.tensor(p, [n]), lt.tensor(t, [n])));
   assertClose([await got.item()], [REF.mse(p, t)], { rtol: 1e-5, label: `seed ${rng.seed}` });
   got.dispose();
+});
+
+test("a loss back-propagated from itself writes its gradient as it sums, in every pass's size", async () => {
+  // Unseeded backward takes the gradient the first reduction pass wrote
+  // (no seed fill, no gradient dispatch); a seed of ones takes the gradient
+  // kernel. Both must agree everywhere, past several reduction passes too
+  // (outputs are poisoned in tests, so an element the pass skipped is NaN).
+  await lt.init();
+  const rt = lt.runtime();
+  const rng = freshRng();
+  for (const n of [1, 5, 1031, 100003]) {
+    const p = rng.uniform(n), t = rng.uniform(n);
+    const grads: Float32Array[] = [];
+    const dispatches: number[] = [];
+    for (const seeded of [false, true]) {
+      const w = lt.tensor(p, [n]);
+      w.requiresGrad = true;
+      const target = lt.tensor(t, [n]);
+      lt.tidy(() => {
+        const loss = lt.meanSquaredError(w, target);
+        const before = rt.dispatchCount;
+        lt.backward(loss, seeded ? lt.ones([]) : undefined);
+        dispatches.push(rt.dispatchCount - before);
+      });
+      grads.push(await w.grad!.toArray() as Float32Array);
+      for (const v of [w.grad!, w, target]) v.dispose();
+    }
+    const want = Array.from(p, (v, i) => (2 * (v - t[i])) / n);
+    assertClose(grads[0], want, {
+      rtol: 1e-5,
+      atol: 1e-9,
+      label: `unseeded n=${n} seed ${rng.seed}`,
+    });
+    assertClose(grads[1], grads[0], { rtol: 1e-6, atol: 0, label: `seeded n=${n}` });
+    assertEquals(
+      dispatches[0],
+      0,
+      `unseeded backward of a leaf's loss dispatches nothing (n=${n})`,
+    );
+    assert(dispatches[1] >= 1, `the seeded backward runs the gradient kernel (n=${n})`);
+  }
 });
 
 test("l1Penalty and l2Penalty are scale times the sum, with gradients", async () => {
