@@ -49,6 +49,13 @@ export interface OptimSpec {
    */
   vec4?: boolean;
   /**
+   * With `vec4` and several `tensors`: how many of them, the last ones, have
+   * a size that is not a multiple of 4 and take one element per invocation
+   * (a 10-unit layer's bias beside its weights), so one dispatch still
+   * updates them all. Default 0.
+   */
+  scalars?: number;
+  /**
    * Parameters updated by one dispatch (default 1): their buffers are bound
    * side by side (`G0`, `P0`, `M0`, …, `G1`, …) and the invocations split
    * between them by the cumulative ends `end0`, `end1`, … of their element
@@ -114,11 +121,18 @@ export const optimKernel: (spec: OptimSpec) => DeclaredKernel = family(
   "optim",
   (spec: OptimSpec) => {
     const byNorm = spec.clip === "norm" || spec.clip === "global_norm";
-    const t: Elem = spec.vec4 ? "vec4f" : "f32";
     const k = spec.tensors ?? 1;
     if (!Number.isInteger(k) || k < 1) {
       throw new RangeError(`optim: tensors must be >= 1, got ${k}`);
     }
+    const scalars = spec.scalars ?? 0;
+    if (!Number.isInteger(scalars) || scalars < 0 || scalars >= k || (scalars > 0 && !spec.vec4)) {
+      throw new RangeError(
+        `optim: scalars must be an integer in 0..${k - 1} with vec4 set, got ${scalars}`,
+      );
+    }
+    // Parameter j's element type: the last `scalars` take one element each.
+    const typeOf = (j: number): Elem => (spec.vec4 && j < k - scalars ? "vec4f" : "f32");
     // One tensor keeps the plain names (G, P, M; uniforms n, slot).
     const sfx = (j: number) => (k === 1 ? "" : String(j));
     const inputs: Record<string, Elem> = {};
@@ -126,9 +140,9 @@ export const optimKernel: (spec: OptimSpec) => DeclaredKernel = family(
     const uniforms: Record<string, "u32" | "f32"> = {};
     for (let j = 0; j < k; j++) {
       const names = optimBuffers(spec, j, k);
-      inputs[names.g] = t;
-      outputs[names.p] = t;
-      for (const name of names.state) outputs[name] = t;
+      inputs[names.g] = typeOf(j);
+      outputs[names.p] = typeOf(j);
+      for (const name of names.state) outputs[name] = typeOf(j);
     }
     if (byNorm) inputs.NORMS = "f32";
     if (k === 1) Object.assign(uniforms, FIELDS);
@@ -141,6 +155,7 @@ export const optimKernel: (spec: OptimSpec) => DeclaredKernel = family(
     // The update of element `e` of parameter `j` (buffers suffixed by sfx(j)).
     const body = (j: number, e: string, slot: string) => {
       const x = sfx(j);
+      const t = typeOf(j);
       const clip = {
         none: "",
         value: `g = clamp(g, ${t}(-u.clip), ${t}(u.clip));`,
@@ -196,6 +211,7 @@ export const optimKernel: (spec: OptimSpec) => DeclaredKernel = family(
       spec.decay ? "decay" : "",
       spec.vec4 ? "vec4" : "",
       k > 1 ? `x${k}` : "",
+      scalars ? `s${scalars}` : "",
     ].filter(Boolean).join("/");
     return declare({ key, inputs, outputs, uniforms, entry: ENTRY_1D, main });
   },

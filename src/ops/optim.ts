@@ -119,45 +119,47 @@ export function optimizerUpdate(
   const most = optimTensorsPerDispatch(optimBuffersPerTensor(spec), norms ? 1 : 0);
   // Four elements per invocation where the size allows: the DEC autoencoder's
   // Adam update (16 tensors, 3.3M parameters) took 27 ms of a 359 ms step at
-  // batch 256 on lavapipe with one element per invocation.
-  for (const vec4 of [true, false]) {
-    const kind = targets.filter((t) => (t.param.size % 4 === 0) === vec4);
-    for (let at = 0; at < kind.length; at += most) {
-      const group = kind.slice(at, at + most);
-      const k = group.length;
-      const buffers: Record<string, Tensor> = {};
-      const ranges: Record<string, number> = {};
-      let end = 0;
-      group.forEach((t, j) => {
-        const names = optimBuffers(spec, j, k);
-        buffers[names.g] = t.grad;
-        buffers[names.p] = t.param;
-        names.state.forEach((name, i) => buffers[name] = t.state[i]);
-        end += vec4 ? t.param.size / 4 : t.param.size;
-        if (k === 1) Object.assign(ranges, { n: end, slot: t.slot });
-        else Object.assign(ranges, { [`end${j}`]: end, [`slot${j}`]: t.slot });
-      });
-      if (norms) buffers.NORMS = norms;
-      const uniforms = (u: UpdateParams) => ({
-        ...ranges,
-        count: u.count,
-        lr: u.lr,
-        decay: u.decay,
-        clip: u.clip,
-        momentum: u.momentum,
-        beta1: u.beta1,
-        beta2: u.beta2,
-        eps: u.eps,
-        lr_t: u.lrT,
-      });
-      launchKernel(
-        optimizer,
-        optimKernel({ ...spec, vec4, tensors: k }),
-        buffers,
-        uniforms(u),
-        Math.ceil(end / WG),
-        refresh && (() => uniforms(refresh())),
-      );
-    }
+  // batch 256 on lavapipe with one element per invocation. Those first, the
+  // others (sizes not a multiple of 4) after them in the same dispatches.
+  const vec4s = targets.filter((t) => t.param.size % 4 === 0);
+  const ordered = [...vec4s, ...targets.filter((t) => t.param.size % 4 !== 0)];
+  for (let at = 0; at < ordered.length; at += most) {
+    const group = ordered.slice(at, at + most);
+    const k = group.length;
+    const vec4 = at < vec4s.length;
+    const scalars = vec4 ? group.filter((t) => t.param.size % 4 !== 0).length : 0;
+    const buffers: Record<string, Tensor> = {};
+    const ranges: Record<string, number> = {};
+    let end = 0;
+    group.forEach((t, j) => {
+      const names = optimBuffers(spec, j, k);
+      buffers[names.g] = t.grad;
+      buffers[names.p] = t.param;
+      names.state.forEach((name, i) => buffers[name] = t.state[i]);
+      end += vec4 && j < k - scalars ? t.param.size / 4 : t.param.size;
+      if (k === 1) Object.assign(ranges, { n: end, slot: t.slot });
+      else Object.assign(ranges, { [`end${j}`]: end, [`slot${j}`]: t.slot });
+    });
+    if (norms) buffers.NORMS = norms;
+    const uniforms = (u: UpdateParams) => ({
+      ...ranges,
+      count: u.count,
+      lr: u.lr,
+      decay: u.decay,
+      clip: u.clip,
+      momentum: u.momentum,
+      beta1: u.beta1,
+      beta2: u.beta2,
+      eps: u.eps,
+      lr_t: u.lrT,
+    });
+    launchKernel(
+      optimizer,
+      optimKernel({ ...spec, vec4, tensors: k, scalars }),
+      buffers,
+      uniforms(u),
+      Math.ceil(end / WG),
+      refresh && (() => uniforms(refresh())),
+    );
   }
 }
