@@ -85,6 +85,14 @@ export interface MatmulSpec {
   /** Add a per-column bias before the activation. */
   bias: boolean;
   activation: Activation;
+  /**
+   * Append a virtual row of ones to op(A) (row M): C's row M, the column
+   * sums of op(B), goes to CS [N] instead of C. A dense layer's weight
+   * gradient xᵀ·dZ then brings its bias gradient (dZ's column sums) in the
+   * same dispatch. No bias, activation, batch or K split with it; the grid
+   * covers M + 1 rows.
+   */
+  colSums?: boolean;
 }
 
 /** Rows and columns of the output tile a workgroup computes. */
@@ -130,8 +138,11 @@ function stageSlice(
   outerTile: number,
   bk: number,
   threads: number,
+  ones = false,
 ): string {
   const S = `${name}s`;
+  // colSums: A's rows from M on read ones (only row M is stored).
+  const past = (one: string) => ones ? ` else if (gk < kEnd) { v = ${one}; }` : "";
   const base = name === "A" ? "row0" : "col0";
   const lim = name === "A" ? "u.M" : "u.N";
   const off = name === "A" ? "offA" : "offB";
@@ -147,7 +158,9 @@ function stageSlice(
     let gk = k0 + kk;
     let go = ${base} + o4 * 4u;
     var v = vec4f(0.0);
-    if (gk < kEnd && go < ${lim}) { v = ${name}[(${off} + gk * ${lim} + go) / 4u]; }
+    if (gk < kEnd && go < ${lim}) { v = ${name}[(${off} + gk * ${lim} + go) / 4u]; }${
+        past("vec4f(1.0)")
+      }
     ${S}[kk * ${o4}u + o4] = v;
   }`;
     }
@@ -159,7 +172,7 @@ function stageSlice(
     let gk = k0 + kk;
     let go = ${base} + o;
     var v = 0.0;
-    if (gk < kEnd && go < ${lim}) { v = ${name}[${off} + gk * ${lim} + go]; }
+    if (gk < kEnd && go < ${lim}) { v = ${name}[${off} + gk * ${lim} + go]; }${past("1.0")}
     ${S}[kk * ${o4}u + o / 4u][o % 4u] = v;
   }`;
   }
@@ -174,7 +187,9 @@ function stageSlice(
     let gk = k0 + kk;
     let go = ${base} + o;
     var v = vec4f(0.0);
-    if (gk < kEnd && go < ${lim}) { v = ${name}[(${off} + go * u.K + gk) / 4u]; }
+    if (gk < kEnd && go < ${lim}) { v = ${name}[(${off} + go * u.K + gk) / 4u]; }${
+      past("vec4f(1.0)")
+    }
     let s = kk * ${o4}u + o / 4u;
     let c = o % 4u;
     ${S}[s][c] = v.x;
@@ -191,7 +206,7 @@ function stageSlice(
     let gk = k0 + kk;
     let go = ${base} + o;
     var v = 0.0;
-    if (gk < kEnd && go < ${lim}) { v = ${name}[${off} + go * u.K + gk]; }
+    if (gk < kEnd && go < ${lim}) { v = ${name}[${off} + go * u.K + gk]; }${past("1.0")}
     ${S}[kk * ${o4}u + o / 4u][o % 4u] = v;
   }`;
 }
@@ -230,7 +245,15 @@ function epilogue(spec: MatmulSpec, mi: number, nj: number, wgm: number, wgn: nu
             : `
         for (var c = 0u; c < 4u; c++) { if (col + c < u.N) { C[offC + row * u.N + col + c] = v[c]; } }`
         }
-      }
+      }${
+          !spec.colSums
+            ? ""
+            : spec.n4
+            ? ` else if (row == u.M && col < u.N) { CS[col / 4u] = v; }`
+            : ` else if (row == u.M) {
+        for (var c = 0u; c < 4u; c++) { if (col + c < u.N) { CS[col + c] = v[c]; } }
+      }`
+        }
     }`);
       }
     }
@@ -274,12 +297,17 @@ function directOperands(spec: MatmulSpec): DirectOperands {
   const col = (j: number, c: number) => `col0 + ${j * t.wgn * 4}u + tx * 4u + ${c}u`;
 
   let a: DirectOperands["a"];
+  // colSums: rows from M on read ones (only row M is stored).
+  const ones = (rowExpr: string, one: string, v: string) =>
+    spec.colSums ? `select(${v}, ${one}, ${rowExpr} >= u.M)` : v;
   if (vecA && !spec.transA) {
     // [M, K] with K % 4 == 0: one vec4 of 4 k per row.
     for (let i = 0; i < t.tm; i++) {
       setup.push(`let ra${i} = offA + min(${row(i)}, u.M - 1u) * u.K;`);
     }
-    for (let i = 0; i < t.tm; i++) loads.push(`let a${i} = A[(ra${i} + k) / 4u];`);
+    for (let i = 0; i < t.tm; i++) {
+      loads.push(`let a${i} = ${ones(row(i), "vec4f(1.0)", `A[(ra${i} + k) / 4u]`)};`);
+    }
     a = (i, kk) => `a${i}.${XYZW[kk]}`;
   } else if (vecA) {
     // [K, M] with M % 4 == 0: one vec4 of 4 rows per k.
@@ -288,9 +316,8 @@ function directOperands(spec: MatmulSpec): DirectOperands {
     }
     for (let kk = 0; kk < 4; kk++) {
       for (let i = 0; i < mi; i++) {
-        loads.push(
-          `let a${kk}_${i} = ${guard(kk, "vec4f(0.0)", `A[(rg${i} + (${kc(kk)}) * u.M) / 4u]`)};`,
-        );
+        const v = ones(row(i * 4), "vec4f(1.0)", `A[(rg${i} + (${kc(kk)}) * u.M) / 4u]`);
+        loads.push(`let a${kk}_${i} = ${guard(kk, "vec4f(0.0)", v)};`);
       }
     }
     a = (i, kk) => `a${kk}_${Math.floor(i / 4)}.${XYZW[i % 4]}`;
@@ -301,7 +328,7 @@ function directOperands(spec: MatmulSpec): DirectOperands {
         const idx = spec.transA
           ? `offA + (${kc(kk)}) * u.M + ri${i}`
           : `offA + ri${i} * u.K + ${kc(kk)}`;
-        loads.push(`let a${kk}_${i} = ${guard(kk, "0.0", `A[${idx}]`)};`);
+        loads.push(`let a${kk}_${i} = ${guard(kk, "0.0", ones(row(i), "1.0", `A[${idx}]`))};`);
       }
     }
     a = (i, kk) => `a${kk}_${i}`;
@@ -386,7 +413,7 @@ function stagedLoop(spec: MatmulSpec): string {
     }
   }
   return `  for (var k0 = kBegin; k0 < kEnd; k0 += ${t.bk}u) {
-${stageSlice("A", spec.transA, vecA, bm, t.bk, threads)}
+${stageSlice("A", spec.transA, vecA, bm, t.bk, threads, spec.colSums)}
 ${stageSlice("B", !spec.transB, vecB, bn, t.bk, threads)}
     workgroupBarrier();
     for (var k = 0u; k < ${t.bk}u; k++) {
@@ -484,7 +511,12 @@ export const matmulKernel: (spec: MatmulSpec) => DeclaredKernel = family(
     checkTile(t);
     const { bm, bn } = tileShape(t);
     const { fa, fb, fc } = operandElems(spec);
-    const key = `matmul/${specName(spec)}/${spec.bias ? "bias" : "nobias"}/${spec.activation}`;
+    if (spec.colSums && (spec.bias || spec.activation !== "linear")) {
+      throw new Error("matmul: column sums take no bias or activation");
+    }
+    const key = `matmul/${specName(spec)}/${spec.bias ? "bias" : "nobias"}/${spec.activation}${
+      spec.colSums ? "/colsums" : ""
+    }`;
     const inputs: Record<string, Elem> = spec.bias ? { A: fa, B: fb, bias: fc } : { A: fa, B: fb };
     const helpers = /* wgsl */ `
 ${
@@ -501,7 +533,7 @@ fn act4(v: vec4f) -> vec4f {
     return declare({
       key,
       inputs,
-      outputs: { C: fc },
+      outputs: spec.colSums ? { C: fc, CS: fc } : { C: fc },
       uniforms: MATMUL_FIELDS,
       entry: {
         workgroupSize: [t.wgn, t.wgm, 1],

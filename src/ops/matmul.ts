@@ -28,6 +28,7 @@ import { launchKernel } from "./kernel_call.ts";
 import { DEFAULT_ALPHA } from "./activations.ts";
 import { reduceAxisRaw, sumAxesRaw } from "./reduce.ts";
 import { binaryRaw } from "./binary.ts";
+import { copyInto, fillInPlace } from "./creation.ts";
 import { matmulTile, pairProducts } from "./tuning.ts";
 import { unaryGradRaw, unaryRaw } from "./unary.ts";
 
@@ -52,6 +53,13 @@ export interface MatmulRawOptions extends MatmulOptions {
   naive?: boolean;
   /** Write into this tensor instead of allocating one. */
   out?: Tensor;
+  /**
+   * Also write the column sums of op(b) (shape [N]) into this tensor, from
+   * the same dispatch where it can (a virtual row of ones under op(a); with
+   * K split, a reduction after). A dense layer's weight gradient xᵀ·dZ
+   * brings its bias gradient this way. 2-D operands, no bias or activation.
+   */
+  colSums?: Tensor;
   /** Op name for messages. */
   op?: string;
 }
@@ -149,7 +157,25 @@ export function matmulRaw(a: Tensor, b: Tensor, options: MatmulRawOptions = {}):
       `${op}: output ${fmtShape(options.out.shape)} does not match ${fmtShape(p.shape)}`,
     );
   }
-  if (sizeOf(p.shape) === 0) return options.out ?? empty(p.shape, "f32", op);
+  const colSums = options.colSums;
+  if (colSums) {
+    if (colSums.dtype !== "f32" || colSums.rank !== 1 || colSums.shape[0] !== p.n) {
+      throw new Error(
+        `${op}: expected column sums of shape [${p.n}] f32, got ${
+          fmtShape(colSums.shape)
+        } ${colSums.dtype}`,
+      );
+    }
+    if (p.shape.length !== 2 || bias || activation !== "linear" || options.naive) {
+      throw new Error(
+        `${op}: column sums go with a plain 2-D product (no bias, activation, batch)`,
+      );
+    }
+  }
+  if (sizeOf(p.shape) === 0) {
+    if (colSums && p.n > 0) fillInPlace(colSums, 0);
+    return options.out ?? empty(p.shape, "f32", op);
+  }
   const { m, n, k } = p;
   const budgets = runtime().budgets;
 
@@ -178,9 +204,11 @@ export function matmulRaw(a: Tensor, b: Tensor, options: MatmulRawOptions = {}):
   const { bm, bn } = tileShape(tile);
   const plan = planProduct(op, p, tile, budgets);
   const split = plan.splits > 1;
+  // Column sums ride along as row M unless K is split (then a reduction after).
+  const sums = colSums !== undefined && !split;
   // With K split, the epilogue runs after the partial products are summed.
-  const kernel = matmulKernel(
-    productSpec(
+  const kernel = matmulKernel({
+    ...productSpec(
       p,
       transA,
       transB,
@@ -188,17 +216,22 @@ export function matmulRaw(a: Tensor, b: Tensor, options: MatmulRawOptions = {}):
       bias !== undefined && !split,
       split ? "linear" : activation,
     ),
-  );
+    ...(sums ? { colSums: true } : {}),
+  });
   const alpha = options.alpha ?? DEFAULT_ALPHA[activation];
   const target = split
     ? empty([p.batch * plan.splits, m, n], "f32", `${op} (split-K partial products)`)
     : options.out ?? empty(p.shape, "f32", op);
-  const tilesM = Math.ceil(m / bm);
+  const buffers: Record<string, Tensor> = bias && !split
+    ? { A: a, B: b, bias, C: target }
+    : { A: a, B: b, C: target };
+  if (sums) buffers.CS = colSums;
+  const tilesM = Math.ceil((sums ? m + 1 : m) / bm);
   for (let tile0 = 0; tile0 < tilesM; tile0 += budgets.workgroupsPerDim) {
     launchKernel(
       op,
       kernel,
-      bias && !split ? { A: a, B: b, bias, C: target } : { A: a, B: b, C: target },
+      buffers,
       productUniforms(p, plan, alpha, tile0),
       [
         Math.ceil(n / bn),
@@ -206,6 +239,14 @@ export function matmulRaw(a: Tensor, b: Tensor, options: MatmulRawOptions = {}):
         p.batch * plan.splits,
       ],
     );
+  }
+  if (colSums && !sums) {
+    // op(b) is [K, N]: stored so (sum its rows) or as [N, K] (sum each row).
+    const s = transB
+      ? reduceAxisRaw("sum", b, n, k, 1, [n], { name: op }).values
+      : reduceAxisRaw("sum", b, 1, k, n, [n], { name: op }).values;
+    copyInto(colSums, s, { op });
+    s.dispose();
   }
   if (!split) return target;
   const sum = reduceAxisRaw("sum", target, p.batch, plan.splits, m * n, p.shape, { name: op })
@@ -520,13 +561,22 @@ export function linear(
   const inputs = bias ? [x, w, bias] : [x, w];
   return record(y, op, inputs, (g) => {
     const name = `${op} (gradient)`;
-    const { dz, db } = denseGrad(g, z, activation, a, bias?.requiresGrad ?? false, name);
+    const wantDb = bias?.requiresGrad ?? false;
     // Both products read dZ: one dispatch when both are wanted (on GPUs: pairProducts).
-    const grads: (Tensor | null)[] = x.requiresGrad && w.requiresGrad && pairProducts()
+    const pair = x.requiresGrad && w.requiresGrad && pairProducts();
+    // Without an activation dZ = g, and the weight gradient's product brings
+    // the bias gradient (dZ's column sums) from the same dispatch.
+    const fold = wantDb && w.requiresGrad && !pair && activation === "linear";
+    const { dz, db } = fold
+      ? { dz: g, db: empty([w.shape[1]], "f32", name) }
+      : denseGrad(g, z, activation, a, wantDb, name);
+    const grads: (Tensor | null)[] = pair
       ? matmulPairRaw({ a: dz, b: w, transB: true }, { a: x, b: dz, transA: true }, name)
       : [
         x.requiresGrad ? matmulRaw(dz, w, { transB: true, op: name }) : null,
-        w.requiresGrad ? matmulRaw(x, dz, { transA: true, op: name }) : null,
+        w.requiresGrad
+          ? matmulRaw(x, dz, { transA: true, op: name, colSums: fold ? db! : undefined })
+          : null,
       ];
     if (bias) grads.push(db);
     return grads;

@@ -143,6 +143,105 @@ for (const [tile, shapes] of TILES) {
   });
 }
 
+/**
+ * A product with `colSums`: C = op(A)·op(B) and the column sums of op(B)
+ * (a virtual row of ones under op(A)) against float64; returns the
+ * dispatches it recorded beyond the plain product's. Outputs are poisoned,
+ * so an unwritten sum is NaN.
+ */
+async function checkColSums(
+  rng: Rng,
+  [m, k, n]: number[],
+  ta: boolean,
+  tb: boolean,
+  tile?: MatmulTile,
+): Promise<number> {
+  const a = rng.uniform(m * k), b = rng.uniform(k * n);
+  const ref = refMatmul(a, b, m, k, n);
+  const sums = new Float64Array(n);
+  for (let i = 0; i < k; i++) for (let j = 0; j < n; j++) sums[j] += b[i * n + j];
+  const rt = lt.runtime();
+  const A = lt.tensor(ta ? transpose(a, m, k) : a, ta ? [k, m] : [m, k]);
+  const B = lt.tensor(tb ? transpose(b, k, n) : b, tb ? [n, k] : [k, n]);
+  const cs = lt.empty([n]);
+  // Dispatches beyond the plain product's (its output's poison fill included).
+  let before = rt.dispatchCount;
+  lt.tidy(() => internal.matmulRaw(A, B, { transA: ta, transB: tb, tile }));
+  before += 2 * (rt.dispatchCount - before);
+  const c = internal.matmulRaw(A, B, { transA: ta, transB: tb, tile, colSums: cs });
+  A.dispose();
+  B.dispose();
+  const dispatches = rt.dispatchCount - before;
+  const label = `${m}x${k}x${n} ${tag(ta, tb)} ${tile ? tileName(tile) : ""} seed ${rng.seed}`;
+  assertClose(await c.toArray(), ref, { ...tol(k), label });
+  assertClose(await cs.toArray(), sums, { ...tol(k), label: `${label} column sums` });
+  c.dispose();
+  cs.dispose();
+  return dispatches;
+}
+
+// The column sums ride along in the product's own dispatch (row M of a
+// virtual ones row), in every variant, tile family and alignment.
+for (const [tile, shapes] of TILES) {
+  test(`matmul tile ${tileName(tile)} writes op(B)'s column sums in the same dispatch`, async () => {
+    await lt.init();
+    const rng = freshRng();
+    for (const shape of shapes) {
+      for (const [ta, tb] of VARIANTS) {
+        assertEquals(
+          await checkColSums(rng, shape, ta, tb, tile),
+          0,
+          `${shape}: no dispatch of their own`,
+        );
+      }
+    }
+  });
+}
+
+test("column sums past the grid limit, with K split, and of empty products", async () => {
+  await lt.init();
+  const rng = freshRng();
+  // Row tiles over several launches (37 + 1 rows in tiles of 8 at 2 per
+  // launch): the ones row sits in the last one.
+  const launches = await internal.withBudgets(
+    { workgroupsPerDim: 2 },
+    () =>
+      checkColSums(rng, [37, 9, 13], true, false, {
+        tm: 4,
+        tn: 4,
+        wgm: 2,
+        wgn: 4,
+        bk: 4,
+        stage: false,
+      }),
+  );
+  assertEquals(launches, 0, "no dispatch of their own");
+  // K = 784 in 4-deep steps is 196 loop iterations: a budget of 64 splits
+  // it, and the sums come from a reduction instead.
+  for (const [ta, tb] of VARIANTS) {
+    await internal.withBudgets(
+      { loopIterations: 64 },
+      () => checkColSums(rng, [6, 784, 10], ta, tb),
+    );
+  }
+  // K = 0: the product is empty, the sums are zeros.
+  const cs = lt.empty([3]);
+  lt.tidy(() => internal.matmulRaw(lt.zeros([2, 0]), lt.zeros([0, 3]), { colSums: cs }));
+  assertEquals(Array.from(await cs.toArray()), [0, 0, 0]);
+  cs.dispose();
+  // Refused: a wrong shape, or an epilogue beside the sums.
+  const [x, w, three, four] = [[2, 3], [3, 4], [3], [4]].map((s) => lt.zeros(s));
+  assertThrows(
+    () => internal.matmulRaw(x, w, { colSums: three }),
+    "column sums of shape [4] f32, got [3]",
+  );
+  assertThrows(
+    () => internal.matmulRaw(x, w, { colSums: four, activation: "relu" }),
+    "column sums go with a plain 2-D product",
+  );
+  for (const t of [x, w, three, four]) t.dispose();
+});
+
 test("the naive kernel matches float64 reference in every variant", async () => {
   await lt.init();
   const rng = freshRng();
