@@ -49,7 +49,7 @@
  *
  * @module
  */
-import { type Activation, activationWgsl } from "./activations.ts";
+import { type Activation, ACTIVATION_SAVES, activationWgsl } from "./activations.ts";
 import { family, LINEAR_WG } from "./common.ts";
 import { declare, type DeclaredKernel, type Elem } from "./declare.ts";
 
@@ -93,6 +93,15 @@ export interface MatmulSpec {
    * covers M + 1 rows.
    */
   colSums?: boolean;
+  /**
+   * Multiply C by an activation's derivative, read from that activation's
+   * output Y (same shape and layout as C; an activation whose derivative is
+   * a function of its output, `ACTIVATION_SAVES` "y"): C = (op(A)·op(B)) ⊙
+   * act'(Y), with act's alpha in `u.alpha`. A dense layer's input gradient
+   * dZ·Wᵀ then leaves as the previous relu layer's dZ, with no pass of its
+   * own (src/ops/matmul.ts). No bias, activation, batch or K split with it.
+   */
+  mask?: Activation;
 }
 
 /** Rows and columns of the output tile a workgroup computes. */
@@ -241,9 +250,18 @@ function epilogue(spec: MatmulSpec, mi: number, nj: number, wgm: number, wgn: nu
       if (row < u.M) {${
           spec.n4
             ? `
-        if (col < u.N) { C[(offC + row * u.N + col) / 4u] = v; }`
+        if (col < u.N) {${
+              spec.mask
+                ? `
+          let y = Y[(offC + row * u.N + col) / 4u];
+          C[(offC + row * u.N + col) / 4u] = v * vec4f(act_grad(y.x, u.alpha), act_grad(y.y, u.alpha), act_grad(y.z, u.alpha), act_grad(y.w, u.alpha));
+        }`
+                : ` C[(offC + row * u.N + col) / 4u] = v; }`
+            }`
             : `
-        for (var c = 0u; c < 4u; c++) { if (col + c < u.N) { C[offC + row * u.N + col + c] = v[c]; } }`
+        for (var c = 0u; c < 4u; c++) { if (col + c < u.N) { C[offC + row * u.N + col + c] = v[c]${
+              spec.mask ? " * act_grad(Y[offC + row * u.N + col + c], u.alpha)" : ""
+            }; } }`
         }
       }${
           !spec.colSums
@@ -511,13 +529,19 @@ export const matmulKernel: (spec: MatmulSpec) => DeclaredKernel = family(
     checkTile(t);
     const { bm, bn } = tileShape(t);
     const { fa, fb, fc } = operandElems(spec);
-    if (spec.colSums && (spec.bias || spec.activation !== "linear")) {
-      throw new Error("matmul: column sums take no bias or activation");
+    if ((spec.colSums || spec.mask) && (spec.bias || spec.activation !== "linear")) {
+      throw new Error("matmul: column sums and masks take no bias or activation");
+    }
+    if (spec.mask && ACTIVATION_SAVES[spec.mask] !== "y") {
+      throw new Error(
+        `matmul: the mask's derivative must come from its output, not ${spec.mask}'s`,
+      );
     }
     const key = `matmul/${specName(spec)}/${spec.bias ? "bias" : "nobias"}/${spec.activation}${
       spec.colSums ? "/colsums" : ""
-    }`;
+    }${spec.mask ? `/mask-${spec.mask}` : ""}`;
     const inputs: Record<string, Elem> = spec.bias ? { A: fa, B: fb, bias: fc } : { A: fa, B: fb };
+    if (spec.mask) inputs.Y = fc;
     const helpers = /* wgsl */ `
 ${
       t.stage
@@ -525,7 +549,7 @@ ${
 var<workgroup> Bs: array<vec4f, ${t.bk * bn / 4}>;`
         : ""
     }
-${activationWgsl(spec.activation)}
+${activationWgsl(spec.mask ?? spec.activation)}
 fn act4(v: vec4f) -> vec4f {
   return vec4f(act(v.x, u.alpha), act(v.y, u.alpha), act(v.z, u.alpha), act(v.w, u.alpha));
 }`;

@@ -60,6 +60,13 @@ export interface MatmulRawOptions extends MatmulOptions {
    * brings its bias gradient this way. 2-D operands, no bias or activation.
    */
   colSums?: Tensor;
+  /**
+   * Multiply the product by `activation`'s derivative read from its output
+   * `y` (shape of the product; an activation whose derivative comes from
+   * its output): a dense layer's input gradient leaves as the previous
+   * layer's dZ. 2-D operands, no bias, activation or `out`.
+   */
+  mask?: { activation: Activation; y: Tensor; alpha?: number };
   /** Op name for messages. */
   op?: string;
 }
@@ -172,6 +179,23 @@ export function matmulRaw(a: Tensor, b: Tensor, options: MatmulRawOptions = {}):
       );
     }
   }
+  const mask = options.mask;
+  if (mask) {
+    if (ACTIVATION_SAVES[mask.activation] !== "y" || mask.activation === "linear") {
+      throw new Error(
+        `${op}: a mask needs an activation whose derivative comes from its output, got ${mask.activation}`,
+      );
+    }
+    if (mask.y.shape.join() !== p.shape.join() || mask.y.dtype !== "f32") {
+      throw new Error(
+        `${op}: the mask's output ${fmtShape(mask.y.shape)} ${mask.y.dtype} does not match the ` +
+          `product ${fmtShape(p.shape)} f32`,
+      );
+    }
+    if (p.shape.length !== 2 || bias || activation !== "linear" || options.naive || options.out) {
+      throw new Error(`${op}: a mask goes with a plain 2-D product (no bias, activation, out)`);
+    }
+  }
   if (sizeOf(p.shape) === 0) {
     if (colSums && p.n > 0) fillInPlace(colSums, 0);
     return options.out ?? empty(p.shape, "f32", op);
@@ -217,8 +241,11 @@ export function matmulRaw(a: Tensor, b: Tensor, options: MatmulRawOptions = {}):
       split ? "linear" : activation,
     ),
     ...(sums ? { colSums: true } : {}),
+    ...(mask && !split ? { mask: mask.activation } : {}),
   });
-  const alpha = options.alpha ?? DEFAULT_ALPHA[activation];
+  const alpha = mask
+    ? mask.alpha ?? DEFAULT_ALPHA[mask.activation]
+    : options.alpha ?? DEFAULT_ALPHA[activation];
   const target = split
     ? empty([p.batch * plan.splits, m, n], "f32", `${op} (split-K partial products)`)
     : options.out ?? empty(p.shape, "f32", op);
@@ -226,6 +253,7 @@ export function matmulRaw(a: Tensor, b: Tensor, options: MatmulRawOptions = {}):
     ? { A: a, B: b, bias, C: target }
     : { A: a, B: b, C: target };
   if (sums) buffers.CS = colSums;
+  if (mask && !split) buffers.Y = mask.y;
   const tilesM = Math.ceil((sums ? m + 1 : m) / bm);
   for (let tile0 = 0; tile0 < tilesM; tile0 += budgets.workgroupsPerDim) {
     launchKernel(
@@ -252,6 +280,11 @@ export function matmulRaw(a: Tensor, b: Tensor, options: MatmulRawOptions = {}):
   const sum = reduceAxisRaw("sum", target, p.batch, plan.splits, m * n, p.shape, { name: op })
     .values;
   target.dispose();
+  if (mask) {
+    const out = unaryGradRaw(mask.activation, sum, mask.y, alpha);
+    sum.dispose();
+    return out;
+  }
   let z = sum;
   if (bias) {
     z = binaryRaw("add", sum, bias);
@@ -508,6 +541,11 @@ function denseGrad(
   return { dz, db };
 }
 
+/** Outputs of fused relu dense layers (their consumers may mask the gradient they send back). */
+const reluOutputs = new WeakSet<Tensor>();
+/** Input gradients sent back already multiplied by relu'(y) of the relu layer that made y. */
+const reluMasked = new WeakSet<Tensor>();
+
 /**
  * The dense layer in one kernel: `y = act(x · w + bias)` with x [n, in],
  * w [in, out], bias [out]. `alpha` is leaky_relu's slope / elu's scale.
@@ -559,21 +597,36 @@ export function linear(
   const z = matmulRaw(x, w, { bias, activation: fused ? activation : "linear", alpha: a, op });
   const y = fused ? z : unaryRaw(activation, z, a);
   const inputs = bias ? [x, w, bias] : [x, w];
-  return record(y, op, inputs, (g) => {
+  const out = record(y, op, inputs, (g) => {
     const name = `${op} (gradient)`;
     const wantDb = bias?.requiresGrad ?? false;
+    // A gradient the next relu layer already masked (see below) is dZ itself.
+    const act = activation === "relu" && reluMasked.has(g) ? "linear" : activation;
     // Both products read dZ: one dispatch when both are wanted (on GPUs: pairProducts).
     const pair = x.requiresGrad && w.requiresGrad && pairProducts();
     // Without an activation dZ = g, and the weight gradient's product brings
     // the bias gradient (dZ's column sums) from the same dispatch.
-    const fold = wantDb && w.requiresGrad && !pair && activation === "linear";
+    const fold = wantDb && w.requiresGrad && !pair && act === "linear";
     const { dz, db } = fold
       ? { dz: g, db: empty([w.shape[1]], "f32", name) }
-      : denseGrad(g, z, activation, a, wantDb, name);
+      : denseGrad(g, z, act, a, wantDb, name);
+    // When x is a fused relu layer's output, dx leaves multiplied by
+    // relu'(x): that layer's dZ, so its backward needs no pass of its own.
+    // Only relu: its mask is idempotent, so a gradient summed with another
+    // consumer's (not marked) may take it again and stay right.
+    const maskX = !pair && reluOutputs.has(x);
+    const dx = x.requiresGrad && !pair
+      ? matmulRaw(dz, w, {
+        transB: true,
+        op: name,
+        mask: maskX ? { activation: "relu", y: x } : undefined,
+      })
+      : null;
+    if (dx && maskX) reluMasked.add(dx);
     const grads: (Tensor | null)[] = pair
       ? matmulPairRaw({ a: dz, b: w, transB: true }, { a: x, b: dz, transA: true }, name)
       : [
-        x.requiresGrad ? matmulRaw(dz, w, { transB: true, op: name }) : null,
+        dx,
         w.requiresGrad
           ? matmulRaw(x, dz, { transA: true, op: name, colSums: fold ? db! : undefined })
           : null,
@@ -581,4 +634,6 @@ export function linear(
     if (bias) grads.push(db);
     return grads;
   });
+  if (fused && activation === "relu" && out.requiresGrad) reluOutputs.add(out);
+  return out;
 }

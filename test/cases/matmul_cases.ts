@@ -242,6 +242,99 @@ test("column sums past the grid limit, with K split, and of empty products", asy
   for (const t of [x, w, three, four]) t.dispose();
 });
 
+/** Derivatives from the output y of the activations a product may be masked by. */
+const MASKS: [Activation, (y: number) => number][] = [
+  ["relu", (y) => (y > 0 ? 1 : 0)],
+  ["sigmoid", (y) => y * (1 - y)],
+  ["tanh", (y) => 1 - y * y],
+];
+
+/**
+ * A product with `mask`: C = (op(A)·op(B)) ⊙ act'(Y) against float64, with
+ * Y a random output of `act` (zeros included for relu); returns the
+ * dispatches beyond the plain product's.
+ */
+async function checkMask(
+  rng: Rng,
+  [m, k, n]: number[],
+  ta: boolean,
+  tb: boolean,
+  [act, grad]: [Activation, (y: number) => number],
+  tile?: MatmulTile,
+): Promise<number> {
+  const a = rng.uniform(m * k), b = rng.uniform(k * n);
+  const y = rng.uniform(m * n).map((v, i) =>
+    act === "relu" ? (i % 3 === 0 ? 0 : Math.max(v, 0)) : act === "tanh" ? 1.6 * v - 0.8 : v
+  );
+  const ref = refMatmul(a, b, m, k, n).map((v, i) => v * grad(y[i]));
+  const rt = lt.runtime();
+  const A = lt.tensor(ta ? transpose(a, m, k) : a, ta ? [k, m] : [m, k]);
+  const B = lt.tensor(tb ? transpose(b, k, n) : b, tb ? [n, k] : [k, n]);
+  const Y = lt.tensor(y, [m, n]);
+  let before = rt.dispatchCount;
+  lt.tidy(() => internal.matmulRaw(A, B, { transA: ta, transB: tb, tile }));
+  before += 2 * (rt.dispatchCount - before);
+  const c = internal.matmulRaw(A, B, {
+    transA: ta,
+    transB: tb,
+    tile,
+    mask: { activation: act, y: Y },
+  });
+  const dispatches = rt.dispatchCount - before;
+  const label = `${m}x${k}x${n} ${tag(ta, tb)} ${act} ${
+    tile ? tileName(tile) : ""
+  } seed ${rng.seed}`;
+  assertClose(await c.toArray(), ref, { ...tol(k), label });
+  for (const t of [A, B, Y, c]) t.dispose();
+  return dispatches;
+}
+
+// The mask is applied in the product's epilogue, in every variant, tile
+// family and alignment.
+for (const [tile, shapes] of TILES) {
+  test(`matmul tile ${tileName(tile)} masks its product by an activation's derivative`, async () => {
+    await lt.init();
+    const rng = freshRng();
+    for (const [s, shape] of shapes.entries()) {
+      for (const [ta, tb] of VARIANTS) {
+        const mask = MASKS[(s + (ta ? 1 : 0)) % MASKS.length];
+        assertEquals(
+          await checkMask(rng, shape, ta, tb, mask, tile),
+          0,
+          `${shape}: in the product`,
+        );
+      }
+    }
+  });
+}
+
+test("masked products with K split, and masks refused before any GPU work", async () => {
+  await lt.init();
+  const rng = freshRng();
+  // K = 784 in 4-deep steps is 196 loop iterations: a budget of 64 splits
+  // it, and the mask is applied after the partial products are summed.
+  for (const mask of MASKS) {
+    await internal.withBudgets(
+      { loopIterations: 64 },
+      () => checkMask(rng, [6, 784, 10], false, true, mask),
+    );
+  }
+  const [x, w, y, wrong, b] = [[2, 3], [3, 4], [2, 4], [4, 2], [4]].map((s) => lt.zeros(s));
+  assertThrows(
+    () => internal.matmulRaw(x, w, { mask: { activation: "relu", y: wrong } }),
+    "the mask's output [4, 2] f32 does not match the product [2, 4] f32",
+  );
+  assertThrows(
+    () => internal.matmulRaw(x, w, { mask: { activation: "gelu", y } }),
+    "derivative comes from its output, got gelu",
+  );
+  assertThrows(
+    () => internal.matmulRaw(x, w, { mask: { activation: "relu", y }, bias: b }),
+    "a mask goes with a plain 2-D product",
+  );
+  for (const t of [x, w, y, wrong, b]) t.dispose();
+});
+
 test("the naive kernel matches float64 reference in every variant", async () => {
   await lt.init();
   const rng = freshRng();
@@ -398,6 +491,64 @@ for (const act of ACTIVATIONS) {
       reference: ([x, w, b]) => refLinear(x, w, b, m, k, n, act, alpha),
     });
   });
+}
+
+// A relu layer's input gradient goes back to the previous relu layer
+// already masked (its dZ), and that layer takes its bias gradient from its
+// weight-gradient product: a stack of them against finite differences,
+// seeded and unseeded, paired or not, and with a hidden output that a
+// second consumer also reads (its summed gradient takes the mask again).
+for (const shared of [false, true]) {
+  test(
+    `stacked relu layers back-propagate through masked products${
+      shared ? ", a hidden output read twice" : ""
+    }`,
+    async () => {
+      await lt.init();
+      const rng = freshRng();
+      const [m, d0, d1, d2, d3] = [5, 4, 6, 3, 2];
+      const sizes = [m * d0, d0 * d1, d1, d1 * d2, d2, d2 * d3, d3];
+      const shapes = [[m, d0], [d0, d1], [d1], [d1, d2], [d2], [d2, d3], [d3]];
+      const ref = (v: Float64Array[], pre?: (z: Float64Array) => void) => {
+        const h1 = refLinear(v[0], v[1], v[2], m, d0, d1, "linear", 0);
+        pre?.(h1);
+        const a1 = h1.map((z) => Math.max(z, 0));
+        const h2 = refLinear(a1, v[3], v[4], m, d1, d2, "linear", 0);
+        pre?.(h2);
+        const a2 = h2.map((z) => Math.max(z, 0));
+        const out = refLinear(a2, v[5], v[6], m, d2, d3, "linear", 0);
+        // The second consumer: the sum of squares of the first hidden output,
+        // added to the sum of the outputs.
+        return shared
+          ? Float64Array.of(
+            out.reduce((acc, t) => acc + t, 0) + a1.reduce((acc, t) => acc + t * t, 0),
+          )
+          : out;
+      };
+      let data: Float32Array[];
+      let near: boolean;
+      do {
+        data = sizes.map((n) => rng.uniform(n));
+        near = false;
+        ref(data.map(f64), (z) => (near ||= z.some((v) => Math.abs(v) < 0.02)));
+      } while (near);
+      const forward = ([x, w1, b1, w2, b2, w3, b3]: lt.Tensor[]) => {
+        const a1 = lt.linear(x, w1, b1, "relu");
+        const out = lt.linear(lt.linear(a1, w2, b2, "relu"), w3, b3);
+        return shared ? lt.add(lt.sum(out), lt.sum(lt.mul(a1, a1))) : out;
+      };
+      for (const adapter of ["cpu", "gpu"] as const) {
+        await internal.withTuning({ adapter }, () =>
+          gradCheck({
+            label: `relu stack (${adapter} products)`,
+            rng,
+            inputs: data.map((d, i) => ({ data: d, shape: shapes[i] })),
+            forward,
+            reference: (v) => ref(v),
+          }));
+      }
+    },
+  );
 }
 
 test("linear without a bias back-propagates to x and W", async () => {
