@@ -616,6 +616,9 @@ export const matmulPairKernel: (spec: { a: MatmulSpec; b: MatmulSpec }) => Decla
         throw new Error("matmul_pair: products take no bias or activation");
       }
     }
+    // One act_grad function serves the masks: at most one activation.
+    const masks = [...new Set([a.mask, b.mask].filter((m) => m !== undefined))];
+    if (masks.length > 1) throw new Error(`matmul_pair: masks of two activations (${masks})`);
     if (!pairable(a.tile, b.tile)) {
       throw new Error(
         `matmul_pair: tiles ${tileName(a.tile)} and ${tileName(b.tile)} cannot share a workgroup`,
@@ -629,9 +632,11 @@ export const matmulPairKernel: (spec: { a: MatmulSpec; b: MatmulSpec }) => Decla
       const { fa, fb, fc } = operandElems(x);
       inputs[`A_${sfx}`] = fa;
       inputs[`B_${sfx}`] = fb;
+      if (x.mask) inputs[`Y_${sfx}`] = fc;
       outputs[`C_${sfx}`] = fc;
+      if (x.colSums) outputs[`CS_${sfx}`] = fc;
       const body = productMain(x)
-        .replace(/\b([ABC])\[/g, `$1_${sfx}[`)
+        .replace(/\b(A|B|C|Y|CS)\[/g, `$1_${sfx}[`)
         .replace(/\bu\.(M|N|K|alpha|sa|sb|sc|kLen|splits|tile0)\b/g, `u.$1_${sfx}`);
       fns.push(`fn product_${sfx}(wid: vec3u, lid: vec3u) {${body}
 }`);
@@ -652,8 +657,11 @@ var<workgroup> Bs: array<vec4f, ${bk * bn / 4}>;`;
         `vec3u(lid % ${x.tile.wgn}u, lid / ${x.tile.wgn}u, 0u));`;
       return n < threads ? `if (lid < ${n}u) { ${run} }` : run;
     };
+    // Column sums and masks as the plain kernel names them (`/colsums`, `/mask-relu`).
+    const extras = (x: MatmulSpec) =>
+      `${x.colSums ? "/colsums" : ""}${x.mask ? `/mask-${x.mask}` : ""}`;
     return declare({
-      key: `matmul_pair/${specName(a)}+${specName(b)}`,
+      key: `matmul_pair/${specName(a)}${extras(a)}+${specName(b)}${extras(b)}`,
       inputs,
       outputs,
       uniforms: pairFields(),
@@ -663,6 +671,7 @@ var<workgroup> Bs: array<vec4f, ${bk * bn / 4}>;`;
         helpers: LINEAR_WG,
       },
       helpers: `${staged}
+${masks.length ? activationWgsl(masks[0]!) : ""}
 ${fns.join("\n")}`,
       main: /* wgsl */ `
   let f = linear_wg(wid, nwg);

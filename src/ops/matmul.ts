@@ -136,6 +136,43 @@ function product(op: string, a: Tensor, b: Tensor, transA: boolean, transB: bool
   };
 }
 
+/** Validates a product's column sums and mask (before any GPU work). */
+function checkExtras(op: string, p: Product, o: MatmulRawOptions): void {
+  const { colSums, mask } = o;
+  const plain = p.shape.length === 2 && !o.bias && (o.activation ?? "linear") === "linear" &&
+    !o.naive;
+  if (colSums) {
+    if (colSums.dtype !== "f32" || colSums.rank !== 1 || colSums.shape[0] !== p.n) {
+      throw new Error(
+        `${op}: expected column sums of shape [${p.n}] f32, got ${
+          fmtShape(colSums.shape)
+        } ${colSums.dtype}`,
+      );
+    }
+    if (!plain) {
+      throw new Error(
+        `${op}: column sums go with a plain 2-D product (no bias, activation, batch)`,
+      );
+    }
+  }
+  if (mask) {
+    if (ACTIVATION_SAVES[mask.activation] !== "y" || mask.activation === "linear") {
+      throw new Error(
+        `${op}: a mask needs an activation whose derivative comes from its output, got ${mask.activation}`,
+      );
+    }
+    if (mask.y.shape.join() !== p.shape.join() || mask.y.dtype !== "f32") {
+      throw new Error(
+        `${op}: the mask's output ${fmtShape(mask.y.shape)} ${mask.y.dtype} does not match the ` +
+          `product ${fmtShape(p.shape)} f32`,
+      );
+    }
+    if (!plain || o.out) {
+      throw new Error(`${op}: a mask goes with a plain 2-D product (no bias, activation, out)`);
+    }
+  }
+}
+
 /**
  * Records the product kernel without autograd: `act(op(a)·op(b) + bias)`.
  * Exported for fused uses, gradient rules and benchmarks.
@@ -164,38 +201,8 @@ export function matmulRaw(a: Tensor, b: Tensor, options: MatmulRawOptions = {}):
       `${op}: output ${fmtShape(options.out.shape)} does not match ${fmtShape(p.shape)}`,
     );
   }
-  const colSums = options.colSums;
-  if (colSums) {
-    if (colSums.dtype !== "f32" || colSums.rank !== 1 || colSums.shape[0] !== p.n) {
-      throw new Error(
-        `${op}: expected column sums of shape [${p.n}] f32, got ${
-          fmtShape(colSums.shape)
-        } ${colSums.dtype}`,
-      );
-    }
-    if (p.shape.length !== 2 || bias || activation !== "linear" || options.naive) {
-      throw new Error(
-        `${op}: column sums go with a plain 2-D product (no bias, activation, batch)`,
-      );
-    }
-  }
-  const mask = options.mask;
-  if (mask) {
-    if (ACTIVATION_SAVES[mask.activation] !== "y" || mask.activation === "linear") {
-      throw new Error(
-        `${op}: a mask needs an activation whose derivative comes from its output, got ${mask.activation}`,
-      );
-    }
-    if (mask.y.shape.join() !== p.shape.join() || mask.y.dtype !== "f32") {
-      throw new Error(
-        `${op}: the mask's output ${fmtShape(mask.y.shape)} ${mask.y.dtype} does not match the ` +
-          `product ${fmtShape(p.shape)} f32`,
-      );
-    }
-    if (p.shape.length !== 2 || bias || activation !== "linear" || options.naive || options.out) {
-      throw new Error(`${op}: a mask goes with a plain 2-D product (no bias, activation, out)`);
-    }
-  }
+  const colSums = options.colSums, mask = options.mask;
+  checkExtras(op, p, options);
   if (sizeOf(p.shape) === 0) {
     if (colSums && p.n > 0) fillInPlace(colSums, 0);
     return options.out ?? empty(p.shape, "f32", op);
@@ -302,6 +309,10 @@ export interface PairedProduct {
   b: Tensor;
   transA?: boolean;
   transB?: boolean;
+  /** As {@link MatmulRawOptions.colSums}. */
+  colSums?: Tensor;
+  /** As {@link MatmulRawOptions.mask}. */
+  mask?: MatmulRawOptions["mask"];
 }
 
 /**
@@ -328,37 +339,62 @@ export function matmulPairRaw(
   const budgets = runtime().budgets;
   const ts = tiles ?? ps.map((p, i) => matmulTile(p.m, p.n, p.k, both[i].transB ?? false));
   const plans = ps.map((p, i) => planProduct(op, p, ts[i], budgets));
+  both.forEach((x, i) => checkExtras(op, ps[i], x));
   const single = () =>
     both.map((x, i) =>
-      matmulRaw(x.a, x.b, { transA: x.transA, transB: x.transB, op, tile: tiles?.[i] })
+      matmulRaw(x.a, x.b, {
+        transA: x.transA,
+        transB: x.transB,
+        op,
+        tile: tiles?.[i],
+        colSums: x.colSums,
+        mask: x.mask,
+      })
     ) as [Tensor, Tensor];
   if (
     ps.some((p) => p.shape.length !== 2 || p.k === 0 || sizeOf(p.shape) === 0) ||
-    plans.some((pl) => pl.splits > 1) || !pairable(ts[0], ts[1])
+    plans.some((pl) => pl.splits > 1) || !pairable(ts[0], ts[1]) ||
+    (first.mask && second.mask && first.mask.activation !== second.mask.activation)
   ) return single();
-  const specs = ps.map((p, i) =>
-    productSpec(p, both[i].transA ?? false, both[i].transB ?? false, ts[i], false, "linear")
-  );
+  const specs = ps.map((p, i): MatmulSpec => ({
+    ...productSpec(p, both[i].transA ?? false, both[i].transB ?? false, ts[i], false, "linear"),
+    ...(both[i].colSums ? { colSums: true } : {}),
+    ...(both[i].mask ? { mask: both[i].mask!.activation } : {}),
+  }));
   const grid = ps.map((p, i) => {
     const { bm, bn } = tileShape(ts[i]);
-    return { cols: Math.ceil(p.n / bn), tiles: Math.ceil(p.n / bn) * Math.ceil(p.m / bm) };
+    // Column sums are row M of a virtual ones row: one more row to cover.
+    const rows = p.m + (both[i].colSums ? 1 : 0);
+    return { cols: Math.ceil(p.n / bn), tiles: Math.ceil(p.n / bn) * Math.ceil(rows / bm) };
   });
   const outs = ps.map((p) => empty(p.shape, "f32", op)) as [Tensor, Tensor];
   const uniforms: Record<string, number> = {
     first_b: grid[0].tiles,
     total: grid[0].tiles + grid[1].tiles,
   };
+  const buffers: Record<string, Tensor> = {
+    A_a: first.a,
+    B_a: first.b,
+    A_b: second.a,
+    B_b: second.b,
+    C_a: outs[0],
+    C_b: outs[1],
+  };
   ps.forEach((p, i) => {
     const s = i === 0 ? "a" : "b";
-    for (const [name, v] of Object.entries(productUniforms(p, plans[i], 0, 0))) {
+    const x = both[i];
+    const alpha = x.mask ? x.mask.alpha ?? DEFAULT_ALPHA[x.mask.activation] : 0;
+    for (const [name, v] of Object.entries(productUniforms(p, plans[i], alpha, 0))) {
       uniforms[`${name}_${s}`] = v;
     }
     uniforms[`cols_${s}`] = grid[i].cols;
+    if (x.colSums) buffers[`CS_${s}`] = x.colSums;
+    if (x.mask) buffers[`Y_${s}`] = x.mask.y;
   });
   launchKernel(
     op,
     matmulPairKernel({ a: specs[0], b: specs[1] }),
-    { A_a: first.a, B_a: first.b, A_b: second.a, B_b: second.b, C_a: outs[0], C_b: outs[1] },
+    buffers,
     uniforms,
     grid[0].tiles + grid[1].tiles,
   );
@@ -606,7 +642,7 @@ export function linear(
     const pair = x.requiresGrad && w.requiresGrad && pairProducts();
     // Without an activation dZ = g, and the weight gradient's product brings
     // the bias gradient (dZ's column sums) from the same dispatch.
-    const fold = wantDb && w.requiresGrad && !pair && act === "linear";
+    const fold = wantDb && w.requiresGrad && act === "linear";
     const { dz, db } = fold
       ? { dz: g, db: empty([w.shape[1]], "f32", name) }
       : denseGrad(g, z, act, a, wantDb, name);
@@ -614,23 +650,21 @@ export function linear(
     // relu'(x): that layer's dZ, so its backward needs no pass of its own.
     // Only relu: its mask is idempotent, so a gradient summed with another
     // consumer's (not marked) may take it again and stay right.
-    const maskX = !pair && reluOutputs.has(x);
-    const dx = x.requiresGrad && !pair
-      ? matmulRaw(dz, w, {
-        transB: true,
-        op: name,
-        mask: maskX ? { activation: "relu", y: x } : undefined,
-      })
-      : null;
-    if (dx && maskX) reluMasked.add(dx);
+    const mask = x.requiresGrad && reluOutputs.has(x)
+      ? { activation: "relu" as const, y: x }
+      : undefined;
+    const colSums = fold ? db! : undefined;
     const grads: (Tensor | null)[] = pair
-      ? matmulPairRaw({ a: dz, b: w, transB: true }, { a: x, b: dz, transA: true }, name)
+      ? matmulPairRaw(
+        { a: dz, b: w, transB: true, mask },
+        { a: x, b: dz, transA: true, colSums },
+        name,
+      )
       : [
-        dx,
-        w.requiresGrad
-          ? matmulRaw(x, dz, { transA: true, op: name, colSums: fold ? db! : undefined })
-          : null,
+        x.requiresGrad ? matmulRaw(dz, w, { transB: true, op: name, mask }) : null,
+        w.requiresGrad ? matmulRaw(x, dz, { transA: true, op: name, colSums }) : null,
       ];
+    if (mask && grads[0]) reluMasked.add(grads[0]);
     if (bias) grads.push(db);
     return grads;
   });

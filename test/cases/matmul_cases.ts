@@ -731,6 +731,48 @@ test("a dense layer's two backward products run in one dispatch and match float6
   assertEquals(folded, 1, "one folded dispatch past the grid limit");
 });
 
+test("paired products carry a relu mask and column sums in their one dispatch", async () => {
+  // dX = (dZ·Wᵀ) ⊙ relu'(Y) and dW = Xᵀ·dZ with dZ's column sums (the bias
+  // gradient): a relu layer's whole backward, in one dispatch.
+  await lt.init();
+  const rng = freshRng();
+  const rt = lt.runtime();
+  const staged: [MatmulTile, MatmulTile] = [
+    { tm: 4, tn: 8, wgm: 4, wgn: 8, bk: 8, stage: true },
+    { tm: 8, tn: 4, wgm: 4, wgn: 8, bk: 4, stage: true },
+  ];
+  for (const [m, k, n] of PAIR_SHAPES) {
+    for (const tiles of [undefined, staged]) {
+      const x = rng.uniform(m * k), w = rng.uniform(k * n), dz = rng.uniform(m * n);
+      const y = rng.uniform(m * k).map((v, i) => (i % 3 === 0 ? 0 : Math.max(v, 0)));
+      const [X, W, DZ, Y] = [[x, [m, k]], [w, [k, n]], [dz, [m, n]], [y, [m, k]]].map(([d, s]) =>
+        lt.tensor(d as Float32Array, s as number[])
+      );
+      const cs = lt.empty([n]);
+      const d0 = rt.dispatchCount;
+      const [dx, dw] = internal.matmulPairRaw(
+        { a: DZ, b: W, transB: true, mask: { activation: "relu", y: Y } },
+        { a: X, b: DZ, transA: true, colSums: cs },
+        "pair",
+        tiles,
+      );
+      // Two poisoned outputs (a fill each) and the pair.
+      assertEquals(rt.dispatchCount - d0, 3, `${m}x${k}x${n}: one dispatch`);
+      const label = `${m}x${k}x${n}${tiles ? " staged" : ""} seed ${rng.seed}`;
+      const refDx = refMatmul(dz, transpose(w, k, n), m, n, k).map((v, i) => (y[i] > 0 ? v : 0));
+      assertClose(await dx.toArray(), refDx, { ...tol(n), label: `masked dZ·Wᵀ ${label}` });
+      assertClose(await dw.toArray(), refMatmul(transpose(x, m, k), dz, k, m, n), {
+        ...tol(m),
+        label: `Xᵀ·dZ ${label}`,
+      });
+      const sums = new Float64Array(n);
+      for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) sums[j] += dz[i * n + j];
+      assertClose(await cs.toArray(), sums, { ...tol(m), label: `column sums ${label}` });
+      for (const t of [X, W, DZ, Y, cs, dx, dw]) t.dispose();
+    }
+  }
+});
+
 test("products that cannot share a dispatch (mixed tiles, split K) run as two and match", async () => {
   await lt.init();
   const rng = freshRng();
