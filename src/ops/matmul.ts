@@ -591,7 +591,13 @@ const reluMasked = new WeakSet<Tensor>();
  * second kernel after the product, and the backward reads the kept
  * pre-activation z. One pass makes dZ = g ⊙ act'(y or z) and the bias
  * gradient (its column sums) together, then dx = dZ·wᵀ and dw = xᵀ·dZ read
- * their transposed operands in place.
+ * their transposed operands in place. That pass disappears where it can:
+ * without an activation dZ = g and dw's product also writes the bias
+ * gradient (`colSums`: a virtual ones row under xᵀ); and when x is itself a
+ * fused relu layer's output, dx leaves already multiplied by relu'(x)
+ * (`mask`), marked, so that layer's backward is its two products alone. A
+ * stack of relu layers then costs two dispatches per layer backward (one
+ * where the products pair), where it cost three.
  *
  * @example
  * ```ts
