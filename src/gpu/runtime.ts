@@ -269,6 +269,8 @@ export class Runtime {
   write(buffer: GPUBuffer, data: ArrayBufferView, byteOffset = 0): void {
     this.#checkAlive();
     this.#rec?.refuse("it uploads host data into a buffer");
+    // Nothing to write (an empty tensor): Deno 2.9.6 panics on a 0-byte writeBuffer.
+    if (data.byteLength === 0) return;
     if (this.#recorded > 0 && this.#lastUse.get(buffer) === this.#serial) this.flush();
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     // writeBuffer needs a multiple of 4 bytes.

@@ -136,6 +136,23 @@ function product(op: string, a: Tensor, b: Tensor, transA: boolean, transB: bool
   };
 }
 
+/** The column sums of op(b) into `out` [n] by a reduction (when they cannot ride in the product). */
+function sumColumns(
+  b: Tensor,
+  transB: boolean,
+  n: number,
+  k: number,
+  out: Tensor,
+  op: string,
+): void {
+  // op(b) is [K, N]: stored so (sum down its columns) or as [N, K] (sum each row).
+  const s = transB
+    ? reduceAxisRaw("sum", b, n, k, 1, [n], { name: op }).values
+    : reduceAxisRaw("sum", b, 1, k, n, [n], { name: op }).values;
+  copyInto(out, s, { op });
+  s.dispose();
+}
+
 /** Validates a product's column sums and mask (before any GPU work). */
 function checkExtras(op: string, p: Product, o: MatmulRawOptions): void {
   const { colSums, mask } = o;
@@ -204,7 +221,11 @@ export function matmulRaw(a: Tensor, b: Tensor, options: MatmulRawOptions = {}):
   const colSums = options.colSums, mask = options.mask;
   checkExtras(op, p, options);
   if (sizeOf(p.shape) === 0) {
-    if (colSums && p.n > 0) fillInPlace(colSums, 0);
+    // No rows (M = 0) still leaves op(b)'s K rows to sum; K = 0 sums nothing.
+    if (colSums && p.n > 0) {
+      if (p.k === 0) fillInPlace(colSums, 0);
+      else sumColumns(b, transB, p.n, p.k, colSums, op);
+    }
     return options.out ?? empty(p.shape, "f32", op);
   }
   const { m, n, k } = p;
@@ -275,14 +296,7 @@ export function matmulRaw(a: Tensor, b: Tensor, options: MatmulRawOptions = {}):
       ],
     );
   }
-  if (colSums && !sums) {
-    // op(b) is [K, N]: stored so (sum its rows) or as [N, K] (sum each row).
-    const s = transB
-      ? reduceAxisRaw("sum", b, n, k, 1, [n], { name: op }).values
-      : reduceAxisRaw("sum", b, 1, k, n, [n], { name: op }).values;
-    copyInto(colSums, s, { op });
-    s.dispose();
-  }
+  if (colSums && !sums) sumColumns(b, transB, n, k, colSums, op);
   if (!split) return target;
   const sum = reduceAxisRaw("sum", target, p.batch, plan.splits, m * n, p.shape, { name: op })
     .values;

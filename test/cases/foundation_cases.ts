@@ -204,6 +204,17 @@ test("copyInto writes a range of src at an element offset, leaves the rest, and 
   assertEquals(lt.memory().tensors, start);
 });
 
+test("a tensor of host data with no elements keeps its shape and reads back empty", async () => {
+  // Deno 2.9.6 panicked on the 0-byte upload this used to make.
+  await lt.init();
+  for (const shape of [[0], [0, 7], [3, 0, 2]]) {
+    const t = lt.tensor(new Float32Array(0), shape);
+    assertEquals(t.shape, shape);
+    assertEquals((await t.toArray()).length, 0);
+    t.dispose();
+  }
+});
+
 test("poisoned outputs show unwritten elements as NaN", async () => {
   await lt.init();
   // An empty (uninitialised) output is poisoned in tests: reading it gives NaN.

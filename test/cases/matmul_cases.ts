@@ -224,6 +224,8 @@ test("column sums past the grid limit, with K split, and of empty products", asy
       () => checkColSums(rng, [6, 784, 10], ta, tb),
     );
   }
+  // M = 0: no rows to write, the column sums still cover op(B)'s K rows.
+  for (const [ta, tb] of VARIANTS) await checkColSums(rng, [0, 7, 5], ta, tb);
   // K = 0: the product is empty, the sums are zeros.
   const cs = lt.empty([3]);
   lt.tidy(() => internal.matmulRaw(lt.zeros([2, 0]), lt.zeros([0, 3]), { colSums: cs }));
