@@ -17,9 +17,12 @@
  *      lr_t = lr·√(1 − β2^t)/(1 − β1^t) computed on the host (Keras puts ε
  *      outside the bias correction).
  *
- * Bindings: G (read), [NORMS (read) when clipping by norm], P (write),
- * state buffers (write): sgd+momentum: MOMENTUM; adam: M, V[, VHAT]; several
- * parameters per dispatch suffix them by parameter (G0, P0, M0, …).
+ * Bindings: G (read), [NORMS (read) when clipping by norm], P (write), and
+ * S (write) when the rule keeps state: the parameter's state slots side by
+ * side in one buffer (sgd+momentum: the velocity; adam: m, then v[, then
+ * v̂], each as long as the parameter), so a parameter binds 3 buffers and
+ * lavapipe's 48 take 16 Adam parameters per dispatch; several parameters per
+ * dispatch suffix them by parameter (G0, P0, S0, …).
  * Dispatch: ceil(n / WG) workgroups (n: all the parameters' elements).
  * @module
  */
@@ -57,7 +60,7 @@ export interface OptimSpec {
   scalars?: number;
   /**
    * Parameters updated by one dispatch (default 1): their buffers are bound
-   * side by side (`G0`, `P0`, `M0`, …, `G1`, …) and the invocations split
+   * side by side (`G0`, `P0`, `S0`, …, `G1`, …) and the invocations split
    * between them by the cumulative ends `end0`, `end1`, … of their element
    * ranges, so a step's whole update is a dispatch or two instead of one per
    * tensor (src/ops/optim.ts picks how many the adapter's bindings allow).
@@ -88,27 +91,27 @@ export function optimSlots(spec: OptimSpec): string[] {
 
 /**
  * The kernel's buffer names for parameter `j` of an update of `tensors`
- * parameters: its gradient, the parameter and its state in
- * {@link optimSlots} order (`m` → `M`). One parameter keeps the plain names
- * (G, P, M, V); several are suffixed by parameter (G0, P0, M0, …).
+ * parameters: its gradient, the parameter and its state (all
+ * {@link optimSlots} in one buffer; null for plain sgd). One parameter keeps
+ * the plain names (G, P, S); several are suffixed by parameter (G0, P0, S0, …).
  *
  * @example
  * ```ts
- * optimBuffers({ rule: "adam", clip: "none" }, 1, 3); // { g: "G1", p: "P1", state: ["M1", "V1"] }
+ * optimBuffers({ rule: "adam", clip: "none" }, 1, 3); // { g: "G1", p: "P1", s: "S1" }
  * ```
  */
 export function optimBuffers(
   spec: OptimSpec,
   j: number,
   tensors: number,
-): { g: string; p: string; state: string[] } {
+): { g: string; p: string; s: string | null } {
   const x = tensors === 1 ? "" : String(j);
-  return { g: `G${x}`, p: `P${x}`, state: optimSlots(spec).map((s) => s.toUpperCase() + x) };
+  return { g: `G${x}`, p: `P${x}`, s: optimSlots(spec).length ? `S${x}` : null };
 }
 
 /** Storage buffers one parameter's update binds (gradient, parameter, state). */
 export function optimBuffersPerTensor(spec: OptimSpec): number {
-  return 2 + optimSlots(spec).length;
+  return optimSlots(spec).length ? 3 : 2;
 }
 
 /**
@@ -142,7 +145,7 @@ export const optimKernel: (spec: OptimSpec) => DeclaredKernel = family(
       const names = optimBuffers(spec, j, k);
       inputs[names.g] = typeOf(j);
       outputs[names.p] = typeOf(j);
-      for (const name of names.state) outputs[name] = typeOf(j);
+      if (names.s) outputs[names.s] = typeOf(j);
     }
     if (byNorm) inputs.NORMS = "f32";
     if (k === 1) Object.assign(uniforms, FIELDS);
@@ -153,9 +156,12 @@ export const optimKernel: (spec: OptimSpec) => DeclaredKernel = family(
     }
 
     // The update of element `e` of parameter `j` (buffers suffixed by sfx(j)).
+    // Slot `i` of parameter j's state: S at e + i · len (len: its length in
+    // elements of its type, `len` in the body).
     const body = (j: number, e: string, slot: string) => {
       const x = sfx(j);
       const t = typeOf(j);
+      const st = (i: number) => `S${x}[${e}${i ? ` + ${i === 1 ? "" : `${i}u * `}len` : ""}]`;
       const clip = {
         none: "",
         value: `g = clamp(g, ${t}(-u.clip), ${t}(u.clip));`,
@@ -168,16 +174,16 @@ export const optimKernel: (spec: OptimSpec) => DeclaredKernel = family(
       let rule: string;
       if (spec.rule === "sgd") {
         rule = !spec.momentum ? "p = p - u.lr * g;" : `
-    let v = u.momentum * MOMENTUM${x}[${e}] - u.lr * g;
-    MOMENTUM${x}[${e}] = v;
+    let v = u.momentum * ${st(0)} - u.lr * g;
+    ${st(0)} = v;
     p = p + ${spec.nesterov ? "u.momentum * v - u.lr * g" : "v"};`;
       } else {
         rule = `
-    let m = M${x}[${e}] + (g - M${x}[${e}]) * (1.0 - u.beta1);
-    var v = V${x}[${e}] + (g * g - V${x}[${e}]) * (1.0 - u.beta2);
-    M${x}[${e}] = m;
-    V${x}[${e}] = v;
-    ${spec.amsgrad ? `v = max(VHAT${x}[${e}], v); VHAT${x}[${e}] = v;` : ""}
+    let m = ${st(0)} + (g - ${st(0)}) * (1.0 - u.beta1);
+    var v = ${st(1)} + (g * g - ${st(1)}) * (1.0 - u.beta2);
+    ${st(0)} = m;
+    ${st(1)} = v;
+    ${spec.amsgrad ? `v = max(${st(2)}, v); ${st(2)} = v;` : ""}
     p = p - u.lr_t * m / (sqrt(v) + u.eps);`;
       }
       return `
@@ -191,13 +197,15 @@ export const optimKernel: (spec: OptimSpec) => DeclaredKernel = family(
     const main = k === 1
       ? `
   if (i >= u.n) { return; }
-  {${body(0, "i", "u.slot")}
+  {
+    let len = u.n;${body(0, "i", "u.slot")}
   }`
       : Array.from({ length: k }, (_, j) => {
         const start = j === 0 ? "0u" : `u.end${j - 1}`;
         return `
   if (i < u.end${j}) {
-    let e = i - ${start};${body(j, "e", `u.slot${j}`)}
+    let e = i - ${start};
+    let len = u.end${j} - ${start};${body(j, "e", `u.slot${j}`)}
     return;
   }`;
       }).join("");

@@ -78,7 +78,10 @@ export async function saveWeights(
     metadata["optimizer.iterations"] = String(state.iterations);
     metadata["optimizer.name"] = options.optimizer.name;
     const names = Object.keys(state.tensors);
-    const arrays = await Promise.all(names.map((n) => state.tensors[n].toArray()));
+    // Copies (getState): read, then freed.
+    const arrays = await Promise.all(names.map((n) => state.tensors[n].toArray())).finally(() => {
+      for (const n of names) state.tensors[n].dispose();
+    });
     const byName = new Map(weights.map((p) => [p.name, keys.get(p.tensor)!]));
     names.forEach((n, i) => {
       const cut = n.lastIndexOf("/");

@@ -24,7 +24,7 @@
  * @module
  */
 import { optimSlots, type OptimSpec } from "../../shaders/optim.ts";
-import { assign, zeros } from "../ops/creation.ts";
+import { copyInto, zeros } from "../ops/creation.ts";
 import { runtime } from "../gpu/runtime.ts";
 import { gradientSquaredNorms, optimizerUpdate, type UpdateParams } from "../ops/optim.ts";
 import { keep } from "../tensor/scope.ts";
@@ -119,7 +119,8 @@ export abstract class Optimizer {
   readonly globalClipNorm: number | undefined;
   #lr: number;
   #iterations = 0;
-  #state = new Map<Tensor, Tensor[]>();
+  /** Per parameter: its state slots side by side ([slots · size]; see optimBuffers). */
+  #state = new Map<Tensor, Tensor>();
   #norms: Tensor | null = null;
   #disposed = false;
 
@@ -265,10 +266,13 @@ export abstract class Optimizer {
     return this.#norms;
   }
 
-  #slotsOf(p: Tensor): Tensor[] {
+  /** The parameter's state (its slots side by side), made on first use; null without slots. */
+  #slotsOf(p: Tensor): Tensor | null {
+    const slots = optimSlots(this.#spec()).length;
+    if (!slots) return null;
     let s = this.#state.get(p);
     if (!s) {
-      s = optimSlots(this.#spec()).map(() => keep(zeros(p.shape)));
+      s = keep(zeros([slots * p.size]));
       this.#state.set(p, s);
     }
     return s;
@@ -301,8 +305,9 @@ export abstract class Optimizer {
   /**
    * The step count and the state tensors of `params`, named
    * `<p.name or param_i>/<slot>` (slots: sgd `momentum`; adam `m`, `v`,
-   * `vhat`). The tensors are the optimizer's own: read or save them, do not
-   * dispose them.
+   * `vhat`), each of its parameter's shape. They are copies (the optimizer
+   * keeps a parameter's slots side by side in one buffer): read or save
+   * them, then dispose them (or let a `tidy` do it).
    *
    * @example
    * ```ts
@@ -316,7 +321,12 @@ export abstract class Optimizer {
     const tensors: Record<string, Tensor> = {};
     params.forEach((p, i) => {
       const s = this.#state.get(p);
-      if (s) slots.forEach((slot, j) => (tensors[`${names[i]}/${slot}`] = s[j]));
+      if (!s) return;
+      slots.forEach((slot, j) => {
+        const t = empty(p.shape, "f32", `${this.name}.getState`);
+        copyInto(t, s, { from: j * p.size, count: p.size, op: `${this.name}.getState` });
+        tensors[`${names[i]}/${slot}`] = t;
+      });
     });
     return { iterations: this.#iterations, tensors };
   }
@@ -365,7 +375,9 @@ export abstract class Optimizer {
           `<parameter name>/${slots.join("|")})`,
       );
     }
-    for (const [p, j, src] of plan) assign(this.#slotsOf(p)[j], src);
+    for (const [p, j, src] of plan) {
+      copyInto(this.#slotsOf(p)!, src, { offset: j * p.size, op: `${this.name}.setState` });
+    }
     this.#iterations = it;
   }
 
@@ -378,7 +390,7 @@ export abstract class Optimizer {
    * ```
    */
   dispose(): void {
-    for (const s of this.#state.values()) for (const t of s) t.dispose();
+    for (const s of this.#state.values()) s.dispose();
     this.#state.clear();
     this.#norms?.dispose();
     this.#norms = null;

@@ -43,8 +43,11 @@ export interface UpdateParams {
 export interface UpdateTarget {
   param: Tensor;
   grad: Tensor;
-  /** State tensors in `optimSlots(spec)` order. */
-  state: readonly Tensor[];
+  /**
+   * The parameter's state: its `optimSlots(spec)` side by side, each as
+   * long as the parameter (null when the rule keeps none).
+   */
+  state: Tensor | null;
   /** This parameter's entry in the norms written by {@link gradientSquaredNorms}. */
   slot: number;
 }
@@ -102,8 +105,9 @@ export function gradientSquaredNorms(
  *
  * @example
  * ```ts
+ * const mv = lt.zeros([2 * w.size]); // m, then v
  * optimizerUpdate("adam", { rule: "adam", clip: "none" },
- *   [{ param: w, grad: w.grad!, state: [m, v], slot: 0 }], null,
+ *   [{ param: w, grad: w.grad!, state: mv, slot: 0 }], null,
  *   { count: 1, lr: 1e-3, decay: 0, clip: 0, momentum: 0, beta1: 0.9,
  *     beta2: 0.999, eps: 1e-7, lrT: 3.2e-4 });
  * ```
@@ -135,7 +139,7 @@ export function optimizerUpdate(
       const names = optimBuffers(spec, j, k);
       buffers[names.g] = t.grad;
       buffers[names.p] = t.param;
-      names.state.forEach((name, i) => buffers[name] = t.state[i]);
+      if (names.s) buffers[names.s] = t.state!;
       end += vec4 && j < k - scalars ? t.param.size / 4 : t.param.size;
       if (k === 1) Object.assign(ranges, { n: end, slot: t.slot });
       else Object.assign(ranges, { [`end${j}`]: end, [`slot${j}`]: t.slot });

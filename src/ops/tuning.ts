@@ -385,14 +385,15 @@ export function pairProducts(): boolean {
  * How many parameters one optimizer dispatch updates, each binding
  * `buffersPerTensor` storage buffers (plus `extra`, the norms when clipping
  * by norm), under the device's storage-buffer limit and at most 16: lavapipe
- * allows 48 bindings, so the DEC autoencoder's Adam update (16 tensors, 15
- * of them with a multiple of 4 elements) is 2 + 1 dispatches instead of 16;
- * the WebGPU default of 8 still pairs tensors. The uniform block holds two
- * words per tensor, so 16 stays well under its size.
+ * allows 48 bindings and Adam binds 3 per parameter (G, P, and its m and v
+ * side by side in S), so the DEC autoencoder's whole update (16 tensors) is
+ * one dispatch instead of 16; the WebGPU default of 8 still pairs tensors.
+ * The uniform block holds two words per tensor, so 16 stays well under its
+ * size.
  *
  * @example
  * ```ts
- * optimTensorsPerDispatch(4, 0); // 12 on lavapipe (Adam: G, P, M, V)
+ * optimTensorsPerDispatch(3, 0); // 16 on lavapipe (Adam: G, P, S)
  * ```
  */
 export function optimTensorsPerDispatch(buffersPerTensor: number, extra: number): number {

@@ -327,6 +327,14 @@ test("save → load reproduces predictions exactly; a hand-built file loads; cor
   const opt2 = lt.optim.adam(0.01);
   lt.io.loadWeights(c, withState, { optimizer: opt2 });
   assertEquals(opt2.iterations, opt.iterations);
+  // Every slot's values, in weights() order (m, v per parameter).
+  const saved = opt.getState(a.weights().map((p) => p.tensor));
+  const loaded = opt2.getState(c.weights().map((p) => p.tensor));
+  const [sv, lv] = [Object.values(saved.tensors), Object.values(loaded.tensors)];
+  assertEquals(lv.length, sv.length);
+  assert(sv.length > 0, "adam keeps state after a fit");
+  for (let i = 0; i < sv.length; i++) assertEquals(await lv[i].toArray(), await sv[i].toArray());
+  for (const t of [...sv, ...lv]) t.dispose();
   for (const m of [a, b, c, other]) m.dispose();
   opt2.dispose();
 });
