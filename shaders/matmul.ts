@@ -44,7 +44,14 @@
  * more than the per-dimension workgroup limit of M tiles in several launches.
  *
  * Dispatch: `[ceil(N / BN), row tiles, batch · splits]` workgroups.
- * Bindings: A (read), B (read), [bias (read)], C (write), uniforms.
+ * **Gradient epilogues** (plain 2-D products only): `colSums` appends a
+ * virtual row of ones to op(A), whose row of C (the column sums of op(B))
+ * goes to CS; `mask` multiplies C by an activation's derivative read from
+ * Y, an output of that activation. A dense layer's backward uses both
+ * (src/ops/matmul.ts `linear`).
+ *
+ * Bindings: A (read), B (read), [bias (read)], [Y (read)], C (write),
+ * [CS (write)], uniforms.
  * Uniform: M, N, K, alpha, sa, sb, sc, kLen, splits, tile0.
  *
  * @module
