@@ -351,7 +351,15 @@ export function matmulPairRaw(
   const both = [first, second] as const;
   const ps = both.map((x) => product(op, x.a, x.b, x.transA ?? false, x.transB ?? false));
   const budgets = runtime().budgets;
-  const ts = tiles ?? ps.map((p, i) => matmulTile(p.m, p.n, p.k, both[i].transB ?? false));
+  let ts = tiles ?? ps.map((p, i) => matmulTile(p.m, p.n, p.k, both[i].transB ?? false));
+  if (!tiles && !pairable(ts[0], ts[1])) {
+    // Staged tiles of two thread shapes (a thin product's 16×4 beside a
+    // wide one's 4×16) cannot share a workgroup: the larger product's tile
+    // serves both. A dispatch saved outweighs the thin product's idle lanes
+    // where steps are bound by the host (GPUs; unmeasured there).
+    const big = ps[0].m * ps[0].n >= ps[1].m * ps[1].n ? 0 : 1;
+    ts = [ts[big], ts[big]];
+  }
   const plans = ps.map((p, i) => planProduct(op, p, ts[i], budgets));
   both.forEach((x, i) => checkExtras(op, ps[i], x));
   const single = () =>
