@@ -144,6 +144,33 @@ for (const [tile, shapes] of TILES) {
 }
 
 /**
+ * op(A)·op(B) of A' [m, k] and B' [k, n] (stored transposed where asked)
+ * with `extra` options, and the dispatches it recorded beyond the plain
+ * product's (measured first; its output's poison fill included).
+ */
+function productWith(
+  a: Float32Array,
+  b: Float32Array,
+  [m, k, n]: number[],
+  ta: boolean,
+  tb: boolean,
+  tile: MatmulTile | undefined,
+  extra: internal.MatmulRawOptions,
+): { c: lt.Tensor; dispatches: number } {
+  const rt = lt.runtime();
+  const A = lt.tensor(ta ? transpose(a, m, k) : a, ta ? [k, m] : [m, k]);
+  const B = lt.tensor(tb ? transpose(b, k, n) : b, tb ? [n, k] : [k, n]);
+  let before = rt.dispatchCount;
+  lt.tidy(() => internal.matmulRaw(A, B, { transA: ta, transB: tb, tile }));
+  before += 2 * (rt.dispatchCount - before);
+  const c = internal.matmulRaw(A, B, { ...extra, transA: ta, transB: tb, tile });
+  const dispatches = rt.dispatchCount - before;
+  A.dispose();
+  B.dispose();
+  return { c, dispatches };
+}
+
+/**
  * A product with `colSums`: C = op(A)·op(B) and the column sums of op(B)
  * (a virtual row of ones under op(A)) against float64; returns the
  * dispatches it recorded beyond the plain product's. Outputs are poisoned,
@@ -160,18 +187,8 @@ async function checkColSums(
   const ref = refMatmul(a, b, m, k, n);
   const sums = new Float64Array(n);
   for (let i = 0; i < k; i++) for (let j = 0; j < n; j++) sums[j] += b[i * n + j];
-  const rt = lt.runtime();
-  const A = lt.tensor(ta ? transpose(a, m, k) : a, ta ? [k, m] : [m, k]);
-  const B = lt.tensor(tb ? transpose(b, k, n) : b, tb ? [n, k] : [k, n]);
   const cs = lt.empty([n]);
-  // Dispatches beyond the plain product's (its output's poison fill included).
-  let before = rt.dispatchCount;
-  lt.tidy(() => internal.matmulRaw(A, B, { transA: ta, transB: tb, tile }));
-  before += 2 * (rt.dispatchCount - before);
-  const c = internal.matmulRaw(A, B, { transA: ta, transB: tb, tile, colSums: cs });
-  A.dispose();
-  B.dispose();
-  const dispatches = rt.dispatchCount - before;
+  const { c, dispatches } = productWith(a, b, [m, k, n], ta, tb, tile, { colSums: cs });
   const label = `${m}x${k}x${n} ${tag(ta, tb)} ${tile ? tileName(tile) : ""} seed ${rng.seed}`;
   assertClose(await c.toArray(), ref, { ...tol(k), label });
   assertClose(await cs.toArray(), sums, { ...tol(k), label: `${label} column sums` });
@@ -269,25 +286,15 @@ async function checkMask(
     act === "relu" ? (i % 3 === 0 ? 0 : Math.max(v, 0)) : act === "tanh" ? 1.6 * v - 0.8 : v
   );
   const ref = refMatmul(a, b, m, k, n).map((v, i) => v * grad(y[i]));
-  const rt = lt.runtime();
-  const A = lt.tensor(ta ? transpose(a, m, k) : a, ta ? [k, m] : [m, k]);
-  const B = lt.tensor(tb ? transpose(b, k, n) : b, tb ? [n, k] : [k, n]);
   const Y = lt.tensor(y, [m, n]);
-  let before = rt.dispatchCount;
-  lt.tidy(() => internal.matmulRaw(A, B, { transA: ta, transB: tb, tile }));
-  before += 2 * (rt.dispatchCount - before);
-  const c = internal.matmulRaw(A, B, {
-    transA: ta,
-    transB: tb,
-    tile,
+  const { c, dispatches } = productWith(a, b, [m, k, n], ta, tb, tile, {
     mask: { activation: act, y: Y },
   });
-  const dispatches = rt.dispatchCount - before;
   const label = `${m}x${k}x${n} ${tag(ta, tb)} ${act} ${
     tile ? tileName(tile) : ""
   } seed ${rng.seed}`;
   assertClose(await c.toArray(), ref, { ...tol(k), label });
-  for (const t of [A, B, Y, c]) t.dispose();
+  for (const t of [Y, c]) t.dispose();
   return dispatches;
 }
 
