@@ -136,7 +136,7 @@ export const optimKernel: (spec: OptimSpec) => DeclaredKernel = family(
     }
     // Parameter j's element type: the last `scalars` take one element each.
     const typeOf = (j: number): Elem => (spec.vec4 && j < k - scalars ? "vec4f" : "f32");
-    // One tensor keeps the plain names (G, P, M; uniforms n, slot).
+    // One tensor keeps the plain names (G, P, S; uniforms n, slot).
     const sfx = (j: number) => (k === 1 ? "" : String(j));
     const inputs: Record<string, Elem> = {};
     const outputs: Record<string, Elem> = {};

@@ -95,9 +95,8 @@ export function gradientSquaredNorms(
  * Records the fused updates of a step's parameters: clipping, decoupled
  * decay and the rule of `spec`, writing each parameter and its state in
  * place, one pass over memory. Parameters whose size is a multiple of 4 run
- * four elements per invocation, the others one; each kind is updated by as
- * few dispatches as the adapter's bindings allow
- * ({@link optimTensorsPerDispatch}). `norms` holds the squared norms when
+ * four elements per invocation, the others one, side by side in as few
+ * dispatches as the adapter's bindings allow ({@link optimTensorsPerDispatch}). `norms` holds the squared norms when
  * `spec` clips by norm, else null. Parameters must not be empty (callers
  * skip those before making their state). `refresh` gives the step's values
  * again at each replay of a captured step (they change every step:
