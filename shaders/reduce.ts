@@ -30,7 +30,9 @@
  *
  * Dispatch: tiles · chunks workgroups of TX · TY threads, tiles = ceil(outer·inner / TX).
  * Bindings: inputs (read) [, I_in (read)], V (write) [, I (write)].
- * Uniform: outer, len, inner, chunk, chunks, slots, scale (f32), init (f32), p0, p1 (f32).
+ * Bindings of a last pass that accumulates: …, V [, side], A (read_write).
+ * Uniform: outer, len, inner, chunk, chunks, slots, scale (f32), init (f32), p0, p1 (f32),
+ * ascale (f32).
  * @module
  */
 import { ENTRY_1D, family, stridedOffset, WG } from "./common.ts";
@@ -56,6 +58,11 @@ export interface ReduceSpec {
    * vec4 units.
    */
   vec4?: boolean;
+  /**
+   * Sums only, last pass: also adds each result times `u.ascale` into the
+   * read-write output A (a running total: fit's epoch loss). Binding after V.
+   */
+  accumulate?: boolean;
 }
 
 /**
@@ -96,6 +103,7 @@ const REDUCE_FIELDS = {
   init: "f32",
   p0: "f32",
   p1: "f32",
+  ascale: "f32",
 } as const;
 
 /**
@@ -113,6 +121,10 @@ function declareReduce(key: string, spec: ReduceSpec, map: ReduceMap = PLAIN): D
   const outputs: Record<string, Elem> = { V: vt };
   if (map.side) outputs[map.side.name] = "f32";
   if (arg) outputs.I = "i32";
+  if (spec.accumulate) {
+    if (op !== "sum") throw new Error(`reduce: only a sum accumulates, got ${op}`);
+    outputs.A = vt;
+  }
   // Lower index wins ties, so argmax returns the first maximum.
   const cmp = op === "argmax" ? ">" : "<";
   const step = {
@@ -200,7 +212,9 @@ ${
     workgroupBarrier();
   }
   if (ty == 0u && valid) {
-    V[at_out] = ${op === "sum" ? "rv[lid] * u.scale" : "rv[lid]"};
+    let r = ${op === "sum" ? "rv[lid] * u.scale" : "rv[lid]"};
+    V[at_out] = r;
+    ${spec.accumulate ? "A[at_out] += r * u.ascale;" : ""}
     ${arg ? "I[at_out] = ri[lid];" : ""}
   }`,
   });
@@ -209,7 +223,7 @@ ${
 function specKey(spec: ReduceSpec): string {
   return `${spec.op}/${spec.fast}/${spec.tx}x${spec.ty}${spec.indexIn ? "/idx" : ""}${
     spec.vec4 ? "/vec4" : ""
-  }`;
+  }${spec.accumulate ? "/acc" : ""}`;
 }
 
 /** The axis reduction kernel (plain input X). */

@@ -3,8 +3,9 @@
  *
  * A step gathers its batch on the GPU from the epoch's shuffled index buffer,
  * runs forward, backward and the fused optimizer update inside one `tidy`,
- * and adds the batch loss (times the batch size) into a GPU accumulator. The
- * host reads that accumulator once per epoch; the progress bar's running loss
+ * and adds the batch's mean loss into a GPU accumulator of its batch size (a
+ * built-in loss in the pass that reduces it, with no dispatch of its own). The
+ * host reads the accumulators once per epoch; the progress bar's running loss
  * comes from a copy read back at most once per `logInterval` without waiting
  * for it. {@link Runtime.throttle} keeps at most a few steps in flight, so
  * the GPU never idles and host memory never grows.
@@ -33,10 +34,12 @@ import {
   binaryCrossentropy,
   categoricalCrossentropy,
   klDivergence,
+  type LossOptions,
   meanAbsoluteError,
   meanSquaredError,
   sparseCategoricalCrossentropy,
 } from "../ops/losses.ts";
+import type { ReduceAccumulator } from "../ops/reduce.ts";
 import { accuracyCount } from "../ops/metrics.ts";
 import { keep, tidy } from "../tensor/scope.ts";
 import { empty, fmtShape, Tensor } from "../tensor/tensor.ts";
@@ -60,16 +63,23 @@ export type LossName =
   | "kld"
   | "kl_divergence";
 
-const LOSSES: Record<LossName, LossFn> = {
-  mse: meanSquaredError,
-  mean_squared_error: meanSquaredError,
-  mae: meanAbsoluteError,
-  mean_absolute_error: meanAbsoluteError,
-  binary_crossentropy: (p, t) => binaryCrossentropy(p, t),
-  categorical_crossentropy: (p, t) => categoricalCrossentropy(p, t),
-  sparse_categorical_crossentropy: (p, t) => sparseCategoricalCrossentropy(p, t),
-  kld: (p, t) => klDivergence(t, p),
-  kl_divergence: (p, t) => klDivergence(t, p),
+/**
+ * A built-in loss: it can add itself into a running total in the pass that
+ * reduces it (`accumulate`), so fit keeps its epoch loss without an add per
+ * step.
+ */
+type BuiltinLoss = (pred: Tensor, target: Tensor, options?: LossOptions) => Tensor;
+
+const LOSSES: Record<LossName, BuiltinLoss> = {
+  mse: (p, t, o) => meanSquaredError(p, t, o),
+  mean_squared_error: (p, t, o) => meanSquaredError(p, t, o),
+  mae: (p, t, o) => meanAbsoluteError(p, t, o),
+  mean_absolute_error: (p, t, o) => meanAbsoluteError(p, t, o),
+  binary_crossentropy: (p, t, o) => binaryCrossentropy(p, t, o),
+  categorical_crossentropy: (p, t, o) => categoricalCrossentropy(p, t, o),
+  sparse_categorical_crossentropy: (p, t, o) => sparseCategoricalCrossentropy(p, t, o),
+  kld: (p, t, o) => klDivergence(t, p, o),
+  kl_divergence: (p, t, o) => klDivergence(t, p, o),
 };
 
 /** What compile takes. */
@@ -89,6 +99,11 @@ export interface Compiled {
   optimizer: Optimizer;
   /** Null when compiled without a loss (for a custom {@link TrainStep}). */
   loss: LossFn | null;
+  /**
+   * The same loss adding itself (times `scale`) into a running total in its
+   * own reduction; null for a custom loss function.
+   */
+  lossInto: ((pred: Tensor, target: Tensor, total: ReduceAccumulator) => Tensor) | null;
   lossName: string;
   accuracy: "categorical" | "binary" | null;
   /** How targets are gathered from integer labels. */
@@ -104,6 +119,7 @@ export function compileOptions(model: Model, o: CompileOptions): Compiled {
   }
   const optimizer = getOptimizer(o.optimizer);
   let loss: LossFn | null, lossName: string;
+  let lossInto: Compiled["lossInto"] = null;
   if (o.loss === undefined) {
     loss = null;
     lossName = "none";
@@ -115,7 +131,9 @@ export function compileOptions(model: Model, o: CompileOptions): Compiled {
         })`,
       );
     }
-    loss = LOSSES[o.loss as LossName];
+    const builtin = LOSSES[o.loss as LossName];
+    loss = (p, t) => builtin(p, t);
+    lossInto = (p, t, total) => builtin(p, t, { accumulate: total });
     lossName = o.loss;
   } else if (typeof o.loss === "function") {
     loss = o.loss;
@@ -134,7 +152,7 @@ export function compileOptions(model: Model, o: CompileOptions): Compiled {
     : lossName === "categorical_crossentropy"
     ? "onehot"
     : "dense";
-  return { optimizer, loss, lossName, accuracy, targets };
+  return { optimizer, loss, lossInto, lossName, accuracy, targets };
 }
 
 /** Inputs fit/evaluate/predict accept: a GPU dataset, a tensor `[n, ...]`, or host values. */
@@ -357,27 +375,35 @@ function zerosLike1(v: number): Tensor {
 
 /**
  * The step fit runs without a custom one: forward, the compiled loss plus the
- * layers' extra and regularization losses, backward, the update; counts the
- * accuracy hits into `hitAcc`. Returns the total loss.
+ * layers' extra and regularization losses, backward, the update; adds the
+ * total loss into `lossSum` and counts the accuracy hits into `hitAcc`. A
+ * built-in loss that is the whole total adds itself into `lossSum` in the pass
+ * that reduces it (one dispatch less per step).
  */
 function compiledStep(
   model: Model,
   c: Compiled,
-  loss: LossFn,
   batch: TrainBatch,
+  lossSum: Tensor,
   hitAcc: Tensor | null,
-): Tensor {
+): void {
   const yb = batch.y!;
   const extra: Tensor[] = [];
   const pred = model.run([batch.x], { training: true, losses: extra })[0];
-  let total = checkScalarLoss(`fit(${model.name})`, "the loss", loss(pred, yb));
-  for (const t of [...extra, ...model.regularizationLosses()]) total = add(total, t);
+  const others = [...extra, ...model.regularizationLosses()];
+  const folded = others.length === 0 && c.lossInto !== null;
+  let total = checkScalarLoss(
+    `fit(${model.name})`,
+    "the loss",
+    folded ? c.lossInto!(pred, yb, { into: lossSum }) : c.loss!(pred, yb),
+  );
+  for (const t of others) total = add(total, t);
   backward(total);
   c.optimizer.step(model.trainableWeights());
+  if (!folded) noGrad(() => accumulate(lossSum, total, 1));
   if (hitAcc && c.accuracy) {
     noGrad(() => accumulate(hitAcc, accuracyCount(pred, yb, c.accuracy!), 1));
   }
-  return total;
 }
 
 function checkScalarLoss(op: string, what: string, loss: unknown): Tensor {
@@ -507,9 +533,11 @@ export async function fit(
     return b;
   };
   const acc = { hits: c.accuracy ? keep(zeros([1])) : null };
-  const step: TrainStep = custom
-    ? (batch, optimizer) => checkScalarLoss(op, "trainStep's result", custom(batch, optimizer))
-    : (batch) => compiledStep(model, c, loss!, batch, acc.hits);
+  const step = (batch: TrainBatch, lossSum: Tensor) => {
+    if (!custom) return compiledStep(model, c, batch, lossSum, acc.hits);
+    const total = checkScalarLoss(op, "trainStep's result", custom(batch, c.optimizer));
+    noGrad(() => accumulate(lossSum, total, 1));
+  };
   const interval = o.logInterval ?? 500;
   const weights = model.weights().filter((p) => p.tensor.dtype === "f32");
   const compiler = o.compileStep === false ? null : new StepCompiler(rt);
@@ -551,8 +579,7 @@ export async function fit(
                 epoch,
                 step: s.index,
               };
-              const total = step(batch, c.optimizer);
-              noGrad(() => accumulate(lossSum, total, 1));
+              step(batch, lossSum);
             });
           if (compiler) compiler.run(String(s.size), record);
           else record();
@@ -715,7 +742,8 @@ export async function evaluate(
           const xb = xs.gather(ep.indices, step.offset, step.size, false);
           const yb = ys.sameAsInput ? xb : ys.gather(ep.indices, step.offset, step.size, false);
           const pred = model.run([xb], { training: false, losses: [] })[0];
-          accumulate(lossAcc, loss(pred, yb), step.size);
+          if (c.lossInto) c.lossInto(pred, yb, { into: lossAcc, scale: step.size });
+          else accumulate(lossAcc, loss(pred, yb), step.size);
           if (hitAcc && c.accuracy) accumulate(hitAcc, accuracyCount(pred, yb, c.accuracy), 1);
         })
       );

@@ -24,12 +24,22 @@ import { gradEnabled, record } from "../autograd/tape.ts";
 import { inScope } from "../tensor/scope.ts";
 import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
 import { launchKernel } from "./kernel_call.ts";
-import { reduceAxisRaw } from "./reduce.ts";
+import { checkAccumulator, type ReduceAccumulator, reduceAxisRaw } from "./reduce.ts";
 import { reduceProfile } from "./tuning.ts";
 import { runtime } from "../gpu/runtime.ts";
 
+/** What every loss takes. */
+export interface LossOptions {
+  /**
+   * Also adds the loss (times `scale`, default 1) into `into`, a live f32
+   * tensor of one element, in the pass that reduces it: a running total on
+   * the GPU without a dispatch of its own (fit keeps its epoch loss so).
+   */
+  accumulate?: ReduceAccumulator;
+}
+
 /** Options of the cross-entropy losses. */
-export interface CrossentropyOptions {
+export interface CrossentropyOptions extends LossOptions {
   /** Predictions are logits rather than probabilities (default false). */
   fromLogits?: boolean;
   /** Clip bound of probabilities (default 1e-7, Keras' `epsilon()`). */
@@ -87,8 +97,10 @@ function elementwiseLoss(
   target: Tensor | null,
   scale: number,
   eps = 0,
+  accumulate?: ReduceAccumulator,
 ): Tensor {
   const inputs = target ? [pred, target] : [pred];
+  if (accumulate) checkAccumulator(op, accumulate, 1);
   // Inside a scope (a training step), the pass that sums the loss also writes
   // its gradient for an upstream gradient of 1: back-propagating from the
   // loss itself then needs neither a filled seed nor a gradient pass (two
@@ -103,6 +115,7 @@ function elementwiseLoss(
     p0: eps,
     p1: scale,
     side: dp ?? undefined,
+    accumulate,
     name: op,
   }).values;
   return record(out, op, inputs, (g) => {
@@ -131,9 +144,21 @@ function elementwiseLoss(
  * lt.backward(loss);
  * ```
  */
-export function meanSquaredError(pred: Tensor, target: Tensor): Tensor {
+export function meanSquaredError(
+  pred: Tensor,
+  target: Tensor,
+  options: LossOptions = {},
+): Tensor {
   checkPair("meanSquaredError", pred, target);
-  return elementwiseLoss("meanSquaredError", "mse", pred, target, 1 / pred.size);
+  return elementwiseLoss(
+    "meanSquaredError",
+    "mse",
+    pred,
+    target,
+    1 / pred.size,
+    0,
+    options.accumulate,
+  );
 }
 
 /**
@@ -144,9 +169,21 @@ export function meanSquaredError(pred: Tensor, target: Tensor): Tensor {
  * const loss = lt.meanAbsoluteError(decoded, x);
  * ```
  */
-export function meanAbsoluteError(pred: Tensor, target: Tensor): Tensor {
+export function meanAbsoluteError(
+  pred: Tensor,
+  target: Tensor,
+  options: LossOptions = {},
+): Tensor {
   checkPair("meanAbsoluteError", pred, target);
-  return elementwiseLoss("meanAbsoluteError", "mae", pred, target, 1 / pred.size);
+  return elementwiseLoss(
+    "meanAbsoluteError",
+    "mae",
+    pred,
+    target,
+    1 / pred.size,
+    0,
+    options.accumulate,
+  );
 }
 
 /**
@@ -170,7 +207,7 @@ export function binaryCrossentropy(
   checkPair(op, pred, target);
   const eps = checkEpsilon(op, options.epsilon ?? EPSILON);
   const loss = options.fromLogits ? "bce_logits" : "bce";
-  return elementwiseLoss(op, loss, pred, target, 1 / pred.size, eps);
+  return elementwiseLoss(op, loss, pred, target, 1 / pred.size, eps, options.accumulate);
 }
 
 /**
@@ -187,12 +224,12 @@ export function binaryCrossentropy(
 export function klDivergence(
   p: Tensor,
   q: Tensor,
-  options: { epsilon?: number } = {},
+  options: LossOptions & { epsilon?: number } = {},
 ): Tensor {
   const op = "klDivergence";
   checkPair(op, q, p);
   const eps = checkEpsilon(op, options.epsilon ?? EPSILON);
-  return elementwiseLoss(op, "kld", q, p, 1 / rowsOf(q), eps);
+  return elementwiseLoss(op, "kld", q, p, 1 / rowsOf(q), eps, options.accumulate);
 }
 
 /**
@@ -267,6 +304,7 @@ function rowCrossentropy(
 ): Tensor {
   const eps = checkEpsilon(op, options.epsilon ?? EPSILON);
   const fromLogits = options.fromLogits ?? false;
+  if (options.accumulate) checkAccumulator(op, options.accumulate, 1);
   const len = pred.shape[pred.rank - 1];
   const rows = pred.size / len;
   const spec: CrossentropySpec = { fromLogits, sparse, t: rowThreads(len, reduceProfile()) };
@@ -289,7 +327,11 @@ function rowCrossentropy(
     uniforms,
     workgroups,
   );
-  const out = reduceAxisRaw("sum", perRow, 1, rows, 1, [], { scale: 1 / rows, name: op }).values;
+  const out = reduceAxisRaw("sum", perRow, 1, rows, 1, [], {
+    scale: 1 / rows,
+    accumulate: options.accumulate,
+    name: op,
+  }).values;
   perRow.dispose();
   return record(out, op, [pred, target], (g) => {
     const dp = empty(pred.shape, "f32", `${op} gradient`);

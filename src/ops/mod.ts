@@ -74,7 +74,16 @@ export {
   softplus,
   tanh,
 } from "./activations.ts";
-export { argmax, argmin, type Axis, max, mean, min, sum } from "./reduce.ts";
+export {
+  argmax,
+  argmin,
+  type Axis,
+  max,
+  mean,
+  min,
+  type ReduceAccumulator,
+  sum,
+} from "./reduce.ts";
 export { logSoftmax, softmax } from "./softmax.ts";
 export {
   binaryCrossentropy,
@@ -83,6 +92,7 @@ export {
   klDivergence,
   l1Penalty,
   l2Penalty,
+  type LossOptions,
   meanAbsoluteError,
   meanSquaredError,
   sparseCategoricalCrossentropy,

@@ -18,7 +18,7 @@ import {
 } from "../../shaders/reduce.ts";
 import { record } from "../autograd/tape.ts";
 import { runtime } from "../gpu/runtime.ts";
-import { empty, fmtShape, sizeOf, type Tensor } from "../tensor/tensor.ts";
+import { empty, fmtShape, sizeOf, Tensor } from "../tensor/tensor.ts";
 import { fillInPlace } from "./creation.ts";
 import { launchKernel } from "./kernel_call.ts";
 import { reduceProfile } from "./tuning.ts";
@@ -74,6 +74,50 @@ export interface ReduceRawOptions {
   side?: Tensor;
   /** Op name for messages. */
   name?: string;
+  /**
+   * Sums only: the last pass also adds its results times `scale` (default 1)
+   * into `into`, a live f32 tensor with one element per output element — a
+   * running total kept on the GPU (fit's epoch loss) without a dispatch of its
+   * own.
+   */
+  accumulate?: ReduceAccumulator;
+}
+
+/** A running total a sum adds its result into (see {@link ReduceRawOptions.accumulate}). */
+export interface ReduceAccumulator {
+  into: Tensor;
+  /** Multiplies the result before it is added (default 1). */
+  scale?: number;
+}
+
+/**
+ * Throws, naming `op`, unless `acc` is a running total for a reduction with
+ * `size` output elements: a live f32 tensor of that size that does not
+ * require gradients, and a finite scale.
+ */
+export function checkAccumulator(op: string, acc: ReduceAccumulator, size: number): void {
+  const t = acc?.into;
+  if (!(t instanceof Tensor) || t.disposed || t.dtype !== "f32") {
+    throw new TypeError(
+      `${op}: accumulate.into must be a live f32 tensor, got ${
+        t instanceof Tensor ? `${t.disposed ? "a disposed " : ""}${t.toString()}` : typeof t
+      }`,
+    );
+  }
+  if (t.size !== size) {
+    throw new Error(
+      `${op}: accumulate.into must have ${size} element(s) (the result's), got ${
+        fmtShape(t.shape)
+      }`,
+    );
+  }
+  if (t.requiresGrad) {
+    throw new Error(`${op}: accumulate.into is a running total and must not require gradients`);
+  }
+  const s = acc.scale ?? 1;
+  if (typeof s !== "number" || !Number.isFinite(s)) {
+    throw new RangeError(`${op}: accumulate.scale must be a finite number, got ${s}`);
+  }
 }
 
 /**
@@ -105,6 +149,10 @@ export function reduceAxisRaw(
         `reads ${reads} input(s), got ${inputs.length}`,
     );
   }
+  if (options.accumulate) {
+    if (op !== "sum") throw new Error(`${name}: only a sum accumulates into a total, got ${op}`);
+    checkAccumulator(name, options.accumulate, outer * inner);
+  }
   let idxIn: Tensor | null = null;
   let first = true;
   for (;;) {
@@ -113,11 +161,13 @@ export function reduceAxisRaw(
     const plan = planReduce(op, outer, len, inner, idxIn !== null, profile, vec4, loops);
     const innerUnits = vec4 ? inner / 4 : inner;
     const last = plan.chunks === 1;
+    const acc = last ? options.accumulate : undefined;
+    const spec = acc ? { ...plan.spec, accumulate: true } : plan.spec;
     const shape = last ? outShape : [outer, plan.chunks, inner];
     const values = empty(shape, "f32", name);
     const indices = arg ? empty(shape, "i32", name) : null;
     const map = first ? options.map : undefined;
-    const kernel = map ? mappedKernel(plan.spec, map) : reduceKernel(plan.spec);
+    const kernel = map ? mappedKernel(spec, map) : reduceKernel(spec);
     const names = map ? map.inputs : ["X"];
     const buffers: Record<string, Tensor> = { V: values };
     names.forEach((n, i) => (buffers[n] = inputs[i]));
@@ -129,6 +179,7 @@ export function reduceAxisRaw(
     }
     if (idxIn) buffers.I_in = idxIn;
     if (indices) buffers.I = indices;
+    if (acc) buffers.A = acc.into;
     launchKernel(name, kernel, buffers, {
       outer,
       len,
@@ -140,6 +191,7 @@ export function reduceAxisRaw(
       init,
       p0: options.p0 ?? 0,
       p1: options.p1 ?? 0,
+      ascale: acc?.scale ?? 1,
     }, plan.workgroups);
     if (!first) {
       for (const t of inputs) t.dispose();

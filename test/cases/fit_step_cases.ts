@@ -82,6 +82,60 @@ test("fit with a hand-written MSE trainStep gives the losses and weights of comp
   custom.m.dispose();
 });
 
+test("fit's built-in loss adds itself into the epoch's total: one dispatch fewer per step than a trainStep", async () => {
+  // The compiled loss reduces into fit's running total in its own last pass;
+  // a trainStep's loss (and a total with a regularization term) takes an add.
+  await lt.init();
+  const rt = lt.runtime();
+  const rng = freshRng();
+  const d = 9, n = 40; // 5 batches of 8
+  const { x, y } = regression(rng, n, d);
+  const count = async (how: "compiled" | "trainStep" | "regularized") => {
+    lt.nn.setSeed(21);
+    const m = lt.nn.sequential([
+      lt.nn.dense(8, {
+        activation: "tanh",
+        kernelRegularizer: how === "regularized" ? lt.nn.regularizers.l2(1e-3) : undefined,
+      }),
+      lt.nn.dense(3),
+    ], { inputShape: [d] });
+    m.compile(
+      how === "trainStep"
+        ? { optimizer: lt.optim.sgd(0.1) }
+        : { optimizer: lt.optim.sgd(0.1), loss: "mse" },
+    );
+    const fit = (epochs: number) =>
+      m.fit(x, y, {
+        epochs,
+        batchSize: 8,
+        compileStep: false,
+        trainStep: how === "trainStep" ? mseStep(m) : undefined,
+      });
+    await fit(1); // pipelines and optimizer state made
+    const before = rt.dispatchCount;
+    const h = await fit(2);
+    const perStep = (rt.dispatchCount - before) / 10;
+    m.dispose();
+    return { perStep, loss: h.history.loss };
+  };
+  const compiled = await count("compiled"), custom = await count("trainStep");
+  const regularized = await count("regularized");
+  assertEquals(compiled.loss, custom.loss, "the same epoch losses");
+  assertEquals(
+    custom.perStep - compiled.perStep,
+    1,
+    `dispatches per step ${JSON.stringify([compiled, custom])}`,
+  );
+  assert(
+    regularized.perStep > compiled.perStep + 1,
+    `a regularized total adds: ${regularized.perStep}`,
+  );
+  assert(
+    regularized.loss.every(Number.isFinite) && regularized.loss[1] < regularized.loss[0],
+    `${regularized.loss}`,
+  );
+});
+
 test("a trainStep sees each batch's rows in order, needs no y, and a batch callback's stop ends fit there", async () => {
   await lt.init();
   const rng = freshRng();

@@ -101,7 +101,7 @@ const SHAPES = [[1], [7], [13, 5], [4, 3, 7], [64, 100]];
 
 interface LossCase {
   name: string;
-  op: (p: lt.Tensor, t: lt.Tensor) => lt.Tensor;
+  op: (p: lt.Tensor, t: lt.Tensor, o?: lt.LossOptions) => lt.Tensor;
   ref: (p: ArrayLike<number>, t: ArrayLike<number>, len: number) => number;
   pred: (rng: Rng, n: number, len: number) => Float32Array;
   target: (rng: Rng, n: number, len: number) => Float32Array;
@@ -112,14 +112,14 @@ interface LossCase {
 const CASES: LossCase[] = [
   {
     name: "meanSquaredError",
-    op: lt.meanSquaredError,
+    op: (p, t, o) => lt.meanSquaredError(p, t, o),
     ref: REF.mse,
     pred: (r, n) => r.normals(n),
     target: (r, n) => r.normals(n),
   },
   {
     name: "meanAbsoluteError",
-    op: lt.meanAbsoluteError,
+    op: (p, t, o) => lt.meanAbsoluteError(p, t, o),
     ref: REF.mae,
     pred: (r, n) => r.normals(n),
     target: (r, n) => r.normals(n).map((v, i) => (i % 3 ? v : v + 0.1)),
@@ -132,35 +132,35 @@ const CASES: LossCase[] = [
   },
   {
     name: "binaryCrossentropy",
-    op: (p, t) => lt.binaryCrossentropy(p, t),
+    op: (p, t, o) => lt.binaryCrossentropy(p, t, o),
     ref: REF.bce,
     pred: (r, n) => r.uniform(n, 0.02, 0.98),
     target: (r, n) => r.uniform(n, 0, 1),
   },
   {
     name: "binaryCrossentropy fromLogits",
-    op: (p, t) => lt.binaryCrossentropy(p, t, { fromLogits: true }),
+    op: (p, t, o) => lt.binaryCrossentropy(p, t, { ...o, fromLogits: true }),
     ref: REF.bceLogits,
     pred: (r, n) => r.normals(n, 4),
     target: (r, n) => r.uniform(n, 0, 1),
   },
   {
     name: "categoricalCrossentropy",
-    op: (p, t) => lt.categoricalCrossentropy(p, t),
+    op: (p, t, o) => lt.categoricalCrossentropy(p, t, o),
     ref: REF.cce,
     pred: probs,
     target: distributions,
   },
   {
     name: "categoricalCrossentropy fromLogits",
-    op: (p, t) => lt.categoricalCrossentropy(p, t, { fromLogits: true }),
+    op: (p, t, o) => lt.categoricalCrossentropy(p, t, { ...o, fromLogits: true }),
     ref: REF.cceLogits,
     pred: (r, n) => r.normals(n, 3),
     target: distributions,
   },
   {
     name: "klDivergence",
-    op: (q, p) => lt.klDivergence(p, q),
+    op: (q, p, o) => lt.klDivergence(p, q, o),
     ref: REF.kld,
     pred: distributions,
     target: distributions,
@@ -207,6 +207,61 @@ for (const c of CASES) {
     }
   });
 }
+
+/**
+ * Adds `c`'s loss of fresh inputs of each shape into a running total that
+ * starts at a random value, times 1 and times a batch size, and checks the
+ * total, that the loss itself is unchanged, and that the total cost no
+ * dispatch (it rides in the reduction's last pass, past several passes too).
+ */
+async function checkAccumulates(
+  name: string,
+  rng: Rng,
+  shapes: number[][],
+  inputs: (n: number, len: number) => [lt.Tensor, lt.Tensor],
+  op: (p: lt.Tensor, t: lt.Tensor, o?: lt.LossOptions) => lt.Tensor,
+): Promise<void> {
+  const rt = lt.runtime();
+  for (const shape of shapes) {
+    const n = numel(shape), len = shape[shape.length - 1];
+    for (const scale of [undefined, 37]) {
+      const [p, t] = inputs(n, len);
+      const start = rng.normals(1)[0];
+      const total = lt.tensor(Float32Array.of(start), [1]);
+      let before = rt.dispatchCount;
+      const plain = op(p, t);
+      const plainDispatches = rt.dispatchCount - before;
+      before = rt.dispatchCount;
+      const added = op(p, t, { accumulate: { into: total, scale } });
+      const label = `${name} ${JSON.stringify(shape)} scale ${scale} seed ${rng.seed}`;
+      assertEquals(rt.dispatchCount - before, plainDispatches, `dispatches, ${label}`);
+      const v = await plain.item();
+      assertEquals(await added.item(), v, `the loss itself, ${label}`);
+      assertClose([await total.item()], [start + v * (scale ?? 1)], { rtol: 1e-6, label });
+      for (const x of [p, t, total, plain, added]) x.dispose();
+    }
+  }
+}
+
+for (const c of CASES) {
+  test(`${c.name} adds itself into a running total without a dispatch of its own`, async () => {
+    await lt.init();
+    const rng = freshRng();
+    await checkAccumulates(c.name, rng, [[1], [13, 5], [97, 1031]], (n, len) => [
+      lt.tensor(c.pred(rng, n, len), [n / len, len]),
+      lt.tensor(c.target(rng, n, len), [n / len, len]),
+    ], c.op);
+  });
+}
+
+test("sparseCategoricalCrossentropy adds itself into a running total", async () => {
+  await lt.init();
+  const rng = freshRng();
+  await checkAccumulates("sparse", rng, [[1, 1], [7, 3], [3001, 10]], (n, len) => [
+    lt.tensor(probs(rng, n), [n / len, len]),
+    lt.tensor(rng.ints(n / len, len), [n / len]),
+  ], (p, y, o) => lt.sparseCategoricalCrossentropy(p, y, o));
+});
 
 for (const fromLogits of [false, true]) {
   const name = `sparseCategoricalCrossentropy${fromLogits ? " fromLogits" : ""}`;
@@ -423,6 +478,43 @@ test("losses refuse mismatched shapes, targets that need grad, and bad options",
   assertThrows(() => lt.categoricalCrossentropy(lt.zeros([]), lt.zeros([])), "rank >= 1");
   assertThrows(() => lt.meanSquaredError(p, lt.zeros([4, 3], "i32")), "expected an f32 target");
   assertThrows(() => lt.l2Penalty(p, NaN), "l2Penalty: scale must be a finite number, got NaN");
+  const dead = lt.zeros([1]);
+  dead.dispose();
+  const needsGrad = lt.zeros([1]);
+  needsGrad.requiresGrad = true;
+  for (
+    const [into, scale, message] of [
+      [lt.zeros([1], "i32"), 1, "meanSquaredError: accumulate.into must be a live f32 tensor"],
+      [dead, 1, "meanSquaredError: accumulate.into must be a live f32 tensor, got a disposed"],
+      [
+        lt.zeros([2]),
+        1,
+        "meanSquaredError: accumulate.into must have 1 element(s) (the result's), got [2]",
+      ],
+      [needsGrad, 1, "meanSquaredError: accumulate.into is a running total and must not require"],
+      [
+        lt.zeros([1]),
+        Infinity,
+        "meanSquaredError: accumulate.scale must be a finite number, got Infinity",
+      ],
+    ] as const
+  ) {
+    const before = lt.runtime().dispatchCount;
+    assertThrows(() => lt.meanSquaredError(p, t, { accumulate: { into, scale } }), message);
+    assertEquals(lt.runtime().dispatchCount, before, `no GPU work before: ${message}`);
+    if (!into.disposed) into.dispose();
+  }
+  const labels = lt.zeros([4], "i32"), three = lt.zeros([3]), one = lt.zeros([1]);
+  assertThrows(
+    () => lt.sparseCategoricalCrossentropy(p, labels, { accumulate: { into: three } }),
+    "sparseCategoricalCrossentropy: accumulate.into must have 1 element(s) (the result's), got [3]",
+  );
+  const x = lt.zeros([5]);
+  assertThrows(
+    () => internal.reduceAxisRaw("max", x, 1, 5, 1, [], { accumulate: { into: one } }),
+    "max: only a sum accumulates into a total, got max",
+  );
+  for (const v of [labels, three, one, x]) v.dispose();
   p.dispose();
   t.dispose();
 });
