@@ -489,10 +489,18 @@ export class DEC {
     // The per-batch loss: KL(P‖Q) on the batch's rows of P (IDEC: plus the
     // reconstruction), gathered with the batch's own indices so every step
     // records the same commands (fit compiles it).
-    const step: TrainStep = ({ x: xb, indices, offset, size }) => {
+    // DEC's loss adds itself into fit's running total as it is reduced (no
+    // add per step); IDEC's sum is added by fit.
+    const step: TrainStep = ({ x: xb, indices, offset, size, lossTotal }) => {
       const pb = gatherRows(op, p!, { indices, offset, count: size });
       const z = this.encoder.apply(xb, { training: true });
-      let loss = decLossFused(z, layer.centers, pb, this.alpha);
+      let loss = decLossFused(
+        z,
+        layer.centers,
+        pb,
+        this.alpha,
+        idec ? {} : { accumulate: { into: lossTotal } },
+      );
       if (idec) {
         loss = add(
           meanSquaredError(this.decoder.apply(z, { training: true }), xb),

@@ -30,7 +30,8 @@ import {
   targetDistributionRaw,
 } from "../ops/cluster/soft_assign.ts";
 import { assign, tensor } from "../ops/creation.ts";
-import { klDivergence } from "../ops/losses.ts";
+import { klDivergence, type LossOptions } from "../ops/losses.ts";
+import { checkAccumulator } from "../ops/reduce.ts";
 import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
 import { keep } from "../tensor/scope.ts";
 import { checkMatrix } from "./check.ts";
@@ -143,6 +144,8 @@ export function decLoss(p: Tensor, q: Tensor): Tensor {
  * The value is {@link decLoss}'s (Keras' clipping at 1e-7 included; the
  * closed form ignores the clip, which only matters where q < 1e-7). The
  * backward pass recomputes q inside its kernel instead of keeping it.
+ * `options.accumulate` adds the loss into a running total as it is reduced
+ * (as every loss's, {@link LossOptions}).
  *
  * @example
  * ```ts
@@ -150,7 +153,13 @@ export function decLoss(p: Tensor, q: Tensor): Tensor {
  * lt.backward(loss);
  * ```
  */
-export function decLossFused(z: Tensor, mu: Tensor, p: Tensor, alpha = 1): Tensor {
+export function decLossFused(
+  z: Tensor,
+  mu: Tensor,
+  p: Tensor,
+  alpha = 1,
+  options: LossOptions = {},
+): Tensor {
   const op = `decLossFused(alpha=${alpha})`;
   checkAlpha(op, alpha);
   const [n, k] = checkPair(op, z, mu);
@@ -162,9 +171,10 @@ export function decLossFused(z: Tensor, mu: Tensor, p: Tensor, alpha = 1): Tenso
       }, got ${fmtShape(p.shape)}`,
     );
   }
+  if (options.accumulate) checkAccumulator(op, options.accumulate, 1);
   // The value is exactly decLoss's; only the gradient takes the closed form.
   const q = forwardRaw(op, z, mu, alpha);
-  const out = noGrad(() => klDivergence(p, q));
+  const out = noGrad(() => klDivergence(p, q, options));
   q.dispose();
   return record(out, "decLossFused", [z, mu, p], (g) => {
     const h = softAssignH(op, { mode: "kl", z, mu, qp: p, g, alpha });

@@ -39,7 +39,7 @@ import {
   meanSquaredError,
   sparseCategoricalCrossentropy,
 } from "../ops/losses.ts";
-import type { ReduceAccumulator } from "../ops/reduce.ts";
+import { addedInto, type ReduceAccumulator } from "../ops/reduce.ts";
 import { accuracyCount } from "../ops/metrics.ts";
 import { keep, tidy } from "../tensor/scope.ts";
 import { empty, fmtShape, Tensor } from "../tensor/tensor.ts";
@@ -316,6 +316,13 @@ export interface TrainBatch {
   epoch: number;
   /** Batch number within the epoch, from 0. */
   step: number;
+  /**
+   * fit's running total of this batch size's losses (f32 `[1]`). fit adds the
+   * returned loss into it, unless that very loss already added itself with a
+   * loss's `{ accumulate: { into: lossTotal } }` option (in the pass that
+   * reduces it: one dispatch fewer per step). Add nothing else into it.
+   */
+  lossTotal: Tensor;
 }
 
 /**
@@ -323,10 +330,12 @@ export interface TrainBatch {
  * the compiled optimizer, it runs forward, loss, backward and the update,
  * and returns the batch's mean loss as a scalar tensor. Whatever it
  * allocates is freed when it returns (fit runs it inside a `tidy`), and it
- * must record GPU work only: fit sums the returned losses on the GPU (times
- * the batch size) and reads them once per epoch into `history.loss`, so a
- * step that read anything back would stall every batch. Regularization
- * losses are the step's to add, as in Keras.
+ * must record GPU work only: fit sums the returned losses on the GPU and
+ * reads them once per epoch into `history.loss`, so a step that read
+ * anything back would stall every batch. A loss computed with
+ * `{ accumulate: { into: batch.lossTotal } }` and returned as it is adds
+ * itself and saves fit the add. Regularization losses are the step's to
+ * add, as in Keras.
  *
  * fit compiles the step by default ({@link FitOptions.compileStep}): this
  * function then runs for the first three steps of each batch size, and
@@ -364,6 +373,12 @@ function positiveInt(op: string, what: string, v: number): number {
   return v;
 }
 
+/** Adds a step's loss into fit's running total unless the loss added itself already. */
+function addToTotal(lossSum: Tensor, total: Tensor): void {
+  const added = addedInto(total);
+  if (added?.into !== lossSum || added.scale !== 1) noGrad(() => accumulate(lossSum, total, 1));
+}
+
 /** Adds `scale`·`x` (a scalar tensor) into the accumulator `acc` in place. */
 function accumulate(acc: Tensor, x: Tensor, scale: number): void {
   binaryRaw("add", acc, scale === 1 ? x : binaryRaw("mul", x, zerosLike1(scale)), acc);
@@ -376,31 +391,24 @@ function zerosLike1(v: number): Tensor {
 /**
  * The step fit runs without a custom one: forward, the compiled loss plus the
  * layers' extra and regularization losses, backward, the update; adds the
- * total loss into `lossSum` and counts the accuracy hits into `hitAcc`. A
- * built-in loss that is the whole total adds itself into `lossSum` in the pass
+ * total loss into the batch's `lossTotal` and counts the accuracy hits into
+ * `hitAcc`. A built-in loss that is the whole total adds itself, in the pass
  * that reduces it (one dispatch less per step).
  */
-function compiledStep(
-  model: Model,
-  c: Compiled,
-  batch: TrainBatch,
-  lossSum: Tensor,
-  hitAcc: Tensor | null,
-): void {
-  const yb = batch.y!;
+function compiledStep(model: Model, c: Compiled, batch: TrainBatch, hitAcc: Tensor | null): void {
+  const yb = batch.y!, lossSum = batch.lossTotal;
   const extra: Tensor[] = [];
   const pred = model.run([batch.x], { training: true, losses: extra })[0];
   const others = [...extra, ...model.regularizationLosses()];
-  const folded = others.length === 0 && c.lossInto !== null;
   let total = checkScalarLoss(
     `fit(${model.name})`,
     "the loss",
-    folded ? c.lossInto!(pred, yb, { into: lossSum }) : c.loss!(pred, yb),
+    others.length === 0 && c.lossInto ? c.lossInto(pred, yb, { into: lossSum }) : c.loss!(pred, yb),
   );
   for (const t of others) total = add(total, t);
   backward(total);
   c.optimizer.step(model.trainableWeights());
-  if (!folded) noGrad(() => accumulate(lossSum, total, 1));
+  addToTotal(lossSum, total);
   if (hitAcc && c.accuracy) {
     noGrad(() => accumulate(hitAcc, accuracyCount(pred, yb, c.accuracy!), 1));
   }
@@ -533,10 +541,10 @@ export async function fit(
     return b;
   };
   const acc = { hits: c.accuracy ? keep(zeros([1])) : null };
-  const step = (batch: TrainBatch, lossSum: Tensor) => {
-    if (!custom) return compiledStep(model, c, batch, lossSum, acc.hits);
+  const step = (batch: TrainBatch) => {
+    if (!custom) return compiledStep(model, c, batch, acc.hits);
     const total = checkScalarLoss(op, "trainStep's result", custom(batch, c.optimizer));
-    noGrad(() => accumulate(lossSum, total, 1));
+    addToTotal(batch.lossTotal, total);
   };
   const interval = o.logInterval ?? 500;
   const weights = model.weights().filter((p) => p.tensor.dtype === "f32");
@@ -578,8 +586,9 @@ export async function fit(
                 size: s.size,
                 epoch,
                 step: s.index,
+                lossTotal: lossSum,
               };
-              step(batch, lossSum);
+              step(batch);
             });
           if (compiler) compiler.run(String(s.size), record);
           else record();

@@ -90,6 +90,18 @@ export interface ReduceAccumulator {
   scale?: number;
 }
 
+/** Reductions whose result was added into a running total, and where (see {@link addedInto}). */
+const totals = new WeakMap<Tensor, ReduceAccumulator>();
+
+/**
+ * The running total (and scale) that `t` was added into by the reduction that
+ * made it, if any: a step that returns a loss which already added itself into
+ * fit's total is not added again.
+ */
+export function addedInto(t: Tensor): ReduceAccumulator | undefined {
+  return totals.get(t);
+}
+
 /**
  * Throws, naming `op`, unless `acc` is a running total for a reduction with
  * `size` output elements: a live f32 tensor of that size that does not
@@ -197,7 +209,10 @@ export function reduceAxisRaw(
       for (const t of inputs) t.dispose();
       idxIn?.dispose();
     }
-    if (last) return { values, indices };
+    if (last) {
+      if (acc) totals.set(values, { into: acc.into, scale: acc.scale ?? 1 });
+      return { values, indices };
+    }
     inputs = [values];
     idxIn = indices;
     len = plan.chunks;

@@ -82,15 +82,18 @@ test("fit with a hand-written MSE trainStep gives the losses and weights of comp
   custom.m.dispose();
 });
 
-test("fit's built-in loss adds itself into the epoch's total: one dispatch fewer per step than a trainStep", async () => {
-  // The compiled loss reduces into fit's running total in its own last pass;
-  // a trainStep's loss (and a total with a regularization term) takes an add.
+test("a loss that adds itself into fit's total saves a dispatch per step, built in or in a trainStep", async () => {
+  // The compiled loss reduces into fit's running total in its own last pass,
+  // and so does a trainStep's loss made with { accumulate: { into:
+  // batch.lossTotal } }; a plain trainStep's loss (and a total with a
+  // regularization term) takes an add.
   await lt.init();
   const rt = lt.runtime();
   const rng = freshRng();
   const d = 9, n = 40; // 5 batches of 8
   const { x, y } = regression(rng, n, d);
-  const count = async (how: "compiled" | "trainStep" | "regularized") => {
+  type How = "compiled" | "trainStep" | "trainStep adding itself" | "regularized";
+  const count = async (how: How) => {
     lt.nn.setSeed(21);
     const m = lt.nn.sequential([
       lt.nn.dense(8, {
@@ -99,17 +102,23 @@ test("fit's built-in loss adds itself into the epoch's total: one dispatch fewer
       }),
       lt.nn.dense(3),
     ], { inputShape: [d] });
+    const custom = how.startsWith("trainStep");
     m.compile(
-      how === "trainStep"
-        ? { optimizer: lt.optim.sgd(0.1) }
-        : { optimizer: lt.optim.sgd(0.1), loss: "mse" },
+      custom ? { optimizer: lt.optim.sgd(0.1) } : { optimizer: lt.optim.sgd(0.1), loss: "mse" },
     );
+    const selfAdding: lt.nn.TrainStep = ({ x, y, lossTotal }, optimizer) => {
+      const pred = m.apply(x, { training: true });
+      const loss = lt.meanSquaredError(pred, y!, { accumulate: { into: lossTotal } });
+      lt.backward(loss);
+      optimizer.step(m.trainableWeights());
+      return loss;
+    };
     const fit = (epochs: number) =>
       m.fit(x, y, {
         epochs,
         batchSize: 8,
         compileStep: false,
-        trainStep: how === "trainStep" ? mseStep(m) : undefined,
+        trainStep: how === "trainStep" ? mseStep(m) : custom ? selfAdding : undefined,
       });
     await fit(1); // pipelines and optimizer state made
     const before = rt.dispatchCount;
@@ -118,22 +127,16 @@ test("fit's built-in loss adds itself into the epoch's total: one dispatch fewer
     m.dispose();
     return { perStep, loss: h.history.loss };
   };
-  const compiled = await count("compiled"), custom = await count("trainStep");
+  const compiled = await count("compiled"), plain = await count("trainStep");
+  const selfAdding = await count("trainStep adding itself");
   const regularized = await count("regularized");
-  assertEquals(compiled.loss, custom.loss, "the same epoch losses");
-  assertEquals(
-    custom.perStep - compiled.perStep,
-    1,
-    `dispatches per step ${JSON.stringify([compiled, custom])}`,
-  );
-  assert(
-    regularized.perStep > compiled.perStep + 1,
-    `a regularized total adds: ${regularized.perStep}`,
-  );
-  assert(
-    regularized.loss.every(Number.isFinite) && regularized.loss[1] < regularized.loss[0],
-    `${regularized.loss}`,
-  );
+  const all = JSON.stringify({ compiled, plain, selfAdding, regularized });
+  assertEquals(plain.loss, compiled.loss, "the same epoch losses");
+  assertEquals(selfAdding.loss, compiled.loss, "the same epoch losses, added once");
+  assertEquals(plain.perStep - compiled.perStep, 1, `dispatches per step ${all}`);
+  assertEquals(selfAdding.perStep, compiled.perStep, `dispatches per step ${all}`);
+  assert(regularized.perStep > compiled.perStep + 1, `a regularized total adds: ${all}`);
+  assert(regularized.loss.every(Number.isFinite) && regularized.loss[1] < regularized.loss[0], all);
 });
 
 test("a trainStep sees each batch's rows in order, needs no y, and a batch callback's stop ends fit there", async () => {

@@ -224,11 +224,19 @@ for (const alpha of [1, 2]) {
       z.grad!.dispose();
       mu.grad!.dispose();
       z.grad = mu.grad = null;
+      // It adds itself into a running total as it is reduced (DEC's step in fit).
+      const start = rng.normals(1)[0];
+      const total = lt.tensor(Float32Array.of(start), [1]);
       const fused = lt.tidy(() => {
-        const loss = decLossFused(z, mu, p, alpha);
+        const loss = decLossFused(z, mu, p, alpha, { accumulate: { into: total } });
         lt.backward(loss);
         return loss;
       });
+      assertClose([await total.item()], [start + await fused.item()], {
+        rtol: 1e-6,
+        label: `${tag} total`,
+      });
+      total.dispose();
       const [gz2, gm2] = [await z.grad!.toArray(), await mu.grad!.toArray()];
       assertClose([await fused.item()], [await composed.item()], {
         rtol: 1e-4,
@@ -345,6 +353,14 @@ test("soft assignment ops reject bad input", async () => {
     "decLoss: expected p and q of the same shape [n, k], got [4, 2] and [4, 3]",
   );
   assertThrows(() => decLossFused(z, lt.zeros([2, 3]), lt.zeros([4, 3])), /expected p \[4, 2\]/);
+  const two = lt.zeros([2]), mu3 = lt.zeros([2, 3]), before = lt.runtime().dispatchCount;
+  assertThrows(
+    () => decLossFused(z, mu3, q, 1, { accumulate: { into: two } }),
+    "decLossFused(alpha=1): accumulate.into must have 1 element(s) (the result's), got [2]",
+  );
+  assertEquals(lt.runtime().dispatchCount, before, "no GPU work before the refusal");
+  two.dispose();
+  mu3.dispose();
   assertThrows(() => targetDistribution(lt.zeros([4], "i32")), /targetDistribution: expected q/);
   for (const t of [z, mu, q]) t.dispose();
 });
