@@ -972,12 +972,14 @@ const FIT_STEPS = { min: 48, max: 960 };
  * fit (the step, the batch's rows, the loss sum, the throttle, and per fit
  * the epoch's shuffle and readback and, compiled, its eager step and two
  * captures), fastest of 3 interleaved fits each. A warm-up fit of each
- * (48 steps) sizes the epoch to about a second of the compiled fit.
+ * (48 steps) sizes the epoch to about a second of the compiled fit. Also
+ * the dispatches fit records per step: the difference between eager fits
+ * of 48 and 50 steps, halved (what an epoch costs once cancels out).
  */
 async function fitRate(
   fit: NonNullable<LatentTrainer["fit"]>,
   c: TrainCase,
-): Promise<{ eager: number; compiled: number; steps: number }> {
+): Promise<{ eager: number; compiled: number; steps: number; dispatches: number }> {
   const timed = async (ds: lt.data.Dataset, compileStep: boolean) => {
     const t0 = performance.now();
     await fit(ds, { batchSize: 1, compileStep });
@@ -985,18 +987,25 @@ async function fitRate(
   };
   const data = (n: number) =>
     lt.data.dataset(pixels(n * c.features), { shape: c.shape, scale: 1 / 255 });
-  const warm = data(FIT_STEPS.min);
-  let steps: number;
+  const counted = async (ds: lt.data.Dataset) => {
+    const d0 = lt.runtime().dispatchCount;
+    await timed(ds, false);
+    return lt.runtime().dispatchCount - d0;
+  };
+  const warm = data(FIT_STEPS.min), two = data(FIT_STEPS.min + 2);
+  let steps: number, dispatches: number;
   try {
     await timed(warm, false);
     const rate = await timed(warm, true);
     steps = Math.round(Math.min(FIT_STEPS.max, Math.max(FIT_STEPS.min, rate)));
+    dispatches = ((await counted(two)) - (await counted(warm))) / 2;
   } finally {
     warm.dispose();
+    two.dispose();
   }
   const ds = data(steps);
   try {
-    const best = { eager: 0, compiled: 0, steps };
+    const best = { eager: 0, compiled: 0, steps, dispatches };
     for (let round = 0; round < 3; round++) {
       best.eager = Math.max(best.eager, await timed(ds, false));
       best.compiled = Math.max(best.compiled, await timed(ds, true));
@@ -1201,7 +1210,8 @@ export const hostBench: BenchModule = {
             values: { eager: rate.eager, compiled: rate.compiled },
             ms: { eager: 1000 / rate.eager, compiled: 1000 / rate.compiled },
             ratios: { "compiled / eager": rate.compiled / rate.eager },
-            note: `one epoch of ${rate.steps} steps per fit, fastest of 3 fits each, interleaved`,
+            note: `one epoch of ${rate.steps} steps per fit, fastest of 3 fits each, ` +
+              `interleaved; ${rate.dispatches} dispatches per step`,
           });
         }
         ctx.log(
