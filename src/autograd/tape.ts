@@ -65,12 +65,12 @@ export function record(
 
 /** Hooks the autograd engine needs from the op layer (set by src/ops to avoid an import cycle). */
 export const gradOps: {
-  onesLike: (t: Tensor) => Tensor;
+  unitSeed: (shape: readonly number[]) => Tensor;
   addInto: (dst: Tensor, src: Tensor) => void;
   add: (a: Tensor, b: Tensor) => Tensor;
   copy: (t: Tensor) => Tensor;
 } = {
-  onesLike: () => {
+  unitSeed: () => {
     throw new Error("autograd: ops not loaded");
   },
   addInto: () => {
@@ -163,7 +163,10 @@ export function backward(loss: Tensor, seed?: Tensor): void {
     const leaves: [Tensor, Tensor][] = [];
     // A loss that already holds its gradients for a seed of 1 needs no seed.
     const unit = seed === undefined ? loss.node?.unit?.() ?? null : null;
-    if (!unit) grads.set(loss, seed ?? gradOps.onesLike(loss));
+    // Else the caller's seed, or a 1 the runtime keeps (no fill per step);
+    // neither is ever written, nor handed to a leaf without a copy.
+    const first = unit ? null : seed ?? gradOps.unitSeed(loss.shape);
+    if (first) grads.set(loss, first);
     const give = (t: Tensor, g: Tensor) => {
       const prev = grads.get(t);
       if (!prev) grads.set(t, g);
@@ -201,7 +204,7 @@ export function backward(loss: Tensor, seed?: Tensor): void {
       // A leaf that already has a gradient accumulates into it (the leaf owns it).
       if (t.grad) gradOps.addInto(t.grad, g);
       else if (
-        g !== seed && uses.get(g) === 1 && ownedByInnermost(g) && g.storage("backward").refs === 1
+        g !== first && uses.get(g) === 1 && ownedByInnermost(g) && g.storage("backward").refs === 1
       ) {
         // Made here, by nothing else shared (no alias, view or other leaf):
         // the leaf takes it as it is, without a copy (one per parameter per

@@ -2,7 +2,7 @@
  * Creating tensors: from host data, fills, copies.
  * @module
  */
-import { runtime } from "../gpu/runtime.ts";
+import { type Runtime, runtime } from "../gpu/runtime.ts";
 import { WG } from "../../shaders/common.ts";
 import { fillKernel } from "../../shaders/fill.ts";
 import { gradOps, record } from "../autograd/tape.ts";
@@ -15,6 +15,7 @@ import {
   fmtShape,
   type HostArray,
   sizeOf,
+  Storage,
   Tensor,
 } from "../tensor/tensor.ts";
 import { launchKernel } from "./kernel_call.ts";
@@ -136,6 +137,31 @@ export function onesLike(t: Tensor): Tensor {
   return ones(t.shape, t.dtype);
 }
 
+// Per runtime, a buffer holding 1s that lives as long as the runtime.
+const unitStorage = new WeakMap<Runtime, Storage>();
+
+/**
+ * The seed `backward` gives a one-element loss: a tensor of `shape` over a
+ * buffer of 1s the runtime keeps, written once, instead of a 1 filled every
+ * step (a dispatch). It reads as a 1 and must never be written: gradient
+ * rules do not write their incoming gradient (a caller's seed is handled
+ * alike). Disposing it leaves the buffer alone.
+ */
+export function unitSeed(shape: readonly number[]): Tensor {
+  if (sizeOf(shape) !== 1) {
+    throw new Error(`backward: a unit seed has one element, not ${fmtShape(shape)}`);
+  }
+  const rt = runtime();
+  let s = unitStorage.get(rt);
+  if (!s) {
+    // The cache's own reference keeps the buffer out of the pool for good.
+    s = new Storage(rt.allocate(4, "unit seed"), 4, rt);
+    rt.write(s.buffer, Float32Array.of(1));
+    unitStorage.set(rt, s);
+  }
+  return new Tensor(shape, "f32", s.retain());
+}
+
 /**
  * A copy of `t` in new storage (differentiable: the gradient passes through).
  *
@@ -249,7 +275,7 @@ debug.poisonHook = (t: Tensor) => {
   fillInPlace(t, NaN, t.dtype === "f32" ? 0x7fc00000 : 0xdeadbeef);
 };
 
-gradOps.onesLike = onesLike;
+gradOps.unitSeed = unitSeed;
 gradOps.copy = (t) => {
   const out = clone(t);
   out.node = null;

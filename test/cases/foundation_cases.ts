@@ -294,6 +294,57 @@ test("gradients accumulate into .grad across backward calls", async () => {
   w.dispose();
 });
 
+test("backward seeds a one-element loss with a kept 1: no fill, the same gradients, never handed out", async () => {
+  // Without a seed, a loss that did not write its own gradient is seeded
+  // with a 1 the runtime keeps: no dispatch for it, the gradients of an
+  // explicit seed of ones, nothing left alive, and the 1 never becomes a
+  // leaf's .grad (accumulating into that would change every later seed).
+  await lt.init();
+  const rt = lt.runtime();
+  const rng = freshRng();
+  const n = 37;
+  const wh = rng.normals(n), xh = rng.normals(n);
+  const w = lt.tensor(wh, [n]), x = lt.tensor(xh, [n]);
+  w.requiresGrad = true;
+  const grads: Float32Array[] = [], dispatches: number[] = [];
+  for (const seeded of [false, true]) {
+    for (const shape of [[], [1], [1, 1]]) {
+      const seed = seeded ? lt.ones(shape) : undefined;
+      const before = lt.memory().tensors;
+      lt.tidy(() => {
+        const loss = lt.reshape(lt.sum(lt.mul(lt.mul(w, w), x)), shape); // Σ w² x: no gradient of its own
+        const d0 = rt.dispatchCount;
+        lt.backward(loss, seed);
+        dispatches.push(rt.dispatchCount - d0);
+      });
+      assertEquals(
+        lt.memory().tensors,
+        before + 1,
+        `only w.grad is new (${shape}, seeded ${seeded})`,
+      );
+      grads.push(await w.grad!.toArray() as Float32Array);
+      w.grad!.dispose();
+      w.grad = null;
+      seed?.dispose();
+    }
+  }
+  const want = Array.from(wh, (v, i) => 2 * v * xh[i]);
+  for (const g of grads) {
+    assertClose(g, want, { rtol: 1e-5, atol: 1e-6, label: `seed ${rng.seed}` });
+  }
+  assertEquals(dispatches.slice(0, 3), dispatches.slice(3), "unseeded = seeded dispatches");
+  // A loss that is a leaf gets a copy of the seed: accumulating into its
+  // .grad leaves the next seed a 1.
+  const s = lt.tensor([5], []);
+  s.requiresGrad = true;
+  lt.backward(s);
+  lt.backward(s);
+  assertEquals(Array.from(await s.grad!.toArray()), [2]);
+  lt.tidy(() => lt.backward(lt.sum(lt.mul(w, x))));
+  assertClose(await w.grad!.toArray(), xh, { rtol: 1e-6, label: "the next seed is still 1" });
+  for (const t of [s.grad!, s, w.grad!, w, x]) t.dispose();
+});
+
 test("GPU validation errors are re-thrown naming the op", async () => {
   const rt = await lt.init();
   const bad: lt.Kernel = {
