@@ -171,7 +171,7 @@ export function decLossFused(
       }, got ${fmtShape(p.shape)}`,
     );
   }
-  if (options.accumulate) checkAccumulator(op, options.accumulate, 1);
+  if (options.accumulate) checkAccumulator(op, options.accumulate, 1, [z, mu, p]);
   // The value is exactly decLoss's; only the gradient takes the closed form.
   const q = forwardRaw(op, z, mu, alpha);
   const out = noGrad(() => klDivergence(p, q, options));

@@ -100,7 +100,7 @@ function elementwiseLoss(
   accumulate?: ReduceAccumulator,
 ): Tensor {
   const inputs = target ? [pred, target] : [pred];
-  if (accumulate) checkAccumulator(op, accumulate, 1);
+  if (accumulate) checkAccumulator(op, accumulate, 1, inputs);
   // Inside a scope (a training step), the pass that sums the loss also writes
   // its gradient for an upstream gradient of 1: back-propagating from the
   // loss itself then needs neither a filled seed nor a gradient pass (two
@@ -304,7 +304,7 @@ function rowCrossentropy(
 ): Tensor {
   const eps = checkEpsilon(op, options.epsilon ?? EPSILON);
   const fromLogits = options.fromLogits ?? false;
-  if (options.accumulate) checkAccumulator(op, options.accumulate, 1);
+  if (options.accumulate) checkAccumulator(op, options.accumulate, 1, [pred, target]);
   const len = pred.shape[pred.rank - 1];
   const rows = pred.size / len;
   const spec: CrossentropySpec = { fromLogits, sparse, t: rowThreads(len, reduceProfile()) };

@@ -105,9 +105,15 @@ export function addedInto(t: Tensor): ReduceAccumulator | undefined {
 /**
  * Throws, naming `op`, unless `acc` is a running total for a reduction with
  * `size` output elements: a live f32 tensor of that size that does not
- * require gradients, and a finite scale.
+ * require gradients and shares no storage with the op's `inputs` (a buffer
+ * cannot be read and written by one dispatch), and a finite scale.
  */
-export function checkAccumulator(op: string, acc: ReduceAccumulator, size: number): void {
+export function checkAccumulator(
+  op: string,
+  acc: ReduceAccumulator,
+  size: number,
+  inputs: readonly Tensor[],
+): void {
   const t = acc?.into;
   if (!(t instanceof Tensor) || t.disposed || t.dtype !== "f32") {
     throw new TypeError(
@@ -125,6 +131,9 @@ export function checkAccumulator(op: string, acc: ReduceAccumulator, size: numbe
   }
   if (t.requiresGrad) {
     throw new Error(`${op}: accumulate.into is a running total and must not require gradients`);
+  }
+  if (inputs.some((x) => !x.disposed && x.storage(op) === t.storage(op))) {
+    throw new Error(`${op}: accumulate.into must not share storage with the op's inputs`);
   }
   const s = acc.scale ?? 1;
   if (typeof s !== "number" || !Number.isFinite(s)) {
@@ -163,7 +172,7 @@ export function reduceAxisRaw(
   }
   if (options.accumulate) {
     if (op !== "sum") throw new Error(`${name}: only a sum accumulates into a total, got ${op}`);
-    checkAccumulator(name, options.accumulate, outer * inner);
+    checkAccumulator(name, options.accumulate, outer * inner, options.inputs ?? [x]);
   }
   let idxIn: Tensor | null = null;
   let first = true;

@@ -504,6 +504,17 @@ test("losses refuse mismatched shapes, targets that need grad, and bad options",
     assertEquals(lt.runtime().dispatchCount, before, `no GPU work before: ${message}`);
     if (!into.disposed) into.dispose();
   }
+  // A total the loss reads (or a view of one) would be read and written by one dispatch.
+  const a1 = lt.zeros([1]), b1 = lt.zeros([1]), b1view = lt.reshape(b1, []);
+  for (const into of [a1, b1view]) {
+    const before = lt.runtime().dispatchCount;
+    assertThrows(
+      () => lt.meanSquaredError(a1, b1, { accumulate: { into } }),
+      "meanSquaredError: accumulate.into must not share storage with the op's inputs",
+    );
+    assertEquals(lt.runtime().dispatchCount, before, "no GPU work before the refusal");
+  }
+  for (const v of [a1, b1, b1view]) v.dispose();
   const labels = lt.zeros([4], "i32"), three = lt.zeros([3]), one = lt.zeros([1]);
   assertThrows(
     () => lt.sparseCategoricalCrossentropy(p, labels, { accumulate: { into: three } }),
