@@ -72,6 +72,12 @@ export interface SoftAssignGradSpec {
    *   H_ij = g · ((α+1)/α) · (p_ij − q_ij) / (n · b_ij).
    */
   mode: "upstream" | "kl";
+  /**
+   * `kl` only: the row's thread also writes ∂L/∂z_i = Σ_j H_ij (z_i − μ_j)
+   * into DZ [n, d] from the H row it just wrote ({@link softAssignDzKernel}
+   * in the same dispatch: DEC's step saves one).
+   */
+  dz?: boolean;
   /** Tile sizes of the pairwise core (see `pairTiles`). */
   tj: number;
   tf: number;
@@ -87,7 +93,8 @@ export interface SoftAssignGradSpec {
  * G_ij = −g p_ij / (n q_ij) and Σ_l p_il = 1 give q_ij (c_i − G_ij) =
  * g (p_ij − q_ij)/n: DEC's closed form, eq. 4–5 of the paper.
  *
- * Bindings: A = Z, B = MU, Q or P [n, k], G ([n, k] upstream, [1] kl), H [n, k].
+ * Bindings: A = Z, B = MU, Q or P [n, k], G ([n, k] upstream, [1] kl), H [n, k]
+ * [, DZ [n, d] (kl with `dz`)].
  * Uniform: n, k, d, alpha, expo, coef = (α+1)/α, invN. Dispatch: ceil(n / 64).
  */
 export const softAssignGradKernel: (spec: SoftAssignGradSpec) => DeclaredKernel = family(
@@ -115,13 +122,26 @@ export const softAssignGradKernel: (spec: SoftAssignGradSpec) => DeclaredKernel 
       let b = H[i * u.k + j];
       let q = ratio(b, bmin) / s;
       H[i * u.k + j] = g * (QP[i * u.k + j] - q) / b;
-    }
+    }${
+          spec.dz
+            ? `
+    for (var f = 0u; f < u.d; f++) {
+      let zf = A[i * u.d + f];
+      var t = 0.0;
+      for (var j = 0u; j < u.k; j++) { t = fma(H[i * u.k + j], zf - B[j * u.d + f], t); }
+      DZ[i * u.d + f] = t;
+    }`
+            : ""
+        }
   }`,
       };
+    if (spec.dz && upstream) throw new Error("soft_assign_grad: dz is fused in kl mode only");
     return declare({
-      key: `soft_assign_grad/${spec.mode}/${spec.tj}x${spec.tf}${spec.stage ? "" : "/direct"}`,
+      key: `soft_assign_grad/${spec.mode}/${spec.tj}x${spec.tf}${spec.stage ? "" : "/direct"}${
+        spec.dz ? "/dz" : ""
+      }`,
       inputs: { A: "f32", B: "f32", QP: "f32", G: "f32" },
-      outputs: { H: "f32" },
+      outputs: spec.dz ? { H: "f32", DZ: "f32" } : { H: "f32" },
       uniforms: {
         n: "u32",
         k: "u32",

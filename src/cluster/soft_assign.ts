@@ -177,8 +177,12 @@ export function decLossFused(
   const out = noGrad(() => klDivergence(p, q, options));
   q.dispose();
   return record(out, "decLossFused", [z, mu, p], (g) => {
-    const h = softAssignH(op, { mode: "kl", z, mu, qp: p, g, alpha });
-    return [...gradsFromH(op, z, mu, h), null];
+    // ∂L/∂z comes from the dispatch that makes H; ∂L/∂μ from H after it.
+    const dz = z.requiresGrad ? empty(z.shape, "f32", op) : undefined;
+    const h = softAssignH(op, { mode: "kl", z, mu, qp: p, g, alpha, dz });
+    const [, dmu] = softAssignGrads(op, z, mu, h, { dz: false, dmu: mu.requiresGrad });
+    h.dispose();
+    return [dz ?? null, dmu, null];
   });
 }
 

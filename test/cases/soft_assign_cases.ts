@@ -16,6 +16,7 @@ import { assert, assertClose, assertEquals, assertThrows } from "../assert.ts";
 import { gradCheck } from "../gradcheck.ts";
 import { test } from "../harness.ts";
 import { freshRng, numericGrad } from "../ref.ts";
+import { withTuning } from "../../src/internal.ts";
 
 /** Float64 eq. 1 of Xie et al. 2016. */
 function refSoftAssign(
@@ -273,6 +274,53 @@ for (const alpha of [1, 2]) {
     }
   });
 }
+
+test("decLossFused writes dz with H in one dispatch, on both tile layouts and either gradient alone", async () => {
+  // Against the composed decLoss(p, softAssign(z, mu)), whose dz comes from
+  // the separate kernel; outputs are poisoned, so a row the fused loop
+  // skipped shows as NaN.
+  await lt.init();
+  const rng = freshRng();
+  for (const adapter of ["cpu", "gpu"] as const) {
+    for (const [n, k, d] of [[5, 3, 2], [131, 10, 10], [67, 17, 33]]) {
+      const zh = rng.normals(n * d, 1.5), muh = rng.normals(k * d, 1.5);
+      for (const wants of [[true, true], [true, false], [false, true]]) {
+        const z = lt.tensor(zh, [n, d]), mu = lt.tensor(muh, [k, d]);
+        const p = lt.noGrad(() => lt.tidy(() => targetDistribution(softAssign(z, mu))));
+        [z.requiresGrad, mu.requiresGrad] = wants;
+        const grads = async (fused: boolean) => {
+          withTuning(
+            { adapter },
+            () =>
+              lt.tidy(() =>
+                lt.backward(fused ? decLossFused(z, mu, p) : decLoss(p, softAssign(z, mu)))
+              ),
+          );
+          const out = [];
+          for (const t of [z, mu]) {
+            out.push(t.grad ? await t.grad.toArray() : null);
+            t.grad?.dispose();
+            t.grad = null;
+          }
+          return out;
+        };
+        const composed = await grads(false), fused = await grads(true);
+        const tag = `${adapter} ${n}x${k}x${d} wants ${wants} seed ${rng.seed}`;
+        for (let i = 0; i < 2; i++) {
+          assertEquals(fused[i] !== null, wants[i], `${tag}: gradient ${i} present`);
+          if (!composed[i]) continue;
+          const scale = Math.max(...Array.from(composed[i]!, Math.abs));
+          assertClose(fused[i]!, composed[i]!, {
+            rtol: 1e-3,
+            atol: 1e-4 * scale,
+            label: `${tag} ${i}`,
+          });
+        }
+        for (const t of [z, mu, p]) t.dispose();
+      }
+    }
+  }
+});
 
 test("decLossFused gradient matches finite differences", async () => {
   await lt.init();

@@ -15,7 +15,7 @@ import {
   softAssignKernel,
   targetKernel,
 } from "../../../shaders/soft_assign.ts";
-import { empty, type Tensor } from "../../tensor/tensor.ts";
+import { empty, fmtShape, type Tensor } from "../../tensor/tensor.ts";
 import { launchKernel } from "../kernel_call.ts";
 import { adapterPairTiles } from "./pairwise.ts";
 import { clusterSums, columnSums } from "./sums.ts";
@@ -63,6 +63,11 @@ export interface SoftAssignHOptions {
   g: Tensor;
   /** Student's t degrees of freedom. */
   alpha: number;
+  /**
+   * `kl` only: ∂L/∂z [n, d] is also written here, by the same dispatch
+   * (then {@link softAssignGrads} is asked for ∂L/∂μ alone).
+   */
+  dz?: Tensor;
 }
 
 /**
@@ -70,13 +75,16 @@ export interface SoftAssignHOptions {
  * quantity both gradients are built from ({@link softAssignGrads}).
  */
 export function softAssignH(op: string, options: SoftAssignHOptions): Tensor {
-  const { mode, z, mu, alpha } = options;
+  const { mode, z, mu, alpha, dz } = options;
   const [n, d] = z.shape, k = mu.shape[0];
+  if (dz && (mode !== "kl" || dz.shape.join() !== z.shape.join())) {
+    throw new Error(`${op}: a fused dz is written in kl mode, shaped like z ${fmtShape(z.shape)}`);
+  }
   const h = empty([n, k], "f32", op);
   launchKernel(
     op,
-    softAssignGradKernel({ mode, ...adapterPairTiles(k, d) }),
-    { A: z, B: mu, QP: options.qp, G: options.g, H: h },
+    softAssignGradKernel({ mode, dz: dz !== undefined, ...adapterPairTiles(k, d) }),
+    { A: z, B: mu, QP: options.qp, G: options.g, H: h, ...(dz ? { DZ: dz } : {}) },
     { ...params(n, k, d, alpha), coef: (alpha + 1) / alpha, inv_n: 1 / n },
     Math.ceil(n / TI),
   );
