@@ -32,13 +32,14 @@ export interface ClusterSumsSpec {
 export const SUMS_WG = 256;
 
 /**
- * Segmented column sums: PART[c, j, f] = Σ_{i in chunk c} w(i, j) ·
- * value(i, j, f) and WPART[c, j] = Σ_{i in chunk c} w(i, j). One workgroup
+ * Segmented column sums: PART[c, j, f] = scale · Σ_{i in chunk c} w(i, j) ·
+ * value(i, j, f) and WPART[c, j] = Σ_{i in chunk c} w(i, j) (one chunk:
+ * the sums themselves, scaled here rather than by a pass of their own). One workgroup
  * per (chunk, cluster, feature block); `fc` lanes cover the features
  * (coalesced row reads), 256 / fc lanes stride over the chunk's points, and
  * a tree in workgroup memory adds the lanes.
  *
- * Bindings: X, [W or LABELS], [M], PART, WPART. Uniform: n, d, k, chunk.
+ * Bindings: X, [W or LABELS], [M], PART, WPART. Uniform: n, d, k, chunk, scale.
  * Dispatch: (nChunks, k, ceil(d / fc)).
  */
 export const clusterSumsKernel: (spec: ClusterSumsSpec) => DeclaredKernel = family(
@@ -66,7 +67,7 @@ export const clusterSumsKernel: (spec: ClusterSumsSpec) => DeclaredKernel = fami
       key: `cluster_sums/${spec.weight}/${spec.value}/fc${fc}`,
       inputs,
       outputs: { PART: "f32", WPART: "f32" },
-      uniforms: { n: "u32", d: "u32", k: "u32", chunk: "u32" },
+      uniforms: { n: "u32", d: "u32", k: "u32", chunk: "u32", scale: "f32" },
       entry: { workgroupSize: SUMS_WG, builtins: ["workgroup_id", "local_invocation_index"] },
       helpers: /* wgsl */ `
 const FC = ${fc}u;
@@ -101,7 +102,7 @@ fn sq(x: f32) -> f32 { return x * x; }`,
     }
     workgroupBarrier();
   }
-  if (p == 0u && f < u.d) { PART[(c * u.k + j) * u.d + f] = sums[fl]; }
+  if (p == 0u && f < u.d) { PART[(c * u.k + j) * u.d + f] = sums[fl] * u.scale; }
   if (lid == 0u && wid.z == 0u) { WPART[c * u.k + j] = weights[0]; }`,
     });
   },

@@ -114,17 +114,23 @@ export function clusterSums(
   if (weight === "dense") inputs.W = need(options.weights, "weights");
   if (value !== "x") inputs.M = need(options.reference, "reference");
   const plan = sumsPlan(n, d);
+  // One chunk: the kernel's partials are the sums (scaled there), no pass after.
+  const one = plan.nChunks === 1;
   const part = empty([plan.nChunks, k, d], "f32", op);
   const wpart = empty([plan.nChunks, k], "f32", op);
   launchKernel(
     op,
     clusterSumsKernel({ weight, value, fc: plan.fc }),
     { ...inputs, PART: part, WPART: wpart },
-    { n, d, k, chunk: plan.chunk },
+    { n, d, k, chunk: plan.chunk, scale: one ? scale : 1 },
     [plan.nChunks, k, plan.dBlocks],
   );
-  const sums = sumAxesRaw(part, [0], [k, d], scale, op);
-  const totals = options.totals ? sumAxesRaw(wpart, [0], [k], 1, op) : null;
+  const sums = one ? part.view([k, d], op) : sumAxesRaw(part, [0], [k, d], scale, op);
+  const totals = !options.totals
+    ? null
+    : one
+    ? wpart.view([k], op)
+    : sumAxesRaw(wpart, [0], [k], 1, op);
   part.dispose();
   wpart.dispose();
   return { sums, totals };
