@@ -28,7 +28,7 @@
  * row's end) of batch row `r`, where `t = r · quads + c` and
  * `quads = ceil(features / 4)`: one index read per thread, and for u8 one or
  * two word loads. ceil(count · quads / WG) workgroups. Bindings: idx (read),
- * [map (read)], shards s0..s(k−1) (read), out (write). Uniform:
+ * [map (read)], shards s0..s(k−1) (read), out (write) [, rows_out (write)]. Uniform:
  * {@link GATHER_FIELDS}, filled by src/ops/gather.ts.
  *
  * Dispatch (labels): ceil(count · (oneHot ? classes : 1) / WG) workgroups.
@@ -57,6 +57,12 @@ export interface GatherSpec {
   noise: boolean;
   /** Clamp to [lo, hi] after the noise. */
   clip: boolean;
+  /**
+   * Also copy the batch's indices `idx[offset + r]` into `rows_out[r]` (the
+   * first group's dispatch; a compiled training step hands them on without a
+   * copy command of its own).
+   */
+  rowsOut?: boolean;
 }
 
 /**
@@ -108,11 +114,14 @@ fn sample_of(r: u32) -> i32 {
 }`;
 }
 
+/** WGSL of `rowsOut`: the first group's dispatch copies each row's index once. */
+const COPY_ROW = "  if (f0 == 0u && u.first == 0u) { rows_out[row] = idx[u.offset + row]; }\n";
+
 /** The feature gather kernel for a spec. */
 export const gatherKernel: (spec: GatherSpec) => DeclaredKernel = family(
   "gather",
   (spec: GatherSpec) => {
-    const { source, shards, mapped, noise, clip } = spec;
+    const { source, shards, mapped, noise, clip, rowsOut } = spec;
     if (!Number.isInteger(shards) || shards < 1 || shards > MAX_SHARDS_PER_DISPATCH) {
       throw new RangeError(`gather: shards per dispatch must be 1..4, got ${shards}`);
     }
@@ -154,9 +163,9 @@ fn load4(s: u32, a: u32, width: u32) -> vec4f {
     return declare({
       key: `gather/${source}/s${shards}${mapped ? "/map" : ""}${noise ? "/noise" : ""}${
         clip ? "/clip" : ""
-      }`,
+      }${rowsOut ? "/rows" : ""}`,
       inputs,
-      outputs: { out: "f32" },
+      outputs: rowsOut ? { out: "f32", rows_out: "i32" } : { out: "f32" },
       uniforms: GATHER_FIELDS,
       entry: ENTRY_1D,
       helpers: /* wgsl */ `
@@ -172,7 +181,7 @@ ${load}`,
   let f0 = (i - row * u.quads) * 4u;
   let width = min(4u, u.features - f0);
   let e0 = row * u.features + f0;
-  let sample = sample_of(row);
+${rowsOut ? COPY_ROW : ""}  let sample = sample_of(row);
   if (sample < 0) {
     // Every group dispatch sees the bad index; the first one marks the row.
     if (u.first == 0u) {

@@ -88,6 +88,19 @@ export interface GatherOptions {
   out?: Tensor;
   /** Add the configured noise (default true; pass false to evaluate or predict on clean inputs). */
   training?: boolean;
+  /**
+   * For a step compiled with `lt.compileStep` over one index buffer: gives
+   * the index row to start from at each replay (the step records `offset`
+   * once; this keeps its commands the same from step to step). Checked at
+   * each replay against the index buffer.
+   */
+  offsetAt?: () => number;
+  /**
+   * An i32 tensor `[count]` that receives the batch's indices
+   * (`indices[offset .. offset + count − 1]`) from the same dispatch: what
+   * later gathers of the step (targets, per-sample data) read at offset 0.
+   */
+  rowsOut?: Tensor;
 }
 
 /** Options of {@link Dataset.gatherLabels} and {@link Dataset.batchLabels}. */
@@ -345,6 +358,21 @@ export class Dataset implements Disposable {
   ): Tensor {
     this.#checkRange(op, indices, offset, count);
     const p = this.#p;
+    const { offsetAt, rowsOut } = options;
+    if (offsetAt !== undefined && typeof offsetAt !== "function") {
+      throw new TypeError(`${op}: offsetAt must be a function returning the index row`);
+    }
+    if (rowsOut !== undefined) {
+      if (!(rowsOut instanceof Tensor) || rowsOut.disposed || rowsOut.dtype !== "i32") {
+        throw new TypeError(`${op}: rowsOut must be a live i32 tensor [${count}]`);
+      }
+      if (rowsOut.shape.join() !== String(count)) {
+        throw new Error(`${op}: expected rowsOut i32 [${count}], got ${fmtShape(rowsOut.shape)}`);
+      }
+      if (rowsOut.storage(op) === indices.storage(op)) {
+        throw new Error(`${op}: rowsOut must not share storage with the indices it copies`);
+      }
+    }
     const out = this.#output(op, this.batchShape(count), "f32", options.out);
     const noise = (options.training ?? true) ? p.noise : null;
     let step = noise ? this.noiseStep++ : 0;
@@ -355,7 +383,7 @@ export class Dataset implements Disposable {
       shift: p.offset,
       noise,
       step,
-    }, noise ? () => step : undefined);
+    }, { stepAt: noise ? () => step : undefined, offsetAt, rowsOut });
     return out;
   }
 

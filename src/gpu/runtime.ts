@@ -109,6 +109,8 @@ export class Runtime {
   maxBatch = 512;
   /** Dispatches recorded since the runtime started (for tests and profiling). */
   dispatchCount = 0;
+  /** Buffer copies recorded since the runtime started (each ends the compute pass). */
+  copyCount = 0;
   /** Submits since the runtime started. */
   submitCount = 0;
 
@@ -538,6 +540,7 @@ export class Runtime {
     this.#checkAlive();
     if (size === 0) return;
     this.#endPass();
+    this.copyCount++;
     this.#currentEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, alignSize(size));
     this.#rec?.entries.push({ kind: "copy", op, src, srcOffset, dst, dstOffset, size });
     this.#lastUse.set(src, this.#serial);

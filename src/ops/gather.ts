@@ -121,8 +121,10 @@ function indexUniforms(
  * Records the gather of the samples of `range` into `out` (f32
  * `[count, ...sampleShape]`, whose row length gives the values per sample),
  * one dispatch per shard group, each writing the rows stored in its group.
- * Ranges and shapes are the caller's to check. `stepAt` gives the noise
- * counter again at each replay of a captured step (src/gpu/capture.ts).
+ * Ranges and shapes are the caller's to check. At each replay of a captured
+ * step (src/gpu/capture.ts), `live.stepAt` gives the noise counter again and
+ * `live.offsetAt` the index row to start from (checked then against the
+ * index buffer); `live.rowsOut` (i32, ≥ count) receives the batch's indices.
  *
  * @example
  * ```ts
@@ -136,8 +138,14 @@ export function gatherSamples(
   range: IndexRange,
   out: Tensor,
   transform: GatherTransform,
-  stepAt?: () => number,
+  live: { stepAt?: () => number; offsetAt?: () => number; rowsOut?: Tensor } = {},
 ): void {
+  const { stepAt, offsetAt, rowsOut } = live;
+  const offsetNow = () => {
+    const offset = offsetAt!();
+    checkIndexRange(op, { ...range, offset });
+    return offset;
+  };
   const { noise } = transform;
   const features = out.size / range.count;
   const workgroups = Math.ceil((range.count * Math.ceil(features / 4)) / WG);
@@ -147,15 +155,17 @@ export function gatherSamples(
   const [lo, hi] = noise?.clip ?? [0, 0];
   for (let g = 0; g < storage.groups.length; g++) {
     const group = storage.groups[g];
+    const withRows = rowsOut !== undefined && g === 0;
     const kernel = gatherKernel({
       source: storage.source,
       shards: group.length,
       mapped: storage.map !== null,
       noise: noise !== null,
       clip: noise !== null && noise.clip !== null,
+      rowsOut: withRows,
     });
-    const u = (step: number) => ({
-      ...indexUniforms(storage, range, features, g * MAX_SHARDS_PER_DISPATCH),
+    const u = (step: number, offset: number) => ({
+      ...indexUniforms(storage, { ...range, offset }, features, g * MAX_SHARDS_PER_DISPATCH),
       scale: transform.scale,
       shift: transform.shift,
       sigma: noise?.std ?? 0,
@@ -165,9 +175,15 @@ export function gatherSamples(
       seed_hi: noise ? Math.floor(noise.seed / TWO_32) : 0,
       step: step % TWO_32, // a 32-bit Philox counter word
     });
-    const buffers: Record<string, Tensor> = { ...head, out };
+    const buffers: Record<string, Tensor> = withRows ? { ...head, out, rows_out: rowsOut } : {
+      ...head,
+      out,
+    };
     group.forEach((t, s) => buffers[shardBuffer(s)] = t);
-    launchKernel(op, kernel, buffers, u(transform.step), workgroups, stepAt && (() => u(stepAt())));
+    const refresh = stepAt || offsetAt
+      ? () => u(stepAt ? stepAt() : transform.step, offsetAt ? offsetNow() : range.offset)
+      : undefined;
+    launchKernel(op, kernel, buffers, u(transform.step, range.offset), workgroups, refresh);
   }
 }
 

@@ -263,6 +263,111 @@ test("sharded dataset storage gathers the same batches as one shard", async () =
   }
 });
 
+test("a compiled loop gathers batch after batch of one index buffer through offsetAt, with rowsOut", async () => {
+  // One index buffer, a step per batch, the step captured once and replayed:
+  // the offset comes from offsetAt at each replay and rowsOut receives the
+  // batch's indices from the (first group's) gather dispatch, on one and on
+  // many shards, u8 and f32, and through a subset view's map.
+  await lt.init();
+  const rng = freshRng();
+  for (
+    const [storage, features, n, maxShardBytes] of [
+      ["u8", 7, 37, 21],
+      ["f32", 5, 19, 43],
+      ["f32", 9, 30, undefined],
+    ] as ["u8" | "f32", number, number, number | undefined][]
+  ) {
+    const values = storage === "u8" ? u8Data(rng, n * features) : rng.uniform(n * features);
+    const base = dataset(values, { shape: [features], scale: 0.5, offset: 0.25, maxShardBytes });
+    const pick = Array.from(rng.ints(n - 2, n));
+    for (
+      const [ds, sampleOf] of [[base, (i: number) => i], [
+        base.subset(pick),
+        (i: number) => pick[i],
+      ]] as const
+    ) {
+      const b = 4, steps = 5;
+      const idxh = Int32Array.from(rng.ints(b * steps, ds.n));
+      const idx = i32(idxh);
+      const out = lt.empty([b, features]), rows = lt.empty([b], "i32");
+      const compiled = lt.compileStep();
+      let cursor = 0;
+      for (let s = 0; s < steps; s++) {
+        cursor = s * b;
+        const at = cursor;
+        compiled.run(
+          "batch",
+          () =>
+            void ds.gather(idx, at, b, {
+              training: false,
+              out,
+              offsetAt: () => cursor,
+              rowsOut: rows,
+            }),
+        );
+        const label =
+          `seed ${rng.seed} ${storage} ${n}x${features} shards ${base.shards} step ${s}` +
+          (ds === base ? "" : " (subset)");
+        const want = idxh.slice(at, at + b);
+        assertEquals(Array.from(await rows.toArray()), Array.from(want), `${label}: rows`);
+        assertClose(
+          await out.toArray(),
+          cpuGather(values, features, Array.from(want, sampleOf), 0.5, 0.25),
+          {
+            rtol: 1e-6,
+            atol: 1e-6,
+            label,
+          },
+        );
+      }
+      assert(compiled.report.replayed >= 2, `replayed ${JSON.stringify(compiled.report)}`);
+      compiled.dispose();
+      for (const t of [idx, out, rows]) t.dispose();
+      if (ds !== base) ds.dispose();
+    }
+    base.dispose();
+  }
+});
+
+test("gather refuses a bad rowsOut or offsetAt by name, and an offset outside the indices at replay", async () => {
+  await lt.init();
+  const ds = dataset(new Float32Array(12), { shape: [3] });
+  const idx = i32([0, 1, 2, 3]), f32Rows = lt.empty([2]), longRows = lt.empty([3], "i32");
+  const rt = lt.runtime();
+  for (
+    const [options, message] of [
+      [{ rowsOut: f32Rows }, "dataset.gather: rowsOut must be a live i32 tensor [2]"],
+      [{ rowsOut: longRows }, "dataset.gather: expected rowsOut i32 [2], got [3]"],
+      [
+        { rowsOut: lt.reshape(idx, [2, 2]) },
+        "dataset.gather: expected rowsOut i32 [2], got [2, 2]",
+      ],
+      [{ offsetAt: 3 }, "dataset.gather: offsetAt must be a function returning the index row"],
+    ] as [lt.data.GatherOptions, string][]
+  ) {
+    const before = rt.dispatchCount;
+    assertThrows(() => ds.gather(idx, 0, 2, options as lt.data.GatherOptions), message);
+    assertEquals(rt.dispatchCount, before, `no GPU work: ${message}`);
+  }
+  const alias = lt.reshape(idx, [4]);
+  assertThrows(
+    () => ds.gather(idx, 0, 4, { rowsOut: alias }),
+    "dataset.gather: rowsOut must not share storage with the indices it copies",
+  );
+  // At a replay, the offset is checked against the index buffer.
+  const compiled = lt.compileStep();
+  let cursor = 0;
+  const step = () => lt.tidy(() => void ds.gather(idx, cursor, 2, { offsetAt: () => cursor }));
+  for (cursor of [0, 1, 2]) compiled.run("k", step);
+  cursor = 3;
+  assertThrows(
+    () => compiled.run("k", step),
+    "dataset.gather: rows 3..4 (offset 3, count 2) are outside the 4 indices",
+  );
+  compiled.dispose();
+  for (const t of [ds, idx, f32Rows, longRows, alias]) t.dispose();
+});
+
 test("dataset noise matches the Philox reference and has the configured statistics", async () => {
   await lt.init();
   const seed = freshRng().seed;
