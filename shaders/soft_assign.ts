@@ -29,23 +29,44 @@ fn ratio(b: f32, bmin: f32) -> f32 {
   return pow(b / bmin, -u.expo);
 }`;
 
+/** WGSL of the forward kernel's `kl` option: the row's Keras KL term. */
+const KL_ROW = /* wgsl */ `
+    var t = 0.0;
+    for (var j = 0u; j < u.k; j++) {
+      let cp = clamp(P[i * u.k + j], u.eps, 1.0);
+      let cq = clamp(Q[i * u.k + j], u.eps, 1.0);
+      t += cp * log(cp / cq);
+    }
+    KL[i] = t;`;
+
+/** Specialisation of the forward kernel. */
+export interface SoftAssignSpec {
+  /** Tile sizes of the pairwise core (see `pairTiles`). */
+  tj: number;
+  tf: number;
+  stage: boolean;
+  /**
+   * Also the row's KL term Σ_j p_ij log(p_ij / q_ij), p and q clipped to
+   * [eps, 1] as Keras' `kld`, into KL [n] (DEC's loss without a pass over Q).
+   */
+  kl?: boolean;
+}
+
 /**
  * q = softAssign(z, μ): one thread per row. Q's row is scratch for b_ij
- * before it receives q_ij. Bindings: A = Z [n, d], B = MU [k, d], Q [n, k].
- * Uniform: n, k, d, alpha, expo. Dispatch: ceil(n / 64).
+ * before it receives q_ij. Bindings: A = Z [n, d], B = MU [k, d] [, P [n, k]],
+ * Q [n, k] [, KL [n]]. Uniform: n, k, d, alpha, expo, eps. Dispatch: ceil(n / 64).
  */
-export const softAssignKernel: (
-  spec: { tj: number; tf: number; stage: boolean },
-) => DeclaredKernel = family(
+export const softAssignKernel: (spec: SoftAssignSpec) => DeclaredKernel = family(
   "soft_assign",
-  (spec: { tj: number; tf: number; stage: boolean }) =>
+  (spec: SoftAssignSpec) =>
     declare({
-      key: `soft_assign/${spec.tj}x${spec.tf}${spec.stage ? "" : "/direct"}`,
-      inputs: { A: "f32", B: "f32" },
-      outputs: { Q: "f32" },
-      uniforms: { n: "u32", k: "u32", d: "u32", alpha: "f32", expo: "f32" },
+      key: `soft_assign/${spec.tj}x${spec.tf}${spec.stage ? "" : "/direct"}${spec.kl ? "/kl" : ""}`,
+      inputs: spec.kl ? { A: "f32", B: "f32", P: "f32" } : { A: "f32", B: "f32" },
+      outputs: spec.kl ? { Q: "f32", KL: "f32" } : { Q: "f32" },
+      uniforms: { n: "u32", k: "u32", d: "u32", alpha: "f32", expo: "f32", eps: "f32" },
       helpers: RATIO,
-      ...pairwiseMain({ combine: "sqdist", ...spec }, {
+      ...pairwiseMain({ combine: "sqdist", tj: spec.tj, tf: spec.tf, stage: spec.stage }, {
         before: "var bmin = 3.4e38;",
         each: "let b = 1.0 + v / u.alpha; Q[i * u.k + j] = b; bmin = min(bmin, b);",
         after: /* wgsl */ `
@@ -57,7 +78,7 @@ export const softAssignKernel: (
       s += w;
     }
     let inv = 1.0 / s;
-    for (var j = 0u; j < u.k; j++) { Q[i * u.k + j] *= inv; }
+    for (var j = 0u; j < u.k; j++) { Q[i * u.k + j] *= inv; }${spec.kl ? KL_ROW : ""}
   }`,
       }),
     }),

@@ -26,12 +26,13 @@ import { noGrad, record } from "../autograd/tape.ts";
 import {
   softAssignGrads,
   softAssignH,
+  softAssignKlRaw,
   softAssignRaw,
   targetDistributionRaw,
 } from "../ops/cluster/soft_assign.ts";
 import { assign, tensor } from "../ops/creation.ts";
 import { klDivergence, type LossOptions } from "../ops/losses.ts";
-import { checkAccumulator } from "../ops/reduce.ts";
+import { checkAccumulator, reduceAxisRaw } from "../ops/reduce.ts";
 import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
 import { keep } from "../tensor/scope.ts";
 import { checkMatrix } from "./check.ts";
@@ -171,11 +172,22 @@ export function decLossFused(
       }, got ${fmtShape(p.shape)}`,
     );
   }
+  if (p.requiresGrad) {
+    throw new Error(
+      `${op}: the target p must not require gradients (compute it under noGrad, or pass a copy ` +
+        `that does not require grad)`,
+    );
+  }
   if (options.accumulate) checkAccumulator(op, options.accumulate, 1, [z, mu, p]);
-  // The value is exactly decLoss's; only the gradient takes the closed form.
-  const q = forwardRaw(op, z, mu, alpha);
-  const out = noGrad(() => klDivergence(p, q, options));
-  q.dispose();
+  // decLoss's value (Keras' clipped KL, over rows), its row terms from the
+  // soft assignment's own dispatch; only the gradient takes the closed form.
+  const rows = softAssignKlRaw(op, z, mu, p, alpha);
+  const out = reduceAxisRaw("sum", rows, 1, n, 1, [], {
+    scale: 1 / n,
+    accumulate: options.accumulate,
+    name: op,
+  }).values;
+  rows.dispose();
   return record(out, "decLossFused", [z, mu, p], (g) => {
     // ∂L/∂z comes from the dispatch that makes H; ∂L/∂μ from H after it.
     const dz = z.requiresGrad ? empty(z.shape, "f32", op) : undefined;

@@ -275,10 +275,10 @@ for (const alpha of [1, 2]) {
   });
 }
 
-test("decLossFused writes dz with H in one dispatch, on both tile layouts and either gradient alone", async () => {
-  // Against the composed decLoss(p, softAssign(z, mu)), whose dz comes from
-  // the separate kernel; outputs are poisoned, so a row the fused loop
-  // skipped shows as NaN.
+test("decLossFused writes its row terms with q and dz with H, on both tile layouts and either gradient alone", async () => {
+  // Against the composed decLoss(p, softAssign(z, mu)), whose value is a
+  // reduction over q and whose dz comes from the separate kernel; outputs
+  // are poisoned, so a row a fused loop skipped shows as NaN.
   await lt.init();
   const rng = freshRng();
   for (const adapter of ["cpu", "gpu"] as const) {
@@ -289,14 +289,14 @@ test("decLossFused writes dz with H in one dispatch, on both tile layouts and ei
         const p = lt.noGrad(() => lt.tidy(() => targetDistribution(softAssign(z, mu))));
         [z.requiresGrad, mu.requiresGrad] = wants;
         const grads = async (fused: boolean) => {
-          withTuning(
-            { adapter },
-            () =>
-              lt.tidy(() =>
-                lt.backward(fused ? decLossFused(z, mu, p) : decLoss(p, softAssign(z, mu)))
-              ),
-          );
-          const out = [];
+          const loss = withTuning({ adapter }, () =>
+            lt.tidy(() => {
+              const l = fused ? decLossFused(z, mu, p) : decLoss(p, softAssign(z, mu));
+              lt.backward(l);
+              return l;
+            }));
+          const out: (ArrayLike<number> | null)[] = [Float32Array.of(await loss.item())];
+          loss.dispose();
           for (const t of [z, mu]) {
             out.push(t.grad ? await t.grad.toArray() : null);
             t.grad?.dispose();
@@ -306,8 +306,10 @@ test("decLossFused writes dz with H in one dispatch, on both tile layouts and ei
         };
         const composed = await grads(false), fused = await grads(true);
         const tag = `${adapter} ${n}x${k}x${d} wants ${wants} seed ${rng.seed}`;
-        for (let i = 0; i < 2; i++) {
-          assertEquals(fused[i] !== null, wants[i], `${tag}: gradient ${i} present`);
+        // The value: the soft assignment's row terms, summed over rows.
+        assertClose(fused[0]!, composed[0]!, { rtol: 1e-5, atol: 1e-7, label: `${tag} value` });
+        for (let i = 1; i < 3; i++) {
+          assertEquals(fused[i] !== null, wants[i - 1], `${tag}: gradient ${i} present`);
           if (!composed[i]) continue;
           const scale = Math.max(...Array.from(composed[i]!, Math.abs));
           assertClose(fused[i]!, composed[i]!, {
@@ -401,6 +403,14 @@ test("soft assignment ops reject bad input", async () => {
     "decLoss: expected p and q of the same shape [n, k], got [4, 2] and [4, 3]",
   );
   assertThrows(() => decLossFused(z, lt.zeros([2, 3]), lt.zeros([4, 3])), /expected p \[4, 2\]/);
+  const pg = lt.zeros([4, 2]), mu2 = lt.zeros([2, 3]);
+  pg.requiresGrad = true;
+  assertThrows(
+    () => decLossFused(z, mu2, pg),
+    "decLossFused(alpha=1): the target p must not require gradients",
+  );
+  pg.dispose();
+  mu2.dispose();
   const two = lt.zeros([2]), mu3 = lt.zeros([2, 3]), before = lt.runtime().dispatchCount;
   assertThrows(
     () => decLossFused(z, mu3, q, 1, { accumulate: { into: two } }),

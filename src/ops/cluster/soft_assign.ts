@@ -25,6 +25,9 @@ function params(n: number, k: number, d: number, alpha: number) {
   return { n, k, d, alpha, expo: (alpha + 1) / 2 };
 }
 
+/** Keras' clip of `kld` (src/ops/losses.ts: 1e-7). */
+const KL_EPS = 1e-7;
+
 /**
  * q_ij ∝ (1 + ‖z_i − μ_j‖²/α)^(−(α+1)/2), rows normalised, for z [n, d] and
  * mu [k, d], as a new [n, k] tensor.
@@ -41,10 +44,41 @@ export function softAssignRaw(op: string, z: Tensor, mu: Tensor, alpha: number):
     op,
     softAssignKernel(adapterPairTiles(k, d)),
     { A: z, B: mu, Q: q },
-    params(n, k, d, alpha),
+    { ...params(n, k, d, alpha), eps: 0 },
     Math.ceil(n / TI),
   );
   return q;
+}
+
+/**
+ * Each row's KL(p_i ‖ q_i) = Σ_j p_ij log(p_ij / q_ij) for q = softAssign(z,
+ * mu), both clipped to [1e-7, 1] as Keras' `kld`, as a new [n] tensor from
+ * the soft assignment's own dispatch (q is not kept): DEC's loss is then one
+ * reduction over rows.
+ *
+ * @example
+ * ```ts
+ * const rows = softAssignKlRaw("decLossFused", z, mu, p, 1); // [n]
+ * ```
+ */
+export function softAssignKlRaw(
+  op: string,
+  z: Tensor,
+  mu: Tensor,
+  p: Tensor,
+  alpha: number,
+): Tensor {
+  const [n, d] = z.shape, k = mu.shape[0];
+  const q = empty([n, k], "f32", op), kl = empty([n], "f32", op);
+  launchKernel(
+    op,
+    softAssignKernel({ ...adapterPairTiles(k, d), kl: true }),
+    { A: z, B: mu, P: p, Q: q, KL: kl },
+    { ...params(n, k, d, alpha), eps: KL_EPS },
+    Math.ceil(n / TI),
+  );
+  q.dispose();
+  return kl;
 }
 
 /** What {@link softAssignH} differentiates. */
