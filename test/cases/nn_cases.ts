@@ -134,6 +134,30 @@ test("a Dense(600, relu) → Dense(10, softmax) classifier learns with SGD and c
   clf.dispose();
 });
 
+test("evaluate's loss is the loss over all samples, with a built-in loss (added in its pass) or a function", async () => {
+  // evaluate adds each batch's mean loss times its size into a total: in the
+  // built-in loss's own reduction, or by a mul and an add for a function.
+  await lt.init();
+  lt.nn.setSeed(6);
+  const rng = freshRng();
+  const n = 50, d = 7; // batches of 16, 16, 16 and 2
+  const x = rng.uniform(n * d), y = rng.uniform(n * 3);
+  for (const loss of ["mse", (p: lt.Tensor, t: lt.Tensor) => lt.meanSquaredError(p, t)] as const) {
+    const m = lt.nn.sequential([lt.nn.dense(5, "tanh"), lt.nn.dense(3)], { inputShape: [d] });
+    m.compile({ optimizer: lt.optim.sgd(0.1), loss });
+    const ev = await m.evaluate(x, y, { batchSize: 16 });
+    const pred = await m.predict(x);
+    const target = lt.tensor(y, [n, 3]);
+    const all = lt.meanSquaredError(pred, target);
+    assertClose([ev.loss], [await all.item()], {
+      rtol: 1e-5,
+      label: `${typeof loss === "string" ? loss : "function"} seed ${rng.seed}`,
+    });
+    for (const t of [pred, target, all]) t.dispose();
+    m.dispose();
+  }
+});
+
 test("a denoising autoencoder trains on noisy inputs against clean targets", async () => {
   await lt.init();
   lt.nn.setSeed(5);
