@@ -55,7 +55,13 @@ export function isPenalty(loss: ElementwiseLoss): boolean {
   return loss === "l1" || loss === "l2";
 }
 
-function termWgsl(loss: ElementwiseLoss): string {
+/**
+ * WGSL `term(p, t, eps)` and `dterm(p, t, eps)` of an elementwise loss: its
+ * value and derivative for prediction p and target t, the one statement of
+ * each formula (the reduction map, the gradient kernel and DEC's fused row
+ * term read it).
+ */
+export function termWgsl(loss: ElementwiseLoss): string {
   const [f, df] = ELEMENTWISE_LOSSES[loss];
   return /* wgsl */ `
 fn term(p: f32, t: f32, eps: f32) -> f32 { ${f} }

@@ -21,6 +21,7 @@
 import { ENTRY_1D, family } from "./common.ts";
 import { declare, type DeclaredKernel } from "./declare.ts";
 import { pairwiseMain } from "./distance.ts";
+import { termWgsl } from "./loss.ts";
 
 /** WGSL: w = (b / bmin)^(−e), with the common α = 1 (e = 1) as a division. */
 const RATIO = /* wgsl */ `
@@ -29,14 +30,14 @@ fn ratio(b: f32, bmin: f32) -> f32 {
   return pow(b / bmin, -u.expo);
 }`;
 
-/** WGSL of the forward kernel's `kl` option: the row's Keras KL term. */
+/**
+ * WGSL of the forward kernel's `kl` option: the row's Keras KL term, the
+ * `kld` loss's own `term` (shaders/loss.ts) with q the prediction and p the
+ * target.
+ */
 const KL_ROW = /* wgsl */ `
     var t = 0.0;
-    for (var j = 0u; j < u.k; j++) {
-      let cp = clamp(P[i * u.k + j], u.eps, 1.0);
-      let cq = clamp(Q[i * u.k + j], u.eps, 1.0);
-      t += cp * log(cp / cq);
-    }
+    for (var j = 0u; j < u.k; j++) { t += term(Q[i * u.k + j], P[i * u.k + j], u.eps); }
     KL[i] = t;`;
 
 /** Specialisation of the forward kernel. */
@@ -65,7 +66,7 @@ export const softAssignKernel: (spec: SoftAssignSpec) => DeclaredKernel = family
       inputs: spec.kl ? { A: "f32", B: "f32", P: "f32" } : { A: "f32", B: "f32" },
       outputs: spec.kl ? { Q: "f32", KL: "f32" } : { Q: "f32" },
       uniforms: { n: "u32", k: "u32", d: "u32", alpha: "f32", expo: "f32", eps: "f32" },
-      helpers: RATIO,
+      helpers: spec.kl ? RATIO + termWgsl("kld") : RATIO,
       ...pairwiseMain({ combine: "sqdist", tj: spec.tj, tf: spec.tf, stage: spec.stage }, {
         before: "var bmin = 3.4e38;",
         each: "let b = 1.0 + v / u.alpha; Q[i * u.k + j] = b; bmin = min(bmin, b);",

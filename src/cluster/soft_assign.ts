@@ -31,7 +31,7 @@ import {
   targetDistributionRaw,
 } from "../ops/cluster/soft_assign.ts";
 import { assign, tensor } from "../ops/creation.ts";
-import { klDivergence, type LossOptions } from "../ops/losses.ts";
+import { checkTarget, klDivergence, type LossOptions } from "../ops/losses.ts";
 import { checkAccumulator, reduceAxisRaw } from "../ops/reduce.ts";
 import { empty, fmtShape, type Tensor } from "../tensor/tensor.ts";
 import { keep } from "../tensor/scope.ts";
@@ -172,12 +172,7 @@ export function decLossFused(
       }, got ${fmtShape(p.shape)}`,
     );
   }
-  if (p.requiresGrad) {
-    throw new Error(
-      `${op}: the target p must not require gradients (compute it under noGrad, or pass a copy ` +
-        `that does not require grad)`,
-    );
-  }
+  checkTarget(op, p);
   if (options.accumulate) checkAccumulator(op, options.accumulate, 1, [z, mu, p]);
   // decLoss's value (Keras' clipped KL, over rows), its row terms from the
   // soft assignment's own dispatch; only the gradient takes the closed form.

@@ -65,7 +65,8 @@ function checkPair(op: string, pred: Tensor, target: Tensor): void {
   if (pred.size === 0) throw new Error(`${op}: the prediction ${fmtShape(pred.shape)} is empty`);
 }
 
-function checkTarget(op: string, target: Tensor): void {
+/** Throws, naming `op`, when a loss's target requires gradients (targets never receive them). */
+export function checkTarget(op: string, target: Tensor): void {
   if (target.requiresGrad) {
     throw new Error(
       `${op}: the target must not require gradients (compute it under noGrad, or pass a copy ` +

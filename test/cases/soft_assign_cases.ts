@@ -407,7 +407,7 @@ test("soft assignment ops reject bad input", async () => {
   pg.requiresGrad = true;
   assertThrows(
     () => decLossFused(z, mu2, pg),
-    "decLossFused(alpha=1): the target p must not require gradients",
+    "decLossFused(alpha=1): the target must not require gradients",
   );
   pg.dispose();
   mu2.dispose();
